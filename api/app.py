@@ -1,0 +1,77 @@
+"""The Litestar application factory: routes, plugins and the lifespan of its clients.
+
+Clients are created inside the lifespan, on the app's own event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from api.bootstrap import Container
+from api.http.auth import authentication_middleware
+from api.http.conversations import ConversationsController
+from api.http.health import HealthController
+from api.http.problems import problem_details_plugin
+from api.http.streams import StreamsController
+from infrastructure.bus import NatsConnection, redis_client
+from infrastructure.settings import Settings
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings) -> Litestar:
+    """A Chronicle API for servers named by ``settings`` (all three URLs must be set)."""
+    if not (settings.database_url and settings.nats_url and settings.redis_url):
+        raise ValueError("create_app needs database, NATS and Redis URLs")
+    database_url, nats_url, redis_url = settings.database_url, settings.nats_url, settings.redis_url
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        container = await anyio.to_thread.run_sync(Container.build, settings)
+        nats = NatsConnection(nats_url)
+        await nats.start()
+        redis = redis_client(redis_url)
+        app.state.container, app.state.nats, app.state.redis = container, nats, redis
+        try:
+            yield
+        finally:
+            await nats.close()
+            await redis.aclose()
+            await anyio.to_thread.run_sync(container.close)
+
+    assert database_url
+    prometheus = PrometheusConfig(app_name="chronicle", prefix="chronicle", group_path=True)
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            ConversationsController,
+            StreamsController,
+            PrometheusController,
+        ],
+        lifespan=[lifespan],
+        middleware=[prometheus.middleware, authentication_middleware()],
+        plugins=[problem_details_plugin()],
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=[]),
+        openapi_config=OpenAPIConfig(
+            title="Chronicle",
+            version=VERSION,
+            description="An event-sourced CQRS backend for AI-assistant and agent platforms.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="http", scheme="bearer", bearer_format="chr_…")
+                }
+            ),
+            security=[{"apiKey": []}],
+        ),
+    )

@@ -1,0 +1,45 @@
+"""Bearer API-key authentication as middleware, and scope guards for route handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+from litestar.types import Guard
+
+from api.bootstrap import Container
+from application.context import Principal
+from application.errors import Unauthenticated
+
+PUBLIC_PATHS = ["^/healthz", "^/readyz", "^/schema", "^/metrics"]
+
+
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
+    """Turns ``Authorization: Bearer <key>`` into a `Principal` on ``request.user``."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Any:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+        container: Container = connection.app.state.container
+        principal = await anyio.to_thread.run_sync(container.identity.authenticate, token.strip())
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def authentication_middleware() -> DefineMiddleware:
+    return DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC_PATHS)
+
+
+def requires(scope: str) -> Guard:
+    """A guard that lets through only principals holding ``scope``."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        principal.require(scope)
+
+    return guard

@@ -1,0 +1,139 @@
+"""Every error as RFC 9457 problem+json; no stack trace ever leaves the server."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+from application.errors import (
+    ConcurrencyConflict,
+    DuplicateReceipt,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    PreconditionFailed,
+    Unauthenticated,
+)
+from domain.errors import InvalidValue, RuleViolation
+
+PROBLEM_BASE = "https://chronicle.dev/problems/"
+NAMED_FIELD = re.compile(r"field `([^`]+)`")
+log = structlog.get_logger(__name__)
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str = "",
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ProblemDetailsException:
+    extra: dict[str, Any] = {"errors": errors} if errors is not None else {}
+    return ProblemDetailsException(
+        status_code=status,
+        type_=PROBLEM_BASE + slug,
+        title=title,
+        detail=detail,
+        extra=extra,
+        headers=headers,
+    )
+
+
+def _field_of(item: Mapping[str, Any]) -> str:
+    """The invalid field's name; msgspec names missing and unknown fields in its message."""
+    key = str(item.get("key") or "")
+    if key in ("", "data") and (named := NAMED_FIELD.search(str(item.get("message", "")))):
+        return named.group(1)
+    return "body" if key in ("", "data") else key
+
+
+def _validation(exc: ValidationException) -> ProblemDetailsException:
+    raw = exc.extra if isinstance(exc.extra, list) else []
+    errors = [
+        {
+            "field": _field_of(item),
+            "message": str(item.get("message", "invalid")),
+            "source": item.get("source", "body"),
+        }
+        for item in raw
+        if isinstance(item, Mapping)
+    ]
+    return problem(
+        400,
+        "validation-error",
+        "The request is not valid",
+        "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail),
+        errors=errors or [{"field": "body", "message": str(exc.detail), "source": "body"}],
+    )
+
+
+def _http(exc: HTTPException) -> ProblemDetailsException:
+    if exc.status_code >= 500:
+        return _internal(exc)
+    slug, title = {
+        400: ("bad-request", "Bad request"),
+        401: ("unauthenticated", "Authentication required"),
+        404: ("not-found", "Not found"),
+        405: ("method-not-allowed", "Method not allowed"),
+        413: ("payload-too-large", "Request body too large"),
+        429: ("rate-limited", "Too many requests"),
+    }.get(exc.status_code, ("http-error", "HTTP error"))
+    detail = str(exc.detail)
+    errors = (
+        [{"field": "body", "message": detail, "source": "body"}] if exc.status_code == 400 else None
+    )
+    return problem(exc.status_code, slug, title, detail, errors=errors, headers=exc.headers)
+
+
+def _invalid_value(exc: InvalidValue) -> ProblemDetailsException:
+    return problem(
+        400,
+        "validation-error",
+        "The request is not valid",
+        str(exc),
+        errors=[{"field": exc.field, "message": exc.message, "source": "body"}],
+    )
+
+
+def _internal(exc: Exception) -> ProblemDetailsException:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "internal-error", "Internal server error", "an unexpected error occurred")
+
+
+def _simple(status: int, slug: str, title: str) -> Callable[[Exception], ProblemDetailsException]:
+    def convert(exc: Exception) -> ProblemDetailsException:
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem(status, slug, title, str(exc), headers=headers)
+
+    return convert
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    mapping: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+        ValidationException: _validation,
+        HTTPException: _http,
+        InvalidValue: _invalid_value,
+        RuleViolation: _simple(409, "rule-violation", "The command is not allowed now"),
+        NotFound: _simple(404, "not-found", "Not found"),
+        Unauthenticated: _simple(401, "unauthenticated", "Authentication required"),
+        Forbidden: _simple(403, "forbidden", "Missing scope"),
+        PreconditionFailed: _simple(412, "precondition-failed", "Version mismatch"),
+        ConcurrencyConflict: _simple(409, "conflict", "Concurrent modification"),
+        DuplicateReceipt: _simple(409, "conflict", "Concurrent duplicate request"),
+        IdempotencyKeyReused: _simple(
+            422, "idempotency-key-reused", "Idempotency-Key reused with another request"
+        ),
+        Exception: _internal,
+    }
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))

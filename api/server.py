@@ -1,0 +1,111 @@
+"""Running Chronicle's processes: `up` (embedded servers plus the API) and `serve` (API only).
+
+`up` owns its data directory while it runs and stops every child it started on exit.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+import uvicorn
+from rich.console import Console
+
+from api.app import create_app
+from api.bootstrap import Container
+from application.context import CommandContext
+from domain.identity import SCOPES
+from infrastructure.embedded import EmbeddedServers
+from infrastructure.runtime import data_dir_lock, remove_runtime, servers_for, write_runtime
+from infrastructure.settings import Settings
+
+DEV_TENANT = "default"
+DEV_KEY_FILE = "dev-api-key"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling us once its sockets are listening."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
+
+
+def serve_api(settings: Settings, on_started: Callable[[], None] = lambda: None) -> None:
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=3,
+    )
+    _Server(config, on_started).run()
+
+
+def ensure_dev_key(settings: Settings) -> str:
+    """The development key of tenant ``default`` with every scope, created once."""
+    path = settings.data_dir / DEV_KEY_FILE
+    container = Container.build(settings)
+    try:
+        if path.exists() and container.identity.is_valid(token := path.read_text().strip()):
+            return token
+        context = CommandContext(tenant_id=DEV_TENANT, actor="chronicle:up", command="keys.create")
+        issued = container.identity.issue_key(context, DEV_TENANT, "development", list(SCOPES))
+    finally:
+        container.close()
+    path.write_text(issued.token + "\n")
+    path.chmod(0o600)
+    return issued.token
+
+
+def run_up(settings: Settings, console: Console) -> None:
+    """Embedded servers for every unset URL, the dev key, then the API until a signal."""
+    began = time.monotonic()
+    data_dir = settings.data_dir.resolve()
+    with data_dir_lock(data_dir), EmbeddedServers(data_dir).running() as servers:
+        with console.status("starting embedded servers…"):
+            resolved = settings.with_urls(
+                settings.database_url or servers.postgres().url,
+                settings.nats_url or servers.nats().url,
+                settings.redis_url or servers.valkey().url,
+            )
+            token = ensure_dev_key(resolved)
+        write_runtime(resolved)
+
+        def banner() -> None:
+            base = f"http://{settings.host}:{settings.port}"
+            console.print(
+                f"\n[bold green]Chronicle is up[/bold green] in {time.monotonic() - began:.1f}s\n"
+                f"  API:        {base}/v1\n"
+                f"  API docs:   {base}/schema\n"
+                f"  Readiness:  {base}/readyz\n"
+                f"  Data:       {data_dir}\n"
+                f"  Tenant:     {DEV_TENANT}\n"
+                f"  API key:    {token}\n"
+                f"              (also in {data_dir / DEV_KEY_FILE})\n\n"
+                f'  Try: curl -H "Authorization: Bearer $(cat {data_dir / DEV_KEY_FILE})" \\\n'
+                f'         -d \'{{"title": "Hello"}}\' {base}/v1/conversations\n\n'
+                "Press Ctrl-C to stop.",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+        try:
+            serve_api(resolved, banner)
+        finally:
+            remove_runtime(data_dir)
+            console.print("stopping…", highlight=False)
+
+
+def run_serve(settings: Settings) -> None:
+    """The API alone, on the servers of the environment or of a running `chronicle up`."""
+    with servers_for(settings, need_bus=True) as resolved:
+        serve_api(resolved)

@@ -1,0 +1,111 @@
+"""Use cases of conversations: start, post a message, rename, archive, and read one.
+
+Each handler loads, calls one domain method, and hands the change to the runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from application.commands import CommandRunner, check_expected_version
+from application.context import CommandContext
+from application.errors import NotFound
+from application.ports import Change, CommandResult, EventStore
+from domain.conversation import Conversation
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    id: UUID
+    title: str
+    participants: list[str]
+    message_count: int
+    archived: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class Conversations:
+    """Command handlers and the single-conversation query."""
+
+    def __init__(self, store: EventStore, runner: CommandRunner) -> None:
+        self._store = store
+        self._runner = runner
+
+    def start(self, context: CommandContext, title: str, participants: list[str]) -> CommandResult:
+        def decide() -> Change:
+            conversation = Conversation.start(context.tenant_id, title, participants)
+            return Change((conversation,), conversation)
+
+        return self._runner.run(context, decide)
+
+    def post_message(
+        self,
+        context: CommandContext,
+        conversation_id: UUID,
+        *,
+        role: str,
+        content: str,
+        author: str | None = None,
+        tokens: int | None = None,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        message_id = uuid4()
+
+        def decide() -> Change:
+            conversation = self._load(context.tenant_id, conversation_id)
+            check_expected_version(conversation, expected_version)
+            conversation.post_message(message_id, role, content, author, tokens)
+            return Change((conversation,), conversation, {"message_id": str(message_id)})
+
+        return self._runner.run(
+            context, decide, expected_version=expected_version, retry_on_conflict=True
+        )
+
+    def rename(
+        self,
+        context: CommandContext,
+        conversation_id: UUID,
+        title: str,
+        expected_version: int | None = None,
+    ) -> CommandResult:
+        def decide() -> Change:
+            conversation = self._load(context.tenant_id, conversation_id)
+            check_expected_version(conversation, expected_version)
+            conversation.rename(title)
+            return Change((conversation,), conversation)
+
+        return self._runner.run(context, decide, expected_version=expected_version)
+
+    def archive(
+        self, context: CommandContext, conversation_id: UUID, expected_version: int | None = None
+    ) -> CommandResult:
+        def decide() -> Change:
+            conversation = self._load(context.tenant_id, conversation_id)
+            check_expected_version(conversation, expected_version)
+            conversation.archive()
+            return Change((conversation,), conversation)
+
+        return self._runner.run(context, decide, expected_version=expected_version)
+
+    def get(self, tenant_id: str, conversation_id: UUID) -> ConversationView:
+        c = self._load(tenant_id, conversation_id)
+        return ConversationView(
+            id=c.id,
+            title=c.title,
+            participants=list(c.participants),
+            message_count=c.message_count,
+            archived=c.archived,
+            version=c.version,
+            created_at=c.created_on,
+            updated_at=c.modified_on,
+        )
+
+    def _load(self, tenant_id: str, conversation_id: UUID) -> Conversation:
+        conversation = self._store.get(conversation_id, Conversation)
+        if conversation.tenant_id != tenant_id:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return conversation

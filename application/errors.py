@@ -1,0 +1,43 @@
+"""Errors of the application layer, each mapped to one HTTP status at the edge."""
+
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """Base class of errors a use case reports to its caller."""
+
+
+class NotFound(ApplicationError):
+    """The resource does not exist, or belongs to another tenant (which is not revealed)."""
+
+
+class Unauthenticated(ApplicationError):
+    """No credential, or one that is malformed, unknown or revoked."""
+
+
+class Forbidden(ApplicationError):
+    """The credential is valid but lacks the scope the operation needs."""
+
+
+class PreconditionFailed(ApplicationError):
+    """The caller's expected version (If-Match) is not the current one."""
+
+    def __init__(self, expected: int, actual: int | None = None) -> None:
+        detail = f"expected version {expected}"
+        if actual is not None:
+            detail += f", current version is {actual}"
+        super().__init__(detail)
+        self.expected = expected
+        self.actual = actual
+
+
+class ConcurrencyConflict(ApplicationError):
+    """Another writer changed the aggregate first."""
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """An Idempotency-Key was sent again with a different request."""
+
+
+class DuplicateReceipt(ApplicationError):
+    """A concurrent request with the same Idempotency-Key committed first."""

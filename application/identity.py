@@ -1,0 +1,146 @@
+"""Tenants and API keys: issuing, revoking, listing, and authenticating a bearer token.
+
+A key's secret is returned once at issue; only its SHA-256 digest is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.commands import CommandRunner
+from application.context import CommandContext, Principal
+from application.errors import NotFound, Unauthenticated
+from application.ports import Change, EventStore
+from domain.identity import ApiKey, Tenant
+
+TOKEN_PREFIX = "chr"  # noqa: S105 - a prefix, not a secret  # noqa: S105 - a prefix, not a secret
+TOKEN_PATTERN = re.compile(rf"^{TOKEN_PREFIX}_([0-9a-f]{{32}})_([A-Za-z0-9_-]{{43}})$")
+AUTH_CACHE_SECONDS = 1.0
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key_id: UUID
+    tenant_id: str
+    name: str
+    scopes: tuple[str, ...]
+    token: str
+
+
+@dataclass(frozen=True)
+class KeyView:
+    key_id: UUID
+    tenant_id: str
+    name: str
+    scopes: tuple[str, ...]
+    revoked: bool
+    created_at: str
+
+
+class Identity:
+    """Use cases of tenants and keys, and authentication of bearer tokens."""
+
+    def __init__(self, store: EventStore, runner: CommandRunner) -> None:
+        self._store = store
+        self._runner = runner
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def issue_key(
+        self, context: CommandContext, tenant: str, name: str, scopes: list[str]
+    ) -> IssuedKey:
+        """Create the tenant if it is new, then a key for it; both in one commit."""
+        secret = secrets.token_urlsafe(32)
+
+        def decide() -> Change:
+            aggregates: list[Tenant | ApiKey] = []
+            try:
+                self._store.get(Tenant.create_id(tenant), Tenant)
+            except NotFound:
+                aggregates.append(Tenant.create(tenant))
+            key = ApiKey.issue(tenant, name, scopes, digest(secret))
+            aggregates.append(key)
+            return Change(tuple(aggregates), key)
+
+        result = self._runner.run(context, decide, retry_on_conflict=True)
+        key = self._store.get(result.id, ApiKey)
+        token = f"{TOKEN_PREFIX}_{key.id.hex}_{secret}"
+        return IssuedKey(key.id, key.tenant_id, key.name, tuple(key.scopes), token)
+
+    def revoke_key(self, context: CommandContext, key_id: UUID, reason: str = "") -> None:
+        def decide() -> Change:
+            key = self._store.get(key_id, ApiKey)
+            key.revoke(reason)
+            return Change((key,), key)
+
+        self._runner.run(context, decide)
+
+    def find_key(self, key_id: UUID) -> KeyView:
+        key = self._store.get(key_id, ApiKey)
+        return self._view(key)
+
+    def list_keys(self, tenant: str | None = None) -> list[KeyView]:
+        keys = (self._store.get(i, ApiKey) for i in self._store.aggregate_ids(ApiKey))
+        return [self._view(k) for k in keys if tenant is None or k.tenant_id == tenant]
+
+    @staticmethod
+    def _view(key: ApiKey) -> KeyView:
+        return KeyView(
+            key.id,
+            key.tenant_id,
+            key.name,
+            tuple(key.scopes),
+            key.revoked,
+            key.created_on.isoformat(),
+        )
+
+    def is_valid(self, token: str) -> bool:
+        try:
+            self._verify(token)
+        except Unauthenticated:
+            return False
+        return True
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal of a bearer token; raises ``Unauthenticated`` otherwise.
+
+        Answers are cached for about a second, so a revocation takes effect within it.
+        """
+        cache_key = digest(token)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(cache_key)
+        if cached is not None and now - cached[0] < AUTH_CACHE_SECONDS:
+            return cached[1]
+        principal = self._verify(token)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[cache_key] = (now, principal)
+        return principal
+
+    def _verify(self, token: str) -> Principal:
+        match = TOKEN_PATTERN.fullmatch(token)
+        if match is None:
+            raise Unauthenticated("malformed API key")
+        key_hex, secret = match.groups()
+        try:
+            key = self._store.get(UUID(hex=key_hex), ApiKey)
+        except NotFound:
+            raise Unauthenticated("unknown API key") from None
+        if not hmac.compare_digest(digest(secret), key.secret_sha256):
+            raise Unauthenticated("unknown API key")
+        if key.revoked:
+            raise Unauthenticated("revoked API key")
+        return Principal(key.tenant_id, str(key.id), frozenset(key.scopes))

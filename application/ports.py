@@ -1,0 +1,84 @@
+"""The ports the use cases need from the outside world, as protocols.
+
+Infrastructure implements them; this module only names what is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from application.context import CommandContext
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a command decided: the aggregates to save, and the result to answer with."""
+
+    aggregates: tuple[Aggregate, ...]
+    subject: Aggregate
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The answer to a command: the subject's new version and the last event's position."""
+
+    id: UUID
+    version: int
+    position: int
+    fields: dict[str, str] = field(default_factory=dict)
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    """The remembered outcome of an idempotent command."""
+
+    fingerprint: str
+    result: CommandResult
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """One stored event as the log holds it."""
+
+    position: int
+    aggregate_id: UUID
+    version: int
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+
+class EventStore(Protocol):
+    """The unit-of-work seam: the only way anything is written to the log."""
+
+    def get(self, aggregate_id: UUID, kind: type[A]) -> A:
+        """Load an aggregate; raise ``NotFound`` when absent or of another kind."""
+
+    def commit(self, context: CommandContext, change: Change) -> CommandResult:
+        """Store the change's events atomically with the context's idempotency receipt.
+
+        Raises ``ConcurrencyConflict`` when another writer got there first and
+        ``DuplicateReceipt`` when the same idempotency key committed concurrently.
+        """
+
+    def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
+        """The outcome remembered for an idempotency key, if any."""
+
+    def read_stream(
+        self, aggregate_id: UUID, from_version: int, limit: int
+    ) -> Sequence[RecordedEvent]:
+        """Stored events of one aggregate from a version on, oldest first."""
+
+    def aggregate_ids(self, kind: type[Aggregate]) -> Sequence[UUID]:
+        """Ids of every aggregate of one class, oldest first (for admin tooling)."""

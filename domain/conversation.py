@@ -1,0 +1,102 @@
+"""The Conversation aggregate: a titled thread of messages that can be archived.
+
+Invariants are checked before an event is triggered; no I/O happens here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import ConversationIsArchived, InvalidValue
+
+Role = Literal["user", "assistant", "system", "tool"]
+ROLES: frozenset[str] = frozenset(get_args(Role))
+
+TITLE_MAX_CHARS = 200
+CONTENT_MAX_BYTES = 64 * 1024
+PARTICIPANTS_MAX = 100
+
+
+def check_title(title: str) -> None:
+    if not 1 <= len(title) <= TITLE_MAX_CHARS or not title.strip():
+        raise InvalidValue("title", f"must be 1 to {TITLE_MAX_CHARS} characters, not blank")
+
+
+def check_content(content: str) -> None:
+    size = len(content.encode("utf-8"))
+    if not 1 <= size <= CONTENT_MAX_BYTES:
+        raise InvalidValue("content", f"must be 1 byte to {CONTENT_MAX_BYTES} bytes of UTF-8")
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InvalidValue("role", f"must be one of {', '.join(sorted(ROLES))}")
+
+
+def check_participants(participants: list[str]) -> None:
+    if len(participants) > PARTICIPANTS_MAX:
+        raise InvalidValue("participants", f"at most {PARTICIPANTS_MAX}")
+    if any(not p or len(p) > TITLE_MAX_CHARS for p in participants):
+        raise InvalidValue("participants", f"each must be 1 to {TITLE_MAX_CHARS} characters")
+
+
+def check_tokens(tokens: int | None) -> None:
+    if tokens is not None and tokens < 0:
+        raise InvalidValue("tokens", "must not be negative")
+
+
+class Conversation(Aggregate):
+    """A conversation between people, assistants and tools, owned by one tenant."""
+
+    @event("ConversationStarted")
+    def __init__(self, tenant_id: str, title: str, participants: list[str]) -> None:
+        self.tenant_id = tenant_id
+        self.title = title
+        self.participants = list(participants)
+        self.message_count = 0
+        self.archived = False
+
+    @classmethod
+    def start(cls, tenant_id: str, title: str, participants: list[str]) -> Conversation:
+        check_title(title)
+        check_participants(participants)
+        return cls(tenant_id=tenant_id, title=title, participants=participants)
+
+    def post_message(
+        self, message_id: UUID, role: str, content: str, author: str | None, tokens: int | None
+    ) -> None:
+        self._check_open()
+        check_role(role)
+        check_content(content)
+        check_tokens(tokens)
+        self._message_posted(message_id, author or role, role, content, tokens)
+
+    @event("MessagePosted")
+    def _message_posted(
+        self, message_id: UUID, author: str, role: str, content: str, tokens: int | None
+    ) -> None:
+        self.message_count += 1
+
+    def rename(self, title: str) -> None:
+        self._check_open()
+        check_title(title)
+        self._renamed(title)
+
+    @event("ConversationRenamed")
+    def _renamed(self, title: str) -> None:
+        self.title = title
+
+    def archive(self) -> None:
+        self._check_open()
+        self._archived()
+
+    @event("ConversationArchived")
+    def _archived(self) -> None:
+        self.archived = True
+
+    def _check_open(self) -> None:
+        if self.archived:
+            raise ConversationIsArchived(self.id)

@@ -1,0 +1,33 @@
+"""Named domain errors, raised before any state changes.
+
+The HTTP edge maps them to problem+json; the domain never knows about HTTP.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class of every rule the domain enforces."""
+
+
+class InvalidValue(DomainError):
+    """A command carried a value the domain does not accept."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class RuleViolation(DomainError):
+    """A command is not allowed in the aggregate's current state."""
+
+
+class ConversationIsArchived(RuleViolation):
+    def __init__(self, conversation_id: object) -> None:
+        super().__init__(f"conversation {conversation_id} is archived")
+
+
+class ApiKeyAlreadyRevoked(RuleViolation):
+    def __init__(self, key_id: object) -> None:
+        super().__init__(f"API key {key_id} is already revoked")

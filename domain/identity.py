@@ -1,0 +1,81 @@
+"""Tenants and API keys as aggregates: issuing and revoking a key are events.
+
+A key's secret never enters the domain; only its SHA-256 digest does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import ApiKeyAlreadyRevoked, InvalidValue
+
+Scope = Literal["commands:write", "read", "live:read", "admin", "audit:read"]
+SCOPES: tuple[str, ...] = get_args(Scope)
+
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+TENANT_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/tenants")
+
+
+def check_tenant_name(name: str) -> None:
+    if not TENANT_NAME.fullmatch(name):
+        raise InvalidValue(
+            "tenant", "must be 1 to 63 of a-z, 0-9, '-' or '_', starting with a letter or digit"
+        )
+
+
+def check_scopes(scopes: list[str]) -> None:
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise InvalidValue("scopes", f"unknown {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    if not scopes:
+        raise InvalidValue("scopes", "at least one scope is needed")
+
+
+class Tenant(Aggregate):
+    """An isolated customer of Chronicle; its id is derived from its unique name."""
+
+    @staticmethod
+    def create_id(name: str) -> UUID:
+        return uuid5(TENANT_NAMESPACE, name)
+
+    @event("TenantCreated")
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @classmethod
+    def create(cls, name: str) -> Tenant:
+        check_tenant_name(name)
+        return cls(name=name)
+
+
+class ApiKey(Aggregate):
+    """A credential of one tenant with a set of scopes, valid until revoked."""
+
+    @event("ApiKeyIssued")
+    def __init__(self, tenant_id: str, name: str, scopes: list[str], secret_sha256: str) -> None:
+        self.tenant_id = tenant_id
+        self.name = name
+        self.scopes = sorted(set(scopes))
+        self.secret_sha256 = secret_sha256
+        self.revoked = False
+
+    @classmethod
+    def issue(cls, tenant_id: str, name: str, scopes: list[str], secret_sha256: str) -> ApiKey:
+        check_tenant_name(tenant_id)
+        check_scopes(scopes)
+        if not 1 <= len(name) <= 200:
+            raise InvalidValue("name", "must be 1 to 200 characters")
+        return cls(tenant_id=tenant_id, name=name, scopes=scopes, secret_sha256=secret_sha256)
+
+    def revoke(self, reason: str = "") -> None:
+        if self.revoked:
+            raise ApiKeyAlreadyRevoked(self.id)
+        self._revoked(reason)
+
+    @event("ApiKeyRevoked")
+    def _revoked(self, reason: str) -> None:
+        self.revoked = True

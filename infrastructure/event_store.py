@@ -1,0 +1,267 @@
+"""The event store: one `eventsourcing` Application on PostgreSQL, and the unit of work.
+
+Every write in Chronicle passes through `PostgresEventStore.commit`; it must stay the one seam.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+import msgspec
+import psycopg.errors
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import get_topic
+from psycopg import Cursor
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from application.context import CommandContext
+from application.errors import ConcurrencyConflict, DuplicateReceipt, NotFound
+from application.ports import Change, CommandResult, RecordedEvent, StoredReceipt
+from infrastructure.settings import Settings
+
+A = TypeVar("A", bound=Aggregate)
+
+APPLICATION_NAME = "Chronicle"
+RECEIPTS_TABLE = "chronicle_receipts"
+EVENT_HEADER_FIELDS = (
+    "originator_id",
+    "originator_version",
+    "originator_topic",
+    "timestamp",
+    "metadata",
+)
+
+
+@dataclass(frozen=True)
+class PendingReceipt:
+    """An idempotency receipt to be written in the same transaction as its events."""
+
+    tenant_id: str
+    key: str
+    fingerprint: str
+    result: dict[str, Any]
+    last_event_index: int
+
+
+class ChronicleRecorder(PostgresApplicationRecorder):
+    """The library's recorder plus idempotency receipts written atomically with events."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        self.receipts = SQL("{0}.{1}").format(schema, Identifier(RECEIPTS_TABLE))
+        self.events = SQL("{0}.{1}").format(schema, Identifier(self.events_table_name))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                " tenant_id text NOT NULL, key text NOT NULL, fingerprint text NOT NULL,"
+                " result jsonb NOT NULL, position bigint NOT NULL,"
+                " created_at timestamptz NOT NULL DEFAULT now(),"
+                " PRIMARY KEY (tenant_id, key))"
+            ).format(self.receipts)
+        )
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        receipts: Sequence[PendingReceipt] = kwargs.get("receipts", ())
+        for receipt in receipts:
+            assert ids is not None
+            # A duplicate key aborts the transaction, so the events roll back with it.
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (tenant_id, key, fingerprint, result, position)"
+                    " VALUES (%s, %s, %s, %s, %s) RETURNING position"
+                ).format(self.receipts),
+                (
+                    receipt.tenant_id,
+                    receipt.key,
+                    receipt.fingerprint,
+                    json.dumps(receipt.result),
+                    ids[receipt.last_event_index],
+                ),
+            )
+            curs.fetchone()
+        return ids
+
+    def select_receipt(self, tenant_id: str, key: str) -> dict[str, Any] | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT fingerprint, result, position FROM {0} WHERE tenant_id=%s AND key=%s"
+                ).format(self.receipts),
+                (tenant_id, key),
+            )
+            return curs.fetchone()
+
+    def select_stream(
+        self, aggregate_id: UUID, from_version: int, limit: int
+    ) -> list[dict[str, Any]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT notification_id, originator_id, originator_version, topic, state"
+                    " FROM {0} WHERE originator_id=%s AND originator_version>=%s"
+                    " ORDER BY originator_version LIMIT %s"
+                ).format(self.events),
+                (aggregate_id, from_version, limit),
+            )
+            return curs.fetchall()
+
+    def select_created_originators(self, aggregate_topic: str) -> list[UUID]:
+        """Ids of the aggregates of one class, in order of creation."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT originator_id FROM {0} WHERE originator_version=1 AND topic LIKE %s"
+                    " ORDER BY notification_id"
+                ).format(self.events),
+                (aggregate_topic.replace("_", r"\_") + ".%",),
+            )
+            return [row["originator_id"] for row in curs.fetchall()]
+
+    def ping(self) -> None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute("SELECT 1")
+
+
+class ChronicleApplication(Application[UUID]):
+    """The one event-sourced application; its events live in table ``chronicle_events``."""
+
+    name = APPLICATION_NAME
+
+
+def application_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing environment for a PostgreSQL URL."""
+    if not settings.database_url:
+        raise ValueError("no database URL")
+    params = conninfo_to_dict(settings.database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": get_topic(ChronicleRecorder),
+        "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),
+        "POSTGRES_PORT": str(params.get("port") or "5432"),
+        "POSTGRES_USER": str(params.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(params.get("password") or ""),
+        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.db_max_overflow),
+        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "CREATE_TABLE": "y",
+    }
+
+
+class PostgresEventStore:
+    """The application's `EventStore` port on PostgreSQL: load, commit, receipts, streams."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = ChronicleApplication(env=application_env(settings))
+        recorder = self.app.recorder
+        assert isinstance(recorder, ChronicleRecorder)
+        self.recorder = recorder
+
+    def close(self) -> None:
+        self.app.close()
+
+    def ping(self) -> None:
+        self.recorder.ping()
+
+    def get(self, aggregate_id: UUID, kind: type[A]) -> A:
+        try:
+            aggregate: Aggregate = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{kind.__name__.lower()} {aggregate_id} not found") from None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{kind.__name__.lower()} {aggregate_id} not found")
+        return aggregate
+
+    def commit(self, context: CommandContext, change: Change) -> CommandResult:
+        metadata: dict[str, Any] = context.metadata()
+        metadata["occurred_at"] = datetime.now(UTC).isoformat()
+        events = [event for aggregate in change.aggregates for event in aggregate.pending_events]
+        for event in events:
+            # Events are frozen; metadata rides along in their stored state.
+            object.__setattr__(event, "metadata", metadata)
+        result = {"id": str(change.subject.id), "version": change.subject.version} | {
+            "fields": change.fields
+        }
+        receipts = []
+        if context.idempotency is not None:
+            receipts.append(
+                PendingReceipt(
+                    context.tenant_id,
+                    context.idempotency.key,
+                    context.idempotency.fingerprint,
+                    result,
+                    len(events) - 1,
+                )
+            )
+        try:
+            recordings = self.app.save(*change.aggregates, receipts=receipts)
+        except IntegrityError as error:
+            cause = error.__cause__
+            if (
+                isinstance(cause, psycopg.errors.UniqueViolation)
+                and cause.diag.table_name == RECEIPTS_TABLE
+            ):
+                raise DuplicateReceipt(str(error)) from None
+            raise ConcurrencyConflict("the aggregate was changed concurrently") from None
+        position = max(r.notification.id for r in recordings)
+        return CommandResult(change.subject.id, change.subject.version, position, change.fields)
+
+    def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
+        row = self.recorder.select_receipt(tenant_id, key)
+        if row is None:
+            return None
+        result = row["result"]
+        return StoredReceipt(
+            fingerprint=row["fingerprint"],
+            result=CommandResult(
+                id=UUID(result["id"]),
+                version=result["version"],
+                position=row["position"],
+                fields=result.get("fields", {}),
+                replayed=True,
+            ),
+        )
+
+    def read_stream(
+        self, aggregate_id: UUID, from_version: int, limit: int
+    ) -> Sequence[RecordedEvent]:
+        rows = self.recorder.select_stream(aggregate_id, from_version, limit)
+        return [self._recorded(row) for row in rows]
+
+    def aggregate_ids(self, kind: type[Aggregate]) -> Sequence[UUID]:
+        return self.recorder.select_created_originators(get_topic(kind))
+
+    def _recorded(self, row: dict[str, Any]) -> RecordedEvent:
+        stored = StoredEvent(
+            originator_id=row["originator_id"],
+            originator_version=row["originator_version"],
+            topic=row["topic"],
+            state=bytes(row["state"]),
+        )
+        event = self.app.mapper.to_domain_event(stored)
+        state = vars(event)
+        data = {k: v for k, v in state.items() if k not in EVENT_HEADER_FIELDS}
+        return RecordedEvent(
+            position=row["notification_id"],
+            aggregate_id=row["originator_id"],
+            version=row["originator_version"],
+            type=type(event).__name__,
+            data=msgspec.to_builtins(data),
+            metadata=dict(state.get("metadata") or {}),
+            recorded_at=state["timestamp"],
+        )

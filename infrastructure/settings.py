@@ -1,0 +1,63 @@
+"""Configuration from the environment (12-factor), read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+def _int(name: str, default: int, environ: dict[str, str]) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of Chronicle; URLs left empty mean "start an embedded server"."""
+
+    database_url: str | None = None
+    nats_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".chronicle")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_size: int = 8
+    db_max_overflow: int = 16
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        port = _int("CHRONICLE_PORT", 8000, env)
+        if not 0 <= port <= 65535:
+            raise SettingsError(f"CHRONICLE_PORT must be 0 to 65535, not {port}")
+        return cls(
+            database_url=env.get("CHRONICLE_DATABASE_URL") or None,
+            nats_url=env.get("CHRONICLE_NATS_URL") or None,
+            redis_url=env.get("CHRONICLE_REDIS_URL") or None,
+            data_dir=Path(env.get("CHRONICLE_DATA_DIR") or ".chronicle"),
+            host=env.get("CHRONICLE_HOST") or "127.0.0.1",
+            port=port,
+            db_pool_size=_int("CHRONICLE_DB_POOL_SIZE", 8, env),
+            db_max_overflow=_int("CHRONICLE_DB_MAX_OVERFLOW", 16, env),
+            log_level=env.get("CHRONICLE_LOG_LEVEL") or "info",
+        )
+
+    def with_urls(self, database_url: str, nats_url: str, redis_url: str) -> Settings:
+        return replace(self, database_url=database_url, nats_url=nats_url, redis_url=redis_url)
+
+    @property
+    def worker_threads(self) -> int:
+        """Threads that may call the (synchronous) event store at once."""
+        return self.db_pool_size + self.db_max_overflow
