@@ -85,6 +85,8 @@ def up() -> None:
         run_up(settings_from_env(), out)
     except DataDirBusy as error:
         fail(str(error))
+    except KeyboardInterrupt:
+        return  # a requested stop is a clean exit
 
 
 @app.command()
@@ -93,7 +95,10 @@ def serve() -> None:
     from api.server import run_serve
 
     _stop_on_signals()
-    run_serve(settings_from_env())
+    try:
+        run_serve(settings_from_env())
+    except KeyboardInterrupt:
+        return
 
 
 @keys_app.command("create")

@@ -9,6 +9,7 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody
 from litestar.response import Response
 
 from api.bootstrap import Container
@@ -79,7 +80,7 @@ class ConversationsController(Controller):
 
     @post("/", guards=[requires("commands:write")], status_code=201, response_model=Started)
     async def start(
-        self, request: Request[Principal, Any, Any], data: StartConversation
+        self, request: Request[Principal, Any, Any], data: JSONBody[StartConversation]
     ) -> Response[dict[str, Any]]:
         """Start a conversation."""
         container: Container = request.app.state.container
@@ -93,7 +94,10 @@ class ConversationsController(Controller):
 
     @post("/{conversation_id:uuid}/messages", guards=[requires("commands:write")], status_code=201)
     async def post_message(
-        self, request: Request[Principal, Any, Any], conversation_id: UUID, data: PostMessage
+        self,
+        request: Request[Principal, Any, Any],
+        conversation_id: FromPath[UUID],
+        data: JSONBody[PostMessage],
     ) -> Response[MessagePosted]:
         """Post a message; without If-Match it retries by itself on a concurrent write."""
         container: Container = request.app.state.container
@@ -118,8 +122,8 @@ class ConversationsController(Controller):
     async def rename(
         self,
         request: Request[Principal, Any, Any],
-        conversation_id: UUID,
-        data: RenameConversation,
+        conversation_id: FromPath[UUID],
+        data: JSONBody[RenameConversation],
     ) -> Response[Changed]:
         """Rename a conversation."""
         container: Container = request.app.state.container
@@ -133,7 +137,7 @@ class ConversationsController(Controller):
 
     @post("/{conversation_id:uuid}/archive", guards=[requires("commands:write")], status_code=200)
     async def archive(
-        self, request: Request[Principal, Any, Any], conversation_id: UUID
+        self, request: Request[Principal, Any, Any], conversation_id: FromPath[UUID]
     ) -> Response[Changed]:
         """Archive a conversation; later posts are refused with 409."""
         container: Container = request.app.state.container
@@ -147,7 +151,7 @@ class ConversationsController(Controller):
 
     @get("/{conversation_id:uuid}", guards=[requires("read")])
     async def get_one(
-        self, request: Request[Principal, Any, Any], conversation_id: UUID
+        self, request: Request[Principal, Any, Any], conversation_id: FromPath[UUID]
     ) -> Response[ConversationOut]:
         """One conversation, with its version as ETag."""
         container: Container = request.app.state.container

@@ -9,7 +9,7 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from api.bootstrap import Container
 from api.http.auth import requires
@@ -38,9 +38,9 @@ class StreamsController(Controller):
     async def events(
         self,
         request: Request[Principal, Any, Any],
-        aggregate_id: UUID,
-        from_version: Annotated[int, Parameter(ge=1, default=1)] = 1,
-        limit: Annotated[int, Parameter(ge=1, le=500, default=100)] = 100,
+        aggregate_id: FromPath[UUID],
+        from_version: Annotated[int, QueryParameter(ge=1)] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> StreamPage:
         """Stored events of one aggregate, oldest first; ``next`` is the next from_version."""
         container: Container = request.app.state.container

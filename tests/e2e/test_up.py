@@ -1,0 +1,136 @@
+"""`chronicle up` as a new user meets it: start, use, stop, start again."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from tests.e2e.conftest import Chronicle, alive
+
+
+def test_up_serves_conversations_and_prints_where_to_go(chronicle: Chronicle) -> None:
+    chronicle.start()
+    banner = chronicle.output.read_text()
+    assert f"{chronicle.url}/v1" in banner and f"{chronicle.url}/schema" in banner
+    assert chronicle.key in banner
+    assert (chronicle.data_dir / "dev-api-key").stat().st_mode & 0o777 == 0o600
+    with chronicle.client() as http:
+        started = http.post("/v1/conversations", json={"title": "Hello"})
+        assert started.status_code == 201
+        cid = started.json()["id"]
+        posted = http.post(
+            f"/v1/conversations/{cid}/messages", json={"role": "user", "content": "hi"}
+        )
+        assert posted.status_code == 201
+        assert http.get(f"/v1/conversations/{cid}").json()["message_count"] == 1
+        assert http.get("/schema/openapi.json").status_code == 200
+
+
+def test_sigterm_stops_every_process_within_seconds(chronicle: Chronicle) -> None:
+    chronicle.start()
+    children = chronicle.children()
+    assert len(children) >= 3
+    assert chronicle.stop(signal.SIGTERM) < 10
+    assert alive(children) == []
+    assert chronicle.process is not None and chronicle.process.returncode == 0
+
+
+def test_sigint_stops_every_process(chronicle: Chronicle) -> None:
+    chronicle.start()
+    children = chronicle.children()
+    assert chronicle.stop(signal.SIGINT) < 10
+    assert alive(children) == []
+
+
+def test_a_restart_keeps_all_data_and_the_dev_key(chronicle: Chronicle) -> None:
+    chronicle.start()
+    key = chronicle.key
+    with chronicle.client() as http:
+        cid = http.post("/v1/conversations", json={"title": "Durable"}).json()["id"]
+        http.post(f"/v1/conversations/{cid}/messages", json={"role": "user", "content": "kept"})
+    chronicle.stop()
+    chronicle.start()
+    assert chronicle.key == key
+    with chronicle.client() as http:
+        view = http.get(f"/v1/conversations/{cid}")
+        assert view.status_code == 200 and view.json()["message_count"] == 1
+        events = http.get(f"/v1/streams/{cid}/events").json()["items"]
+        assert [e["data"].get("content") for e in events][1] == "kept"
+        assert (
+            http.post(
+                f"/v1/conversations/{cid}/messages", json={"role": "user", "content": "more"}
+            ).json()["version"]
+            == 3
+        )
+
+
+def test_a_kill_9_leaves_no_server_behind_and_the_next_start_works(chronicle: Chronicle) -> None:
+    chronicle.start()
+    children = chronicle.children()
+    chronicle.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while alive(children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive(children) == []
+    chronicle.start()
+    with chronicle.client() as http:
+        assert http.post("/v1/conversations", json={"title": "After"}).status_code == 201
+
+
+def test_keys_cli_works_against_a_running_up(chronicle: Chronicle) -> None:
+    chronicle.start()
+    created = chronicle.cli("keys", "create", "--tenant", "acme", "--scopes", "read,commands:write")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    with chronicle.client(token) as http:
+        assert http.post("/v1/conversations", json={"title": "Acme"}).status_code == 201
+        assert http.post("/v1/conversations", json={"title": "x"}).status_code == 201
+    listed = chronicle.cli("keys", "list", "--json", "--tenant", "acme")
+    assert listed.returncode == 0, listed.stderr
+    keys = json.loads(listed.stdout)
+    assert [(k["tenant"], k["scopes"], k["revoked"]) for k in keys] == [
+        ("acme", ["commands:write", "read"], False)
+    ]
+    assert token not in listed.stdout
+    revoked = chronicle.cli("keys", "revoke", keys[0]["key_id"])
+    assert revoked.returncode == 0, revoked.stderr
+    time.sleep(1.2)
+    with chronicle.client(token) as http:
+        assert http.post("/v1/conversations", json={"title": "x"}).status_code == 401
+    stream = chronicle.cli("keys", "list", "--json", "--tenant", "acme")
+    assert json.loads(stream.stdout)[0]["revoked"] is True
+
+
+def test_keys_cli_starts_its_own_database_when_nothing_runs(chronicle: Chronicle) -> None:
+    created = chronicle.cli("keys", "create", "--tenant", "solo")
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.strip().splitlines()[-1].startswith("chr_")
+    assert not (chronicle.data_dir / "postgres" / "data" / "postmaster.pid").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("keys", "create", "--tenant", "Not A Name"),
+        ("keys", "create", "--tenant", "acme", "--scopes", "root"),
+        ("keys", "revoke", "not-a-key-id"),
+        ("keys", "revoke", "00000000-0000-0000-0000-000000000000"),
+    ],
+)
+def test_bad_cli_input_is_one_line_and_non_zero(
+    chronicle: Chronicle, args: tuple[str, ...]
+) -> None:
+    result = chronicle.cli(*args)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_second_up_on_the_same_data_dir_is_refused(chronicle: Chronicle) -> None:
+    chronicle.start()
+    second = chronicle.cli("up")
+    assert second.returncode != 0
+    assert "another Chronicle is running" in second.stderr

@@ -1,0 +1,74 @@
+"""Integration fixtures: the event store and a real HTTP API on the embedded servers."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.bootstrap import Container
+from application.context import CommandContext
+from domain.identity import SCOPES
+from infrastructure.embedded import free_port
+from infrastructure.settings import Settings
+
+KeyFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def container(servers: Settings) -> Iterator[Container]:
+    built = Container.build(servers)
+    yield built
+    built.close()
+
+
+@pytest.fixture(scope="session")
+def issue_key(container: Container) -> KeyFactory:
+    """Issue a key: ``issue_key(tenant=None, scopes=SCOPES)``; a new tenant by default."""
+
+    def issue(tenant: str | None = None, scopes: tuple[str, ...] = SCOPES) -> str:
+        tenant = tenant or f"t-{uuid.uuid4().hex[:12]}"
+        context = CommandContext(tenant_id=tenant, actor="test", command="keys.create")
+        return container.identity.issue_key(context, tenant, "test", list(scopes)).token
+
+    return issue
+
+
+@pytest.fixture(scope="session")
+def api_url(servers: Settings) -> Iterator[str]:
+    """A real uvicorn server running the app in a background thread."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(servers), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+async def client(api_url: str, issue_key: KeyFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client authenticated as a fresh tenant with every scope."""
+    headers = {"Authorization": f"Bearer {issue_key()}"}
+    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+async def anonymous(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        yield http

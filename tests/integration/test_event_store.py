@@ -1,0 +1,127 @@
+"""The event store on real PostgreSQL: metadata, positions, receipts and conflicts."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from api.bootstrap import Container
+from application.context import CommandContext, Idempotency
+from application.errors import ConcurrencyConflict, DuplicateReceipt, PreconditionFailed
+from application.ports import Change
+from domain.conversation import Conversation
+
+METADATA_KEYS = {
+    "tenant_id",
+    "actor",
+    "command_id",
+    "correlation_id",
+    "causation_id",
+    "traceparent",
+    "occurred_at",
+}
+
+
+def context(tenant: str = "acme", key: str | None = None, fingerprint: str = "f") -> CommandContext:
+    idempotency = Idempotency(key, fingerprint) if key else None
+    return CommandContext(
+        tenant_id=tenant,
+        actor="tester",
+        command="test",
+        traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+        idempotency=idempotency,
+    )
+
+
+def test_every_stored_event_carries_the_metadata(container: Container) -> None:
+    ctx = context()
+    started = container.conversations.start(ctx, "Metadata", [])
+    container.conversations.post_message(ctx, started.id, role="user", content="hi")
+    events = container.streams.read("acme", started.id, 1, 10)
+    assert [e.type for e in events] == ["ConversationStarted", "MessagePosted"]
+    for event in events:
+        assert set(event.metadata) >= METADATA_KEYS
+        assert event.metadata["tenant_id"] == "acme"
+        assert event.metadata["command_id"] == str(ctx.command_id)
+        assert event.metadata["traceparent"] == ctx.traceparent
+
+
+def test_answers_carry_the_new_version_and_the_last_position(container: Container) -> None:
+    ctx = context()
+    started = container.conversations.start(ctx, "Positions", [])
+    posted = container.conversations.post_message(ctx, started.id, role="user", content="hi")
+    assert (started.version, posted.version) == (1, 2)
+    assert posted.position > started.position
+    events = container.streams.read("acme", started.id, 1, 10)
+    assert [e.position for e in events] == [started.position, posted.position]
+
+
+def test_a_receipt_and_its_events_commit_together_or_not_at_all(container: Container) -> None:
+    key = f"k-{uuid.uuid4()}"
+    first = container.conversations.start(context(key=key), "Once", [])
+    conversation = Conversation.start("acme", "Twice", [])
+    with pytest.raises(DuplicateReceipt):
+        container.store.commit(context(key=key), Change((conversation,), conversation))
+    assert container.streams.read("acme", first.id, 1, 10)
+    assert container.store.read_stream(conversation.id, 1, 10) == []
+
+
+def test_a_stale_writer_gets_a_conflict_and_writes_nothing(container: Container) -> None:
+    started = container.conversations.start(context(), "Race", [])
+    one = container.store.get(started.id, Conversation)
+    two = container.store.get(started.id, Conversation)
+    one.rename("One")
+    two.rename("Two")
+    container.store.commit(context(), Change((one,), one))
+    with pytest.raises(ConcurrencyConflict):
+        container.store.commit(context(), Change((two,), two))
+    assert container.store.get(started.id, Conversation).title == "One"
+
+
+def test_concurrent_posts_without_if_match_all_land(container: Container) -> None:
+    started = container.conversations.start(context(), "Busy", [])
+
+    def post(i: int) -> int:
+        result = container.conversations.post_message(
+            context(), started.id, role="user", content=f"message {i}"
+        )
+        return result.version
+
+    with ThreadPoolExecutor(8) as pool:
+        versions = sorted(pool.map(post, range(40)))
+    assert versions == list(range(2, 42))
+    assert container.store.get(started.id, Conversation).message_count == 40
+
+
+def test_concurrent_writers_with_the_same_expected_version_one_wins(
+    container: Container,
+) -> None:
+    started = container.conversations.start(context(), "If-Match", [])
+
+    def rename(title: str) -> str:
+        try:
+            container.conversations.rename(context(), started.id, title, expected_version=1)
+        except PreconditionFailed:
+            return "412"
+        return "ok"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(rename, [f"title {i}" for i in range(8)]))
+    assert outcomes.count("ok") == 1
+    assert outcomes.count("412") == 7
+    assert container.store.get(started.id, Conversation).version == 2
+
+
+def test_positions_are_unique_and_dense_under_concurrent_writers(container: Container) -> None:
+    def start(i: int) -> int:
+        return container.conversations.start(context(), f"c{i}", []).position
+
+    with ThreadPoolExecutor(8) as pool:
+        positions = sorted(pool.map(start, range(64)))
+    assert len(set(positions)) == 64
+    recorder = container.store.recorder
+    notifications = recorder.select_notifications(positions[0], limit=10_000, stop=positions[-1])
+    ids = [n.id for n in notifications]
+    assert ids == list(range(positions[0], positions[-1] + 1))

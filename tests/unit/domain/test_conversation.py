@@ -1,0 +1,100 @@
+"""The Conversation aggregate's rules, without any I/O."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from domain.conversation import CONTENT_MAX_BYTES, Conversation
+from domain.errors import ConversationIsArchived, InvalidValue
+
+
+def started(title: str = "Planning") -> Conversation:
+    return Conversation.start("acme", title, ["ada"])
+
+
+def test_starting_records_title_participants_and_tenant() -> None:
+    conversation = started()
+    assert (conversation.title, conversation.participants) == ("Planning", ["ada"])
+    assert conversation.tenant_id == "acme"
+    assert conversation.version == 1
+    assert [type(e).__name__ for e in conversation.collect_events()] == ["ConversationStarted"]
+
+
+@pytest.mark.parametrize("title", ["", " ", "x" * 201])
+def test_a_title_must_be_1_to_200_characters(title: str) -> None:
+    with pytest.raises(InvalidValue) as error:
+        started(title)
+    assert error.value.field == "title"
+
+
+def test_a_title_of_200_characters_is_accepted() -> None:
+    assert started("x" * 200).title == "x" * 200
+
+
+@pytest.mark.parametrize("role", ["user", "assistant", "system", "tool"])
+def test_each_role_may_post(role: str) -> None:
+    conversation = started()
+    conversation.post_message(uuid.uuid4(), role, "hello", None, 3)
+    assert conversation.message_count == 1
+    assert conversation.version == 2
+
+
+def test_an_unknown_role_is_refused() -> None:
+    with pytest.raises(InvalidValue) as error:
+        started().post_message(uuid.uuid4(), "bot", "hello", None, None)
+    assert error.value.field == "role"
+
+
+@pytest.mark.parametrize("content", ["", "x" * (CONTENT_MAX_BYTES + 1), "é" * 32769])
+def test_content_must_be_1_byte_to_64_kib(content: str) -> None:
+    with pytest.raises(InvalidValue) as error:
+        started().post_message(uuid.uuid4(), "user", content, None, None)
+    assert error.value.field == "content"
+
+
+def test_content_of_exactly_64_kib_is_accepted() -> None:
+    conversation = started()
+    conversation.post_message(uuid.uuid4(), "user", "x" * CONTENT_MAX_BYTES, None, None)
+    assert conversation.message_count == 1
+
+
+def test_negative_tokens_are_refused() -> None:
+    with pytest.raises(InvalidValue):
+        started().post_message(uuid.uuid4(), "user", "hi", None, -1)
+
+
+def test_the_author_defaults_to_the_role() -> None:
+    conversation = started()
+    conversation.collect_events()
+    conversation.post_message(uuid.uuid4(), "assistant", "hi", None, None)
+    (posted,) = conversation.collect_events()
+    assert vars(posted)["author"] == "assistant"
+
+
+def test_rename_changes_the_title() -> None:
+    conversation = started()
+    conversation.rename("Retro")
+    assert conversation.title == "Retro"
+
+
+def test_an_archived_conversation_refuses_posts_renames_and_archiving() -> None:
+    conversation = started()
+    conversation.archive()
+    assert conversation.archived
+    with pytest.raises(ConversationIsArchived):
+        conversation.post_message(uuid.uuid4(), "user", "hi", None, None)
+    with pytest.raises(ConversationIsArchived):
+        conversation.rename("Later")
+    with pytest.raises(ConversationIsArchived):
+        conversation.archive()
+
+
+def test_a_refused_command_triggers_no_event() -> None:
+    conversation = started()
+    conversation.collect_events()
+    with pytest.raises(InvalidValue):
+        conversation.post_message(uuid.uuid4(), "user", "", None, None)
+    assert conversation.collect_events() == []
+    assert conversation.version == 1
