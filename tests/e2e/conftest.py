@@ -21,11 +21,14 @@ CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 
 def alive(pids: list[int]) -> list[int]:
     """Those of ``pids`` that still run (zombies count as gone)."""
-    return [
-        pid
-        for pid in pids
-        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    ]
+    running = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                running.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return running
 
 
 class Chronicle:
