@@ -40,12 +40,13 @@ class Chronicle:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
         self.output = data_dir.parent / f"{data_dir.name}-up.log"
+        self.extra_env: dict[str, str] = {}
 
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
         env |= {"CHRONICLE_DATA_DIR": str(self.data_dir), "CHRONICLE_PORT": str(self.port)}
-        return env
+        return env | self.extra_env
 
     def start(self) -> Chronicle:
         self.process = subprocess.Popen(

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from infrastructure.settings import Settings
 from tests.e2e.conftest import Chronicle, alive
 
 
@@ -134,3 +135,19 @@ def test_a_second_up_on_the_same_data_dir_is_refused(chronicle: Chronicle) -> No
     second = chronicle.cli("up")
     assert second.returncode != 0
     assert "another Chronicle is running" in second.stderr
+
+
+def test_up_with_urls_set_uses_those_servers_and_starts_none(
+    chronicle: Chronicle, servers: Settings
+) -> None:
+    assert servers.database_url and servers.nats_url and servers.redis_url
+    chronicle.extra_env = {
+        "CHRONICLE_DATABASE_URL": servers.database_url,
+        "CHRONICLE_NATS_URL": servers.nats_url,
+        "CHRONICLE_REDIS_URL": servers.redis_url,
+    }
+    chronicle.start()
+    assert chronicle.children() == []
+    assert not (chronicle.data_dir / "postgres").exists()
+    with chronicle.client() as http:
+        assert http.post("/v1/conversations", json={"title": "External"}).status_code == 201
