@@ -20,6 +20,7 @@ from api.http.auth import authentication_middleware
 from api.http.conversations import ConversationsController
 from api.http.health import HealthController
 from api.http.problems import problem_details_plugin
+from api.http.search import SearchController
 from api.http.streams import StreamsController
 from infrastructure.bus import NatsConnection, redis_client
 from infrastructure.settings import Settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> Litestar:
             HealthController,
             ConversationsController,
             StreamsController,
+            SearchController,
             PrometheusController,
         ],
         lifespan=[lifespan],

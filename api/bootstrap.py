@@ -5,13 +5,19 @@ infrastructure; handlers receive what they need from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from application.commands import CommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
+from application.operations import ProjectionAudit
 from application.streams import Streams
 from infrastructure.event_store import PostgresEventStore
+from infrastructure.projector import ProjectionEngine, Projector, Rebuild
+from infrastructure.read_models import ReadStore, ensure_projections
 from infrastructure.settings import Settings
+from projections.base import Projection
+from projections.registry import PROJECTIONS
 
 
 @dataclass
@@ -24,11 +30,16 @@ class Container:
     conversations: Conversations
     identity: Identity
     streams: Streams
+    audit: ProjectionAudit
+    reads: ReadStore
+    projections: dict[str, Projection]
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
+        assert settings.database_url
         store = PostgresEventStore(settings)
         runner = CommandRunner(store)
+        ensure_projections(settings.database_url, PROJECTIONS.values())
         return cls(
             settings=settings,
             store=store,
@@ -36,7 +47,26 @@ class Container:
             conversations=Conversations(store, runner),
             identity=Identity(store, runner),
             streams=Streams(store),
+            audit=ProjectionAudit(store, runner),
+            reads=ReadStore(settings.database_url, max_size=settings.db_pool_size),
+            projections=PROJECTIONS,
         )
 
+    @property
+    def dsn(self) -> str:
+        assert self.settings.database_url
+        return self.settings.database_url
+
+    def projection_engine(self, names: list[str] | None = None, **options: Any) -> ProjectionEngine:
+        """Projector threads for the named projections (all by default)."""
+        chosen = [self.projections[n] for n in names] if names else self.projections.values()
+        return ProjectionEngine(
+            [Projector(self.dsn, p, self.store.decode, **options) for p in chosen]
+        )
+
+    def rebuild(self, name: str) -> Rebuild:
+        return Rebuild(self.dsn, self.projections[name], self.store.decode)
+
     def close(self) -> None:
+        self.reads.close()
         self.store.close()

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, NoReturn
@@ -17,6 +18,13 @@ from uuid import UUID
 import structlog
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from api.bootstrap import Container
@@ -24,6 +32,9 @@ from application.context import CommandContext
 from application.errors import ApplicationError
 from domain.errors import DomainError
 from domain.identity import SCOPES
+from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.projector import PoisonEvent, RebuildError, skip_poison
+from infrastructure.read_models import ProjectionStatus
 from infrastructure.runtime import DataDirBusy, servers_for
 from infrastructure.settings import Settings, SettingsError
 
@@ -36,6 +47,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+projections_app = typer.Typer(
+    help="Inspect, rebuild and unblock read-model projections.", no_args_is_help=True
+)
+app.add_typer(projections_app, name="projections")
 
 out = Console()
 err = Console(stderr=True)
@@ -53,9 +68,12 @@ def settings_from_env() -> Settings:
         fail(str(error), 2)
 
 
+def cli_actor() -> str:
+    return f"cli:{os.environ.get('USER') or 'unknown'}"
+
+
 def cli_context(tenant: str, command: str) -> CommandContext:
-    user = os.environ.get("USER") or "unknown"
-    return CommandContext(tenant_id=tenant, actor=f"cli:{user}", command=command)
+    return CommandContext(tenant_id=tenant, actor=cli_actor(), command=command)
 
 
 @contextmanager
@@ -99,6 +117,127 @@ def serve() -> None:
         run_serve(settings_from_env())
     except KeyboardInterrupt:
         return
+
+
+@app.command()
+def project(
+    name: Annotated[
+        list[str] | None, typer.Option("--name", help="Only these projections (repeatable).")
+    ] = None,
+) -> None:
+    """Run projection workers in the foreground (as many processes as you like)."""
+    _stop_on_signals()
+    with container() as c:
+        unknown = sorted(set(name or []) - set(c.projections))
+        if unknown:
+            fail(f"unknown projection {', '.join(unknown)}; known: {', '.join(c.projections)}", 2)
+        engine = c.projection_engine(name)
+        engine.start()
+        out.print(f"projecting {', '.join(name or c.projections)}; Ctrl-C stops", highlight=False)
+        try:
+            engine.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            engine.stop()
+
+
+@projections_app.command("status")
+def projections_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Each projection's position, the log head, lag in events and seconds, and state."""
+    with container() as c:
+        statuses = c.reads.statuses(EVENTS_TABLE, c.store.decode)
+    if as_json:
+        print(json.dumps([_status_json(s) for s in statuses], indent=2))
+        return
+    table = Table("projection", "position", "head", "lag", "lag (s)", "state", "error")
+    for s in statuses:
+        colour = {"running": "green", "idle": "yellow"}.get(s.state, "red")
+        error = f"at {s.error_position}: {s.error}" if s.error else ""
+        table.add_row(
+            s.name,
+            str(s.position),
+            str(s.head),
+            str(s.lag),
+            f"{s.lag_seconds:.1f}",
+            f"[{colour}]{s.state}[/{colour}]",
+            error,
+        )
+    out.print(table)
+
+
+def _status_json(s: ProjectionStatus) -> dict[str, object]:
+    return {
+        "name": s.name,
+        "position": s.position,
+        "head": s.head,
+        "lag": s.lag,
+        "lag_seconds": s.lag_seconds,
+        "state": s.state,
+        "generation": s.generation,
+        "error": s.error,
+        "error_position": s.error_position,
+    }
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(
+    name: Annotated[str, typer.Argument(help="The projection to rebuild.")],
+) -> None:
+    """Build a fresh copy beside the live one from the whole log, then swap it in."""
+    with container() as c:
+        if name not in c.projections:
+            fail(f"unknown projection {name!r}; known: {', '.join(c.projections)}", 2)
+        began = time.monotonic()
+        columns = (
+            TextColumn("rebuilding {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} events/s"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err, transient=False) as progress:
+            task = progress.add_task(name, total=None, rate="0")
+
+            def advance(position: int, head: int) -> None:
+                elapsed = max(time.monotonic() - began, 1e-6)
+                progress.update(
+                    task,
+                    completed=position,
+                    total=max(head, position),
+                    rate=f"{position / elapsed:,.0f}",
+                )
+
+            try:
+                generation, position, events = c.rebuild(name).run(advance)
+            except (RebuildError, PoisonEvent) as error:
+                fail(str(error))
+        seconds = time.monotonic() - began
+        c.audit.rebuilt(cli_actor(), name, generation, position, events, round(seconds, 3))
+    out.print(
+        f"rebuilt {name} to position {position}: {events} events in {seconds:.1f}s "
+        f"({events / max(seconds, 1e-6):,.0f} events/s)",
+        highlight=False,
+    )
+
+
+@projections_app.command("skip")
+def projections_skip(
+    name: Annotated[str, typer.Argument(help="The stopped projection.")],
+    position: Annotated[int, typer.Argument(help="The position of the event to skip.")],
+) -> None:
+    """Move a projection stopped at a poison event past it (recorded as an audit event)."""
+    with container() as c:
+        if name not in c.projections:
+            fail(f"unknown projection {name!r}; known: {', '.join(c.projections)}", 2)
+        try:
+            error = skip_poison(c.dsn, name, position)
+        except RebuildError as problem:
+            fail(str(problem))
+        c.audit.skipped(cli_actor(), name, position, error)
+    out.print(f"{name} skipped the event at position {position}", highlight=False)
 
 
 @keys_app.command("create")

@@ -98,11 +98,16 @@ def run_up(settings: Settings, console: Console) -> None:
                 soft_wrap=True,
             )
 
+        container = Container.build(resolved)
+        engine = container.projection_engine()
+        engine.start()
         try:
             serve_api(resolved, banner)
         finally:
             remove_runtime(data_dir)
             console.print("stopping…", highlight=False)
+            engine.stop()
+            container.close()
 
 
 def run_serve(settings: Settings) -> None:

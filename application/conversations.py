@@ -1,12 +1,10 @@
-"""Use cases of conversations: start, post a message, rename, archive, and read one.
+"""Use cases of conversations: start, post a message, rename, archive.
 
 Each handler loads, calls one domain method, and hands the change to the runner.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID, uuid4
 
 from application.commands import CommandRunner, check_expected_version
@@ -16,20 +14,8 @@ from application.ports import Change, CommandResult, EventStore
 from domain.conversation import Conversation
 
 
-@dataclass(frozen=True)
-class ConversationView:
-    id: UUID
-    title: str
-    participants: list[str]
-    message_count: int
-    archived: bool
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
 class Conversations:
-    """Command handlers and the single-conversation query."""
+    """Command handlers of conversations; queries are answered by read models."""
 
     def __init__(self, store: EventStore, runner: CommandRunner) -> None:
         self._store = store
@@ -90,19 +76,6 @@ class Conversations:
             return Change((conversation,), conversation)
 
         return self._runner.run(context, decide, expected_version=expected_version)
-
-    def get(self, tenant_id: str, conversation_id: UUID) -> ConversationView:
-        c = self._load(tenant_id, conversation_id)
-        return ConversationView(
-            id=c.id,
-            title=c.title,
-            participants=list(c.participants),
-            message_count=c.message_count,
-            archived=c.archived,
-            version=c.version,
-            created_at=c.created_on,
-            updated_at=c.modified_on,
-        )
 
     def _load(self, tenant_id: str, conversation_id: UUID) -> Conversation:
         conversation = self._store.get(conversation_id, Conversation)

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from application.context import CommandContext
+from domain.events import RecordedEvent
 
 A = TypeVar("A", bound=Aggregate)
+
+__all__ = ["A", "Change", "CommandResult", "EventStore", "RecordedEvent", "StoredReceipt"]
 
 
 @dataclass(frozen=True)
@@ -44,19 +46,6 @@ class StoredReceipt:
 
     fingerprint: str
     result: CommandResult
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """One stored event as the log holds it."""
-
-    position: int
-    aggregate_id: UUID
-    version: int
-    type: str
-    data: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: datetime
 
 
 class EventStore(Protocol):

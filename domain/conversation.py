@@ -20,15 +20,23 @@ CONTENT_MAX_BYTES = 64 * 1024
 PARTICIPANTS_MAX = 100
 
 
+def check_text(field: str, value: str) -> None:
+    """Text must be storable anywhere: PostgreSQL text cannot hold NUL characters."""
+    if "\x00" in value:
+        raise InvalidValue(field, "must not contain NUL characters")
+
+
 def check_title(title: str) -> None:
     if not 1 <= len(title) <= TITLE_MAX_CHARS or not title.strip():
         raise InvalidValue("title", f"must be 1 to {TITLE_MAX_CHARS} characters, not blank")
+    check_text("title", title)
 
 
 def check_content(content: str) -> None:
     size = len(content.encode("utf-8"))
     if not 1 <= size <= CONTENT_MAX_BYTES:
         raise InvalidValue("content", f"must be 1 byte to {CONTENT_MAX_BYTES} bytes of UTF-8")
+    check_text("content", content)
 
 
 def check_role(role: str) -> None:
@@ -41,6 +49,8 @@ def check_participants(participants: list[str]) -> None:
         raise InvalidValue("participants", f"at most {PARTICIPANTS_MAX}")
     if any(not p or len(p) > TITLE_MAX_CHARS for p in participants):
         raise InvalidValue("participants", f"each must be 1 to {TITLE_MAX_CHARS} characters")
+    for participant in participants:
+        check_text("participants", participant)
 
 
 def check_tokens(tokens: int | None) -> None:
@@ -50,6 +60,8 @@ def check_tokens(tokens: int | None) -> None:
 
 class Conversation(Aggregate):
     """A conversation between people, assistants and tools, owned by one tenant."""
+
+    category = "conversation"
 
     @event("ConversationStarted")
     def __init__(self, tenant_id: str, title: str, participants: list[str]) -> None:
@@ -72,6 +84,8 @@ class Conversation(Aggregate):
         check_role(role)
         check_content(content)
         check_tokens(tokens)
+        if author is not None:
+            check_text("author", author)
         self._message_posted(message_id, author or role, role, content, tokens)
 
     @event("MessagePosted")

@@ -38,6 +38,8 @@ def check_scopes(scopes: list[str]) -> None:
 class Tenant(Aggregate):
     """An isolated customer of Chronicle; its id is derived from its unique name."""
 
+    category = "audit"
+
     @staticmethod
     def create_id(name: str) -> UUID:
         return uuid5(TENANT_NAMESPACE, name)
@@ -54,6 +56,8 @@ class Tenant(Aggregate):
 
 class ApiKey(Aggregate):
     """A credential of one tenant with a set of scopes, valid until revoked."""
+
+    category = "audit"
 
     @event("ApiKeyIssued")
     def __init__(self, tenant_id: str, name: str, scopes: list[str], secret_sha256: str) -> None:

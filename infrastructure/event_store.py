@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, resolve_topic
 from psycopg import Cursor
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
@@ -32,6 +33,7 @@ from infrastructure.settings import Settings
 A = TypeVar("A", bound=Aggregate)
 
 APPLICATION_NAME = "Chronicle"
+EVENTS_TABLE = "chronicle_events"  # eventsourcing names it after the application
 RECEIPTS_TABLE = "chronicle_receipts"
 EVENT_HEADER_FIELDS = (
     "originator_id",
@@ -136,6 +138,14 @@ class ChronicleRecorder(PostgresApplicationRecorder):
             curs.execute("SELECT 1")
 
 
+@lru_cache(maxsize=1024)
+def category_of(topic: str) -> str:
+    """The category (``conversation``, ``run``, ``task``, ``audit``…) of an event's topic."""
+    module, qualname = topic.split(":", 1)
+    aggregate = resolve_topic(f"{module}:{qualname.split('.', 1)[0]}")
+    return str(getattr(aggregate, "category", "audit"))
+
+
 class ChronicleApplication(Application[UUID]):
     """The one event-sourced application; its events live in table ``chronicle_events``."""
 
@@ -160,6 +170,10 @@ def application_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_PRE_PING": "y",
         "POSTGRES_CONNECT_TIMEOUT": "10",
         "CREATE_TABLE": "y",
+        # Cached aggregates are fast-forwarded with only their new events on each load
+        # (and deep-copied for the command), so loads do not replay whole histories.
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
     }
 
 
@@ -241,12 +255,13 @@ class PostgresEventStore:
         self, aggregate_id: UUID, from_version: int, limit: int
     ) -> Sequence[RecordedEvent]:
         rows = self.recorder.select_stream(aggregate_id, from_version, limit)
-        return [self._recorded(row) for row in rows]
+        return [self.decode(row) for row in rows]
 
     def aggregate_ids(self, kind: type[Aggregate]) -> Sequence[UUID]:
         return self.recorder.select_created_originators(get_topic(kind))
 
-    def _recorded(self, row: dict[str, Any]) -> RecordedEvent:
+    def decode(self, row: dict[str, Any]) -> RecordedEvent:
+        """A row of the events table (with ``notification_id``) as a `RecordedEvent`."""
         stored = StoredEvent(
             originator_id=row["originator_id"],
             originator_version=row["originator_version"],
@@ -261,6 +276,7 @@ class PostgresEventStore:
             aggregate_id=row["originator_id"],
             version=row["originator_version"],
             type=type(event).__name__,
+            category=category_of(row["topic"]),
             data=msgspec.to_builtins(data),
             metadata=dict(state.get("metadata") or {}),
             recorded_at=state["timestamp"],

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
@@ -15,9 +14,17 @@ from litestar.response import Response
 from api.bootstrap import Container
 from api.http.auth import requires
 from api.http.commands import expected_version, run_command, version_and_position
+from api.http.reads import After, Limit, MinPosition, parse_cursor, read_model
 from application.context import Principal
+from application.errors import NotFound
 from application.ports import CommandResult
 from domain.conversation import PARTICIPANTS_MAX, TITLE_MAX_CHARS
+from infrastructure.read_models import Conn
+from projections.conversations import ConversationRow, get_conversation, list_conversations
+from projections.messages import MessageRow, message_history
+
+READS = ("conversations",)
+HISTORY_READS = ("conversations", "messages")
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX_CHARS)]
 
@@ -64,6 +71,41 @@ class ConversationOut(msgspec.Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    last_activity_at: datetime
+
+
+class ConversationPage(msgspec.Struct):
+    items: list[ConversationOut]
+    next: str | None
+
+
+class MessageOut(msgspec.Struct):
+    message_id: UUID
+    role: str
+    author: str
+    content: str
+    tokens: int | None
+    position: int
+    created_at: datetime
+
+
+class MessagePage(msgspec.Struct):
+    items: list[MessageOut]
+    next: str | None
+
+
+def _conversation(row: ConversationRow) -> ConversationOut:
+    return ConversationOut(**vars(row))
+
+
+def _message(row: MessageRow) -> MessageOut:
+    return MessageOut(
+        row.message_id, row.role, row.author, row.content, row.tokens, row.position, row.created_at
+    )
+
+
+def _next(cursor: int | None) -> str | None:
+    return None if cursor is None else str(cursor)
 
 
 def _started(result: CommandResult) -> dict[str, Any]:
@@ -149,14 +191,65 @@ class ConversationsController(Controller):
             version_and_position,
         )
 
+    @get("/", guards=[requires("read")])
+    async def list_conversations(
+        self,
+        request: Request[Principal, Any, Any],
+        after: After = None,
+        limit: Limit = 50,
+        min_position: MinPosition = None,
+    ) -> Response[ConversationPage]:
+        """The tenant's conversations, newest first."""
+        tenant, cursor = request.user.tenant_id, parse_cursor(after)
+        (rows, next_cursor), headers = await read_model(
+            request,
+            READS,
+            lambda conn: list_conversations(conn, tenant, cursor, limit),
+            min_position,
+        )
+        page = ConversationPage([_conversation(r) for r in rows], _next(next_cursor))
+        return Response(page, headers=headers)
+
     @get("/{conversation_id:uuid}", guards=[requires("read")])
     async def get_one(
-        self, request: Request[Principal, Any, Any], conversation_id: FromPath[UUID]
+        self,
+        request: Request[Principal, Any, Any],
+        conversation_id: FromPath[UUID],
+        min_position: MinPosition = None,
     ) -> Response[ConversationOut]:
         """One conversation, with its version as ETag."""
-        container: Container = request.app.state.container
-        view = await anyio.to_thread.run_sync(
-            container.conversations.get, request.user.tenant_id, conversation_id
+        tenant = request.user.tenant_id
+        row, headers = await read_model(
+            request,
+            READS,
+            lambda conn: get_conversation(conn, tenant, conversation_id),
+            min_position,
         )
-        body = ConversationOut(**vars(view))
-        return Response(body, headers={"ETag": f'"{view.version}"'})
+        if row is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return Response(_conversation(row), headers=headers | {"ETag": f'"{row.version}"'})
+
+    @get("/{conversation_id:uuid}/messages", guards=[requires("read")])
+    async def history(
+        self,
+        request: Request[Principal, Any, Any],
+        conversation_id: FromPath[UUID],
+        after: After = None,
+        limit: Limit = 100,
+        min_position: MinPosition = None,
+    ) -> Response[MessagePage]:
+        """The conversation's messages, oldest first."""
+        tenant, cursor = request.user.tenant_id, parse_cursor(after)
+
+        def run(conn: Conn) -> tuple[list[MessageRow], int | None] | None:
+            if get_conversation(conn, tenant, conversation_id) is None:
+                return None
+            return message_history(conn, tenant, conversation_id, cursor, limit)
+
+        found, headers = await read_model(request, HISTORY_READS, run, min_position)
+        if found is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        rows, next_cursor = found
+        return Response(
+            MessagePage([_message(r) for r in rows], _next(next_cursor)), headers=headers
+        )

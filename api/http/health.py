@@ -11,6 +11,7 @@ from litestar import Controller, Request, get
 from litestar.response import Response
 
 from api.bootstrap import Container
+from infrastructure.event_store import EVENTS_TABLE
 
 
 async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
@@ -19,6 +20,25 @@ async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
     except Exception as error:
         return f"error: {type(error).__name__}: {error}"[:200]
     return "ok"
+
+
+async def _projections(container: Container) -> dict[str, Any]:
+    """Each projection's state, lag and error (a stopped one names its poison event)."""
+    try:
+        statuses = await anyio.to_thread.run_sync(
+            container.reads.statuses, EVENTS_TABLE, container.store.decode
+        )
+    except Exception as error:
+        return {"error": f"{type(error).__name__}: {error}"[:200]}
+    return {
+        s.name: {
+            "state": s.state,
+            "position": s.position,
+            "lag": s.lag,
+            **({"error": s.error, "error_position": s.error_position} if s.error else {}),
+        }
+        for s in statuses
+    }
 
 
 class HealthController(Controller):
@@ -41,5 +61,9 @@ class HealthController(Controller):
             "redis": await _check(state.redis.ping),
         }
         ready = all(v == "ok" for v in checks.values())
-        body = {"status": "ready" if ready else "unavailable", "checks": checks}
+        body = {
+            "status": "ready" if ready else "unavailable",
+            "checks": checks,
+            "projections": await _projections(container),
+        }
         return Response(body, status_code=200 if ready else 503)

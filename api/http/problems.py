@@ -27,6 +27,7 @@ from domain.errors import InvalidValue, RuleViolation
 
 PROBLEM_BASE = "https://chronicle.dev/problems/"
 NAMED_FIELD = re.compile(r"field `([^`]+)`")
+MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")
 log = structlog.get_logger(__name__)
 
 
@@ -69,12 +70,16 @@ def _validation(exc: ValidationException) -> ProblemDetailsException:
         for item in raw
         if isinstance(item, Mapping)
     ]
+    if not errors:
+        named = MISSING_PARAMETER.search(str(exc.detail))
+        field, source = (named.group(2), named.group(1)) if named else ("body", "body")
+        errors = [{"field": field, "message": str(exc.detail), "source": source}]
     return problem(
         400,
         "validation-error",
         "The request is not valid",
-        "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail),
-        errors=errors or [{"field": "body", "message": str(exc.detail), "source": "body"}],
+        "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+        errors=errors,
     )
 
 

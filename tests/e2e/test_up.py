@@ -26,7 +26,10 @@ def test_up_serves_conversations_and_prints_where_to_go(chronicle: Chronicle) ->
             f"/v1/conversations/{cid}/messages", json={"role": "user", "content": "hi"}
         )
         assert posted.status_code == 201
-        assert http.get(f"/v1/conversations/{cid}").json()["message_count"] == 1
+        seen = http.get(
+            f"/v1/conversations/{cid}", params={"min_position": posted.json()["position"]}
+        )
+        assert seen.json()["message_count"] == 1
         assert http.get("/schema/openapi.json").status_code == 200
 
 
@@ -51,13 +54,17 @@ def test_a_restart_keeps_all_data_and_the_dev_key(chronicle: Chronicle) -> None:
     key = chronicle.key
     with chronicle.client() as http:
         cid = http.post("/v1/conversations", json={"title": "Durable"}).json()["id"]
-        http.post(f"/v1/conversations/{cid}/messages", json={"role": "user", "content": "kept"})
+        kept = http.post(
+            f"/v1/conversations/{cid}/messages", json={"role": "user", "content": "kept"}
+        ).json()["position"]
     chronicle.stop()
     chronicle.start()
     assert chronicle.key == key
     with chronicle.client() as http:
-        view = http.get(f"/v1/conversations/{cid}")
+        view = http.get(f"/v1/conversations/{cid}", params={"min_position": kept})
         assert view.status_code == 200 and view.json()["message_count"] == 1
+        history = http.get(f"/v1/conversations/{cid}/messages", params={"min_position": kept})
+        assert [m["content"] for m in history.json()["items"]] == ["kept"]
         events = http.get(f"/v1/streams/{cid}/events").json()["items"]
         assert [e["data"].get("content") for e in events][1] == "kept"
         assert (

@@ -6,8 +6,10 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 
@@ -41,7 +43,28 @@ def issue_key(container: Container) -> KeyFactory:
 
 
 @pytest.fixture(scope="session")
-def api_url(servers: Settings) -> Iterator[str]:
+def projecting(container: Container) -> Iterator[None]:
+    """The projection engine following the session's log, as `chronicle up` runs it."""
+    engine = container.projection_engine()
+    engine.start()
+    yield
+    engine.stop()
+
+
+@pytest.fixture
+def scratch(servers: Settings) -> Iterator[Settings]:
+    """Settings for a fresh, empty database on the session's PostgreSQL server."""
+    assert servers.database_url
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(servers.database_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield replace(servers, database_url=servers.database_url.rsplit("/", 1)[0] + f"/{name}")
+    with psycopg.connect(servers.database_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def api_url(servers: Settings, projecting: None) -> Iterator[str]:
     """A real uvicorn server running the app in a background thread."""
     port = free_port()
     config = uvicorn.Config(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -58,6 +59,21 @@ def test_content_of_exactly_64_kib_is_accepted() -> None:
     conversation = started()
     conversation.post_message(uuid.uuid4(), "user", "x" * CONTENT_MAX_BYTES, None, None)
     assert conversation.message_count == 1
+
+
+NUL_CASES: dict[str, Callable[[], object]] = {
+    "title": lambda: started("a\x00b"),
+    "participants": lambda: Conversation.start("acme", "t", ["a\x00"]),
+    "content": lambda: started().post_message(uuid.uuid4(), "user", "a\x00", None, None),
+    "author": lambda: started().post_message(uuid.uuid4(), "user", "hi", "a\x00", None),
+}
+
+
+@pytest.mark.parametrize("field", NUL_CASES)
+def test_nul_characters_are_refused_everywhere(field: str) -> None:
+    with pytest.raises(InvalidValue) as error:
+        NUL_CASES[field]()
+    assert error.value.field == field
 
 
 def test_negative_tokens_are_refused() -> None:

@@ -1,0 +1,29 @@
+"""The envelope of a stored event as followers see it: position, stream, type, data, metadata.
+
+Shared by the application (raw streams) and projections (read models); a plain value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """One stored event: its global position, aggregate, version, type and contents."""
+
+    position: int
+    aggregate_id: UUID
+    version: int
+    type: str
+    category: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+    @property
+    def tenant_id(self) -> str:
+        return str(self.metadata.get("tenant_id", ""))

@@ -1,0 +1,34 @@
+"""Operational facts worth an audit trail: projection rebuilds and deliberately skipped events."""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+SYSTEM_TENANT = "_system"  # not a valid tenant name, so it never collides with one
+PROJECTION_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/projections")
+
+
+class ProjectionLog(Aggregate):
+    """The audit history of one projection."""
+
+    category = "audit"
+
+    @staticmethod
+    def create_id(name: str) -> UUID:
+        return uuid5(PROJECTION_NAMESPACE, name)
+
+    @event("ProjectionRegistered")
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rebuilds = 0
+        self.skipped: list[int] = []
+
+    @event("ProjectionRebuilt")
+    def rebuilt(self, generation: int, position: int, events: int, seconds: float) -> None:
+        self.rebuilds += 1
+
+    @event("ProjectionEventSkipped")
+    def event_skipped(self, position: int, error: str) -> None:
+        self.skipped.append(position)

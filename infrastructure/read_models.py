@@ -1,0 +1,221 @@
+"""Where read models live: one schema per projection generation, stable views in ``rm``,
+and the projections' shared state (live generation, checkpoints, stops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import Connection
+from psycopg.rows import dict_row
+from psycopg.sql import SQL, Composed, Identifier
+from psycopg_pool import ConnectionPool
+
+from domain.events import RecordedEvent
+from projections.base import READ_SCHEMA, Projection
+
+T = TypeVar("T")
+Conn = Connection[dict[str, Any]]
+Decoder = Callable[[dict[str, Any]], RecordedEvent]
+
+STATE_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS rm",
+    "CREATE TABLE IF NOT EXISTS chronicle_projections ("
+    " name text PRIMARY KEY, generation integer NOT NULL,"
+    " state text NOT NULL DEFAULT 'running', error text, error_position bigint,"
+    " rebuilding integer, heartbeat_at timestamptz,"
+    " updated_at timestamptz NOT NULL DEFAULT now())",
+    "CREATE TABLE IF NOT EXISTS chronicle_checkpoints ("
+    " name text NOT NULL, generation integer NOT NULL, position bigint NOT NULL DEFAULT 0,"
+    " updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (name, generation))",
+)
+SETUP_LOCK = 0x43_48_52_4F  # advisory lock key for schema setup ("CHRO")
+
+
+def schema_of(name: str, generation: int) -> str:
+    return f"rm_{name}_g{generation}"
+
+
+def connect(dsn: str) -> Conn:
+    return psycopg.connect(dsn, row_factory=dict_row, autocommit=True)
+
+
+def scalar(conn: Conn, query: Any, params: tuple[Any, ...] = ()) -> Any:
+    """The first column of the first row, or None."""
+    row = conn.execute(query, params).fetchone()
+    return None if row is None else next(iter(row.values()))
+
+
+def create_generation(conn: Conn, projection: Projection, generation: int) -> None:
+    """A fresh, empty schema with the projection's tables (replacing a leftover one)."""
+    schema = Identifier(schema_of(projection.name, generation))
+    conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(schema))
+    conn.execute(SQL("CREATE SCHEMA {0}").format(schema))
+    for statement in projection.ddl():
+        conn.execute(SQL(statement).format(schema=schema))
+    conn.execute(
+        "INSERT INTO chronicle_checkpoints (name, generation, position) VALUES (%s, %s, 0)"
+        " ON CONFLICT (name, generation) DO UPDATE SET position = 0",
+        (projection.name, generation),
+    )
+
+
+def point_views(conn: Conn, projection: Projection, generation: int) -> None:
+    """Make ``rm.<table>`` show the given generation (inside the caller's transaction)."""
+    schema = Identifier(schema_of(projection.name, generation))
+    for table in projection.tables:
+        view = SQL("{0}.{1}").format(Identifier(READ_SCHEMA), Identifier(table))
+        conn.execute(SQL("DROP VIEW IF EXISTS {0}").format(view))
+        conn.execute(
+            SQL("CREATE VIEW {0} AS SELECT * FROM {1}.{2}").format(view, schema, Identifier(table))
+        )
+
+
+def ensure_projections(dsn: str, projections: Iterable[Projection]) -> None:
+    """Create the state tables, and generation 1 of every projection not yet set up."""
+    with connect(dsn) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
+        for statement in STATE_DDL:
+            conn.execute(statement)
+        for projection in projections:
+            exists = conn.execute(
+                "SELECT 1 FROM chronicle_projections WHERE name = %s", (projection.name,)
+            ).fetchone()
+            if exists:
+                continue
+            create_generation(conn, projection, 1)
+            point_views(conn, projection, 1)
+            conn.execute(
+                "INSERT INTO chronicle_projections (name, generation) VALUES (%s, 1)",
+                (projection.name,),
+            )
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    generation: int
+    position: int
+    head: int
+    lag: int
+    lag_seconds: float
+    state: str
+    error: str | None
+    error_position: int | None
+    rebuilding: int | None
+    heartbeat_at: datetime | None
+
+
+STALE_AFTER_SECONDS = 15
+
+
+def projection_statuses(conn: Conn, events_table: str, decode: Decoder) -> list[ProjectionStatus]:
+    """Each projection's position against the head of the log, and its state.
+
+    ``state`` is ``stopped`` (at a poison event), ``idle`` (no projector seen lately)
+    or ``running``.
+    """
+    head = conn.execute(
+        SQL("SELECT coalesce(max(notification_id), 0) AS head FROM {0}").format(
+            Identifier(events_table)
+        )
+    ).fetchone()
+    assert head is not None
+    rows = conn.execute(
+        SQL(
+            "SELECT p.name, p.generation, c.position, p.state, p.error, p.error_position,"
+            " p.rebuilding, p.heartbeat_at,"
+            " extract(epoch FROM now() - p.heartbeat_at) AS silent"
+            " FROM chronicle_projections p JOIN chronicle_checkpoints c"
+            " ON c.name = p.name AND c.generation = p.generation ORDER BY p.name"
+        )
+    ).fetchall()
+    next_event = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state"
+        " FROM {0} WHERE notification_id > %s ORDER BY notification_id LIMIT 1"
+    ).format(Identifier(events_table))
+    now = datetime.now(UTC)
+    statuses = []
+    for row in rows:
+        lag = max(0, head["head"] - row["position"])
+        lag_seconds = 0.0
+        if lag and (oldest := conn.execute(next_event, (row["position"],)).fetchone()):
+            lag_seconds = max(0.0, (now - decode(oldest).recorded_at).total_seconds())
+        state = row["state"]
+        if state == "running" and (row["silent"] is None or row["silent"] > STALE_AFTER_SECONDS):
+            state = "idle"
+        statuses.append(
+            ProjectionStatus(
+                name=row["name"],
+                generation=row["generation"],
+                position=row["position"],
+                head=head["head"],
+                lag=lag,
+                lag_seconds=round(lag_seconds, 3),
+                state=state,
+                error=row["error"],
+                error_position=row["error_position"],
+                rebuilding=row["rebuilding"],
+                heartbeat_at=row["heartbeat_at"],
+            )
+        )
+    return statuses
+
+
+class ReadStore:
+    """Queries over read models, each with the position its snapshot has reached."""
+
+    def __init__(self, dsn: str, max_size: int = 8) -> None:
+        self.pool: ConnectionPool[Conn] = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            open=True,
+        )
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Conn]:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield conn
+
+    def position(self, names: tuple[str, ...]) -> int:
+        with self._snapshot() as conn:
+            return self._position(conn, names)
+
+    def query(self, names: tuple[str, ...], run: Callable[[Conn], T]) -> tuple[T, int]:
+        """``run`` over one consistent snapshot, and the position that snapshot reflects."""
+        with self._snapshot() as conn:
+            return run(conn), self._position(conn, names)
+
+    def statuses(self, events_table: str, decode: Decoder) -> list[ProjectionStatus]:
+        with self._snapshot() as conn:
+            return projection_statuses(conn, events_table, decode)
+
+    @staticmethod
+    def _position(conn: Conn, names: tuple[str, ...]) -> int:
+        row = conn.execute(
+            "SELECT min(c.position) AS position FROM chronicle_projections p"
+            " JOIN chronicle_checkpoints c ON c.name = p.name AND c.generation = p.generation"
+            " WHERE p.name = ANY(%s)",
+            (list(names),),
+        ).fetchone()
+        return int(row["position"]) if row and row["position"] is not None else 0
+
+
+def compose(sql: str, schema: str, cache: dict[tuple[str, str], Composed]) -> Composed:
+    """A projection statement with its ``{schema}`` filled in (cached)."""
+    key = (sql, schema)
+    composed = cache.get(key)
+    if composed is None:
+        composed = cache[key] = SQL(sql).format(schema=Identifier(schema))
+    return composed

@@ -1,0 +1,122 @@
+"""Read model of conversations: the per-tenant list (newest first) and each one's detail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+
+from domain.events import RecordedEvent
+from projections.base import READ_SCHEMA, Statement
+
+
+class ConversationsProjection:
+    """One row per conversation, with message count and last activity."""
+
+    name = "conversations"
+    tables: tuple[str, ...] = ("conversations",)
+    event_types = frozenset(
+        {"ConversationStarted", "MessagePosted", "ConversationRenamed", "ConversationArchived"}
+    )
+
+    def ddl(self) -> Iterable[str]:
+        yield (
+            "CREATE TABLE {schema}.conversations ("
+            " id uuid PRIMARY KEY, tenant_id text NOT NULL, title text NOT NULL,"
+            " participants jsonb NOT NULL, message_count integer NOT NULL DEFAULT 0,"
+            " archived boolean NOT NULL DEFAULT false, version integer NOT NULL,"
+            " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,"
+            " last_activity_at timestamptz NOT NULL, started_position bigint NOT NULL)"
+        )
+        yield ("CREATE INDEX ON {schema}.conversations (tenant_id, started_position DESC)")
+
+    def apply(self, event: RecordedEvent) -> Iterable[Statement]:
+        data, at = event.data, event.recorded_at
+        if event.type == "ConversationStarted":
+            yield Statement(
+                "INSERT INTO {schema}.conversations (id, tenant_id, title, participants, version,"
+                " created_at, updated_at, last_activity_at, started_position)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    event.aggregate_id,
+                    data["tenant_id"],
+                    data["title"],
+                    json.dumps(data["participants"]),
+                    event.version,
+                    at,
+                    at,
+                    at,
+                    event.position,
+                ),
+            )
+        elif event.type == "MessagePosted":
+            yield Statement(
+                "UPDATE {schema}.conversations SET message_count = message_count + 1,"
+                " version = %s, updated_at = %s, last_activity_at = %s WHERE id = %s",
+                (event.version, at, at, event.aggregate_id),
+            )
+        elif event.type == "ConversationRenamed":
+            yield Statement(
+                "UPDATE {schema}.conversations SET title = %s, version = %s, updated_at = %s"
+                " WHERE id = %s",
+                (data["title"], event.version, at, event.aggregate_id),
+            )
+        elif event.type == "ConversationArchived":
+            yield Statement(
+                "UPDATE {schema}.conversations SET archived = true, version = %s, updated_at = %s"
+                " WHERE id = %s",
+                (event.version, at, event.aggregate_id),
+            )
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: UUID
+    title: str
+    participants: list[str]
+    message_count: int
+    archived: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    last_activity_at: datetime
+
+
+COLUMNS = (
+    "id, title, participants, message_count, archived, version,"
+    " created_at, updated_at, last_activity_at"
+)
+
+
+def _row(values: dict[str, Any]) -> ConversationRow:
+    return ConversationRow(**{k: values[k] for k in ConversationRow.__dataclass_fields__})
+
+
+def get_conversation(
+    conn: Connection[dict[str, Any]], tenant_id: str, conversation_id: UUID
+) -> ConversationRow | None:
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM {READ_SCHEMA}.conversations WHERE id = %s AND tenant_id = %s",  # noqa: S608
+        (conversation_id, tenant_id),
+    ).fetchone()
+    return None if row is None else _row(row)
+
+
+def list_conversations(
+    conn: Connection[dict[str, Any]], tenant_id: str, after: int | None, limit: int
+) -> tuple[list[ConversationRow], int | None]:
+    """Newest first; the cursor is the start position of the last conversation returned."""
+    rows = conn.execute(
+        f"SELECT {COLUMNS}, started_position FROM {READ_SCHEMA}.conversations"  # noqa: S608
+        " WHERE tenant_id = %s AND started_position < %s"
+        " ORDER BY started_position DESC LIMIT %s",
+        (tenant_id, after if after is not None else 2**62, limit + 1),
+    ).fetchall()
+    page = rows[:limit]
+    cursor = page[-1]["started_position"] if len(rows) > limit else None
+    return [_row(r) for r in page], cursor

@@ -1,0 +1,11 @@
+"""Every projection Chronicle runs, by name."""
+
+from __future__ import annotations
+
+from projections.base import Projection
+from projections.conversations import ConversationsProjection
+from projections.messages import MessagesProjection
+
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p for p in (ConversationsProjection(), MessagesProjection())
+}
