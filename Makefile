@@ -37,5 +37,8 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
+bench: $(STAMP)
+	$(BIN)/chronicle bench
+
 clean:
 	rm -rf $(VENV) .chronicle .mypy_cache .pytest_cache .ruff_cache

@@ -240,6 +240,22 @@ def projections_skip(
     out.print(f"{name} skipped the event at position {position}", highlight=False)
 
 
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="Smaller sizes, one run each.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    scenario: Annotated[
+        list[str] | None, typer.Option(help="Only these scenarios (repeatable): rebuild.")
+    ] = None,
+) -> None:
+    """Measure Chronicle beside its baselines on fresh embedded servers."""
+    from api.bench.runner import run_bench
+
+    figures = run_bench(quick, err if as_json else out, set(scenario) if scenario else None)
+    if as_json:
+        print(json.dumps(figures))
+
+
 @keys_app.command("create")
 def keys_create(
     tenant: Annotated[str, typer.Option(help="Tenant name; created if new.")],

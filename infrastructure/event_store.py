@@ -261,7 +261,32 @@ class PostgresEventStore:
         return self.recorder.select_created_originators(get_topic(kind))
 
     def decode(self, row: dict[str, Any]) -> RecordedEvent:
-        """A row of the events table (with ``notification_id``) as a `RecordedEvent`."""
+        """A row of the events table (with ``notification_id``) as a `RecordedEvent`.
+
+        Followers read far more events than commands do, so the stored JSON is decoded
+        directly (eventsourcing's tagged UUIDs, datetimes and decimals included) rather
+        than through domain objects; upcast events take the library's path.
+        """
+        state: dict[str, Any] = msgspec.json.decode(bytes(row["state"]))
+        if "class_version" in state:
+            return self._decode_upcast(row)
+        data = {
+            key: untag(value) if isinstance(value, dict | list) and key != "metadata" else value
+            for key, value in state.items()
+        }
+        topic: str = row["topic"]
+        return RecordedEvent(
+            position=row["notification_id"],
+            aggregate_id=row["originator_id"],
+            version=row["originator_version"],
+            type=topic.rsplit(".", 1)[-1],
+            category=category_of(topic),
+            data={k: v for k, v in data.items() if k not in EVENT_HEADER_FIELDS},
+            metadata=data.get("metadata") or {},
+            recorded_at=datetime.fromisoformat(state["timestamp"]["_data_"]),
+        )
+
+    def _decode_upcast(self, row: dict[str, Any]) -> RecordedEvent:
         stored = StoredEvent(
             originator_id=row["originator_id"],
             originator_version=row["originator_version"],
@@ -270,14 +295,29 @@ class PostgresEventStore:
         )
         event = self.app.mapper.to_domain_event(stored)
         state = vars(event)
-        data = {k: v for k, v in state.items() if k not in EVENT_HEADER_FIELDS}
         return RecordedEvent(
             position=row["notification_id"],
             aggregate_id=row["originator_id"],
             version=row["originator_version"],
             type=type(event).__name__,
             category=category_of(row["topic"]),
-            data=msgspec.to_builtins(data),
+            data=msgspec.to_builtins(
+                {k: v for k, v in state.items() if k not in EVENT_HEADER_FIELDS}
+            ),
             metadata=dict(state.get("metadata") or {}),
             recorded_at=state["timestamp"],
         )
+
+
+def untag(value: Any) -> Any:
+    """Plain JSON values from eventsourcing's tagged ones (``{"_type_": …, "_data_": …}``)."""
+    if isinstance(value, dict):
+        tag = value.get("_type_")
+        if tag == "uuid_hex":
+            return str(UUID(hex=value["_data_"]))
+        if tag is not None and "_data_" in value:
+            return value["_data_"]  # datetimes as ISO strings, decimals as strings
+        return {k: untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [untag(v) for v in value]
+    return value

@@ -25,6 +25,7 @@ from infrastructure.read_models import (
     compose,
     connect,
     create_generation,
+    create_indexes,
     point_views,
     scalar,
     schema_of,
@@ -73,20 +74,41 @@ class ProjectionWriter:
         return conn.execute(self._select, (after, limit)).fetchall()
 
     def apply(self, conn: Conn, generation: int, rows: Iterable[dict[str, Any]]) -> None:
-        """Apply rows in the caller's transaction; a failing event raises `PoisonEvent`."""
+        """Apply rows in the caller's transaction; a failing event raises `PoisonEvent`.
+
+        Runs of the same statement are sent with one ``executemany`` (pipelined), so a
+        batch costs a few round trips instead of one per event.
+        """
         schema = schema_of(self.projection.name, generation)
+        run: list[tuple[Any, ...]] = []
+        run_sql = ""
+        first_position = 0
         with conn.cursor() as cursor:
+
+            def flush() -> None:
+                if run:
+                    try:
+                        cursor.executemany(compose(run_sql, schema, self._sql), run)
+                    except TRANSIENT:
+                        raise
+                    except Exception as error:
+                        raise PoisonEvent(self.projection.name, first_position, error) from error
+                    run.clear()
+
             for row in rows:
                 if not self._wanted(row["topic"]):
                     continue
                 position = row["notification_id"]
                 try:
-                    for statement in self.projection.apply(self.decode(row)):
-                        cursor.execute(compose(statement.sql, schema, self._sql), statement.params)
-                except TRANSIENT:
-                    raise
+                    statements = list(self.projection.apply(self.decode(row)))
                 except Exception as error:
                     raise PoisonEvent(self.projection.name, position, error) from error
+                for statement in statements:
+                    if statement.sql != run_sql:
+                        flush()
+                        run_sql, first_position = statement.sql, position
+                    run.append(statement.params)
+            flush()
 
     def step(self, conn: Conn, generation: int, batch_size: int, *, live: bool) -> Batch:
         """One transaction: events after the checkpoint, applied, checkpoint moved."""
@@ -270,25 +292,32 @@ class Rebuild:
                     "SELECT max(generation) + 1 AS next FROM chronicle_checkpoints WHERE name = %s",
                     (name,),
                 ).fetchone()["next"]  # type: ignore[index]
-                create_generation(conn, self.projection, generation)
+                create_generation(conn, self.projection, generation, indexes=False)
                 conn.execute(
                     "UPDATE chronicle_projections SET rebuilding = %s WHERE name = %s",
                     (generation, name),
                 )
             read = 0
             try:
-                while True:
-                    head = self._head(conn)
-                    batch = self.writer.step(conn, generation, self.batch_size, live=False)
-                    read += batch.read
-                    progress(batch.last_position, head)
-                    if batch.read < self.batch_size:
-                        break
+                read += self._catch_up(conn, generation, progress)
+                with conn.transaction():
+                    create_indexes(conn, self.projection, generation)
+                read += self._catch_up(conn, generation, progress)
                 position, tail = self._swap(conn, generation)
             except BaseException:
                 self._abandon(conn, generation)
                 raise
         return generation, position, read + tail
+
+    def _catch_up(self, conn: Conn, generation: int, progress: Callable[[int, int], None]) -> int:
+        read = 0
+        while True:
+            head = self._head(conn)
+            batch = self.writer.step(conn, generation, self.batch_size, live=False)
+            read += batch.read
+            progress(batch.last_position, head)
+            if batch.read < self.batch_size:
+                return read
 
     def _swap(self, conn: Conn, generation: int) -> tuple[int, int]:
         name = self.projection.name

@@ -51,18 +51,35 @@ def scalar(conn: Conn, query: Any, params: tuple[Any, ...] = ()) -> Any:
     return None if row is None else next(iter(row.values()))
 
 
-def create_generation(conn: Conn, projection: Projection, generation: int) -> None:
-    """A fresh, empty schema with the projection's tables (replacing a leftover one)."""
+def is_index(statement: str) -> bool:
+    return statement.lstrip().upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
+
+
+def create_generation(
+    conn: Conn, projection: Projection, generation: int, *, indexes: bool = True
+) -> None:
+    """A fresh, empty schema with the projection's tables (replacing a leftover one).
+
+    A rebuild leaves out secondary indexes and adds them after the bulk load.
+    """
     schema = Identifier(schema_of(projection.name, generation))
     conn.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(schema))
     conn.execute(SQL("CREATE SCHEMA {0}").format(schema))
     for statement in projection.ddl():
-        conn.execute(SQL(statement).format(schema=schema))
+        if indexes or not is_index(statement):
+            conn.execute(SQL(statement).format(schema=schema))
     conn.execute(
         "INSERT INTO chronicle_checkpoints (name, generation, position) VALUES (%s, %s, 0)"
         " ON CONFLICT (name, generation) DO UPDATE SET position = 0",
         (projection.name, generation),
     )
+
+
+def create_indexes(conn: Conn, projection: Projection, generation: int) -> None:
+    schema = Identifier(schema_of(projection.name, generation))
+    for statement in projection.ddl():
+        if is_index(statement):
+            conn.execute(SQL(statement).format(schema=schema))
 
 
 def point_views(conn: Conn, projection: Projection, generation: int) -> None:

@@ -1,0 +1,56 @@
+"""Rebuild scenario: projection rebuild events/s beside a raw sequential read of the
+events table, and the rebuild's peak memory at two log sizes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from psycopg.sql import SQL, Identifier
+
+from api.bootstrap import Container
+from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.read_models import connect
+
+READ_BATCH = 5000
+
+
+def raw_read_rate(dsn: str) -> float:
+    """Events/s of reading the whole log in position order, as a follower's query does."""
+    query = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
+        " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+    ).format(Identifier(EVENTS_TABLE))
+    began, read, last = time.perf_counter(), 0, 0
+    with connect(dsn) as conn:
+        while rows := conn.execute(query, (last, READ_BATCH)).fetchall():
+            read += len(rows)
+            last = rows[-1]["notification_id"]
+    return read / (time.perf_counter() - began)
+
+
+def rebuild_rate(container: Container, projection: str) -> float:
+    began = time.perf_counter()
+    _, _, events = container.rebuild(projection).run()
+    return events / (time.perf_counter() - began)
+
+
+def rebuild_peak_rss(dsn: str, projection: str) -> int:
+    """Peak resident memory (bytes) of `chronicle projections rebuild` in its own process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
+    env["CHRONICLE_DATABASE_URL"] = dsn
+    chronicle = str(Path(sys.executable).parent / "chronicle")
+    process = subprocess.Popen(
+        [chronicle, "projections", "rebuild", projection],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"rebuild of {projection} failed")
+    return usage.ru_maxrss * 1024

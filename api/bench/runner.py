@@ -1,0 +1,121 @@
+"""Runs the benchmark scenarios on fresh embedded servers and reports ratios."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
+from api.bench.workload import fill_log
+from api.bootstrap import Container
+from infrastructure.embedded import EmbeddedServers
+from infrastructure.settings import Settings
+
+
+@dataclass(frozen=True)
+class Plan:
+    rebuild_sizes: tuple[int, int]
+    runs: int
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> Plan:
+        return cls((10_000, 100_000), 1) if quick else cls((100_000, 1_000_000), 3)
+
+
+@dataclass
+class Report:
+    figures: dict[str, Any] = field(default_factory=dict)
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, key: str, value: Any, label: str, shown: str) -> None:
+        self.figures[key] = value
+        self.rows.append((label, shown, key))
+
+
+def fresh_database(admin_dsn: str, name: str) -> str:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+def bench_rebuild(admin_dsn: str, plan: Plan, report: Report, say: Callable[[str], None]) -> None:
+    small, large = plan.rebuild_sizes
+    rss: dict[int, int] = {}
+    for size in (small, large):
+        dsn = fresh_database(admin_dsn, f"bench_rebuild_{size}")
+        container = Container.build(Settings(database_url=dsn))
+        try:
+            say(f"rebuild: loading {size:,} events")
+            fill_log(dsn, size)
+            if size == small:
+                say(f"rebuild: {plan.runs} runs of raw read and rebuild at {size:,}")
+                raw = statistics.median(raw_read_rate(dsn) for _ in range(plan.runs))
+                rate = statistics.median(
+                    rebuild_rate(container, "messages") for _ in range(plan.runs)
+                )
+                report.add(
+                    "raw_read_events_per_s",
+                    round(raw),
+                    f"raw read {size:,} events",
+                    f"{raw:,.0f} events/s",
+                )
+                report.add(
+                    "rebuild_events_per_s",
+                    round(rate),
+                    f"rebuild messages {size:,}",
+                    f"{rate:,.0f} events/s",
+                )
+                report.add(
+                    "rebuild_vs_raw_read",
+                    round(rate / raw, 3),
+                    "rebuild / raw read",
+                    f"{rate / raw:.3f}",
+                )
+            say(f"rebuild: peak memory at {size:,}")
+            rss[size] = rebuild_peak_rss(dsn, "messages")
+            report.add(
+                f"rebuild_rss_bytes_{size}",
+                rss[size],
+                f"rebuild peak RSS {size:,}",
+                f"{rss[size] / 2**20:,.1f} MiB",
+            )
+        finally:
+            container.close()
+    ratio = rss[large] / rss[small]
+    report.add(
+        "rebuild_rss_1m_over_100k", round(ratio, 3), f"RSS {large:,} / {small:,}", f"{ratio:.3f}"
+    )
+
+
+def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) -> dict[str, Any]:
+    plan = Plan.for_mode(quick)
+    report = Report()
+    began = time.monotonic()
+
+    def say(message: str) -> None:
+        console.log(message)
+
+    with (
+        tempfile.TemporaryDirectory(prefix="chronicle-bench-") as tmp,
+        EmbeddedServers(Path(tmp)).running() as servers,
+    ):
+        postgres = servers.postgres()
+        if scenarios is None or "rebuild" in scenarios:
+            bench_rebuild(postgres.url, plan, report, say)
+    report.figures["seconds"] = round(time.monotonic() - began, 1)
+    report.figures["quick"] = quick
+    table = Table("figure", "value", "key", title="Chronicle bench")
+    for row in report.rows:
+        table.add_row(*row)
+    console.print(table)
+    return report.figures

@@ -1,0 +1,59 @@
+"""Synthetic event logs for benchmarks, loaded with COPY in eventsourcing's stored format."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import msgspec
+import psycopg
+
+from infrastructure.event_store import EVENTS_TABLE
+
+STARTED = "domain.conversation:Conversation.ConversationStarted"
+POSTED = "domain.conversation:Conversation.MessagePosted"
+WORDS = ["budget", "plan", "review", "launch", "agent", "tool", "model", "prompt", "latency", "cost", "token", "answer"]
+
+
+def _tagged_time() -> dict[str, str]:
+    return {"_type_": "datetime_iso", "_data_": datetime.now(UTC).isoformat()}
+
+
+def fill_log(dsn: str, events: int, per_conversation: int = 500) -> None:
+    """Append ``events`` conversation events (starts and messages) to the log with COPY."""
+    encode = msgspec.json.Encoder().encode
+    metadata = {"tenant_id": "bench", "actor": "bench", "command": "bench"}
+    with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
+        copy_sql = (
+            f"COPY {EVENTS_TABLE} (originator_id, originator_version, topic, state) FROM STDIN"
+        )
+        with cursor.copy(copy_sql) as copy:
+            written = 0
+            while written < events:
+                conversation = uuid.uuid4()
+                started = {
+                    "timestamp": _tagged_time(),
+                    "originator_topic": "domain.conversation:Conversation",
+                    "tenant_id": "bench",
+                    "title": f"Conversation {written}",
+                    "participants": ["ada", "assistant"],
+                    "metadata": metadata,
+                }
+                copy.write_row((conversation, 1, STARTED, encode(started)))
+                written += 1
+                for version in range(2, per_conversation + 1):
+                    if written >= events:
+                        break
+                    text = " ".join(WORDS[(version * k) % len(WORDS)] for k in range(1, 12))
+                    posted = {
+                        "timestamp": _tagged_time(),
+                        "message_id": {"_type_": "uuid_hex", "_data_": uuid.uuid4().hex},
+                        "author": "ada",
+                        "role": "user" if version % 2 else "assistant",
+                        "content": text,
+                        "tokens": len(text) // 4,
+                        "metadata": metadata,
+                    }
+                    copy.write_row((conversation, version, POSTED, encode(posted)))
+                    written += 1
+        conn.commit()
