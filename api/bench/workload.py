@@ -12,7 +12,10 @@ from infrastructure.event_store import EVENTS_TABLE
 
 STARTED = "domain.conversation:Conversation.ConversationStarted"
 POSTED = "domain.conversation:Conversation.MessagePosted"
-WORDS = ["budget", "plan", "review", "launch", "agent", "tool", "model", "prompt", "latency", "cost", "token", "answer"]
+WORDS = [
+    "budget", "plan", "review", "launch", "agent", "tool",
+    "model", "prompt", "latency", "cost", "token", "answer",
+]  # fmt: skip
 
 
 def _tagged_time() -> dict[str, str]:
