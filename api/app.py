@@ -19,10 +19,12 @@ from api.bootstrap import Container
 from api.http.auth import authentication_middleware
 from api.http.conversations import ConversationsController
 from api.http.health import HealthController
+from api.http.live import LiveController, live_websocket
 from api.http.problems import problem_details_plugin
 from api.http.search import SearchController
 from api.http.streams import StreamsController
 from infrastructure.bus import NatsConnection, redis_client
+from infrastructure.live import LiveHub
 from infrastructure.settings import Settings
 
 VERSION = "0.1.0"
@@ -41,10 +43,14 @@ def create_app(settings: Settings) -> Litestar:
         nats = NatsConnection(nats_url)
         await nats.start()
         redis = redis_client(redis_url)
+        hub = LiveHub(nats, container.events)
+        await hub.start()
         app.state.container, app.state.nats, app.state.redis = container, nats, redis
+        app.state.hub = hub
         try:
             yield
         finally:
+            await hub.close()
             await nats.close()
             await redis.aclose()
             await anyio.to_thread.run_sync(container.close)
@@ -57,6 +63,8 @@ def create_app(settings: Settings) -> Litestar:
             ConversationsController,
             StreamsController,
             SearchController,
+            LiveController,
+            live_websocket,
             PrometheusController,
         ],
         lifespan=[lifespan],

@@ -12,9 +12,11 @@ from application.conversations import Conversations
 from application.identity import Identity
 from application.operations import ProjectionAudit
 from application.streams import Streams
+from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.projector import ProjectionEngine, Projector, Rebuild
 from infrastructure.read_models import ReadStore, ensure_projections
+from infrastructure.relay import Relay
 from infrastructure.settings import Settings
 from projections.base import Projection
 from projections.registry import PROJECTIONS
@@ -32,6 +34,7 @@ class Container:
     streams: Streams
     audit: ProjectionAudit
     reads: ReadStore
+    events: EventLog
     projections: dict[str, Projection]
 
     @classmethod
@@ -49,6 +52,7 @@ class Container:
             streams=Streams(store),
             audit=ProjectionAudit(store, runner),
             reads=ReadStore(settings.database_url, max_size=settings.db_pool_size),
+            events=EventLog(settings.database_url, store.decode),
             projections=PROJECTIONS,
         )
 
@@ -67,6 +71,11 @@ class Container:
     def rebuild(self, name: str) -> Rebuild:
         return Rebuild(self.dsn, self.projections[name], self.store.decode)
 
+    def relay(self) -> Relay:
+        assert self.settings.nats_url
+        return Relay(self.dsn, self.settings.nats_url, self.store.decode)
+
     def close(self) -> None:
+        self.events.close()
         self.reads.close()
         self.store.close()

@@ -120,6 +120,15 @@ def serve() -> None:
 
 
 @app.command()
+def relay() -> None:
+    """Publish every committed event to NATS JetStream (one active relay; others stand by)."""
+    from api.server import run_relay
+
+    out.print("relaying events to NATS JetStream; Ctrl-C stops", highlight=False)
+    run_relay(settings_from_env())
+
+
+@app.command()
 def project(
     name: Annotated[
         list[str] | None, typer.Option("--name", help="Only these projections (repeatable).")

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from api.bootstrap import Container
 from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.embedded import EmbeddedServers
+from infrastructure.relay import RelayThread
 from infrastructure.runtime import data_dir_lock, remove_runtime, servers_for, write_runtime
 from infrastructure.settings import Settings
 
@@ -100,13 +103,35 @@ def run_up(settings: Settings, console: Console) -> None:
 
         container = Container.build(resolved)
         engine = container.projection_engine()
+        relay = RelayThread(container.relay())
         engine.start()
+        relay.start()
         try:
             serve_api(resolved, banner)
         finally:
             remove_runtime(data_dir)
             console.print("stopping…", highlight=False)
+            relay.stop()
             engine.stop()
+            container.close()
+
+
+def run_relay(settings: Settings) -> None:
+    """The relay alone, until SIGINT or SIGTERM."""
+    with servers_for(settings, need_bus=True) as resolved:
+        container = Container.build(resolved)
+        relay = container.relay()
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await relay.run(stop)
+
+        try:
+            asyncio.run(main())
+        finally:
             container.close()
 
 

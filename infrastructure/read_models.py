@@ -193,6 +193,7 @@ class ReadStore:
             min_size=1,
             max_size=max_size,
             kwargs={"row_factory": dict_row, "autocommit": True},
+            check=ConnectionPool.check_connection,  # a restarted server leaves dead ones
             open=True,
         )
 

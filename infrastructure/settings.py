@@ -34,6 +34,7 @@ class Settings:
     db_pool_size: int = 8
     db_max_overflow: int = 16
     max_body_bytes: int = 1024 * 1024
+    live_buffer: int = 1000
     log_level: str = "info"
 
     @classmethod
@@ -51,6 +52,7 @@ class Settings:
             port=port,
             db_pool_size=_int("CHRONICLE_DB_POOL_SIZE", 8, env),
             db_max_overflow=_int("CHRONICLE_DB_MAX_OVERFLOW", 16, env),
+            live_buffer=_int("CHRONICLE_LIVE_BUFFER", 1000, env),
             log_level=env.get("CHRONICLE_LOG_LEVEL") or "info",
         )
 

@@ -22,10 +22,10 @@ def _tagged_time() -> dict[str, str]:
     return {"_type_": "datetime_iso", "_data_": datetime.now(UTC).isoformat()}
 
 
-def fill_log(dsn: str, events: int, per_conversation: int = 500) -> None:
+def fill_log(dsn: str, events: int, per_conversation: int = 500, tenant: str = "bench") -> None:
     """Append ``events`` conversation events (starts and messages) to the log with COPY."""
     encode = msgspec.json.Encoder().encode
-    metadata = {"tenant_id": "bench", "actor": "bench", "command": "bench"}
+    metadata = {"tenant_id": tenant, "actor": "bench", "command": "bench"}
     with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
         copy_sql = (
             f"COPY {EVENTS_TABLE} (originator_id, originator_version, topic, state) FROM STDIN"
@@ -37,7 +37,7 @@ def fill_log(dsn: str, events: int, per_conversation: int = 500) -> None:
                 started = {
                     "timestamp": _tagged_time(),
                     "originator_topic": "domain.conversation:Conversation",
-                    "tenant_id": "bench",
+                    "tenant_id": tenant,
                     "title": f"Conversation {written}",
                     "participants": ["ada", "assistant"],
                     "metadata": metadata,

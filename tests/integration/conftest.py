@@ -6,6 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import httpx
@@ -18,6 +19,7 @@ from api.bootstrap import Container
 from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.embedded import free_port
+from infrastructure.relay import RelayThread
 from infrastructure.settings import Settings
 
 KeyFactory = Callable[..., str]
@@ -64,11 +66,20 @@ def scratch(servers: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="session")
-def api_url(servers: Settings, projecting: None) -> Iterator[str]:
-    """A real uvicorn server running the app in a background thread."""
+def relaying(container: Container) -> Iterator[None]:
+    """The relay publishing the session's log to JetStream, as `chronicle up` runs it."""
+    relay = RelayThread(container.relay())
+    relay.start()
+    yield
+    relay.stop()
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server running the app in a background thread; yields its URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(servers), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -78,16 +89,27 @@ def api_url(servers: Settings, projecting: None) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the API did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def api_url(servers: Settings, projecting: None, relaying: None) -> Iterator[str]:
+    with serving(servers) as url:
+        yield url
 
 
 @pytest.fixture
 async def client(api_url: str, issue_key: KeyFactory) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client authenticated as a fresh tenant with every scope."""
     headers = {"Authorization": f"Bearer {issue_key()}"}
-    async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=30) as http:
+    limits = httpx.Limits(max_connections=300, max_keepalive_connections=20)
+    async with httpx.AsyncClient(
+        base_url=api_url, headers=headers, timeout=30, limits=limits
+    ) as http:
         yield http
 
 

@@ -1,0 +1,286 @@
+"""Live fan-out inside one API process: a hub fed by NATS, repaired from PostgreSQL, and
+per-client sessions that resume from a cursor with no gap and no duplicate.
+
+NATS is the fast path; the log is the truth. The hub dispatches events in position
+order; when it sees a jump, reconnects, or hears nothing for a while, it reads what it
+may have missed from the log, so a lost message only delays. Each session replays from
+the log, registers with the hub, replays once more to close the race, then follows the
+hub, skipping positions it has sent. A session's buffer is bounded: a client that falls
+too far behind is told to resync and let go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import anyio.to_thread
+import structlog
+from nats.aio.msg import Msg
+
+from domain.events import RecordedEvent
+from infrastructure.bus import NatsConnection
+from infrastructure.envelope import SUBJECT_PREFIX, cloud_event, wire_type
+from infrastructure.event_log import EventLog
+
+log = structlog.get_logger(__name__)
+
+CATEGORIES = frozenset({"conversation", "run", "task", "document", "audit"})
+TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+PAGE = 500
+IDLE_REPAIR_SECONDS = 1.0
+INBOX_LIMIT = 100_000
+
+
+class InvalidFilter(ValueError):
+    """A ``subjects`` filter that is not ``category[.id|*[.Type|*]]``, ``Type`` or ``*``."""
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """An event on its way to live clients: routing fields and its CloudEvent JSON."""
+
+    position: int
+    tenant: str
+    category: str
+    aggregate_id: str
+    type: str
+    payload: bytes
+
+    @classmethod
+    def of(cls, event: RecordedEvent) -> LiveEvent:
+        return cls(
+            event.position,
+            event.tenant_id,
+            event.category,
+            str(event.aggregate_id),
+            wire_type(event),
+            cloud_event(event),
+        )
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Matches events by category, aggregate id and type; ``None`` matches anything."""
+
+    category: str | None = None
+    aggregate_id: str | None = None
+    type: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Filter:
+        parts = text.strip().split(".")
+        if parts == ["*"]:
+            return cls()
+        if len(parts) == 1 and parts[0] not in CATEGORIES:
+            if not TYPE_NAME.fullmatch(parts[0]):
+                raise InvalidFilter(f"not a subject filter: {text!r}")
+            return cls(type=parts[0])
+        if parts[0] not in CATEGORIES or len(parts) > 3:
+            raise InvalidFilter(
+                f"not a subject filter: {text!r}; use category[.id|*[.Type|*]] with a category"
+                f" of {', '.join(sorted(CATEGORIES))}, or an event type"
+            )
+        aggregate = parts[1] if len(parts) > 1 and parts[1] != "*" else None
+        if aggregate is not None:
+            try:
+                aggregate = str(UUID(aggregate))
+            except ValueError:
+                raise InvalidFilter(f"not an aggregate id in {text!r}") from None
+        kind = parts[2] if len(parts) > 2 and parts[2] != "*" else None
+        if kind is not None and not TYPE_NAME.fullmatch(kind):
+            raise InvalidFilter(f"not an event type in {text!r}")
+        return cls(parts[0], aggregate, kind)
+
+    def matches(self, event: LiveEvent) -> bool:
+        return (
+            (self.category is None or self.category == event.category)
+            and (self.aggregate_id is None or self.aggregate_id == event.aggregate_id)
+            and (self.type is None or self.type == event.type)
+        )
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One client's registration: its tenant, filters and bounded buffer."""
+
+    tenant: str
+    filters: tuple[Filter, ...]
+    buffer: asyncio.Queue[LiveEvent | None] = field(default_factory=lambda: asyncio.Queue(1000))
+    overflowed: bool = False
+
+    def wants(self, event: LiveEvent) -> bool:
+        return event.tenant == self.tenant and (
+            not self.filters or any(f.matches(event) for f in self.filters)
+        )
+
+    def offer(self, event: LiveEvent) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.buffer.put_nowait(event)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            while not self.buffer.empty():  # free the memory now; the client resyncs
+                self.buffer.get_nowait()
+            self.buffer.put_nowait(None)  # wakes the session to send its resync
+
+
+@dataclass(frozen=True)
+class Resync:
+    """Tells a client it fell behind and must reconnect from ``cursor``."""
+
+    cursor: int
+
+
+class LiveHub:
+    """Dispatches each event once, in position order, to the subscribers that want it."""
+
+    def __init__(self, nats: NatsConnection, events: EventLog) -> None:
+        self.nats = nats
+        self.events = events
+        self.subscribers: set[Subscriber] = set()
+        self.last = 0
+        self._inbox: asyncio.Queue[LiveEvent | None] = asyncio.Queue(INBOX_LIMIT)
+        self._lost = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self.last = await anyio.to_thread.run_sync(self.events.head)
+        self._tasks = [
+            asyncio.create_task(self._subscribe(), name="live-subscribe"),
+            asyncio.create_task(self._dispatch_loop(), name="live-dispatch"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def register(self, tenant: str, filters: tuple[Filter, ...], buffer: int) -> Subscriber:
+        subscriber = Subscriber(tenant, filters, asyncio.Queue(buffer))
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unregister(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    async def _subscribe(self) -> None:
+        """Subscribe once connected, and again after every reconnect to a new client."""
+        subscribed_to = None
+        while True:
+            client = self.nats.client
+            if client is not None and client is not subscribed_to and client.is_connected:
+                await client.subscribe(
+                    f"{SUBJECT_PREFIX}.>", cb=self._on_message, pending_msgs_limit=INBOX_LIMIT
+                )
+                subscribed_to = client
+            await asyncio.sleep(0.2)
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            _, _, tenant, category, aggregate_id, kind = msg.subject.split(".", 5)
+            position = int((msg.headers or {})["Nats-Msg-Id"])
+        except (ValueError, KeyError):
+            log.warning("unexpected message on the events subject", subject=msg.subject)
+            return
+        event = LiveEvent(position, tenant, category, aggregate_id, kind, msg.data)
+        try:
+            self._inbox.put_nowait(event)
+        except asyncio.QueueFull:
+            self._lost = True  # repaired from the log on the next dispatch
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            try:
+                event = await asyncio.wait_for(self._inbox.get(), IDLE_REPAIR_SECONDS)
+            except TimeoutError:
+                event = None
+            try:
+                await self._dispatch(event)
+                await asyncio.sleep(0)  # let sessions drain their buffers during a burst
+            except Exception as error:
+                log.warning("live dispatch failed", error=f"{type(error).__name__}: {error}")
+                await asyncio.sleep(0.5)
+
+    async def _dispatch(self, event: LiveEvent | None) -> None:
+        if event is None or self._lost or event.position > self.last + 1:
+            self._lost = False
+            await self._repair(event.position - 1 if event else None)
+        if event is not None and event.position > self.last:
+            self._send(event)
+
+    async def _repair(self, upto: int | None) -> None:
+        """Dispatch what the log holds after ``last`` (up to ``upto``, or its head)."""
+        while upto is None or self.last < upto:
+            page = await anyio.to_thread.run_sync(self.events.after, self.last, PAGE)
+            for recorded in page:
+                if upto is not None and recorded.position > upto:
+                    return
+                self._send(LiveEvent.of(recorded))
+                await asyncio.sleep(0)  # let sessions drain their buffers during a burst
+            if len(page) < PAGE:
+                return
+
+    def _send(self, event: LiveEvent) -> None:
+        self.last = event.position
+        for subscriber in list(self.subscribers):
+            if subscriber.wants(event):
+                subscriber.offer(event)
+
+
+async def follow(
+    hub: LiveHub,
+    tenant: str,
+    filters: tuple[Filter, ...],
+    cursor: int | None,
+    *,
+    buffer: int = 1000,
+    keepalive: float = 15.0,
+) -> AsyncIterator[LiveEvent | Resync | None]:
+    """Every event after ``cursor`` the tenant may see, in order, once; ``None`` is a
+    keep-alive tick; a `Resync` ends the stream. No cursor means "from now".
+    """
+    last = cursor if cursor is not None else await anyio.to_thread.run_sync(hub.events.head)
+
+    def wanted(event: LiveEvent) -> bool:
+        return not filters or any(f.matches(event) for f in filters)
+
+    async def replay() -> AsyncIterator[LiveEvent]:
+        nonlocal last
+        while True:
+            page = await anyio.to_thread.run_sync(hub.events.after, last, PAGE, tenant)
+            for recorded in page:
+                event = LiveEvent.of(recorded)
+                last = event.position
+                if wanted(event):
+                    yield event
+            if len(page) < PAGE:
+                return
+
+    async for event in replay():
+        yield event
+    subscriber = hub.register(tenant, filters, buffer)
+    try:
+        async for event in replay():
+            yield event
+        while True:
+            try:
+                item = await asyncio.wait_for(subscriber.buffer.get(), keepalive)
+            except TimeoutError:
+                yield None
+                continue
+            if item is None:
+                yield Resync(last)
+                return
+            if item.position <= last:
+                continue
+            last = item.position
+            yield item
+    finally:
+        hub.unregister(subscriber)

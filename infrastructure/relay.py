@@ -1,0 +1,216 @@
+"""The relay: publishes every committed event to JetStream, in position order, once.
+
+It follows the log like a projector, publishes with ``Nats-Msg-Id`` = position (so a
+re-published event is dropped by JetStream), and moves its checkpoint only after
+JetStream has acknowledged. One relay is active at a time (a PostgreSQL advisory lock);
+others wait as standbys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from datetime import timedelta
+
+import nats
+import psycopg
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+from psycopg.rows import dict_row
+from psycopg.sql import SQL, Identifier
+
+from infrastructure.envelope import STREAM_NAME, SUBJECT_PREFIX, cloud_event, subject_of
+from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.read_models import Decoder
+
+log = structlog.get_logger(__name__)
+
+RELAY_LOCK = 0x52_45_4C_41  # "RELA"
+CHECKPOINT_DDL = (
+    "CREATE TABLE IF NOT EXISTS chronicle_relay ("
+    " name text PRIMARY KEY, position bigint NOT NULL DEFAULT 0,"
+    " updated_at timestamptz NOT NULL DEFAULT now())"
+)
+DUPLICATE_WINDOW = timedelta(minutes=10)
+
+
+def stream_config(retention: timedelta) -> StreamConfig:
+    return StreamConfig(
+        name=STREAM_NAME,
+        subjects=[f"{SUBJECT_PREFIX}.>"],
+        storage=StorageType.FILE,
+        max_age=retention.total_seconds(),
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+    )
+
+
+async def ensure_stream(js: JetStreamContext, retention: timedelta) -> None:
+    """Create the stream, or update its configuration if it exists."""
+    config = stream_config(retention)
+    try:
+        await js.stream_info(STREAM_NAME)
+    except NotFoundError:
+        try:
+            await js.add_stream(config)
+            return
+        except BadRequestError:
+            pass  # created concurrently
+    await js.update_stream(config)
+
+
+class Relay:
+    """Follows the log and publishes each event to JetStream; survives NATS restarts."""
+
+    def __init__(
+        self,
+        dsn: str,
+        nats_url: str,
+        decode: Decoder,
+        *,
+        retention: timedelta = timedelta(days=7),
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self.dsn = dsn
+        self.nats_url = nats_url
+        self.decode = decode
+        self.retention = retention
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.publish_timeout = publish_timeout
+        self.active = asyncio.Event()
+        self._select = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
+            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(Identifier(EVENTS_TABLE))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set, reconnecting to PostgreSQL and NATS as needed."""
+        delay = 0.1
+        while not stop.is_set():
+            try:
+                await self._relay(stop)
+                delay = 0.1
+            except (OSError, psycopg.OperationalError, nats.errors.Error, TimeoutError) as error:
+                log.warning("relay interrupted; retrying", error=f"{type(error).__name__}: {error}")
+                self.active.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _relay(self, stop: asyncio.Event) -> None:
+        nc: NatsClient = await nats.connect(
+            self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2
+        )
+        try:
+            js = nc.jetstream(timeout=self.publish_timeout)
+            await ensure_stream(js, self.retention)
+            async with (
+                await psycopg.AsyncConnection.connect(
+                    self.dsn, autocommit=True, row_factory=dict_row
+                ) as conn,
+                await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as listener,
+            ):
+                await conn.execute(CHECKPOINT_DDL)
+                await conn.execute(
+                    "INSERT INTO chronicle_relay (name) VALUES ('relay') ON CONFLICT DO NOTHING"
+                )
+                if not await self._become_active(conn, stop):
+                    return
+                self.active.set()
+                await listener.execute(SQL("LISTEN {0}").format(Identifier(EVENTS_TABLE)))
+                while not stop.is_set():
+                    published = await self._publish_batch(conn, js)
+                    if published < self.batch_size:
+                        await self._wait(listener, stop)
+        finally:
+            self.active.clear()
+            with contextlib.suppress(Exception):
+                await nc.close()
+
+    async def _become_active(
+        self, conn: psycopg.AsyncConnection[dict[str, object]], stop: asyncio.Event
+    ) -> bool:
+        while not stop.is_set():
+            row = await (
+                await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (RELAY_LOCK,))
+            ).fetchone()
+            if row and row["ok"]:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_seconds)
+        return False
+
+    async def _publish_batch(
+        self, conn: psycopg.AsyncConnection[dict[str, object]], js: JetStreamContext
+    ) -> int:
+        row = await (
+            await conn.execute("SELECT position FROM chronicle_relay WHERE name = 'relay'")
+        ).fetchone()
+        assert row is not None
+        rows = await (
+            await conn.execute(self._select, (row["position"], self.batch_size))
+        ).fetchall()
+        if not rows:
+            return 0
+        events = [self.decode(r) for r in rows]
+        acks = await asyncio.gather(
+            *(
+                js.publish(
+                    subject_of(event),
+                    cloud_event(event),
+                    headers={"Nats-Msg-Id": str(event.position)},
+                )
+                for event in events
+            )
+        )
+        assert all(ack.stream == STREAM_NAME for ack in acks)
+        await conn.execute(
+            "UPDATE chronicle_relay SET position = %s, updated_at = now() WHERE name = 'relay'",
+            (events[-1].position,),
+        )
+        return len(events)
+
+    async def _wait(
+        self, listener: psycopg.AsyncConnection[tuple[object, ...]], stop: asyncio.Event
+    ) -> None:
+        """Until a notification, the poll interval, or a stop."""
+        notified = asyncio.ensure_future(
+            anext(aiter(listener.notifies(timeout=self.poll_seconds, stop_after=1)), None)
+        )
+        stopped = asyncio.ensure_future(stop.wait())
+        done, pending = await asyncio.wait({notified, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for task in done:
+            task.result()
+
+
+class RelayThread:
+    """A relay on its own thread and event loop, beside a synchronous host process."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(target=self._main, name="relay", daemon=True)
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self.relay.run(self._stop))
+        self._loop.close()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(timeout)

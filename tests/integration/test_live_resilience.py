@@ -1,0 +1,208 @@
+"""Live delivery across failures: relay kill -9, NATS restart, two API processes, slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import nats
+import psutil
+import pytest
+
+from api.bench.workload import fill_log
+from api.bootstrap import Container
+from application.context import CommandContext
+from infrastructure.embedded import EmbeddedNats, free_port, port_open
+from infrastructure.settings import Settings
+from tests.integration.conftest import serving
+from tests.integration.sse import Frame, collect, frames
+
+CHRONICLE = str(Path(sys.executable).parent / "chronicle")
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A NATS server of this test's own, so restarting it disturbs nothing else."""
+    server = EmbeddedNats(tmp_path / "nats" / "data")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(scratch: Settings, own_nats: EmbeddedNats) -> Iterator[tuple[Settings, Container, str]]:
+    """Settings on a scratch database and our own NATS, a container, and a tenant key."""
+    settings = replace(scratch, nats_url=own_nats.url)
+    container = Container.build(settings)
+    context = CommandContext("chaos", "test", "keys.create")
+    key = container.identity.issue_key(
+        context, "chaos", "t", ["commands:write", "read", "live:read"]
+    )
+    yield settings, container, key.token
+    container.close()
+
+
+def spawn(settings: Settings, *args: str, port: int | None = None) -> subprocess.Popen[bytes]:
+    """`chronicle <args>` in its own process, on the settings' servers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
+    env |= {
+        "CHRONICLE_DATABASE_URL": settings.database_url or "",
+        "CHRONICLE_NATS_URL": settings.nats_url or "",
+        "CHRONICLE_REDIS_URL": settings.redis_url or "",
+    }
+    if port is not None:
+        env["CHRONICLE_PORT"] = str(port)
+    return subprocess.Popen(
+        [CHRONICLE, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+async def jetstream_positions(nats_url: str, tenant: str, expected: int) -> list[int]:
+    """Every Nats-Msg-Id in the stream for the tenant, in stream order."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        subscription = await js.subscribe(f"chronicle.events.{tenant}.>", ordered_consumer=True)
+        seen: list[int] = []
+        while True:
+            try:
+                msg = await subscription.next_msg(timeout=3 if len(seen) >= expected else 20)
+            except TimeoutError:
+                return seen
+            seen.append(int((msg.headers or {})["Nats-Msg-Id"]))
+    finally:
+        await nc.close()
+
+
+async def test_relay_kill_9_and_a_nats_restart_lose_and_repeat_nothing(
+    world: tuple[Settings, Container, str], own_nats: EmbeddedNats
+) -> None:
+    settings, container, token = world
+    headers = {"Authorization": f"Bearer {token}"}
+    relay = spawn(settings, "relay")
+    try:
+        with serving(settings) as url:
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as http:
+                cid = (await http.post("/v1/conversations", json={"title": "Chaos"})).json()["id"]
+                readers = [
+                    asyncio.create_task(
+                        collect(
+                            http,
+                            301,
+                            params={"cursor": 0, "subjects": "conversation.*"},
+                            timeout=120,
+                        )
+                    )
+                    for _ in range(3)
+                ]
+                positions = []
+                for i in range(300):
+                    positions.append(
+                        (
+                            await http.post(
+                                f"/v1/conversations/{cid}/messages",
+                                json={"role": "user", "content": f"c{i}"},
+                            )
+                        ).json()["position"]
+                    )
+                    if i == 80:
+                        relay.send_signal(signal.SIGKILL)
+                        relay.wait(10)
+                        relay = spawn(settings, "relay")
+                    if i == 160:
+                        own_nats.stop()
+                    if i == 200:
+                        own_nats.start()
+                results = await asyncio.gather(*readers)
+        for received in results:
+            got = [f.position for f in received]
+            assert got[1:] == positions, "a live client missed or repeated events"
+        logged = [e.position for e in container.events.after(0, 10_000, "chaos")]
+        published = await jetstream_positions(settings.nats_url or "", "chaos", len(logged))
+        assert sorted(published) == logged, "JetStream missed or repeated events"
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(15)
+
+
+async def test_two_api_processes_both_deliver_everything(
+    world: tuple[Settings, Container, str],
+) -> None:
+    settings, _, token = world
+    headers = {"Authorization": f"Bearer {token}"}
+    port = free_port()
+    api = spawn(settings, "serve", port=port)
+    relay = spawn(settings, "relay")
+    try:
+        for _ in range(300):
+            if port_open("127.0.0.1", port):
+                break
+            await asyncio.sleep(0.1)
+        with serving(settings) as first_url:
+            second_url = f"http://127.0.0.1:{port}"
+            async with (
+                httpx.AsyncClient(base_url=first_url, headers=headers, timeout=30) as one,
+                httpx.AsyncClient(base_url=second_url, headers=headers, timeout=30) as two,
+            ):
+                cid = (await one.post("/v1/conversations", json={"title": "Two"})).json()["id"]
+                readers = [
+                    asyncio.create_task(
+                        collect(c, 40, params={"subjects": f"conversation.{cid}"}, timeout=60)
+                    )
+                    for c in (one, two, one, two)
+                ]
+                await asyncio.sleep(1.0)
+                positions = []
+                for i in range(40):
+                    writer = one if i % 2 else two
+                    positions.append(
+                        (
+                            await writer.post(
+                                f"/v1/conversations/{cid}/messages",
+                                json={"role": "user", "content": f"{i}"},
+                            )
+                        ).json()["position"]
+                    )
+                for received in await asyncio.gather(*readers):
+                    assert [f.position for f in received] == positions
+    finally:
+        for process in (api, relay):
+            process.send_signal(signal.SIGTERM)
+            process.wait(15)
+
+
+async def test_a_slow_client_gets_resync_and_server_memory_stays_flat(
+    world: tuple[Settings, Container, str],
+) -> None:
+    settings, container, token = world
+    settings = replace(settings, live_buffer=20)
+    headers = {"Authorization": f"Bearer {token}"}
+    with serving(settings) as url:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
+            start = container.events.head()
+            async with http.stream("GET", "/v1/live", params={"cursor": start}) as response:
+                assert response.status_code == 200
+                rss_before = psutil.Process().memory_info().rss
+                for _ in range(4):  # far more than the socket buffers and the 20-event buffer
+                    await asyncio.to_thread(fill_log, container.dsn, 10_000, 500, "chaos")
+                    await asyncio.sleep(1.5)
+                growth = psutil.Process().memory_info().rss - rss_before
+                received: list[Frame] = []
+                async for frame in frames(response):
+                    if frame.comment is None:
+                        received.append(frame)
+                    if frame.event == "resync":
+                        break
+    resync = received[-1]
+    assert resync.event == "resync"
+    delivered = [f.position for f in received[:-1]]
+    assert resync.json["cursor"] == resync.position == (delivered[-1] if delivered else start)
+    assert delivered == sorted(delivered) and len(delivered) < 40_000
+    assert growth < 64 * 2**20, f"server memory grew by {growth / 2**20:.0f} MiB"
