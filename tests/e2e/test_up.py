@@ -158,3 +158,42 @@ def test_up_with_urls_set_uses_those_servers_and_starts_none(
     assert not (chronicle.data_dir / "postgres").exists()
     with chronicle.client() as http:
         assert http.post("/v1/conversations", json={"title": "External"}).status_code == 201
+
+
+def test_up_relays_events_to_live_clients_and_reads_catch_up(chronicle: Chronicle) -> None:
+    chronicle.start()
+    with chronicle.client() as http:
+        cid = http.post("/v1/conversations", json={"title": "Live"}).json()["id"]
+        posted = http.post(
+            f"/v1/conversations/{cid}/messages", json={"role": "user", "content": "streamed"}
+        ).json()
+        frames = []
+        with http.stream(
+            "GET", "/v1/live", params={"cursor": 0, "subjects": f"conversation.{cid}"}
+        ) as response:
+            for line in response.iter_lines():
+                if line.startswith("id: "):
+                    frames.append(int(line[4:]))
+                if len(frames) == 2:
+                    break
+        assert frames[1] == posted["position"]
+        search = http.get(
+            "/v1/search/messages", params={"q": "streamed", "min_position": posted["position"]}
+        )
+        assert [hit["content"] for hit in search.json()["items"]] == ["streamed"]
+    assert _relayed(chronicle, posted["position"])
+
+
+def _relayed(chronicle: Chronicle, position: int) -> bool:
+    """The relay inside `up` has published up to ``position`` (its checkpoint says so)."""
+    import psycopg
+
+    runtime = json.loads((chronicle.data_dir / "servers.json").read_text())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with psycopg.connect(runtime["database_url"]) as conn:
+            row = conn.execute("SELECT position FROM chronicle_relay").fetchone()
+        if row and row[0] >= position:
+            return True
+        time.sleep(0.1)
+    return False
