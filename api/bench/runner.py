@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,12 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from api.bench.live import bench_live, summary
 from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
 from api.bench.workload import fill_log
 from api.bootstrap import Container
+from application.context import CommandContext
+from domain.identity import SCOPES
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.settings import Settings
 
@@ -25,10 +29,15 @@ from infrastructure.settings import Settings
 class Plan:
     rebuild_sizes: tuple[int, int]
     runs: int
+    live_connections: int
+    live_rate: float
+    live_seconds: float
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
-        return cls((10_000, 100_000), 1) if quick else cls((100_000, 1_000_000), 3)
+        if quick:
+            return cls((10_000, 100_000), 1, 200, 50, 4)
+        return cls((100_000, 1_000_000), 3, 1000, 100, 10)
 
 
 @dataclass
@@ -97,6 +106,46 @@ def bench_rebuild(admin_dsn: str, plan: Plan, report: Report, say: Callable[[str
     )
 
 
+def bench_live_scenario(
+    settings: Settings, plan: Plan, report: Report, say: Callable[[str], None]
+) -> None:
+    dsn = fresh_database(settings.database_url or "", "bench_live")
+    live_settings = replace(settings, database_url=dsn)
+    container = Container.build(live_settings)
+    try:
+        context = CommandContext("bench", "bench", "keys.create")
+        token = container.identity.issue_key(context, "bench", "bench", list(SCOPES)).token
+    finally:
+        container.close()
+    runs = [
+        asyncio.run(
+            bench_live(
+                live_settings, token, plan.live_connections, plan.live_rate, plan.live_seconds, say
+            )
+        )
+        for _ in range(plan.runs)
+    ]
+    live = statistics.median(summary(r.live_ms)["p99"] for r in runs)
+    live_p50 = statistics.median(summary(r.live_ms)["p50"] for r in runs)
+    raw = statistics.median(summary(r.nats_ms)["p99"] for r in runs)
+    raw_p50 = statistics.median(summary(r.nats_ms)["p50"] for r in runs)
+    per_connection = statistics.median(r.bytes_per_connection for r in runs)
+    n = plan.live_connections
+    report.add("live_p50_ms", live_p50, f"command → SSE p50 ({n:,} open)", f"{live_p50:.2f} ms")
+    report.add("live_p99_ms", live, f"command → SSE p99 ({n:,} open)", f"{live:.2f} ms")
+    report.add("nats_p50_ms", raw_p50, "raw NATS pub → sub p50", f"{raw_p50:.3f} ms")
+    report.add("nats_p99_ms", raw, "raw NATS pub → sub p99", f"{raw:.3f} ms")
+    report.add(
+        "live_p99_vs_nats_p99", round(live / raw, 2), "live p99 / NATS p99", f"{live / raw:.1f}"
+    )
+    report.add(
+        "bytes_per_connection",
+        round(per_connection),
+        "API memory per idle connection",
+        f"{per_connection / 1024:,.1f} KiB",
+    )
+
+
 def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) -> dict[str, Any]:
     plan = Plan.for_mode(quick)
     report = Report()
@@ -112,6 +161,9 @@ def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) 
         postgres = servers.postgres()
         if scenarios is None or "rebuild" in scenarios:
             bench_rebuild(postgres.url, plan, report, say)
+        if scenarios is None or "live" in scenarios:
+            settings = Settings().with_urls(postgres.url, servers.nats().url, servers.valkey().url)
+            bench_live_scenario(settings, plan, report, say)
     report.figures["seconds"] = round(time.monotonic() - began, 1)
     report.figures["quick"] = quick
     table = Table("figure", "value", "key", title="Chronicle bench")

@@ -1,0 +1,166 @@
+"""Live scenario: command answer → SSE delivery latency at a steady rate with many open
+connections, beside raw NATS publish → subscribe latency on the same server; and the
+API's memory per idle connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import psutil
+
+from infrastructure.embedded import free_port, port_open
+from infrastructure.settings import Settings
+
+CHRONICLE = str(Path(sys.executable).parent / "chronicle")
+
+
+@dataclass(frozen=True)
+class LiveFigures:
+    live_ms: list[float]
+    nats_ms: list[float]
+    bytes_per_connection: float
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@contextmanager
+def processes(settings: Settings, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """`chronicle serve` and `chronicle relay` in their own processes; yields the API."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")} | {
+        "CHRONICLE_DATABASE_URL": settings.database_url or "",
+        "CHRONICLE_NATS_URL": settings.nats_url or "",
+        "CHRONICLE_REDIS_URL": settings.redis_url or "",
+        "CHRONICLE_PORT": str(port),
+        "CHRONICLE_LOG_LEVEL": "warning",
+    }
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    api = subprocess.Popen([CHRONICLE, "serve"], **quiet)  # type: ignore[call-overload]
+    relay = subprocess.Popen([CHRONICLE, "relay"], **quiet)  # type: ignore[call-overload]
+    try:
+        deadline = time.monotonic() + 60
+        while not port_open("127.0.0.1", port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API did not start")
+            time.sleep(0.1)
+        yield api
+    finally:
+        for process in (api, relay):
+            process.terminate()
+            process.wait(15)
+
+
+async def open_idle(port: int, token: str, count: int, subjects: str) -> list[asyncio.StreamWriter]:
+    """Open ``count`` SSE connections that receive nothing (a filter nobody matches)."""
+    writers = []
+    request = (
+        f"GET /v1/live?subjects={subjects} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    ).encode()
+    for _ in range(count):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        await writer.drain()
+        status = await reader.readline()
+        if b" 200 " not in status:
+            raise RuntimeError(f"live connection refused: {status!r}")
+        writers.append(writer)
+    return writers
+
+
+async def measure_live(port: int, token: str, rate: float, seconds: float) -> list[float]:
+    """Post at ``rate``/s; latency from each answer to its SSE frame, in ms."""
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{port}"
+    answered: dict[int, float] = {}
+    delivered: dict[int, float] = {}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+        cid = (await http.post("/v1/conversations", json={"title": "Latency"})).json()["id"]
+
+        async def listen() -> None:
+            params = {"subjects": f"conversation.{cid}"}
+            async with http.stream("GET", "/v1/live", params=params, timeout=None) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("id: "):
+                        delivered[int(line[4:])] = time.perf_counter()
+
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(1.0)
+        interval, count = 1.0 / rate, int(rate * seconds)
+        began = time.perf_counter()
+        for i in range(count):
+            await asyncio.sleep(max(0.0, began + i * interval - time.perf_counter()))
+            response = await http.post(
+                f"/v1/conversations/{cid}/messages", json={"role": "user", "content": f"m{i}"}
+            )
+            answered[response.json()["position"]] = time.perf_counter()
+        await asyncio.sleep(2.0)
+        listener.cancel()
+    return [(delivered[p] - t) * 1000 for p, t in answered.items() if p in delivered]
+
+
+async def measure_nats(url: str, rate: float, seconds: float) -> list[float]:
+    """Raw NATS: publish at ``rate``/s, latency from publish to the subscriber, in ms."""
+    nc = await nats.connect(url)
+    received: list[float] = []
+
+    async def on_message(msg: Any) -> None:
+        received.append((time.perf_counter() - float(msg.data)) * 1000)
+
+    await nc.subscribe("bench.latency", cb=on_message)
+    interval, count = 1.0 / rate, int(rate * seconds)
+    began = time.perf_counter()
+    for i in range(count):
+        await asyncio.sleep(max(0.0, began + i * interval - time.perf_counter()))
+        await nc.publish("bench.latency", repr(time.perf_counter()).encode())
+        await nc.flush()
+    await asyncio.sleep(1.0)
+    await nc.close()
+    return received
+
+
+async def bench_live(
+    settings: Settings,
+    token: str,
+    connections: int,
+    rate: float,
+    seconds: float,
+    say: Callable[[str], None],
+) -> LiveFigures:
+    port = free_port()
+    with processes(settings, port) as api:
+        await asyncio.sleep(1.0)
+        rss = psutil.Process(api.pid).memory_info().rss
+        say(f"live: opening {connections:,} idle connections")
+        nobody = "conversation.00000000-0000-0000-0000-000000000000"
+        idle = await open_idle(port, token, connections, nobody)
+        await asyncio.sleep(2.0)
+        per_connection = (psutil.Process(api.pid).memory_info().rss - rss) / connections
+        say(f"live: {rate:.0f} commands/s for {seconds:.0f}s, beside raw NATS")
+        live = await measure_live(port, token, rate, seconds)
+        raw = await measure_nats(settings.nats_url or "", rate, seconds)
+        for writer in idle:
+            writer.close()
+    return LiveFigures(live, raw, per_connection)
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(statistics.median(samples), 3),
+        "p99": round(percentile(samples, 0.99), 3),
+    }
