@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
-from psycopg_pool import ConnectionPool
 
 from domain.events import RecordedEvent
 from infrastructure.event_store import EVENTS_TABLE
-from infrastructure.read_models import Conn, Decoder
+from infrastructure.read_models import Decoder, reader_pool
 
 COLUMNS = "notification_id, originator_id, originator_version, topic, state"
 
@@ -20,14 +18,7 @@ class EventLog:
 
     def __init__(self, dsn: str, decode: Decoder, max_size: int = 4) -> None:
         self.decode = decode
-        self.pool: ConnectionPool[Conn] = ConnectionPool(
-            dsn,
-            min_size=1,
-            max_size=max_size,
-            kwargs={"row_factory": dict_row, "autocommit": True},
-            check=ConnectionPool.check_connection,  # a restarted server leaves dead ones
-            open=True,
-        )
+        self.pool = reader_pool(dsn, max_size)
         table = Identifier(EVENTS_TABLE)
         self._after = SQL(
             "SELECT {0} FROM {1} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"

@@ -184,18 +184,23 @@ def projection_statuses(conn: Conn, events_table: str, decode: Decoder) -> list[
     return statuses
 
 
+def reader_pool(dsn: str, max_size: int) -> ConnectionPool[Conn]:
+    """Autocommit connections returning dict rows, checked before each use."""
+    return ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"row_factory": dict_row, "autocommit": True},
+        check=ConnectionPool.check_connection,  # a restarted server leaves dead ones
+        open=True,
+    )
+
+
 class ReadStore:
     """Queries over read models, each with the position its snapshot has reached."""
 
     def __init__(self, dsn: str, max_size: int = 8) -> None:
-        self.pool: ConnectionPool[Conn] = ConnectionPool(
-            dsn,
-            min_size=1,
-            max_size=max_size,
-            kwargs={"row_factory": dict_row, "autocommit": True},
-            check=ConnectionPool.check_connection,  # a restarted server leaves dead ones
-            open=True,
-        )
+        self.pool = reader_pool(dsn, max_size)
 
     def close(self) -> None:
         self.pool.close()

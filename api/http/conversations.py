@@ -62,20 +62,8 @@ class Changed(msgspec.Struct):
     position: int
 
 
-class ConversationOut(msgspec.Struct):
-    id: UUID
-    title: str
-    participants: list[str]
-    message_count: int
-    archived: bool
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    last_activity_at: datetime
-
-
 class ConversationPage(msgspec.Struct):
-    items: list[ConversationOut]
+    items: list[ConversationRow]
     next: str | None
 
 
@@ -92,10 +80,6 @@ class MessageOut(msgspec.Struct):
 class MessagePage(msgspec.Struct):
     items: list[MessageOut]
     next: str | None
-
-
-def _conversation(row: ConversationRow) -> ConversationOut:
-    return ConversationOut(**vars(row))
 
 
 def _message(row: MessageRow) -> MessageOut:
@@ -207,7 +191,7 @@ class ConversationsController(Controller):
             lambda conn: list_conversations(conn, tenant, cursor, limit),
             min_position,
         )
-        page = ConversationPage([_conversation(r) for r in rows], _next(next_cursor))
+        page = ConversationPage(rows, _next(next_cursor))
         return Response(page, headers=headers)
 
     @get("/{conversation_id:uuid}", guards=[requires("read")])
@@ -216,7 +200,7 @@ class ConversationsController(Controller):
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
         min_position: MinPosition = None,
-    ) -> Response[ConversationOut]:
+    ) -> Response[ConversationRow]:
         """One conversation, with its version as ETag."""
         tenant = request.user.tenant_id
         row, headers = await read_model(
@@ -227,7 +211,7 @@ class ConversationsController(Controller):
         )
         if row is None:
             raise NotFound(f"conversation {conversation_id} not found")
-        return Response(_conversation(row), headers=headers | {"ETag": f'"{row.version}"'})
+        return Response(row, headers=headers | {"ETag": f'"{row.version}"'})
 
     @get("/{conversation_id:uuid}/messages", guards=[requires("read")])
     async def history(
