@@ -28,7 +28,11 @@ async def post(client: httpx.AsyncClient, cid: str, content: str) -> dict[str, A
 async def test_an_event_arrives_live_as_a_cloudevent(client: httpx.AsyncClient) -> None:
     started = await start(client, "Live")
     reader = asyncio.create_task(
-        collect(client, 1, params={"subjects": f"conversation.{started['id']}"})
+        collect(
+            client,
+            1,
+            params={"cursor": started["position"], "subjects": f"conversation.{started['id']}"},
+        )
     )
     await asyncio.sleep(0.3)
     posted = await post(client, started["id"], "hello live")
@@ -60,20 +64,24 @@ async def test_resume_with_last_event_id_gets_exactly_the_missed_events(
 
 async def test_without_a_cursor_the_stream_starts_now(client: httpx.AsyncClient) -> None:
     cid = (await start(client))["id"]
-    await post(client, cid, "old")
+    old = (await post(client, cid, "old"))["position"]
     reader = asyncio.create_task(collect(client, 1))
-    await asyncio.sleep(0.3)
-    new = await post(client, cid, "new")
-    assert [f.position for f in await reader] == [new["position"]]
+    posted: list[int] = []
+    while not reader.done() and len(posted) < 40:  # until the reader has connected
+        posted.append((await post(client, cid, "new"))["position"])
+        await asyncio.sleep(0.25)
+    (frame,) = await reader
+    assert frame.position in posted and frame.position > old
 
 
 async def test_a_hundred_subscribers_each_get_every_event_in_order(
     client: httpx.AsyncClient,
 ) -> None:
-    cid = (await start(client))["id"]
+    started = await start(client)
+    cid, since = started["id"], started["position"]
+    params = {"cursor": since, "subjects": "conversation.*"}
     readers = [
-        asyncio.create_task(collect(client, 30, params={"subjects": "conversation.*"}, timeout=60))
-        for _ in range(100)
+        asyncio.create_task(collect(client, 30, params=params, timeout=90)) for _ in range(100)
     ]
     await asyncio.sleep(1.0)
     positions = [(await post(client, cid, f"fan-out {i}"))["position"] for i in range(30)]

@@ -151,11 +151,14 @@ async def test_two_api_processes_both_deliver_everything(
                 httpx.AsyncClient(base_url=first_url, headers=headers, timeout=30) as one,
                 httpx.AsyncClient(base_url=second_url, headers=headers, timeout=30) as two,
             ):
-                cid = (await one.post("/v1/conversations", json={"title": "Two"})).json()["id"]
+                started = (await one.post("/v1/conversations", json={"title": "Two"})).json()
+                cid = started["id"]
+                params = {
+                    "cursor": started["position"],
+                    "subjects": f"conversation.{cid}.MessagePosted",
+                }
                 readers = [
-                    asyncio.create_task(
-                        collect(c, 40, params={"subjects": f"conversation.{cid}"}, timeout=60)
-                    )
+                    asyncio.create_task(collect(c, 40, params=params, timeout=60))
                     for c in (one, two, one, two)
                 ]
                 await asyncio.sleep(1.0)
