@@ -21,9 +21,12 @@ from api.http.conversations import ConversationsController
 from api.http.health import HealthController
 from api.http.live import LiveController, live_websocket
 from api.http.problems import problem_details_plugin
+from api.http.runs import ConversationRunsController, RunsController
 from api.http.search import SearchController
 from api.http.streams import StreamsController
+from api.http.tasks import DashboardController, TasksController
 from infrastructure.bus import NatsConnection, redis_client
+from infrastructure.deltas import Deltas
 from infrastructure.live import LiveHub
 from infrastructure.settings import Settings
 
@@ -47,6 +50,7 @@ def create_app(settings: Settings) -> Litestar:
         await hub.start()
         app.state.container, app.state.nats, app.state.redis = container, nats, redis
         app.state.hub = hub
+        app.state.deltas = Deltas(nats, redis)
         try:
             yield
         finally:
@@ -65,6 +69,10 @@ def create_app(settings: Settings) -> Litestar:
             SearchController,
             LiveController,
             live_websocket,
+            RunsController,
+            ConversationRunsController,
+            TasksController,
+            DashboardController,
             PrometheusController,
         ],
         lifespan=[lifespan],

@@ -11,13 +11,17 @@ from application.commands import CommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
 from application.operations import ProjectionAudit
+from application.runs import Runs
 from application.streams import Streams
+from application.tasks import Tasks
 from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.projector import ProjectionEngine, Projector, Rebuild
 from infrastructure.read_models import ReadStore, ensure_projections
 from infrastructure.relay import Relay
+from infrastructure.scheduler import Scheduler
 from infrastructure.settings import Settings
+from infrastructure.task_queue import PostgresTaskQueue
 from projections.base import Projection
 from projections.registry import PROJECTIONS
 
@@ -33,6 +37,9 @@ class Container:
     identity: Identity
     streams: Streams
     audit: ProjectionAudit
+    runs: Runs
+    tasks: Tasks
+    queue: PostgresTaskQueue
     reads: ReadStore
     events: EventLog
     projections: dict[str, Projection]
@@ -43,6 +50,7 @@ class Container:
         store = PostgresEventStore(settings)
         runner = CommandRunner(store)
         ensure_projections(settings.database_url, PROJECTIONS.values())
+        queue = PostgresTaskQueue(settings.database_url, max_size=settings.db_pool_size)
         return cls(
             settings=settings,
             store=store,
@@ -51,6 +59,9 @@ class Container:
             identity=Identity(store, runner),
             streams=Streams(store),
             audit=ProjectionAudit(store, runner),
+            runs=Runs(store, runner),
+            tasks=Tasks(store, runner, queue),
+            queue=queue,
             reads=ReadStore(settings.database_url, max_size=settings.db_pool_size),
             events=EventLog(settings.database_url, store.decode),
             projections=PROJECTIONS,
@@ -75,7 +86,11 @@ class Container:
         assert self.settings.nats_url
         return Relay(self.dsn, self.settings.nats_url, self.store.decode)
 
+    def scheduler(self) -> Scheduler:
+        return Scheduler(self.tasks, self.queue)
+
     def close(self) -> None:
+        self.queue.close()
         self.events.close()
         self.reads.close()
         self.store.close()

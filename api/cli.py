@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Annotated, NoReturn
 from uuid import UUID
 
+import httpx
 import structlog
 import typer
 from rich.console import Console
@@ -35,7 +36,7 @@ from domain.identity import SCOPES
 from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.projector import PoisonEvent, RebuildError, skip_poison
 from infrastructure.read_models import ProjectionStatus
-from infrastructure.runtime import DataDirBusy, servers_for
+from infrastructure.runtime import DataDirBusy, read_runtime, servers_for
 from infrastructure.settings import Settings, SettingsError
 
 app = typer.Typer(
@@ -126,6 +127,61 @@ def relay() -> None:
 
     out.print("relaying events to NATS JetStream; Ctrl-C stops", highlight=False)
     run_relay(settings_from_env())
+
+
+@app.command()
+def scheduler() -> None:
+    """Time out tasks whose lease expired (timers live in the log; restarts lose none)."""
+    _stop_on_signals()
+    with container() as c:
+        ticking = c.scheduler()
+        ticking.start()
+        out.print("scheduling task timeouts; Ctrl-C stops", highlight=False)
+        try:
+            ticking.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            ticking.stop()
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(
+    ctx: typer.Context,
+    task_type: Annotated[
+        list[str], typer.Option("--type", help="Task types to claim (repeatable).")
+    ],
+    api_url: Annotated[
+        str | None, typer.Option(envvar="CHRONICLE_API_URL", help="Default: the running `up`.")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="CHRONICLE_API_KEY", help="Default: the dev key.")
+    ] = None,
+    worker_id: Annotated[str | None, typer.Option(help="Default: host:pid.")] = None,
+    max_tasks: Annotated[int | None, typer.Option(help="Stop after this many tasks.")] = None,
+) -> None:
+    """Run `-- CMD` for each claimed task: payload on stdin, result from stdout."""
+    from api.worker import Worker, WorkerConfig, default_worker_id
+
+    command = list(ctx.args)
+    if not command:
+        fail("give the command to run after --, e.g. chronicle worker --type echo -- cat", 2)
+    settings = settings_from_env()
+    running = read_runtime(settings.data_dir) or {}
+    url = api_url or running.get("api_url") or f"http://{settings.host}:{settings.port}"
+    key_file = settings.data_dir / "dev-api-key"
+    key = api_key or (key_file.read_text().strip() if key_file.exists() else None)
+    if not key:
+        fail("no API key: set CHRONICLE_API_KEY or run `chronicle up` first", 2)
+    config = WorkerConfig(url, key, task_type, command, worker_id or default_worker_id(), max_tasks)
+    _stop_on_signals()
+    try:
+        done = Worker(config).run()
+    except KeyboardInterrupt:
+        return
+    except httpx.HTTPError as error:
+        fail(f"cannot reach Chronicle at {url}: {error}")
+    out.print(f"processed {done} task(s)", highlight=False)
 
 
 @app.command()

@@ -104,13 +104,16 @@ def run_up(settings: Settings, console: Console) -> None:
         container = Container.build(resolved)
         engine = container.projection_engine()
         relay = RelayThread(container.relay())
+        scheduler = container.scheduler()
         engine.start()
         relay.start()
+        scheduler.start()
         try:
             serve_api(resolved, banner)
         finally:
             remove_runtime(data_dir)
             console.print("stopping…", highlight=False)
+            scheduler.stop()
             relay.stop()
             engine.stop()
             container.close()

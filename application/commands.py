@@ -91,6 +91,10 @@ class CommandRunner:
     def _stripe(self, aggregate_id: UUID) -> threading.Lock:
         return self._stripes[aggregate_id.int % LOCK_STRIPES]
 
+    def replay(self, context: CommandContext) -> CommandResult | None:
+        """The remembered answer to this context's idempotency key, if any."""
+        return self._replay(context)
+
     def _replay(self, context: CommandContext) -> CommandResult | None:
         if context.idempotency is None:
             return None

@@ -80,7 +80,7 @@ class Conversation(Aggregate):
     def post_message(
         self, message_id: UUID, role: str, content: str, author: str | None, tokens: int | None
     ) -> None:
-        self._check_open()
+        self.check_open()
         check_role(role)
         check_content(content)
         check_tokens(tokens)
@@ -95,7 +95,7 @@ class Conversation(Aggregate):
         self.message_count += 1
 
     def rename(self, title: str) -> None:
-        self._check_open()
+        self.check_open()
         check_title(title)
         self._renamed(title)
 
@@ -104,13 +104,14 @@ class Conversation(Aggregate):
         self.title = title
 
     def archive(self) -> None:
-        self._check_open()
+        self.check_open()
         self._archived()
 
     @event("ConversationArchived")
     def _archived(self) -> None:
         self.archived = True
 
-    def _check_open(self) -> None:
+    def check_open(self) -> None:
+        """Raise `ConversationIsArchived` unless the conversation takes new things."""
         if self.archived:
             raise ConversationIsArchived(self.id)

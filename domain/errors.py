@@ -31,3 +31,22 @@ class ConversationIsArchived(RuleViolation):
 class ApiKeyAlreadyRevoked(RuleViolation):
     def __init__(self, key_id: object) -> None:
         super().__init__(f"API key {key_id} is already revoked")
+
+
+class RunIsFinished(RuleViolation):
+    def __init__(self, run_id: object, state: str) -> None:
+        super().__init__(f"run {run_id} is {state}; nothing more can happen to it")
+
+
+class ToolCallConflict(RuleViolation):
+    """A tool call id reused, completed twice, unknown, or still open at completion."""
+
+
+class TaskStateConflict(RuleViolation):
+    """A task command that its current state does not allow."""
+
+
+class TaskIsCancelled(TaskStateConflict):
+    def __init__(self, task_id: object, reason: str) -> None:
+        super().__init__(f"task {task_id} was cancelled: {reason}")
+        self.reason = reason

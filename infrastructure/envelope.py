@@ -9,6 +9,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from domain.events import RecordedEvent
+from projections.runs import WIRE_TYPES
 
 SUBJECT_PREFIX = "chronicle.events"
 STREAM_NAME = "CHRONICLE_EVENTS"
@@ -16,8 +17,8 @@ _FORMAT = JSONFormat()
 
 
 def wire_type(event: RecordedEvent) -> str:
-    """The event's type on the wire (its class name)."""
-    return event.type
+    """The event's type on the wire: the agent events' names for runs, else the class name."""
+    return WIRE_TYPES.get(event.type, event.type) if event.category == "run" else event.type
 
 
 def subject_of(event: RecordedEvent) -> str:

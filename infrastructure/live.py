@@ -24,6 +24,7 @@ from nats.aio.msg import Msg
 
 from domain.events import RecordedEvent
 from infrastructure.bus import NatsConnection
+from infrastructure.deltas import DELTA_PREFIX
 from infrastructure.envelope import SUBJECT_PREFIX, cloud_event, wire_type
 from infrastructure.event_log import EventLog
 
@@ -50,6 +51,7 @@ class LiveEvent:
     aggregate_id: str
     type: str
     payload: bytes
+    ephemeral: bool = False  # token deltas: live only, no position, never replayed
 
     @classmethod
     def of(cls, event: RecordedEvent) -> LiveEvent:
@@ -179,6 +181,7 @@ class LiveHub:
                 await client.subscribe(
                     f"{SUBJECT_PREFIX}.>", cb=self._on_message, pending_msgs_limit=INBOX_LIMIT
                 )
+                await client.subscribe(f"{DELTA_PREFIX}.>", cb=self._on_delta)
                 subscribed_to = client
             await asyncio.sleep(0.2)
 
@@ -194,6 +197,16 @@ class LiveHub:
             self._inbox.put_nowait(event)
         except asyncio.QueueFull:
             self._lost = True  # repaired from the log on the next dispatch
+
+    async def _on_delta(self, msg: Msg) -> None:
+        try:
+            _, _, tenant, category, aggregate_id, kind = msg.subject.split(".", 5)
+        except ValueError:
+            return
+        delta = LiveEvent(0, tenant, category, aggregate_id, kind, msg.data, ephemeral=True)
+        for subscriber in list(self.subscribers):
+            if subscriber.wants(delta):
+                subscriber.offer(delta)
 
     async def _dispatch_loop(self) -> None:
         while True:
@@ -278,6 +291,9 @@ async def follow(
             if item is None:
                 yield Resync(last)
                 return
+            if item.ephemeral:
+                yield item
+                continue
             if item.position <= last:
                 continue
             last = item.position

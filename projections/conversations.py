@@ -101,7 +101,7 @@ def get_conversation(
     conn: Connection[dict[str, Any]], tenant_id: str, conversation_id: UUID
 ) -> ConversationRow | None:
     row = conn.execute(
-        f"SELECT {COLUMNS} FROM {READ_SCHEMA}.conversations WHERE id = %s AND tenant_id = %s",  # noqa: S608
+        f"SELECT {COLUMNS} FROM {READ_SCHEMA}.conversations WHERE id = %s AND tenant_id = %s",
         (conversation_id, tenant_id),
     ).fetchone()
     return None if row is None else _row(row)
@@ -112,7 +112,7 @@ def list_conversations(
 ) -> tuple[list[ConversationRow], int | None]:
     """Newest first; the cursor is the start position of the last conversation returned."""
     rows = conn.execute(
-        f"SELECT {COLUMNS}, started_position FROM {READ_SCHEMA}.conversations"  # noqa: S608
+        f"SELECT {COLUMNS}, started_position FROM {READ_SCHEMA}.conversations"
         " WHERE tenant_id = %s AND started_position < %s"
         " ORDER BY started_position DESC LIMIT %s",
         (tenant_id, after if after is not None else 2**62, limit + 1),

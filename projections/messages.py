@@ -90,7 +90,7 @@ def message_history(
 ) -> tuple[list[MessageRow], int | None]:
     """Oldest first, by position; the cursor is the last position returned."""
     rows = conn.execute(
-        f"SELECT {COLUMNS} FROM {READ_SCHEMA}.messages"  # noqa: S608
+        f"SELECT {COLUMNS} FROM {READ_SCHEMA}.messages"
         " WHERE tenant_id = %s AND conversation_id = %s AND position > %s"
         " ORDER BY position LIMIT %s",
         (tenant_id, conversation_id, after or 0, limit + 1),
@@ -104,7 +104,7 @@ def search_messages(
 ) -> tuple[list[SearchHit], int | None]:
     """Ranked matches of a web-style query in one tenant's messages; cursor is an offset."""
     rows = conn.execute(
-        f"SELECT {COLUMNS}, rank, ts_headline(%(config)s, content, q,"  # noqa: S608
+        f"SELECT {COLUMNS}, rank, ts_headline(%(config)s, content, q,"
         " 'MaxFragments=2, MaxWords=20, MinWords=5') AS snippet"
         f" FROM (SELECT *, ts_rank(search, q) AS rank FROM {READ_SCHEMA}.messages,"
         " websearch_to_tsquery(%(config)s, %(query)s) AS q"

@@ -5,7 +5,10 @@ from __future__ import annotations
 from projections.base import Projection
 from projections.conversations import ConversationsProjection
 from projections.messages import MessagesProjection
+from projections.runs import RunsProjection
+from projections.tasks import TasksProjection
 
 PROJECTIONS: dict[str, Projection] = {
-    p.name: p for p in (ConversationsProjection(), MessagesProjection())
+    p.name: p
+    for p in (ConversationsProjection(), MessagesProjection(), RunsProjection(), TasksProjection())
 }

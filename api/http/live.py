@@ -92,6 +92,8 @@ class LiveController(Controller):
                 elif isinstance(item, Resync):
                     body = msgspec.json.encode({"cursor": item.cursor}).decode()
                     yield ServerSentEventMessage(event="resync", id=str(item.cursor), data=body)
+                elif item.ephemeral:  # a delta: no id, so a resume never expects it again
+                    yield ServerSentEventMessage(event=item.type, data=item.payload.decode())
                 else:
                     yield ServerSentEventMessage(
                         event=item.type, id=str(item.position), data=item.payload.decode()

@@ -23,7 +23,7 @@ from application.errors import (
     PreconditionFailed,
     Unauthenticated,
 )
-from domain.errors import InvalidValue, RuleViolation
+from domain.errors import InvalidValue, RuleViolation, TaskIsCancelled
 
 PROBLEM_BASE = "https://chronicle.dev/problems/"
 NAMED_FIELD = re.compile(r"field `([^`]+)`")
@@ -130,6 +130,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
         HTTPException: _http,
         InvalidValue: _invalid_value,
         RuleViolation: _simple(409, "rule-violation", "The command is not allowed now"),
+        TaskIsCancelled: _simple(409, "task-cancelled", "The task was cancelled"),
         NotFound: _simple(404, "not-found", "Not found"),
         Unauthenticated: _simple(401, "unauthenticated", "Authentication required"),
         Forbidden: _simple(403, "forbidden", "Missing scope"),

@@ -1,0 +1,111 @@
+"""Use cases of agent runs: start, think, tool calls, complete (with the assistant's
+message in the same commit), fail, cancel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+from application.commands import CommandRunner
+from application.context import CommandContext
+from application.errors import NotFound
+from application.ports import Change, CommandResult, EventStore
+from domain.agent_run import AgentRun
+from domain.conversation import Conversation
+
+
+class Runs:
+    """Command handlers of agent runs."""
+
+    def __init__(self, store: EventStore, runner: CommandRunner) -> None:
+        self._store = store
+        self._runner = runner
+
+    def start(
+        self,
+        context: CommandContext,
+        conversation_id: UUID,
+        agent: str,
+        model: str,
+        input_message_id: UUID | None,
+    ) -> CommandResult:
+        def decide() -> Change:
+            conversation = self._conversation(context.tenant_id, conversation_id)
+            conversation.check_open()
+            run = AgentRun.begin(context.tenant_id, conversation.id, agent, model, input_message_id)
+            return Change((run,), run)
+
+        return self._runner.run(context, decide)
+
+    def think(self, context: CommandContext, run_id: UUID, text: str) -> CommandResult:
+        return self._step(context, run_id, lambda run: run.think(text))
+
+    def start_tool(
+        self, context: CommandContext, run_id: UUID, call_id: str, tool: str, arguments: Any
+    ) -> CommandResult:
+        return self._step(context, run_id, lambda run: run.start_tool(call_id, tool, arguments))
+
+    def finish_tool(
+        self,
+        context: CommandContext,
+        run_id: UUID,
+        call_id: str,
+        result: Any,
+        error: str | None,
+        duration_ms: int,
+    ) -> CommandResult:
+        return self._step(
+            context, run_id, lambda run: run.finish_tool(call_id, result, error, duration_ms)
+        )
+
+    def complete(
+        self, context: CommandContext, run_id: UUID, content: str, usage: dict[str, float]
+    ) -> CommandResult:
+        """The run completes and its answer is posted to the conversation, atomically."""
+        message_id = uuid4()
+
+        def decide() -> Change:
+            run = self.active(context.tenant_id, run_id)
+            conversation = self._conversation(context.tenant_id, run.conversation_id)
+            tokens = int(usage.get("output_tokens", 0)) or None
+            conversation.post_message(message_id, "assistant", content, run.agent, tokens)
+            run.complete(message_id, usage)
+            return Change((run, conversation), run, {"message_id": str(message_id)})
+
+        return self._runner.run(context, decide, retry_on_conflict=True)
+
+    def fail(self, context: CommandContext, run_id: UUID, error: str) -> CommandResult:
+        return self._step(context, run_id, lambda run: run.fail(error))
+
+    def cancel(self, context: CommandContext, run_id: UUID, reason: str) -> CommandResult:
+        return self._step(context, run_id, lambda run: run.cancel(reason))
+
+    def check_running(self, tenant_id: str, run_id: UUID) -> None:
+        """``NotFound`` outside the tenant, `RunIsFinished` after the run ended."""
+        self.active(tenant_id, run_id).check_running()
+
+    def active(self, tenant_id: str, run_id: UUID) -> AgentRun:
+        """The tenant's run; ``NotFound`` otherwise."""
+        run = self._store.get(run_id, AgentRun)
+        if run.tenant_id != tenant_id:
+            raise NotFound(f"run {run_id} not found")
+        return run
+
+    def _step(self, context: CommandContext, run_id: UUID, act: Any) -> CommandResult:
+        def decide() -> Change:
+            run = self.active(context.tenant_id, run_id)
+            act(run)
+            return Change((run,), run)
+
+        # Steps of one run commute with nothing but each other; a concurrent step retries.
+        return self._runner.run(context, decide, retry_on_conflict=True)
+
+    def _conversation(self, tenant_id: str, conversation_id: UUID) -> Conversation:
+        try:
+            conversation = self._store.get(conversation_id, Conversation)
+        except NotFound:
+            raise NotFound(f"conversation {conversation_id} not found") from None
+        if conversation.tenant_id != tenant_id:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return conversation

@@ -1,0 +1,158 @@
+"""Use cases of tasks: submit, claim, heartbeat, complete, fail, cancel, and time out.
+
+A claim is a command on the task: two workers never hold the same task.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from application.commands import CommandRunner
+from application.context import CommandContext
+from application.errors import ConcurrencyConflict, NotFound
+from application.ports import Change, CommandResult, EventStore
+from domain.errors import TaskStateConflict
+from domain.task import Task
+
+CLAIM_CANDIDATES = 20
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def jitter() -> float:
+    return random.uniform(0.5, 1.0)  # noqa: S311 - spreading retries, not secrecy
+
+
+@dataclass(frozen=True)
+class Claim:
+    task_id: UUID
+    attempt: int
+    lease_until: datetime
+    result: CommandResult
+
+
+class Reservation(Protocol):
+    task_id: UUID
+
+    def claimed(self) -> None:
+        """Mark the candidate taken, so others skip it before the read model catches up."""
+
+
+class TaskQueue(Protocol):
+    """Claimable tasks, best first, each locked while one claimer looks at it."""
+
+    def reserve(
+        self, tenant_id: str, types: list[str], limit: int
+    ) -> AbstractContextManager[Iterator[Reservation]]: ...
+
+
+class Tasks:
+    """Command handlers of tasks."""
+
+    def __init__(self, store: EventStore, runner: CommandRunner, queue: TaskQueue) -> None:
+        self._store = store
+        self._runner = runner
+        self._queue = queue
+
+    def submit(
+        self,
+        context: CommandContext,
+        type: str,
+        payload: Any,
+        priority: int,
+        max_attempts: int,
+        timeout_s: float,
+        run_at: datetime | None,
+        backoff_s: float,
+    ) -> CommandResult:
+        def decide() -> Change:
+            task = Task.submit(
+                context.tenant_id,
+                type,
+                payload,
+                priority,
+                max_attempts,
+                timeout_s,
+                run_at or now(),
+                backoff_s,
+            )
+            return Change((task,), task)
+
+        return self._runner.run(context, decide)
+
+    def claim(self, context: CommandContext, worker_id: str, types: list[str]) -> Claim | None:
+        """Start the best claimable task of these types for this worker, if any."""
+        if (replayed := self._runner.replay(context)) is not None:
+            return self._claim_of(replayed)
+        with self._queue.reserve(context.tenant_id, types, CLAIM_CANDIDATES) as candidates:
+            for reservation in candidates:
+                task = self._store.get(reservation.task_id, Task)
+                if not task.claimable(now()):
+                    continue
+                task.start(worker_id, now())
+                assert task.lease_until is not None
+                change = Change(
+                    (task,),
+                    task,
+                    {"attempt": str(task.attempt), "lease_until": task.lease_until.isoformat()},
+                )
+                try:
+                    result = self._runner.run(context, lambda change=change: change)  # type: ignore[misc]
+                except ConcurrencyConflict:
+                    continue
+                if not result.replayed:
+                    reservation.claimed()
+                return self._claim_of(result)
+        return None
+
+    @staticmethod
+    def _claim_of(result: CommandResult) -> Claim:
+        lease_until = datetime.fromisoformat(result.fields["lease_until"])
+        return Claim(result.id, int(result.fields["attempt"]), lease_until, result)
+
+    def heartbeat(
+        self, context: CommandContext, task_id: UUID, percent: float | None, note: str | None
+    ) -> CommandResult:
+        return self._act(context, task_id, lambda task: task.heartbeat(now(), percent, note))
+
+    def complete(self, context: CommandContext, task_id: UUID, result: Any) -> CommandResult:
+        return self._act(context, task_id, lambda task: task.succeed(result))
+
+    def fail(
+        self, context: CommandContext, task_id: UUID, error: str, retryable: bool
+    ) -> CommandResult:
+        return self._act(
+            context, task_id, lambda task: task.fail(error, retryable, now(), jitter())
+        )
+
+    def cancel(self, context: CommandContext, task_id: UUID, reason: str) -> CommandResult:
+        return self._act(context, task_id, lambda task: task.cancel(reason))
+
+    def time_out(self, context: CommandContext, task_id: UUID) -> CommandResult | None:
+        """Time out an expired lease; ``None`` when the task moved on meanwhile."""
+        try:
+            return self._act(context, task_id, lambda task: task.time_out(now(), jitter()))
+        except (TaskStateConflict, ConcurrencyConflict):
+            return None
+
+    def get(self, tenant_id: str, task_id: UUID) -> Task:
+        task = self._store.get(task_id, Task)
+        if task.tenant_id != tenant_id:
+            raise NotFound(f"task {task_id} not found")
+        return task
+
+    def _act(self, context: CommandContext, task_id: UUID, act: Any) -> CommandResult:
+        def decide() -> Change:
+            task = self.get(context.tenant_id, task_id)
+            act(task)
+            return Change((task,), task)
+
+        return self._runner.run(context, decide)

@@ -1,0 +1,172 @@
+"""The Task aggregate: durable background work with leases, retries, timeouts and
+dead letters. Time and jitter are given to it, so it stays deterministic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import InvalidValue, TaskIsCancelled, TaskStateConflict
+
+PENDING, RUNNING = "pending", "running"
+SUCCEEDED, FAILED, CANCELLED, DEAD = "succeeded", "failed", "cancelled", "dead"
+FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, DEAD})
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+def check_type(value: str) -> None:
+    if (
+        not 1 <= len(value) <= 100
+        or not value.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    ):
+        raise InvalidValue("type", "must be 1 to 100 of letters, digits, '.', '-' or '_'")
+
+
+class Task(Aggregate):
+    """A unit of background work owned by one tenant."""
+
+    category = "task"
+
+    @event("TaskSubmitted")
+    def __init__(
+        self,
+        tenant_id: str,
+        type: str,
+        payload: Any,
+        priority: int,
+        max_attempts: int,
+        timeout_s: float,
+        run_at: datetime,
+        backoff_s: float,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.type = type
+        self.payload = payload
+        self.priority = priority
+        self.max_attempts = max_attempts
+        self.timeout_s = timeout_s
+        self.backoff_s = backoff_s
+        self.run_at = run_at
+        self.state = PENDING
+        self.attempt = 0
+        self.worker_id: str | None = None
+        self.lease_until: datetime | None = None
+        self.cancel_reason = ""
+
+    @classmethod
+    def submit(
+        cls,
+        tenant_id: str,
+        type: str,
+        payload: Any,
+        priority: int,
+        max_attempts: int,
+        timeout_s: float,
+        run_at: datetime,
+        backoff_s: float,
+    ) -> Task:
+        check_type(type)
+        if not 0 <= priority <= 9:
+            raise InvalidValue("priority", "must be 0 to 9")
+        if not 1 <= max_attempts <= 20:
+            raise InvalidValue("max_attempts", "must be 1 to 20")
+        if not 0.1 <= timeout_s <= 86_400:
+            raise InvalidValue("timeout_s", "must be 0.1 to 86400 seconds")
+        if not 0 <= backoff_s <= 3600:
+            raise InvalidValue("backoff_s", "must be 0 to 3600 seconds")
+        return cls(tenant_id, type, payload, priority, max_attempts, timeout_s, run_at, backoff_s)
+
+    def claimable(self, now: datetime) -> bool:
+        return self.state == PENDING and self.run_at <= now
+
+    def start(self, worker_id: str, now: datetime) -> None:
+        if not self.claimable(now):
+            raise TaskStateConflict(f"task {self.id} is {self.state}, not ready to start")
+        self._started(self.attempt + 1, worker_id, now + timedelta(seconds=self.timeout_s))
+
+    @event("TaskStarted")
+    def _started(self, attempt: int, worker_id: str, lease_until: datetime) -> None:
+        self.state = RUNNING
+        self.attempt = attempt
+        self.worker_id = worker_id
+        self.lease_until = lease_until
+
+    def heartbeat(self, now: datetime, percent: float | None, note: str | None) -> None:
+        self._check_running()
+        if percent is not None and not 0 <= percent <= 100:
+            raise InvalidValue("progress", "must be 0 to 100")
+        self._progressed(percent, note, now + timedelta(seconds=self.timeout_s))
+
+    @event("TaskProgressed")
+    def _progressed(self, percent: float | None, note: str | None, lease_until: datetime) -> None:
+        self.lease_until = lease_until
+
+    def succeed(self, result: Any) -> None:
+        self._check_running()
+        self._succeeded(result)
+
+    @event("TaskSucceeded")
+    def _succeeded(self, result: Any) -> None:
+        self.state = SUCCEEDED
+
+    def fail(self, error: str, retryable: bool, now: datetime, jitter: float) -> None:
+        """A failed attempt: retried after a backoff, dead after the last, or final."""
+        self._check_running()
+        retry_at = self._retry_at(now, jitter) if retryable and self._attempts_left() else None
+        self._failed(error, self.attempt, retry_at)
+        if retryable and retry_at is None:
+            self._dead_lettered(error)
+
+    @event("TaskFailed")
+    def _failed(self, error: str, attempt: int, retry_at: datetime | None) -> None:
+        self.state = PENDING if retry_at is not None else FAILED
+        if retry_at is not None:
+            self.run_at = retry_at
+        self.worker_id, self.lease_until = None, None
+
+    def time_out(self, now: datetime, jitter: float) -> None:
+        """The lease expired without a heartbeat: retry after a backoff, or dead."""
+        if self.state != RUNNING or self.lease_until is None or self.lease_until > now:
+            raise TaskStateConflict(f"task {self.id} has no expired lease")
+        retry_at = self._retry_at(now, jitter) if self._attempts_left() else None
+        self._timed_out(self.attempt, retry_at)
+        if retry_at is None:
+            self._dead_lettered(f"timed out after {self.timeout_s:g}s (attempt {self.attempt})")
+
+    @event("TaskTimedOut")
+    def _timed_out(self, attempt: int, retry_at: datetime | None) -> None:
+        self.state = PENDING
+        if retry_at is not None:
+            self.run_at = retry_at
+        self.worker_id, self.lease_until = None, None
+
+    @event("TaskDeadLettered")
+    def _dead_lettered(self, last_error: str) -> None:
+        self.state = DEAD
+
+    def cancel(self, reason: str) -> None:
+        if self.state in FINAL:
+            raise TaskStateConflict(f"task {self.id} is already {self.state}")
+        self._cancelled(reason)
+
+    @event("TaskCancelled")
+    def _cancelled(self, reason: str) -> None:
+        self.state = CANCELLED
+        self.cancel_reason = reason
+
+    def _attempts_left(self) -> bool:
+        return self.attempt < self.max_attempts
+
+    def _retry_at(self, now: datetime, jitter: float) -> datetime:
+        """Exponential backoff with jitter (``jitter`` in [0.5, 1])."""
+        delay = timedelta(seconds=self.backoff_s * 2 ** (self.attempt - 1) * jitter)
+        return now + min(delay, MAX_BACKOFF)
+
+    def _check_running(self) -> None:
+        if self.state == CANCELLED:
+            raise TaskIsCancelled(self.id, self.cancel_reason)
+        if self.state != RUNNING:
+            raise TaskStateConflict(f"task {self.id} is {self.state}, not running")

@@ -1,0 +1,57 @@
+"""The scheduler: times out tasks whose lease expired, from what the log says.
+
+Timers are data (lease_until, run_at), so a restart loses none; each timeout is a
+command the task accepts only once, so none fires twice.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import structlog
+
+from application.context import CommandContext
+from application.tasks import Tasks
+from infrastructure.task_queue import PostgresTaskQueue
+
+log = structlog.get_logger(__name__)
+TICK_SECONDS = 0.25
+
+
+class Scheduler:
+    """Scans for expired leases every tick until stopped."""
+
+    def __init__(self, tasks: Tasks, queue: PostgresTaskQueue, tick: float = TICK_SECONDS) -> None:
+        self.tasks = tasks
+        self.queue = queue
+        self.tick = tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
+
+    def run(self) -> None:
+        while not self._stop.wait(self.tick):
+            try:
+                self.fire_due()
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+                log.warning("scheduler lost its database connection", error=str(error))
+
+    def fire_due(self) -> int:
+        fired = 0
+        for task_id, tenant in self.queue.expired_leases():
+            context = CommandContext(tenant_id=tenant, actor="scheduler", command="task.time_out")
+            if self.tasks.time_out(context, task_id) is not None:
+                fired += 1
+        return fired
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def wait(self) -> None:
+        while not self._stop.wait(0.5):
+            pass
