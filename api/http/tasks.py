@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import anyio
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response
 
@@ -30,7 +31,7 @@ TaskType = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^
 WRITE = [requires("commands:write")]
 READ = [requires("read")]
 CLAIM_POLL_SECONDS = 0.1
-State = Literal["pending", "running", "succeeded", "failed", "cancelled", "dead"]
+STATES = ("pending", "running", "succeeded", "failed", "cancelled", "dead")
 
 
 class Submit(msgspec.Struct, forbid_unknown_fields=True):
@@ -196,14 +197,14 @@ class TasksController(Controller):
     async def list(
         self,
         request: Request[Principal, Any, Any],
-        task_state: Annotated[State | None, QueryParameter(name="state")] = None,
         type: Annotated[str | None, QueryParameter(max_length=100)] = None,
         after: After = None,
         limit: Limit = 50,
         min_position: MinPosition = None,
     ) -> Response[dict[str, Any]]:
-        """The tenant's tasks, newest first."""
+        """The tenant's tasks, newest first; ``?state=`` filters by state."""
         tenant, cursor = request.user.tenant_id, parse_cursor(after)
+        task_state = _state(request.query_params.get("state"))
         (items, next_cursor), headers = await read_model(
             request,
             ("tasks",),
@@ -230,6 +231,18 @@ class TasksController(Controller):
         if found is None:
             raise NotFound(f"task {task_id} not found")
         return Response(found, headers=headers | {"ETag": f'"{found["version"]}"'})
+
+
+def _state(raw: str | None) -> str | None:
+    # `state` is a reserved parameter name in Litestar, so it is read here.
+    if raw is None or raw in STATES:
+        return raw
+    raise ValidationException(
+        detail="invalid state",
+        extra=[
+            {"key": "state", "message": f"must be one of {', '.join(STATES)}", "source": "query"}
+        ],
+    )
 
 
 def _claimed_task(task: Task) -> dict[str, Any]:

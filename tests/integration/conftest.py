@@ -97,7 +97,16 @@ def serving(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def api_url(servers: Settings, projecting: None, relaying: None) -> Iterator[str]:
+def scheduling(container: Container) -> Iterator[None]:
+    """The scheduler timing out expired leases, as `chronicle up` runs it."""
+    scheduler = container.scheduler()
+    scheduler.start()
+    yield
+    scheduler.stop()
+
+
+@pytest.fixture(scope="session")
+def api_url(servers: Settings, projecting: None, relaying: None, scheduling: None) -> Iterator[str]:
     with serving(servers) as url:
         yield url
 

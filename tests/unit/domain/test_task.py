@@ -1,0 +1,115 @@
+"""The Task aggregate's lifecycle, with time and jitter given to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.errors import InvalidValue, TaskIsCancelled, TaskStateConflict
+from domain.task import Task
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def task(max_attempts: int = 3, timeout_s: float = 10, backoff_s: float = 2) -> Task:
+    return Task.submit("acme", "email", {"to": "x"}, 5, max_attempts, timeout_s, T0, backoff_s)
+
+
+def names(t: Task) -> list[str]:
+    return [type(e).__name__ for e in t.collect_events()]
+
+
+def test_start_heartbeat_succeed() -> None:
+    t = task()
+    t.start("w1", T0)
+    assert (t.state, t.attempt, t.lease_until) == ("running", 1, T0 + timedelta(seconds=10))
+    t.heartbeat(T0 + timedelta(seconds=5), 50, "half")
+    assert t.lease_until == T0 + timedelta(seconds=15)
+    t.succeed({"ok": True})
+    assert names(t) == ["TaskSubmitted", "TaskStarted", "TaskProgressed", "TaskSucceeded"]
+
+
+def test_a_task_is_not_claimable_before_run_at_or_twice() -> None:
+    t = Task.submit("acme", "email", None, 0, 3, 10, T0 + timedelta(seconds=5), 1)
+    with pytest.raises(TaskStateConflict):
+        t.start("w1", T0)
+    t.start("w1", T0 + timedelta(seconds=5))
+    with pytest.raises(TaskStateConflict):
+        t.start("w2", T0 + timedelta(seconds=5))
+
+
+def test_a_retryable_failure_backs_off_exponentially_with_jitter() -> None:
+    t = task(backoff_s=2)
+    t.start("w", T0)
+    t.fail("smtp down", True, T0, jitter=1.0)
+    assert (t.state, t.run_at) == ("pending", T0 + timedelta(seconds=2))
+    t.start("w", t.run_at)
+    t.fail("smtp down", True, t.run_at, jitter=0.5)
+    assert t.run_at == T0 + timedelta(seconds=2) + timedelta(seconds=2 * 2 * 0.5)
+
+
+def test_the_last_failed_attempt_is_dead_lettered() -> None:
+    t = task(max_attempts=2, backoff_s=0)
+    for _ in range(2):
+        t.start("w", T0)
+        t.fail("boom", True, T0, 1.0)
+    assert t.state == "dead"
+    assert names(t)[-2:] == ["TaskFailed", "TaskDeadLettered"]
+
+
+def test_a_non_retryable_failure_is_final() -> None:
+    t = task()
+    t.start("w", T0)
+    t.fail("bad input", False, T0, 1.0)
+    assert t.state == "failed"
+
+
+def test_an_expired_lease_times_out_into_a_retry_or_dead() -> None:
+    t = task(max_attempts=2, timeout_s=1, backoff_s=1)
+    t.start("w", T0)
+    with pytest.raises(TaskStateConflict):
+        t.time_out(T0, 1.0)
+    t.time_out(T0 + timedelta(seconds=2), 1.0)
+    assert (t.state, t.run_at) == ("pending", T0 + timedelta(seconds=3))
+    t.start("w", t.run_at)
+    t.time_out(t.run_at + timedelta(seconds=2), 1.0)
+    assert t.state == "dead"
+    with pytest.raises(TaskStateConflict):
+        t.time_out(T0 + timedelta(hours=1), 1.0)
+
+
+def test_a_cancelled_task_tells_its_worker_at_the_next_heartbeat() -> None:
+    t = task()
+    t.start("w", T0)
+    t.cancel("no longer needed")
+    with pytest.raises(TaskIsCancelled, match="no longer needed"):
+        t.heartbeat(T0, None, None)
+    with pytest.raises(TaskStateConflict):
+        t.cancel("again")
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("priority", {"priority": 10}),
+        ("max_attempts", {"max_attempts": 0}),
+        ("max_attempts", {"max_attempts": 21}),
+        ("timeout_s", {"timeout_s": 0}),
+        ("type", {"type": "has space"}),
+    ],
+)
+def test_bad_submissions_are_refused(field: str, kwargs: dict[str, object]) -> None:
+    values: dict[str, object] = {
+        "tenant_id": "acme",
+        "type": "email",
+        "payload": None,
+        "priority": 0,
+        "max_attempts": 3,
+        "timeout_s": 10,
+        "run_at": T0,
+        "backoff_s": 1,
+    } | kwargs
+    with pytest.raises(InvalidValue) as error:
+        Task.submit(**values)  # type: ignore[arg-type]
+    assert error.value.field == field
