@@ -310,7 +310,8 @@ def bench(
     quick: Annotated[bool, typer.Option(help="Smaller sizes, one run each.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     scenario: Annotated[
-        list[str] | None, typer.Option(help="Only these scenarios (repeatable): rebuild, live.")
+        list[str] | None,
+        typer.Option(help="Only these scenarios (repeatable): rebuild, live, tasks."),
     ] = None,
 ) -> None:
     """Measure Chronicle beside its baselines on fresh embedded servers."""

@@ -33,7 +33,7 @@ def jitter() -> float:
 
 @dataclass(frozen=True)
 class Claim:
-    task_id: UUID
+    task: Task
     attempt: int
     lease_until: datetime
     result: CommandResult
@@ -91,7 +91,7 @@ class Tasks:
     def claim(self, context: CommandContext, worker_id: str, types: list[str]) -> Claim | None:
         """Start the best claimable task of these types for this worker, if any."""
         if (replayed := self._runner.replay(context)) is not None:
-            return self._claim_of(replayed)
+            return self._claim_of(self._store.get(replayed.id, Task), replayed)
         with self._queue.reserve(context.tenant_id, types, CLAIM_CANDIDATES) as candidates:
             for reservation in candidates:
                 task = self._store.get(reservation.task_id, Task)
@@ -108,15 +108,16 @@ class Tasks:
                     result = self._runner.run(context, lambda change=change: change)  # type: ignore[misc]
                 except ConcurrencyConflict:
                     continue
-                if not result.replayed:
-                    reservation.claimed()
-                return self._claim_of(result)
+                if result.replayed:
+                    return self._claim_of(self._store.get(result.id, Task), result)
+                reservation.claimed()
+                return self._claim_of(task, result)
         return None
 
     @staticmethod
-    def _claim_of(result: CommandResult) -> Claim:
+    def _claim_of(task: Task, result: CommandResult) -> Claim:
         lease_until = datetime.fromisoformat(result.fields["lease_until"])
-        return Claim(result.id, int(result.fields["attempt"]), lease_until, result)
+        return Claim(task, int(result.fields["attempt"]), lease_until, result)
 
     def heartbeat(
         self, context: CommandContext, task_id: UUID, percent: float | None, note: str | None

@@ -17,6 +17,12 @@ from rich.table import Table
 
 from api.bench.live import bench_live, summary
 from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
+from api.bench.tasks import (
+    chronicle_processes,
+    chronicle_queue_latency,
+    chronicle_round_trips,
+    raw_round_trips,
+)
 from api.bench.workload import fill_log
 from api.bootstrap import Container
 from application.context import CommandContext
@@ -32,12 +38,13 @@ class Plan:
     live_connections: int
     live_rate: float
     live_seconds: float
+    tasks: int
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
         if quick:
-            return cls((10_000, 100_000), 1, 200, 50, 4)
-        return cls((100_000, 1_000_000), 3, 1000, 100, 10)
+            return cls((10_000, 100_000), 1, 200, 50, 4, 200)
+        return cls((100_000, 1_000_000), 3, 1000, 100, 10, 1000)
 
 
 @dataclass
@@ -146,6 +153,44 @@ def bench_live_scenario(
     )
 
 
+def bench_tasks_scenario(
+    settings: Settings, plan: Plan, report: Report, say: Callable[[str], None]
+) -> None:
+    dsn = fresh_database(settings.database_url or "", "bench_tasks")
+    tasks_settings = replace(settings, database_url=dsn)
+    container = Container.build(tasks_settings)
+    try:
+        context = CommandContext("bench", "bench", "keys.create")
+        token = container.identity.issue_key(context, "bench", "bench", list(SCOPES)).token
+    finally:
+        container.close()
+    rates, raws, latencies = [], [], []
+    with chronicle_processes(tasks_settings) as url:
+        for run in range(plan.runs):
+            say(f"tasks: run {run + 1}: {plan.tasks:,} claim → complete round trips, 8 workers")
+            rates.append(asyncio.run(chronicle_round_trips(url, token, plan.tasks)))
+            raws.append(raw_round_trips(dsn, plan.tasks))
+        say("tasks: queue latency at 20 submits/s")
+        latencies = asyncio.run(chronicle_queue_latency(url, token, 20, plan.live_seconds))
+    rate, raw = statistics.median(rates), statistics.median(raws)
+    lat = summary(latencies)
+    report.add(
+        "tasks_round_trips_per_s",
+        round(rate, 1),
+        "claim → complete /s (8 workers, HTTP)",
+        f"{rate:,.0f}",
+    )
+    report.add(
+        "raw_queue_round_trips_per_s",
+        round(raw, 1),
+        "raw SKIP LOCKED claim → complete /s",
+        f"{raw:,.0f}",
+    )
+    report.add("tasks_vs_raw_queue", round(rate / raw, 3), "tasks / raw queue", f"{rate / raw:.3f}")
+    report.add("queue_latency_p50_ms", lat["p50"], "submit → claimed p50", f"{lat['p50']:.1f} ms")
+    report.add("queue_latency_p99_ms", lat["p99"], "submit → claimed p99", f"{lat['p99']:.1f} ms")
+
+
 def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) -> dict[str, Any]:
     plan = Plan.for_mode(quick)
     report = Report()
@@ -161,9 +206,11 @@ def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) 
         postgres = servers.postgres()
         if scenarios is None or "rebuild" in scenarios:
             bench_rebuild(postgres.url, plan, report, say)
+        settings = Settings().with_urls(postgres.url, servers.nats().url, servers.valkey().url)
         if scenarios is None or "live" in scenarios:
-            settings = Settings().with_urls(postgres.url, servers.nats().url, servers.valkey().url)
             bench_live_scenario(settings, plan, report, say)
+        if scenarios is None or "tasks" in scenarios:
+            bench_tasks_scenario(settings, plan, report, say)
     report.figures["seconds"] = round(time.monotonic() - began, 1)
     report.figures["quick"] = quick
     table = Table("figure", "value", "key", title="Chronicle bench")

@@ -30,7 +30,7 @@ from projections.tasks import get_task, list_tasks, task_dashboard
 TaskType = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
 WRITE = [requires("commands:write")]
 READ = [requires("read")]
-CLAIM_POLL_SECONDS = 0.1
+CLAIM_POLL_SECONDS = 0.05
 STATES = ("pending", "running", "succeeded", "failed", "cancelled", "dead")
 
 
@@ -118,9 +118,8 @@ class TasksController(Controller):
             if time.monotonic() >= deadline:
                 return Response(None, status_code=204)
             await anyio.sleep(CLAIM_POLL_SECONDS)
-        task = await anyio.to_thread.run_sync(c.tasks.get, request.user.tenant_id, claim.task_id)
         body = {
-            "task": _claimed_task(task),
+            "task": _claimed_task(claim.task),
             "attempt": claim.attempt,
             "lease_until": claim.lease_until,
             "version": claim.result.version,
