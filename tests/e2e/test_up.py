@@ -197,3 +197,23 @@ def _relayed(chronicle: Chronicle, position: int) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_up_schedules_timeouts_and_the_worker_finds_it_by_itself(chronicle: Chronicle) -> None:
+    chronicle.start()
+    with chronicle.client() as http:
+        slow = http.post("/v1/tasks", json={"type": "slow", "timeout_s": 0.3, "backoff_s": 0})
+        first = http.post(
+            "/v1/tasks/claim", json={"worker_id": "a", "types": ["slow"], "wait_s": 5}
+        )
+        assert first.json()["attempt"] == 1
+        again = http.post(
+            "/v1/tasks/claim", json={"worker_id": "b", "types": ["slow"], "wait_s": 10}
+        )
+        assert again.json()["attempt"] == 2 and again.json()["task"]["id"] == slow.json()["id"]
+        echo = http.post("/v1/tasks", json={"type": "echo", "payload": {"hello": "worker"}}).json()
+    worked = chronicle.cli("worker", "--type", "echo", "--max-tasks", "1", "--", "cat")
+    assert worked.returncode == 0, worked.stderr
+    with chronicle.client() as http:
+        view = http.get(f"/v1/tasks/{echo['id']}", params={"min_position": echo["position"] + 2})
+        assert view.json()["result"] == {"hello": "worker"}
