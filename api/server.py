@@ -49,6 +49,9 @@ def serve_api(settings: Settings, on_started: Callable[[], None] = lambda: None)
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=3,
+        # Idle keep-alive connections outlive clients' own expiry, so a client never
+        # reuses a connection the server is closing at that moment.
+        timeout_keep_alive=30,
     )
     _Server(config, on_started).run()
 

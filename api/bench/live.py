@@ -6,25 +6,19 @@ API's memory per idle connection.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
 import psutil
 
-from infrastructure.embedded import free_port, port_open
+from api.bench.processes import running
+from infrastructure.embedded import free_port
 from infrastructure.settings import Settings
-
-CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 
 
 @dataclass(frozen=True)
@@ -37,32 +31,6 @@ class LiveFigures:
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-@contextmanager
-def processes(settings: Settings, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """`chronicle serve` and `chronicle relay` in their own processes; yields the API."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")} | {
-        "CHRONICLE_DATABASE_URL": settings.database_url or "",
-        "CHRONICLE_NATS_URL": settings.nats_url or "",
-        "CHRONICLE_REDIS_URL": settings.redis_url or "",
-        "CHRONICLE_PORT": str(port),
-        "CHRONICLE_LOG_LEVEL": "warning",
-    }
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
-    api = subprocess.Popen([CHRONICLE, "serve"], **quiet)  # type: ignore[call-overload]
-    relay = subprocess.Popen([CHRONICLE, "relay"], **quiet)  # type: ignore[call-overload]
-    try:
-        deadline = time.monotonic() + 60
-        while not port_open("127.0.0.1", port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API did not start")
-            time.sleep(0.1)
-        yield api
-    finally:
-        for process in (api, relay):
-            process.terminate()
-            process.wait(15)
 
 
 async def open_idle(port: int, token: str, count: int, subjects: str) -> list[asyncio.StreamWriter]:
@@ -143,7 +111,7 @@ async def bench_live(
     say: Callable[[str], None],
 ) -> LiveFigures:
     port = free_port()
-    with processes(settings, port) as api:
+    with running(settings, port, ["relay"]) as api:
         await asyncio.sleep(1.0)
         rss = psutil.Process(api.pid).memory_info().rss
         say(f"live: opening {connections:,} idle connections")

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.bench.live import bench_live, summary
+from api.bench.processes import bench_key
 from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
 from api.bench.tasks import (
     chronicle_processes,
@@ -25,8 +26,6 @@ from api.bench.tasks import (
 )
 from api.bench.workload import fill_log
 from api.bootstrap import Container
-from application.context import CommandContext
-from domain.identity import SCOPES
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.settings import Settings
 
@@ -118,12 +117,7 @@ def bench_live_scenario(
 ) -> None:
     dsn = fresh_database(settings.database_url or "", "bench_live")
     live_settings = replace(settings, database_url=dsn)
-    container = Container.build(live_settings)
-    try:
-        context = CommandContext("bench", "bench", "keys.create")
-        token = container.identity.issue_key(context, "bench", "bench", list(SCOPES)).token
-    finally:
-        container.close()
+    token = bench_key(live_settings)
     runs = [
         asyncio.run(
             bench_live(
@@ -158,12 +152,7 @@ def bench_tasks_scenario(
 ) -> None:
     dsn = fresh_database(settings.database_url or "", "bench_tasks")
     tasks_settings = replace(settings, database_url=dsn)
-    container = Container.build(tasks_settings)
-    try:
-        context = CommandContext("bench", "bench", "keys.create")
-        token = container.identity.issue_key(context, "bench", "bench", list(SCOPES)).token
-    finally:
-        container.close()
+    token = bench_key(tasks_settings)
     rates, raws, latencies = [], [], []
     with chronicle_processes(tasks_settings) as url:
         for run in range(plan.runs):

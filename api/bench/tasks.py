@@ -6,22 +6,18 @@ claimed) at a steady submit rate.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import psycopg
 
-from infrastructure.embedded import free_port, port_open
+from api.bench.processes import running
+from infrastructure.embedded import free_port
 from infrastructure.settings import Settings
 
-CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 WORKERS = 8
 
 
@@ -29,34 +25,14 @@ WORKERS = 8
 def chronicle_processes(settings: Settings) -> Iterator[str]:
     """`chronicle serve` and a tasks projector in their own processes; yields the API URL."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")} | {
-        "CHRONICLE_DATABASE_URL": settings.database_url or "",
-        "CHRONICLE_NATS_URL": settings.nats_url or "",
-        "CHRONICLE_REDIS_URL": settings.redis_url or "",
-        "CHRONICLE_PORT": str(port),
-    }
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
-    processes = [
-        subprocess.Popen([CHRONICLE, "serve"], **quiet),  # type: ignore[call-overload]
-        subprocess.Popen([CHRONICLE, "project", "--name", "tasks"], **quiet),  # type: ignore[call-overload]
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while not port_open("127.0.0.1", port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API did not start")
-            time.sleep(0.1)
+    with running(settings, port, ["project", "--name", "tasks"]):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(15)
 
 
 async def chronicle_round_trips(url: str, token: str, count: int) -> float:
     """Round trips/s of claim + complete by 8 workers over ``count`` queued tasks."""
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=64)
+    limits = httpx.Limits(max_connections=64, keepalive_expiry=2)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as http:
         for start in range(0, count, 100):
             await asyncio.gather(

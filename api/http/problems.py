@@ -85,7 +85,10 @@ def _validation(exc: ValidationException) -> ProblemDetailsException:
 
 def _http(exc: HTTPException) -> ProblemDetailsException:
     if exc.status_code >= 500:
-        return _internal(exc)
+        # Raised by the framework itself (e.g. a client that disconnected mid-body):
+        # worth a line in the log, not a traceback.
+        log.warning("request failed", status=exc.status_code, detail=str(exc.detail))
+        return problem(exc.status_code, "internal-error", "Internal server error", str(exc.detail))
     slug, title = {
         400: ("bad-request", "Bad request"),
         401: ("unauthenticated", "Authentication required"),

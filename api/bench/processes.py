@@ -1,0 +1,60 @@
+"""Chronicle's own processes for benchmarks: the API and helpers, as users run them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from api.bootstrap import Container
+from application.context import CommandContext
+from domain.identity import SCOPES
+from infrastructure.embedded import port_open
+from infrastructure.settings import Settings
+
+CHRONICLE = str(Path(sys.executable).parent / "chronicle")
+
+
+@contextmanager
+def running(
+    settings: Settings, port: int, *helpers: list[str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`chronicle serve` on ``port`` plus each helper command; yields the API process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")} | {
+        "CHRONICLE_DATABASE_URL": settings.database_url or "",
+        "CHRONICLE_NATS_URL": settings.nats_url or "",
+        "CHRONICLE_REDIS_URL": settings.redis_url or "",
+        "CHRONICLE_PORT": str(port),
+        "CHRONICLE_LOG_LEVEL": "warning",
+    }
+    processes = [
+        subprocess.Popen(
+            [CHRONICLE, *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for command in (["serve"], *helpers)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while not port_open("127.0.0.1", port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API did not start")
+            time.sleep(0.1)
+        yield processes[0]
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(15)
+
+
+def bench_key(settings: Settings) -> str:
+    """A key of tenant ``bench`` with every scope."""
+    container = Container.build(settings)
+    try:
+        context = CommandContext("bench", "bench", "keys.create")
+        return container.identity.issue_key(context, "bench", "bench", list(SCOPES)).token
+    finally:
+        container.close()
