@@ -184,6 +184,8 @@ async def test_a_run_needs_a_conversation_of_the_tenant(client: httpx.AsyncClien
         ("/complete", {"content": "x", "usage": {"input_tokens": -5}}, "usage.input_tokens"),
         ("/fail", {}, "error"),
         ("/deltas", {"text": ""}, "text"),
+        ("/cancel", {"reason": 5}, "reason"),
+        ("/tools", {"call_id": "c", "tool": "t", "args": {}}, "args"),
     ],
 )
 async def test_bad_input_is_400_and_writes_nothing(

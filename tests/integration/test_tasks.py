@@ -217,6 +217,7 @@ async def test_tasks_are_tenant_scoped(
         ("/{id}/heartbeat", {"progress": 101}, "progress"),
         ("/{id}/fail", {"retryable": True}, "error"),
         ("/{id}/cancel", {"reason": 5}, "reason"),
+        ("/{id}/complete", {"result": 1, "extra": 2}, "extra"),
     ],
 )
 async def test_bad_input_is_400_and_writes_nothing(
