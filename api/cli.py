@@ -12,10 +12,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated, NoReturn
 from uuid import UUID
 
 import httpx
+import msgspec
 import structlog
 import typer
 from rich.console import Console
@@ -32,6 +34,7 @@ from api.bootstrap import Container
 from application.context import CommandContext
 from application.errors import ApplicationError
 from domain.errors import DomainError
+from domain.events import RecordedEvent
 from domain.identity import SCOPES
 from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.projector import PoisonEvent, RebuildError, skip_poison
@@ -52,7 +55,10 @@ projections_app = typer.Typer(
     help="Inspect, rebuild and unblock read-model projections.", no_args_is_help=True
 )
 app.add_typer(projections_app, name="projections")
+events_app = typer.Typer(help="Read the event log: tail it, or show one aggregate as of then.")
+app.add_typer(events_app, name="events")
 
+TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 out = Console()
 err = Console(stderr=True)
 
@@ -320,6 +326,105 @@ def bench(
     figures = run_bench(quick, err if as_json else out, set(scenario) if scenario else None)
     if as_json:
         print(json.dumps(figures))
+
+
+@events_app.command("tail")
+def events_tail(
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events.")
+    ] = False,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's events.")] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="Only this event type.")] = None,
+    start: Annotated[int | None, typer.Option("--from", help="After this position.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many (without --follow).")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """The latest events of the log (or those after --from), optionally following it."""
+    _stop_on_signals()
+    with container() as c:
+        position = start if start is not None else max(0, c.events.head() - limit)
+        try:
+            while True:
+                page = c.events.after(position, 500, tenant)
+                for event in page:
+                    position = event.position
+                    if event_type is None or event.type == event_type:
+                        _print_event(event, as_json)
+                if not follow:
+                    if len(page) < 500:
+                        return
+                    continue
+                if len(page) < 500:
+                    time.sleep(0.5)
+        except KeyboardInterrupt:
+            return
+
+
+@events_app.command("show")
+def events_show(
+    aggregate: Annotated[str, typer.Argument(help="The aggregate id.")],
+    version: Annotated[int | None, typer.Option(min=1, help="As of this version.")] = None,
+    as_of: Annotated[
+        datetime | None, typer.Option(help="As of this time (RFC 3339).", formats=TIME_FORMATS)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """An aggregate's state as of a version or time, and the events that led there."""
+    try:
+        aggregate_id = UUID(aggregate)
+    except ValueError:
+        fail(f"not an aggregate id: {aggregate!r}", 2)
+    if version is not None and as_of is not None:
+        fail("give --version or --as-of, not both", 2)
+    if as_of is not None and as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    with container() as c:
+        first = c.store.read_stream(aggregate_id, 1, 1)
+        if not first:
+            fail(f"no stream {aggregate_id}")
+        found = c.streams.state_at(first[0].tenant_id, aggregate_id, version, as_of)
+    state = msgspec.to_builtins(found.state)
+    if as_json:
+        events = [
+            {"position": e.position, "version": e.version, "type": e.type, "data": e.data}
+            for e in found.events
+        ]
+        body = {"id": str(found.aggregate_id), "type": found.kind, "version": found.version}
+        print(json.dumps(body | {"state": state, "events": events}, default=str))
+        return
+    out.print(f"[bold]{found.kind}[/bold] {found.aggregate_id} at version {found.version}")
+    out.print_json(data=state, default=str)
+    table = Table("position", "version", "type", "recorded", title="events that led here")
+    for e in found.events:
+        table.add_row(str(e.position), str(e.version), e.type, e.recorded_at.isoformat())
+    out.print(table)
+
+
+def _print_event(event: RecordedEvent, as_json: bool) -> None:
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "position": event.position,
+                    "tenant": event.tenant_id,
+                    "category": event.category,
+                    "aggregate_id": str(event.aggregate_id),
+                    "version": event.version,
+                    "type": event.type,
+                    "recorded_at": event.recorded_at.isoformat(),
+                    "data": event.data,
+                    "metadata": event.metadata,
+                },
+                default=str,
+            ),
+            flush=True,
+        )
+        return
+    out.print(
+        f"{event.position:>8}  {event.recorded_at:%Y-%m-%d %H:%M:%S}  {event.tenant_id:<16}"
+        f" {event.category:<12} {event.type:<24} {event.aggregate_id} v{event.version}",
+        highlight=False,
+    )
 
 
 @keys_app.command("create")

@@ -54,6 +54,9 @@ class EventStore(Protocol):
     def get(self, aggregate_id: UUID, kind: type[A]) -> A:
         """Load an aggregate; raise ``NotFound`` when absent or of another kind."""
 
+    def get_at(self, aggregate_id: UUID, version: int) -> Aggregate:
+        """The aggregate as it was at ``version``; ``NotFound`` when it never existed."""
+
     def commit(self, context: CommandContext, change: Change) -> CommandResult:
         """Store the change's events atomically with the context's idempotency receipt.
 

@@ -201,6 +201,13 @@ class PostgresEventStore:
             raise NotFound(f"{kind.__name__.lower()} {aggregate_id} not found")
         return aggregate
 
+    def get_at(self, aggregate_id: UUID, version: int) -> Aggregate:
+        try:
+            aggregate: Aggregate = self.app.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFound(f"stream {aggregate_id} not found") from None
+        return aggregate
+
     def commit(self, context: CommandContext, change: Change) -> CommandResult:
         metadata: dict[str, Any] = context.metadata()
         metadata["occurred_at"] = datetime.now(UTC).isoformat()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 
 from api.bootstrap import Container
@@ -28,6 +29,21 @@ class StoredEventOut(msgspec.Struct):
 class StreamPage(msgspec.Struct):
     items: list[StoredEventOut]
     next: str | None
+
+
+class EventSummary(msgspec.Struct):
+    position: int
+    version: int
+    type: str
+    recorded_at: datetime
+
+
+class StateOut(msgspec.Struct):
+    id: UUID
+    type: str
+    version: int
+    state: dict[str, Any]
+    events: list[EventSummary]
 
 
 class StreamsController(Controller):
@@ -53,3 +69,41 @@ class StreamsController(Controller):
         ]
         next_version = str(items[-1].version + 1) if len(items) == limit else None
         return StreamPage(items=items, next=next_version)
+
+    @get("/{aggregate_id:uuid}/state", guards=[requires("read")])
+    async def state(
+        self,
+        request: Request[Principal, Any, Any],
+        aggregate_id: FromPath[UUID],
+        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+        as_of: Annotated[datetime | None, QueryParameter(description="RFC 3339 time")] = None,
+    ) -> StateOut:
+        """The aggregate's state as of a version or a time (latest by default), and the
+        events that led there.
+        """
+        if version is not None and as_of is not None:
+            raise ValidationException(
+                detail="give version or as_of, not both",
+                extra=[
+                    {
+                        "key": "as_of",
+                        "message": "give version or as_of, not both",
+                        "source": "query",
+                    }
+                ],
+            )
+        if as_of is not None and as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=UTC)
+        container: Container = request.app.state.container
+        found = await anyio.to_thread.run_sync(
+            container.streams.state_at, request.user.tenant_id, aggregate_id, version, as_of
+        )
+        return StateOut(
+            id=found.aggregate_id,
+            type=found.kind,
+            version=found.version,
+            state=msgspec.to_builtins(found.state),
+            events=[
+                EventSummary(e.position, e.version, e.type, e.recorded_at) for e in found.events
+            ],
+        )

@@ -1,0 +1,116 @@
+"""State as of a version or a time, over HTTP and from the CLI; tenant isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.bootstrap import Container
+from application.context import CommandContext
+from infrastructure.settings import Settings
+from tests.integration.conftest import KeyFactory
+from tests.integration.test_http_conversations import assert_problem, start
+
+CHRONICLE = str(Path(sys.executable).parent / "chronicle")
+
+
+async def test_state_at_several_versions_and_times(client: httpx.AsyncClient) -> None:
+    cid = (await start(client, "First"))["id"]
+    await client.post(f"/v1/conversations/{cid}/messages", json={"role": "user", "content": "a"})
+    await asyncio.sleep(0.05)
+    between = datetime.now(UTC)
+    await asyncio.sleep(0.05)
+    await client.post(f"/v1/conversations/{cid}/rename", json={"title": "Second"})
+    await client.post(f"/v1/conversations/{cid}/archive")
+
+    async def state(**params: object) -> dict[str, Any]:
+        response = await client.get(f"/v1/streams/{cid}/state", params=params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    v1 = await state(version=1)
+    assert v1["version"] == 1 and v1["type"] == "Conversation"
+    assert v1["state"]["title"] == "First" and v1["state"]["message_count"] == 0
+    v3 = await state(version=3)
+    assert v3["state"]["title"] == "Second" and v3["state"]["archived"] is False
+    assert [e["type"] for e in v3["events"]] == [
+        "ConversationStarted",
+        "MessagePosted",
+        "ConversationRenamed",
+    ]
+    then = await state(as_of=between.isoformat())
+    assert then["version"] == 2 and then["state"]["title"] == "First"
+    latest = await state()
+    assert latest["version"] == 4 and latest["state"]["archived"] is True
+    assert_problem(await client.get(f"/v1/streams/{cid}/state", params={"version": 9}), 404)
+    assert_problem(
+        await client.get(f"/v1/streams/{cid}/state", params={"as_of": "2001-01-01T00:00:00Z"}), 404
+    )
+    both = await client.get(
+        f"/v1/streams/{cid}/state", params={"version": 1, "as_of": between.isoformat()}
+    )
+    assert_problem(both, 400, "as_of")
+
+
+async def test_another_tenant_cannot_travel_in_time(
+    client: httpx.AsyncClient, api_url: str, issue_key: KeyFactory
+) -> None:
+    cid = (await start(client))["id"]
+    async with httpx.AsyncClient(
+        base_url=api_url, headers={"Authorization": f"Bearer {issue_key()}"}
+    ) as other:
+        assert_problem(await other.get(f"/v1/streams/{cid}/state"), 404)
+
+
+def test_events_show_and_tail_from_the_cli(scratch: Settings) -> None:
+    container = Container.build(scratch)
+    try:
+        ctx = CommandContext("acme", "test", "t")
+        started = container.conversations.start(ctx, "Old title", [])
+        container.conversations.rename(ctx, started.id, "New title")
+        other = container.conversations.start(CommandContext("zeta", "test", "t"), "Other", [])
+    finally:
+        container.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
+    env["CHRONICLE_DATABASE_URL"] = scratch.database_url or ""
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CHRONICLE, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    shown = cli("events", "show", str(started.id), "--version", "1", "--json")
+    assert shown.returncode == 0, shown.stderr
+    body = json.loads(shown.stdout)
+    assert body["version"] == 1 and body["state"]["title"] == "Old title"
+    assert [e["type"] for e in body["events"]] == ["ConversationStarted"]
+    latest = json.loads(cli("events", "show", str(started.id), "--json").stdout)
+    assert latest["state"]["title"] == "New title"
+    tail = cli(
+        "events",
+        "tail",
+        "--from",
+        "0",
+        "--tenant",
+        "acme",
+        "--type",
+        "ConversationRenamed",
+        "--json",
+    )
+    lines = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert [(e["tenant"], e["type"]) for e in lines] == [("acme", "ConversationRenamed")]
+    everything = cli("events", "tail", "--from", "0", "--json").stdout.splitlines()
+    assert str(other.id) in everything[-1]
+    bad = cli("events", "show", "not-an-id")
+    assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0
+    missing = cli("events", "show", "6d9a9d3c-2c3a-4bb1-9d1a-2f3c3c6a0b11")
+    assert missing.returncode != 0 and "no stream" in missing.stderr
