@@ -31,7 +31,7 @@ async def test_state_at_several_versions_and_times(client: httpx.AsyncClient) ->
     await client.post(f"/v1/conversations/{cid}/rename", json={"title": "Second"})
     await client.post(f"/v1/conversations/{cid}/archive")
 
-    async def state(**params: object) -> dict[str, Any]:
+    async def state(**params: str | int) -> dict[str, Any]:
         response = await client.get(f"/v1/streams/{cid}/state", params=params)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
