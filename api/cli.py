@@ -38,7 +38,7 @@ from domain.events import RecordedEvent
 from domain.identity import SCOPES
 from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.projector import PoisonEvent, RebuildError, skip_poison
-from infrastructure.read_models import ProjectionStatus
+from infrastructure.read_models import ProjectionStatus, connect
 from infrastructure.runtime import DataDirBusy, read_runtime, servers_for
 from infrastructure.settings import Settings, SettingsError
 
@@ -57,6 +57,8 @@ projections_app = typer.Typer(
 app.add_typer(projections_app, name="projections")
 events_app = typer.Typer(help="Read the event log: tail it, or show one aggregate as of then.")
 app.add_typer(events_app, name="events")
+audit_app = typer.Typer(help="Prove the log was not altered.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 out = Console()
@@ -326,6 +328,49 @@ def bench(
     figures = run_bench(quick, err if as_json else out, set(scenario) if scenario else None)
     if as_json:
         print(json.dumps(figures))
+
+
+@audit_app.command("verify")
+def audit_verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Seal the log's tail, then recompute the hash chain and name the first break."""
+    from infrastructure.chain import ensure_chain, seal, verify
+
+    with container() as c:
+        with connect(c.dsn) as conn:
+            ensure_chain(conn)
+            while seal(conn) > 0:
+                pass
+        columns = (
+            TextColumn("verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("chain", total=None)
+            verdict = verify(
+                c.dsn, lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "intact": verdict.intact,
+                    "checked": verdict.checked,
+                    "sealed_up_to": verdict.sealed_up_to,
+                    "broken_at": verdict.broken_at,
+                    "reason": verdict.reason,
+                }
+            )
+        )
+    if not verdict.intact:
+        fail(f"the chain breaks at position {verdict.broken_at}: {verdict.reason}")
+    if not as_json:
+        out.print(
+            f"intact: {verdict.checked} events verified up to position {verdict.sealed_up_to}"
+        )
 
 
 @events_app.command("tail")

@@ -18,6 +18,7 @@ from api.app import create_app
 from api.bootstrap import Container
 from application.context import CommandContext
 from domain.identity import SCOPES
+from infrastructure.chain import ChainSealer
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.relay import RelayThread
 from infrastructure.runtime import data_dir_lock, remove_runtime, servers_for, write_runtime
@@ -108,7 +109,9 @@ def run_up(settings: Settings, console: Console) -> None:
         engine = container.projection_engine()
         relay = RelayThread(container.relay())
         scheduler = container.scheduler()
+        sealer = ChainSealer(container.dsn)
         engine.start()
+        sealer.start()
         relay.start()
         scheduler.start()
         try:
@@ -117,6 +120,7 @@ def run_up(settings: Settings, console: Console) -> None:
             remove_runtime(data_dir)
             console.print("stopping…", highlight=False)
             scheduler.stop()
+            sealer.stop()
             relay.stop()
             engine.stop()
             container.close()

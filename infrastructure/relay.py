@@ -25,7 +25,7 @@ from psycopg.sql import SQL, Identifier
 
 from infrastructure.envelope import STREAM_NAME, SUBJECT_PREFIX, cloud_event, subject_of
 from infrastructure.event_store import EVENTS_TABLE
-from infrastructure.read_models import Decoder
+from infrastructure.read_models import SETUP_LOCK, Decoder
 
 log = structlog.get_logger(__name__)
 
@@ -116,10 +116,12 @@ class Relay:
                 ) as conn,
                 await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as listener,
             ):
-                await conn.execute(CHECKPOINT_DDL)
-                await conn.execute(
-                    "INSERT INTO chronicle_relay (name) VALUES ('relay') ON CONFLICT DO NOTHING"
-                )
+                async with conn.transaction():  # serialised with other set-up: IF NOT EXISTS races
+                    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
+                    await conn.execute(CHECKPOINT_DDL)
+                    await conn.execute(
+                        "INSERT INTO chronicle_relay (name) VALUES ('relay') ON CONFLICT DO NOTHING"
+                    )
                 if not await self._become_active(conn, stop):
                     return
                 self.active.set()
