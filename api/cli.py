@@ -41,6 +41,7 @@ from infrastructure.projector import PoisonEvent, RebuildError, skip_poison
 from infrastructure.read_models import ProjectionStatus, connect
 from infrastructure.runtime import DataDirBusy, read_runtime, servers_for
 from infrastructure.settings import Settings, SettingsError
+from projections.runs import WIRE_TYPES
 
 app = typer.Typer(
     name="chronicle",
@@ -371,6 +372,61 @@ def audit_verify(
         out.print(
             f"intact: {verdict.checked} events verified up to position {verdict.sealed_up_to}"
         )
+
+
+@app.command()
+def replay(
+    run_id: Annotated[str, typer.Argument(help="The agent run's id.")],
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01, help="Replay at the recorded pace, this many times faster (1 = as recorded)."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per step.")] = False,
+) -> None:
+    """An agent run step by step, with the time of each step since the run began."""
+    try:
+        aggregate_id = UUID(run_id)
+    except ValueError:
+        fail(f"not a run id: {run_id!r}", 2)
+    _stop_on_signals()
+    with container() as c:
+        steps = c.store.read_stream(aggregate_id, 1, 100_000)
+    if not steps or steps[0].category != "run":
+        fail(f"no agent run {aggregate_id}")
+    began = steps[0].recorded_at
+    previous = began
+    try:
+        for step in steps:
+            if speed:
+                time.sleep(max(0.0, (step.recorded_at - previous).total_seconds() / speed))
+            previous = step.recorded_at
+            offset_ms = (step.recorded_at - began).total_seconds() * 1000
+            name = WIRE_TYPES.get(step.type, step.type)
+            if as_json:
+                print(
+                    json.dumps(
+                        {
+                            "offset_ms": round(offset_ms, 3),
+                            "step": name,
+                            "position": step.position,
+                            "data": step.data,
+                        },
+                        default=str,
+                    ),
+                    flush=True,
+                )
+            else:
+                detail = ", ".join(
+                    f"{k}={v!r}" for k, v in step.data.items() if k not in ("tenant_id",)
+                )
+                out.print(
+                    f"+{offset_ms:10.1f} ms  [bold]{name:<16}[/bold] {detail}"[:400],
+                    highlight=False,
+                )
+    except KeyboardInterrupt:
+        return
 
 
 @events_app.command("tail")

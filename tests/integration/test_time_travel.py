@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,50 @@ def test_events_show_and_tail_from_the_cli(scratch: Settings) -> None:
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0
     missing = cli("events", "show", "6d9a9d3c-2c3a-4bb1-9d1a-2f3c3c6a0b11")
     assert missing.returncode != 0 and "no stream" in missing.stderr
+
+
+def test_replay_shows_a_run_step_by_step_at_recorded_pace(scratch: Settings) -> None:
+    container = Container.build(scratch)
+    try:
+        ctx = CommandContext("acme", "test", "t")
+        conversation = container.conversations.start(ctx, "Run", [])
+        run = container.runs.start(ctx, conversation.id, "planner", "m", None)
+        container.runs.think(ctx, run.id, "first")
+        time.sleep(0.3)
+        container.runs.start_tool(ctx, run.id, "c1", "search", {"q": 1})
+        container.runs.finish_tool(ctx, run.id, "c1", {"hits": 0}, None, 5)
+        container.runs.complete(ctx, run.id, "done", {"output_tokens": 1})
+    finally:
+        container.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
+    env["CHRONICLE_DATABASE_URL"] = scratch.database_url or ""
+    began = time.monotonic()
+    replayed = subprocess.run(
+        [CHRONICLE, "replay", str(run.id), "--json", "--speed", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    took = time.monotonic() - began
+    assert replayed.returncode == 0, replayed.stderr
+    steps = [json.loads(line) for line in replayed.stdout.splitlines()]
+    assert [s["step"] for s in steps] == [
+        "agent_started",
+        "agent_thinking",
+        "tool_executing",
+        "tool_completed",
+        "agent_completed",
+    ]
+    assert steps[2]["offset_ms"] - steps[1]["offset_ms"] >= 290
+    assert took >= 0.3
+    not_a_run = subprocess.run(
+        [CHRONICLE, "replay", str(conversation.id)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert not_a_run.returncode != 0 and "no agent run" in not_a_run.stderr
