@@ -5,10 +5,14 @@ Clients are created inside the lifespan, on the app's own event loop.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from uuid import UUID
 
 import anyio.to_thread
+import structlog
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
@@ -21,6 +25,7 @@ from api.http.conversations import ConversationsController
 from api.http.health import HealthController
 from api.http.live import LiveController, live_websocket
 from api.http.problems import problem_details_plugin
+from api.http.rate_limit import RateLimitMiddleware
 from api.http.runs import ConversationRunsController, RunsController
 from api.http.search import SearchController
 from api.http.streams import StreamsController
@@ -28,9 +33,25 @@ from api.http.tasks import DashboardController, TasksController
 from infrastructure.bus import NatsConnection, redis_client
 from infrastructure.deltas import Deltas
 from infrastructure.live import LiveHub
+from infrastructure.rate_limit import RateLimiter
 from infrastructure.settings import Settings
 
 VERSION = "0.1.0"
+RECORD_EVERY_SECONDS = 5.0
+log = structlog.get_logger(__name__)
+
+
+async def record_rate_limits(limiter: RateLimiter, container: Container) -> None:
+    """Every few seconds, record each ended minute's refusals as one event per key."""
+    while True:
+        await asyncio.sleep(RECORD_EVERY_SECONDS)
+        try:
+            for key_id, window_start, refused in await limiter.ended_windows():
+                await anyio.to_thread.run_sync(
+                    container.identity.record_rate_limited, UUID(key_id), window_start, refused
+                )
+        except Exception as error:
+            log.warning("could not record rate-limit refusals", error=str(error))
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -51,9 +72,14 @@ def create_app(settings: Settings) -> Litestar:
         app.state.container, app.state.nats, app.state.redis = container, nats, redis
         app.state.hub = hub
         app.state.deltas = Deltas(nats, redis)
+        app.state.rate_limiter = RateLimiter(redis, settings.rate_limit_per_minute)
+        recorder = asyncio.create_task(record_rate_limits(app.state.rate_limiter, container))
         try:
             yield
         finally:
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
             await hub.close()
             await nats.close()
             await redis.aclose()
@@ -76,7 +102,7 @@ def create_app(settings: Settings) -> Litestar:
             PrometheusController,
         ],
         lifespan=[lifespan],
-        middleware=[prometheus.middleware, authentication_middleware()],
+        middleware=[prometheus.middleware, authentication_middleware(), RateLimitMiddleware()],
         plugins=[problem_details_plugin()],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),

@@ -535,11 +535,15 @@ def keys_create(
         str, typer.Option(help=f"Comma-separated scopes from: {', '.join(SCOPES)}.")
     ] = "commands:write,read,live:read",
     name: Annotated[str, typer.Option(help="A label for the key.")] = "cli",
+    rate_limit: Annotated[
+        int | None, typer.Option(help="Requests per minute (default: the server's).")
+    ] = None,
 ) -> None:
     """Issue a key; its secret is printed once, as the last line."""
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
     with container() as c:
-        issued = c.identity.issue_key(cli_context(tenant, "keys.create"), tenant, name, wanted)
+        context = cli_context(tenant, "keys.create")
+        issued = c.identity.issue_key(context, tenant, name, wanted, rate_limit)
     out.print(f"key id:  {issued.key_id}", highlight=False)
     out.print(f"tenant:  {issued.tenant_id}", highlight=False)
     out.print(f"scopes:  {','.join(issued.scopes)}", highlight=False)

@@ -19,6 +19,7 @@ class Principal:
     tenant_id: str
     key_id: str
     scopes: frozenset[str]
+    rate_limit_per_minute: int | None = None
 
     @property
     def actor(self) -> str:

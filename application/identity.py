@@ -58,7 +58,12 @@ class Identity:
         self._lock = threading.Lock()
 
     def issue_key(
-        self, context: CommandContext, tenant: str, name: str, scopes: list[str]
+        self,
+        context: CommandContext,
+        tenant: str,
+        name: str,
+        scopes: list[str],
+        rate_limit_per_minute: int | None = None,
     ) -> IssuedKey:
         """Create the tenant if it is new, then a key for it; both in one commit."""
         secret = secrets.token_urlsafe(32)
@@ -69,7 +74,7 @@ class Identity:
                 self._store.get(Tenant.create_id(tenant), Tenant)
             except NotFound:
                 aggregates.append(Tenant.create(tenant))
-            key = ApiKey.issue(tenant, name, scopes, digest(secret))
+            key = ApiKey.issue(tenant, name, scopes, digest(secret), rate_limit_per_minute)
             aggregates.append(key)
             return Change(tuple(aggregates), key)
 
@@ -143,4 +148,19 @@ class Identity:
             raise Unauthenticated("unknown API key")
         if key.revoked:
             raise Unauthenticated("revoked API key")
-        return Principal(key.tenant_id, str(key.id), frozenset(key.scopes))
+        limit = getattr(key, "rate_limit_per_minute", None)  # keys issued before limits
+        return Principal(key.tenant_id, str(key.id), frozenset(key.scopes), limit)
+
+    def record_rate_limited(self, key_id: UUID, window_start: str, refused: int) -> None:
+        """One RateLimitExceeded event for a key's refusals within one minute."""
+
+        def decide() -> Change:
+            key = self._store.get(key_id, ApiKey)
+            key.rate_limited(window_start, refused)
+            return Change((key,), key)
+
+        key = self._store.get(key_id, ApiKey)
+        context = CommandContext(
+            tenant_id=key.tenant_id, actor="rate-limiter", command="rate_limit"
+        )
+        self._runner.run(context, decide, retry_on_conflict=True)

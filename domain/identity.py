@@ -60,20 +60,41 @@ class ApiKey(Aggregate):
     category = "audit"
 
     @event("ApiKeyIssued")
-    def __init__(self, tenant_id: str, name: str, scopes: list[str], secret_sha256: str) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        name: str,
+        scopes: list[str],
+        secret_sha256: str,
+        rate_limit_per_minute: int | None = None,
+    ) -> None:
         self.tenant_id = tenant_id
         self.name = name
         self.scopes = sorted(set(scopes))
         self.secret_sha256 = secret_sha256
+        self.rate_limit_per_minute = rate_limit_per_minute
         self.revoked = False
 
     @classmethod
-    def issue(cls, tenant_id: str, name: str, scopes: list[str], secret_sha256: str) -> ApiKey:
+    def issue(
+        cls,
+        tenant_id: str,
+        name: str,
+        scopes: list[str],
+        secret_sha256: str,
+        rate_limit_per_minute: int | None = None,
+    ) -> ApiKey:
         check_tenant_name(tenant_id)
         check_scopes(scopes)
         if not 1 <= len(name) <= 200:
             raise InvalidValue("name", "must be 1 to 200 characters")
-        return cls(tenant_id=tenant_id, name=name, scopes=scopes, secret_sha256=secret_sha256)
+        if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= 1_000_000:
+            raise InvalidValue("rate_limit", "must be 1 to 1000000 requests per minute")
+        return cls(tenant_id, name, scopes, secret_sha256, rate_limit_per_minute)
+
+    @event("RateLimitExceeded")
+    def rate_limited(self, window_start: str, refused: int) -> None:
+        """Refusals of one minute, recorded once for the whole minute."""
 
     def revoke(self, reason: str = "") -> None:
         if self.revoked:

@@ -35,6 +35,7 @@ class Settings:
     db_max_overflow: int = 16
     max_body_bytes: int = 1024 * 1024
     live_buffer: int = 1000
+    rate_limit_per_minute: int = 6000
     log_level: str = "info"
 
     @classmethod
@@ -53,6 +54,7 @@ class Settings:
             db_pool_size=_int("CHRONICLE_DB_POOL_SIZE", 8, env),
             db_max_overflow=_int("CHRONICLE_DB_MAX_OVERFLOW", 16, env),
             live_buffer=_int("CHRONICLE_LIVE_BUFFER", 1000, env),
+            rate_limit_per_minute=_int("CHRONICLE_RATE_LIMIT_PER_MINUTE", 6000, env),
             log_level=env.get("CHRONICLE_LOG_LEVEL") or "info",
         )
 

@@ -1,0 +1,82 @@
+"""Per-key rate limits in Valkey/Redis, shared by every API process: a fixed one-minute
+window counted with INCR. Refusals are counted per key and window, and each window
+with refusals is handed to exactly one process to record (a sorted set of windows).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int
+    window_s: int = WINDOW_SECONDS
+
+    def headers(self) -> dict[str, str]:
+        values = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_s),
+            "RateLimit-Policy": f"{self.limit};w={self.window_s}",
+        }
+        if not self.allowed:
+            values["Retry-After"] = str(self.reset_s)
+        return values
+
+
+class RateLimiter:
+    """Counts requests per key per minute; atomic across processes."""
+
+    def __init__(
+        self, redis: aioredis.Redis, default_per_minute: int, window_s: int = WINDOW_SECONDS
+    ) -> None:
+        self.redis = redis
+        self.default_per_minute = default_per_minute
+        self.window_s = window_s
+        self.pending = f"chronicle:rl:pending:{window_s}"  # windows with refusals, by number
+
+    async def hit(self, key_id: str, limit: int | None) -> Verdict:
+        allowed_per_window = limit or self.default_per_minute
+        now = time.time()
+        window = int(now) // self.window_s
+        counter = f"chronicle:rl:{key_id}:{window}"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(counter)
+            pipe.expire(counter, self.window_s * 2)
+            count, _ = await pipe.execute()
+        reset = max(1, int((window + 1) * self.window_s - now))
+        if count <= allowed_per_window:
+            remaining = allowed_per_window - int(count)
+            return Verdict(True, allowed_per_window, remaining, reset, self.window_s)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(f"{counter}:refused")
+            pipe.expire(f"{counter}:refused", self.window_s * 10)
+            pipe.zadd(self.pending, {f"{key_id}:{window}": window})
+            await pipe.execute()
+        return Verdict(False, allowed_per_window, 0, reset, self.window_s)
+
+    async def ended_windows(self) -> list[tuple[str, str, int]]:
+        """Windows with refusals that have ended, each claimed by this process only:
+        (key id, window start, refused count)."""
+        current = int(time.time()) // self.window_s
+        members = await self.redis.zrangebyscore(self.pending, "-inf", current - 1)
+        claimed = []
+        for raw in members:
+            member = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if await self.redis.zrem(self.pending, member) != 1:
+                continue  # another process took it
+            key_id, window = member.rsplit(":", 1)
+            refused = await self.redis.get(f"chronicle:rl:{key_id}:{window}:refused")
+            start = datetime.fromtimestamp(int(window) * self.window_s, UTC).isoformat()
+            claimed.append((key_id, start, int(refused or 0)))
+        return claimed

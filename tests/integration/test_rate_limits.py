@@ -1,0 +1,75 @@
+"""Rate limits per key in Valkey: headers, 429 with Retry-After, shared by two API
+processes, and refusals recorded once per key per window."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import redis.asyncio as aioredis
+
+from api.bootstrap import Container
+from application.context import CommandContext
+from domain.identity import ApiKey
+from infrastructure.rate_limit import RateLimiter
+from infrastructure.settings import Settings
+from tests.integration.conftest import serving
+from tests.integration.test_http_conversations import assert_problem
+
+
+def limited_key(container: Container, per_minute: int) -> str:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    context = CommandContext(tenant, "test", "keys.create")
+    return container.identity.issue_key(
+        context, tenant, "limited", ["read", "commands:write"], per_minute
+    ).token
+
+
+async def test_answers_carry_ratelimit_headers_and_429_past_the_limit(
+    api_url: str, container: Container
+) -> None:
+    headers = {"Authorization": f"Bearer {limited_key(container, 5)}"}
+    async with httpx.AsyncClient(base_url=api_url, headers=headers) as http:
+        answers = [await http.get("/v1/conversations") for _ in range(7)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429] * 2
+    assert [a.headers["ratelimit-remaining"] for a in answers[:5]] == ["4", "3", "2", "1", "0"]
+    assert answers[0].headers["ratelimit-limit"] == "5"
+    refused = answers[5]
+    body = assert_problem(refused, 429)
+    assert body["type"].endswith("rate-limited")
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+
+
+async def test_two_api_processes_share_one_limit(servers: Settings, container: Container) -> None:
+    headers = {"Authorization": f"Bearer {limited_key(container, 6)}"}
+    with serving(servers) as one_url, serving(servers) as two_url:
+        async with (
+            httpx.AsyncClient(base_url=one_url, headers=headers) as one,
+            httpx.AsyncClient(base_url=two_url, headers=headers) as two,
+        ):
+            answers = await asyncio.gather(*(c.get("/v1/conversations") for c in [one, two] * 5))
+    assert sorted(a.status_code for a in answers) == [200] * 6 + [429] * 4
+
+
+async def test_refusals_are_recorded_once_per_key_and_window(
+    servers: Settings, container: Container
+) -> None:
+    token = limited_key(container, 2)
+    key_id = uuid.UUID(hex=token.split("_")[1])
+    redis = aioredis.from_url(servers.redis_url or "")
+    try:
+        limiter = RateLimiter(redis, 1000, window_s=1)
+        verdicts = [await limiter.hit(str(key_id), 2) for _ in range(5)]
+        assert [v.allowed for v in verdicts] == [True, True, False, False, False]
+        await asyncio.sleep(1.1)
+        ended = await limiter.ended_windows()
+        assert [(k, n) for k, _, n in ended] == [(str(key_id), 3)]
+        assert await limiter.ended_windows() == []  # claimed once
+        for found_key, window_start, refused in ended:
+            container.identity.record_rate_limited(uuid.UUID(found_key), window_start, refused)
+    finally:
+        await redis.aclose()
+    events = container.store.read_stream(key_id, 1, 10)
+    assert [e.type for e in events][-1] == "RateLimitExceeded" and events[-1].data["refused"] == 3
+    assert container.store.get(key_id, ApiKey).rate_limit_per_minute == 2
