@@ -9,14 +9,12 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http.auth import PUBLIC_PATHS
 from application.context import Principal
 from infrastructure.rate_limit import RateLimiter
 
 
 class RateLimitMiddleware(ASGIMiddleware):
-    scopes = (ScopeType.HTTP,)
-    exclude_path_pattern = tuple(PUBLIC_PATHS)
+    scopes = (ScopeType.HTTP,)  # public paths carry no principal and pass straight through
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         principal = scope.get("user")
