@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 
 from application.commands import CommandRunner, check_expected_version
 from application.context import CommandContext
-from application.errors import NotFound
 from application.ports import Change, CommandResult, EventStore
+from application.tenancy import load_owned
 from domain.conversation import Conversation
 
 
@@ -78,7 +78,4 @@ class Conversations:
         return self._runner.run(context, decide, expected_version=expected_version)
 
     def _load(self, tenant_id: str, conversation_id: UUID) -> Conversation:
-        conversation = self._store.get(conversation_id, Conversation)
-        if conversation.tenant_id != tenant_id:
-            raise NotFound(f"conversation {conversation_id} not found")
-        return conversation
+        return load_owned(self._store, conversation_id, Conversation, tenant_id)

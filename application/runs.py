@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 
 from application.commands import CommandRunner
 from application.context import CommandContext
-from application.errors import NotFound
 from application.ports import Change, CommandResult, EventStore
+from application.tenancy import load_owned
 from domain.agent_run import AgentRun
 from domain.conversation import Conversation
 
@@ -87,10 +87,7 @@ class Runs:
 
     def active(self, tenant_id: str, run_id: UUID) -> AgentRun:
         """The tenant's run; ``NotFound`` otherwise."""
-        run = self._store.get(run_id, AgentRun)
-        if run.tenant_id != tenant_id:
-            raise NotFound(f"run {run_id} not found")
-        return run
+        return load_owned(self._store, run_id, AgentRun, tenant_id)
 
     def _step(self, context: CommandContext, run_id: UUID, act: Any) -> CommandResult:
         def decide() -> Change:
@@ -102,10 +99,4 @@ class Runs:
         return self._runner.run(context, decide, retry_on_conflict=True)
 
     def _conversation(self, tenant_id: str, conversation_id: UUID) -> Conversation:
-        try:
-            conversation = self._store.get(conversation_id, Conversation)
-        except NotFound:
-            raise NotFound(f"conversation {conversation_id} not found") from None
-        if conversation.tenant_id != tenant_id:
-            raise NotFound(f"conversation {conversation_id} not found")
-        return conversation
+        return load_owned(self._store, conversation_id, Conversation, tenant_id)

@@ -15,8 +15,9 @@ from uuid import UUID
 
 from application.commands import CommandRunner
 from application.context import CommandContext
-from application.errors import ConcurrencyConflict, NotFound
+from application.errors import ConcurrencyConflict
 from application.ports import Change, CommandResult, EventStore
+from application.tenancy import load_owned
 from domain.errors import TaskStateConflict
 from domain.task import Task
 
@@ -145,10 +146,7 @@ class Tasks:
             return None
 
     def get(self, tenant_id: str, task_id: UUID) -> Task:
-        task = self._store.get(task_id, Task)
-        if task.tenant_id != tenant_id:
-            raise NotFound(f"task {task_id} not found")
-        return task
+        return load_owned(self._store, task_id, Task, tenant_id)
 
     def _act(self, context: CommandContext, task_id: UUID, act: Any) -> CommandResult:
         def decide() -> Change:

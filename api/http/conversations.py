@@ -14,7 +14,7 @@ from litestar.response import Response
 from api.bootstrap import Container
 from api.http.auth import requires
 from api.http.commands import expected_version, run_command, version_and_position
-from api.http.reads import After, Limit, MinPosition, parse_cursor, read_model
+from api.http.reads import After, Limit, MinPosition, next_cursor_of, parse_cursor, read_model
 from application.context import Principal
 from application.errors import NotFound
 from application.ports import CommandResult
@@ -86,10 +86,6 @@ def _message(row: MessageRow) -> MessageOut:
     return MessageOut(
         row.message_id, row.role, row.author, row.content, row.tokens, row.position, row.created_at
     )
-
-
-def _next(cursor: int | None) -> str | None:
-    return None if cursor is None else str(cursor)
 
 
 def _started(result: CommandResult) -> dict[str, Any]:
@@ -191,7 +187,7 @@ class ConversationsController(Controller):
             lambda conn: list_conversations(conn, tenant, cursor, limit),
             min_position,
         )
-        page = ConversationPage(rows, _next(next_cursor))
+        page = ConversationPage(rows, next_cursor_of(next_cursor))
         return Response(page, headers=headers)
 
     @get("/{conversation_id:uuid}", guards=[requires("read")])
@@ -235,5 +231,5 @@ class ConversationsController(Controller):
             raise NotFound(f"conversation {conversation_id} not found")
         rows, next_cursor = found
         return Response(
-            MessagePage([_message(r) for r in rows], _next(next_cursor)), headers=headers
+            MessagePage([_message(r) for r in rows], next_cursor_of(next_cursor)), headers=headers
         )

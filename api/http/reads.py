@@ -49,6 +49,11 @@ def parse_cursor(after: str | None) -> int | None:
     return int(after)
 
 
+def next_cursor_of(cursor: int | None) -> str | None:
+    """The ``next`` of a page: the cursor as a string, or null on the last page."""
+    return None if cursor is None else str(cursor)
+
+
 async def read_model(
     request: Request[Any, Any, Any],
     names: tuple[str, ...],

@@ -20,7 +20,7 @@ from litestar.response import Response
 from api.bootstrap import Container
 from api.http.auth import requires
 from api.http.commands import command_context, run_command, version_and_position
-from api.http.reads import After, Limit, MinPosition, parse_cursor, read_model
+from api.http.reads import After, Limit, MinPosition, next_cursor_of, parse_cursor, read_model
 from application.context import Principal
 from application.errors import NotFound
 from application.ports import CommandResult
@@ -211,7 +211,7 @@ class TasksController(Controller):
             min_position,
         )
         return Response(
-            {"items": items, "next": None if next_cursor is None else str(next_cursor)},
+            {"items": items, "next": next_cursor_of(next_cursor)},
             headers=headers,
         )
 
