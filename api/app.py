@@ -20,9 +20,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from api.bootstrap import Container
+from api.http.audit import AuditController
 from api.http.auth import authentication_middleware
 from api.http.conversations import ConversationsController
+from api.http.denials import DenialAuditMiddleware
 from api.http.health import HealthController
+from api.http.keys import KeysController
 from api.http.live import LiveController, live_websocket
 from api.http.problems import problem_details_plugin
 from api.http.rate_limit import RateLimitMiddleware
@@ -30,6 +33,7 @@ from api.http.runs import ConversationRunsController, RunsController
 from api.http.search import SearchController
 from api.http.streams import StreamsController
 from api.http.tasks import DashboardController, TasksController
+from api.http.usage import UsageController
 from infrastructure.bus import NatsConnection, redis_client
 from infrastructure.deltas import Deltas
 from infrastructure.live import LiveHub
@@ -68,6 +72,7 @@ def create_app(settings: Settings) -> Litestar:
         await nats.start()
         redis = redis_client(redis_url)
         hub = LiveHub(nats, container.events)
+        hub.watch("ApiKeyRevoked", container.identity.forget)  # every process, at once
         await hub.start()
         app.state.container, app.state.nats, app.state.redis = container, nats, redis
         app.state.hub = hub
@@ -99,10 +104,18 @@ def create_app(settings: Settings) -> Litestar:
             ConversationRunsController,
             TasksController,
             DashboardController,
+            AuditController,
+            UsageController,
+            KeysController,
             PrometheusController,
         ],
         lifespan=[lifespan],
-        middleware=[prometheus.middleware, authentication_middleware(), RateLimitMiddleware()],
+        middleware=[
+            prometheus.middleware,
+            DenialAuditMiddleware(),
+            authentication_middleware(),
+            RateLimitMiddleware(),
+        ],
         plugins=[problem_details_plugin()],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),

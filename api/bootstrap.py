@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from application.audit import AuditTrail
 from application.commands import CommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
@@ -36,7 +37,8 @@ class Container:
     conversations: Conversations
     identity: Identity
     streams: Streams
-    audit: ProjectionAudit
+    projection_log: ProjectionAudit
+    audit: AuditTrail
     runs: Runs
     tasks: Tasks
     queue: PostgresTaskQueue
@@ -58,7 +60,8 @@ class Container:
             conversations=Conversations(store, runner),
             identity=Identity(store, runner),
             streams=Streams(store),
-            audit=ProjectionAudit(store, runner),
+            projection_log=ProjectionAudit(store, runner),
+            audit=AuditTrail(runner),
             runs=Runs(store, runner),
             tasks=Tasks(store, runner, queue),
             queue=queue,
@@ -74,10 +77,11 @@ class Container:
 
     def projection_engine(self, names: list[str] | None = None, **options: Any) -> ProjectionEngine:
         """Projector threads for the named projections (all by default)."""
-        chosen = [self.projections[n] for n in names] if names else self.projections.values()
-        return ProjectionEngine(
-            [Projector(self.dsn, p, self.store.decode, **options) for p in chosen]
-        )
+        chosen = names or list(self.projections)
+        return ProjectionEngine([self.projector(name, **options) for name in chosen])
+
+    def projector(self, name: str, **options: Any) -> Projector:
+        return Projector(self.dsn, self.projections[name], self.store.decode, **options)
 
     def rebuild(self, name: str) -> Rebuild:
         return Rebuild(self.dsn, self.projections[name], self.store.decode)

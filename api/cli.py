@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, NoReturn
 from uuid import UUID
 
@@ -33,6 +34,7 @@ from rich.table import Table
 from api.bootstrap import Container
 from application.context import CommandContext
 from application.errors import ApplicationError
+from application.identity import IssuedKey
 from domain.errors import DomainError
 from domain.events import RecordedEvent
 from domain.identity import SCOPES
@@ -58,8 +60,12 @@ projections_app = typer.Typer(
 app.add_typer(projections_app, name="projections")
 events_app = typer.Typer(help="Read the event log: tail it, or show one aggregate as of then.")
 app.add_typer(events_app, name="events")
-audit_app = typer.Typer(help="Prove the log was not altered.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Prove the log was not altered; export who did what.", no_args_is_help=True
+)
 app.add_typer(audit_app, name="audit")
+budget_app = typer.Typer(help="Bound a tenant's daily agent-run usage.", no_args_is_help=True)
+app.add_typer(budget_app, name="budget")
 
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 out = Console()
@@ -289,7 +295,7 @@ def projections_rebuild(
             except (RebuildError, PoisonEvent) as error:
                 fail(str(error))
         seconds = time.monotonic() - began
-        c.audit.rebuilt(cli_actor(), name, generation, position, events, round(seconds, 3))
+        c.projection_log.rebuilt(cli_actor(), name, generation, position, events, round(seconds, 3))
     out.print(
         f"rebuilt {name} to position {position}: {events} events in {seconds:.1f}s "
         f"({events / max(seconds, 1e-6):,.0f} events/s)",
@@ -310,7 +316,7 @@ def projections_skip(
             error = skip_poison(c.dsn, name, position)
         except RebuildError as problem:
             fail(str(problem))
-        c.audit.skipped(cli_actor(), name, position, error)
+        c.projection_log.skipped(cli_actor(), name, position, error)
     out.print(f"{name} skipped the event at position {position}", highlight=False)
 
 
@@ -372,6 +378,58 @@ def audit_verify(
         out.print(
             f"intact: {verdict.checked} events verified up to position {verdict.sealed_up_to}"
         )
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[
+        datetime | None, typer.Option(help="From this time (RFC 3339).", formats=TIME_FORMATS)
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="Before this time (RFC 3339).", formats=TIME_FORMATS)
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's entries.")] = None,
+    export_format: Annotated[str, typer.Option("--format", help="Only jsonl.")] = "jsonl",
+) -> None:
+    """Every command, accepted or denied, one JSON object per line, oldest first."""
+    from projections.audit import AuditQuery, audit_entries
+
+    if export_format != "jsonl":
+        fail(f"unknown format {export_format!r}; the only one is jsonl", 2)
+    since, until = _utc(since), _utc(until)
+    if since is not None and until is not None and since >= until:
+        fail("--since must be before --until", 2)
+    query = AuditQuery(tenant, since=since, until=until)
+    with container() as c:
+        if c.projector("audit").catch_up() < 0:
+            err.print("warning: the audit projection is stopped; see `projections status`")
+        after: int | None = 0
+        while after is not None:
+            page = partial(audit_entries, query=query, after=after, limit=1000)
+            (rows, after), _ = c.reads.query(("audit",), page)
+            for row in rows:
+                print(json.dumps(row, default=str))
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+@budget_app.command("set")
+def budget_set(
+    tenant: Annotated[str, typer.Option(help="The tenant.")],
+    tokens: Annotated[
+        int | None, typer.Option(min=0, help="Tokens per UTC day (input + output).")
+    ] = None,
+    cost_usd: Annotated[float | None, typer.Option(min=0, help="Cost in USD per UTC day.")] = None,
+) -> None:
+    """Set a tenant's daily budget; a bound left out is lifted (then the server's
+    CHRONICLE_DAILY_*_BUDGET applies). Over budget, new agent runs get 429."""
+    with container() as c:
+        c.identity.set_budget(cli_context(tenant, "budget.set"), tenant, tokens, cost_usd)
+    shown_tokens = "unbounded" if tokens is None else str(tokens)
+    shown_cost = "unbounded" if cost_usd is None else f"${cost_usd}"
+    out.print(f"{tenant}: {shown_tokens} tokens, {shown_cost} per day", highlight=False)
 
 
 @app.command()
@@ -544,6 +602,31 @@ def keys_create(
     with container() as c:
         context = cli_context(tenant, "keys.create")
         issued = c.identity.issue_key(context, tenant, name, wanted, rate_limit)
+    _print_issued(issued)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")],
+) -> None:
+    """Issue a successor with the same tenant, name, scopes and limit. The old key stays
+    valid until you revoke it, so clients can switch over first."""
+    parsed = _key_id(key_id)
+    with container() as c:
+        key = c.identity.find_key(parsed)
+        issued = c.identity.rotate_key(cli_context(key.tenant_id, "keys.rotate"), parsed)
+    out.print(f"rotated: {parsed} (still valid until revoked)", highlight=False)
+    _print_issued(issued)
+
+
+def _key_id(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        fail(f"not a key id: {text!r}", 2)
+
+
+def _print_issued(issued: IssuedKey) -> None:
     out.print(f"key id:  {issued.key_id}", highlight=False)
     out.print(f"tenant:  {issued.tenant_id}", highlight=False)
     out.print(f"scopes:  {','.join(issued.scopes)}", highlight=False)
@@ -568,6 +651,7 @@ def keys_list(
                 "scopes": list(k.scopes),
                 "revoked": k.revoked,
                 "created_at": k.created_at,
+                "rotated_from": k.rotated_from,
             }
             for k in keys
         ]
@@ -585,11 +669,8 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key id from `keys list`.")],
     reason: Annotated[str, typer.Option(help="Why, for the audit trail.")] = "",
 ) -> None:
-    """Revoke a key; it is refused from then on."""
-    try:
-        parsed = UUID(key_id)
-    except ValueError:
-        fail(f"not a key id: {key_id!r}", 2)
+    """Revoke a key; every API process refuses it within a second."""
+    parsed = _key_id(key_id)
     with container() as c:
         key = c.identity.find_key(parsed)
         c.identity.revoke_key(cli_context(key.tenant_id, "keys.revoke"), parsed, reason)

@@ -41,3 +41,11 @@ class IdempotencyKeyReused(ApplicationError):
 
 class DuplicateReceipt(ApplicationError):
     """A concurrent request with the same Idempotency-Key committed first."""
+
+
+class BudgetExceeded(ApplicationError):
+    """The tenant has used its daily budget; new agent runs wait for the next UTC day."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -17,10 +17,11 @@ from uuid import UUID
 from application.commands import CommandRunner
 from application.context import CommandContext, Principal
 from application.errors import NotFound, Unauthenticated
-from application.ports import Change, EventStore
-from domain.identity import ApiKey, Tenant
+from application.ports import Change, CommandResult, EventStore
+from application.tenancy import load_owned
+from domain.identity import ApiKey, Budget, Tenant
 
-TOKEN_PREFIX = "chr"  # noqa: S105 - a prefix, not a secret  # noqa: S105 - a prefix, not a secret
+TOKEN_PREFIX = "chr"  # noqa: S105 - a prefix, not a secret
 TOKEN_PATTERN = re.compile(rf"^{TOKEN_PREFIX}_([0-9a-f]{{32}})_([A-Za-z0-9_-]{{43}})$")
 AUTH_CACHE_SECONDS = 1.0
 
@@ -46,6 +47,7 @@ class KeyView:
     scopes: tuple[str, ...]
     revoked: bool
     created_at: str
+    rotated_from: str | None = None
 
 
 class Identity:
@@ -79,17 +81,71 @@ class Identity:
             return Change(tuple(aggregates), key)
 
         result = self._runner.run(context, decide, retry_on_conflict=True)
-        key = self._store.get(result.id, ApiKey)
+        return self._issued(result.id, secret)
+
+    def rotate_key(self, context: CommandContext, key_id: UUID) -> IssuedKey:
+        """A new key with the same tenant, name, scopes and limit; the old one stays
+        valid until it is revoked, so clients can switch over without downtime."""
+        secret = secrets.token_urlsafe(32)
+
+        def decide() -> Change:
+            successor = self._store.get(key_id, ApiKey).successor(digest(secret))
+            return Change((successor,), successor)
+
+        return self._issued(self._runner.run(context, decide).id, secret)
+
+    def _issued(self, key_id: UUID, secret: str) -> IssuedKey:
+        key = self._store.get(key_id, ApiKey)
         token = f"{TOKEN_PREFIX}_{key.id.hex}_{secret}"
         return IssuedKey(key.id, key.tenant_id, key.name, tuple(key.scopes), token)
 
-    def revoke_key(self, context: CommandContext, key_id: UUID, reason: str = "") -> None:
+    def revoke_key(
+        self, context: CommandContext, key_id: UUID, reason: str = "", *, own: bool = False
+    ) -> CommandResult:
+        """Revoke a key; with ``own`` only a key of the context's tenant (else `NotFound`)."""
+
         def decide() -> Change:
-            key = self._store.get(key_id, ApiKey)
+            if own:
+                key = load_owned(self._store, key_id, ApiKey, context.tenant_id)
+            else:
+                key = self._store.get(key_id, ApiKey)
             key.revoke(reason)
             return Change((key,), key)
 
-        self._runner.run(context, decide)
+        result = self._runner.run(context, decide)
+        self.forget(str(key_id))
+        return result
+
+    def forget(self, key_id: str) -> None:
+        """Drop cached answers for a key, so its revocation takes effect at once."""
+        with self._lock:
+            for cache_key, (_, principal) in list(self._cache.items()):
+                if principal.key_id == key_id:
+                    del self._cache[cache_key]
+
+    def set_budget(
+        self,
+        context: CommandContext,
+        tenant: str,
+        daily_tokens: int | None,
+        daily_cost_usd: float | None,
+    ) -> CommandResult:
+        def decide() -> Change:
+            try:
+                record = self._store.get(Tenant.create_id(tenant), Tenant)
+            except NotFound:
+                raise NotFound(f"no tenant {tenant!r}") from None
+            record.set_budget(daily_tokens, daily_cost_usd)
+            return Change((record,), record)
+
+        return self._runner.run(context, decide, retry_on_conflict=True)
+
+    def budget_of(self, tenant: str) -> Budget:
+        """The tenant's own daily budget (unbounded where it sets none)."""
+        try:
+            return self._store.get(Tenant.create_id(tenant), Tenant).budget
+        except NotFound:
+            return Budget()
 
     def find_key(self, key_id: UUID) -> KeyView:
         key = self._store.get(key_id, ApiKey)
@@ -108,7 +164,20 @@ class Identity:
             tuple(key.scopes),
             key.revoked,
             key.created_on.isoformat(),
+            getattr(key, "rotated_from", None),  # keys issued before rotation existed
         )
+
+    def owner_of(self, token: str) -> tuple[str, str] | None:
+        """The tenant and key id a bearer token names, whether or not its secret is
+        right; ``None`` for a malformed token or an unknown key. For audit only."""
+        match = TOKEN_PATTERN.fullmatch(token)
+        if match is None:
+            return None
+        try:
+            key = self._store.get(UUID(hex=match.group(1)), ApiKey)
+        except NotFound:
+            return None
+        return key.tenant_id, str(key.id)
 
     def is_valid(self, token: str) -> bool:
         try:

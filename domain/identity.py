@@ -6,6 +6,7 @@ A key's secret never enters the domain; only its SHA-256 digest does.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -47,11 +48,50 @@ class Tenant(Aggregate):
     @event("TenantCreated")
     def __init__(self, name: str) -> None:
         self.name = name
+        self.daily_tokens: int | None = None
+        self.daily_cost_usd: float | None = None
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.daily_tokens, self.daily_cost_usd)
 
     @classmethod
     def create(cls, name: str) -> Tenant:
         check_tenant_name(name)
         return cls(name=name)
+
+    def set_budget(self, daily_tokens: int | None, daily_cost_usd: float | None) -> None:
+        """Bound the tenant's daily agent-run usage; ``None`` lifts a bound."""
+        if daily_tokens is not None and daily_tokens < 0:
+            raise InvalidValue("tokens", "must be zero or more")
+        if daily_cost_usd is not None and not (0 <= daily_cost_usd < 1e12):
+            raise InvalidValue("cost", "must be zero or more")
+        self._budget_set(daily_tokens, daily_cost_usd)
+
+    @event("BudgetSet")
+    def _budget_set(self, daily_tokens: int | None, daily_cost_usd: float | None) -> None:
+        self.daily_tokens, self.daily_cost_usd = daily_tokens, daily_cost_usd
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A tenant's daily bounds on agent-run tokens and cost; ``None`` is unbounded."""
+
+    daily_tokens: int | None = None
+    daily_cost_usd: float | None = None
+
+    def or_else(self, default: Budget) -> Budget:
+        """Each bound of this budget, or of ``default`` where this one sets none."""
+        return Budget(
+            self.daily_tokens if self.daily_tokens is not None else default.daily_tokens,
+            self.daily_cost_usd if self.daily_cost_usd is not None else default.daily_cost_usd,
+        )
+
+    def exceeded_by(self, tokens: int, cost_usd: float) -> bool:
+        """Whether usage of a day has reached a bound (new runs are then refused)."""
+        return (self.daily_tokens is not None and tokens >= self.daily_tokens) or (
+            self.daily_cost_usd is not None and cost_usd >= self.daily_cost_usd
+        )
 
 
 class ApiKey(Aggregate):
@@ -67,12 +107,14 @@ class ApiKey(Aggregate):
         scopes: list[str],
         secret_sha256: str,
         rate_limit_per_minute: int | None = None,
+        rotated_from: str | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.name = name
         self.scopes = sorted(set(scopes))
         self.secret_sha256 = secret_sha256
         self.rate_limit_per_minute = rate_limit_per_minute
+        self.rotated_from = rotated_from
         self.revoked = False
 
     @classmethod
@@ -91,6 +133,20 @@ class ApiKey(Aggregate):
         if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= 1_000_000:
             raise InvalidValue("rate_limit", "must be 1 to 1000000 requests per minute")
         return cls(tenant_id, name, scopes, secret_sha256, rate_limit_per_minute)
+
+    def successor(self, secret_sha256: str) -> ApiKey:
+        """A new key with this one's tenant, name, scopes and limit (a rotation); this
+        key stays valid until it is revoked."""
+        if self.revoked:
+            raise ApiKeyAlreadyRevoked(self.id)
+        return type(self)(
+            self.tenant_id,
+            self.name,
+            list(self.scopes),
+            secret_sha256,
+            self.rate_limit_per_minute,
+            str(self.id),
+        )
 
     @event("RateLimitExceeded")
     def rate_limited(self, window_start: str, refused: int) -> None:

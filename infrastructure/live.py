@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -150,6 +150,11 @@ class LiveHub:
         self._inbox: asyncio.Queue[LiveEvent | None] = asyncio.Queue(INBOX_LIMIT)
         self._lost = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._watchers: dict[str, list[Callable[[str], None]]] = {}
+
+    def watch(self, event_type: str, callback: Callable[[str], None]) -> None:
+        """Call ``callback(aggregate_id)`` for each event of this type, whoever follows it."""
+        self._watchers.setdefault(event_type, []).append(callback)
 
     async def start(self) -> None:
         self.last = await anyio.to_thread.run_sync(self.events.head)
@@ -242,6 +247,8 @@ class LiveHub:
 
     def _send(self, event: LiveEvent) -> None:
         self.last = event.position
+        for callback in self._watchers.get(event.type, ()):
+            callback(event.aggregate_id)
         for subscriber in list(self.subscribers):
             if subscriber.wants(event):
                 subscriber.offer(event)

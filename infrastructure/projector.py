@@ -68,7 +68,11 @@ class ProjectionWriter:
             " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(Identifier(EVENTS_TABLE))
         types = projection.event_types
-        self._wanted: Callable[[str], bool] = lambda topic: topic.rsplit(".", 1)[-1] in types
+        self._wanted: Callable[[str], bool] = (
+            (lambda topic: True)
+            if types is None
+            else (lambda topic: topic.rsplit(".", 1)[-1] in types)
+        )
 
     def read(self, conn: Conn, after: int, limit: int) -> list[dict[str, Any]]:
         return conn.execute(self._select, (after, limit)).fetchall()
@@ -174,6 +178,15 @@ class Projector:
                 delay = min(delay * 2, 5.0)
             else:
                 delay = 0.1
+
+    def catch_up(self) -> int:
+        """Apply what the log holds now, once; the position reached, or -1 when the
+        projection is not running (stopped at a poison event, or being set up)."""
+        with connect(self.dsn) as conn:
+            while True:
+                batch = self.writer.step(conn, 0, self.batch_size, live=True)
+                if batch.read < self.batch_size:
+                    return batch.last_position
 
     def _follow(self, stop: threading.Event) -> None:
         with connect(self.dsn) as conn, connect(self.dsn) as listener:

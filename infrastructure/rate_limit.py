@@ -45,7 +45,9 @@ class RateLimiter:
         self.window_s = window_s
         self.pending = f"chronicle:rl:pending:{window_s}"  # windows with refusals, by number
 
-    async def hit(self, key_id: str, limit: int | None) -> Verdict:
+    async def hit(self, key_id: str, limit: int | None, *, track_refusals: bool = True) -> Verdict:
+        """Count one request of ``key_id``; refusals are kept for `ended_windows` to
+        record unless ``track_refusals`` is false."""
         allowed_per_window = limit or self.default_per_minute
         now = time.time()
         window = int(now) // self.window_s
@@ -58,6 +60,8 @@ class RateLimiter:
         if count <= allowed_per_window:
             remaining = allowed_per_window - int(count)
             return Verdict(True, allowed_per_window, remaining, reset, self.window_s)
+        if not track_refusals:
+            return Verdict(False, allowed_per_window, 0, reset, self.window_s)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(f"{counter}:refused")
             pipe.expire(f"{counter}:refused", self.window_s * 10)

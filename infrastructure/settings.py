@@ -11,6 +11,19 @@ class SettingsError(ValueError):
     """A configuration value is missing or malformed."""
 
 
+def _optional_number(name: str, environ: dict[str, str]) -> float | None:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not 0 <= value < 1e15:
+        raise SettingsError(f"{name} must be zero or more, not {raw!r}")
+    return value
+
+
 def _int(name: str, default: int, environ: dict[str, str]) -> int:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -19,6 +32,10 @@ def _int(name: str, default: int, environ: dict[str, str]) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     live_buffer: int = 1000
     rate_limit_per_minute: int = 6000
+    daily_token_budget: int | None = None  # per tenant, unless the tenant sets its own
+    daily_cost_budget_usd: float | None = None
     log_level: str = "info"
 
     @classmethod
@@ -55,6 +74,8 @@ class Settings:
             db_max_overflow=_int("CHRONICLE_DB_MAX_OVERFLOW", 16, env),
             live_buffer=_int("CHRONICLE_LIVE_BUFFER", 1000, env),
             rate_limit_per_minute=_int("CHRONICLE_RATE_LIMIT_PER_MINUTE", 6000, env),
+            daily_token_budget=_whole(_optional_number("CHRONICLE_DAILY_TOKEN_BUDGET", env)),
+            daily_cost_budget_usd=_optional_number("CHRONICLE_DAILY_COST_BUDGET_USD", env),
             log_level=env.get("CHRONICLE_LOG_LEVEL") or "info",
         )
 

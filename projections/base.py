@@ -27,10 +27,13 @@ class Projection(Protocol):
 
     name: str
     tables: tuple[str, ...]
-    event_types: frozenset[str]
+
+    @property
+    def event_types(self) -> frozenset[str] | None:
+        """The types ``apply`` takes; ``None`` for every event."""
 
     def ddl(self) -> Iterable[str]:
         """CREATE statements for the tables and indexes, with ``{schema}`` placeholders."""
 
     def apply(self, event: RecordedEvent) -> Iterable[Statement]:
-        """The statements that apply one event (only called for ``event_types``)."""
+        """The statements that apply one event (only called for ``event_types``, if given)."""

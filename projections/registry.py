@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from projections.audit import AuditProjection
 from projections.base import Projection
 from projections.conversations import ConversationsProjection
 from projections.messages import MessagesProjection
 from projections.runs import RunsProjection
 from projections.tasks import TasksProjection
+from projections.usage import UsageProjection
 
 PROJECTIONS: dict[str, Projection] = {
     p.name: p
-    for p in (ConversationsProjection(), MessagesProjection(), RunsProjection(), TasksProjection())
+    for p in (
+        ConversationsProjection(),
+        MessagesProjection(),
+        RunsProjection(),
+        TasksProjection(),
+        AuditProjection(),
+        UsageProjection(),
+    )
 }

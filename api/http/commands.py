@@ -14,6 +14,7 @@ from uuid import uuid4
 import anyio.to_thread
 from litestar import Request
 from litestar.exceptions import ValidationException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Response
 
 from application.context import CommandContext, Idempotency, Principal
@@ -42,8 +43,18 @@ def expected_version(request: Request[Any, Any, Any]) -> int | None:
     return int(match.group(1))
 
 
-async def command_context(request: Request[Any, Any, Any], command: str) -> CommandContext:
+def command_of(route_handler: BaseRouteHandler) -> str | None:
+    """The command a route runs, declared as ``opt={"command": ...}`` on its decorator;
+    audit and rate limiting know commands by these names."""
+    command = route_handler.opt.get("command")
+    return command if isinstance(command, str) else None
+
+
+async def command_context(request: Request[Any, Any, Any]) -> CommandContext:
     principal: Principal = request.user
+    command = command_of(request.route_handler)
+    if command is None:
+        raise RuntimeError(f"{request.route_handler} declares no command")
     idempotency = None
     if (key := request.headers.get("idempotency-key")) is not None:
         if not IDEMPOTENCY_KEY.fullmatch(key):
@@ -67,7 +78,6 @@ async def command_context(request: Request[Any, Any, Any], command: str) -> Comm
 
 async def run_command(
     request: Request[Any, Any, Any],
-    command: str,
     handler: Callable[[CommandContext], CommandResult],
     render: Callable[[CommandResult], dict[str, Any]],
     status_code: int = 200,
@@ -76,7 +86,7 @@ async def run_command(
 
     A replayed idempotent command answers with the same status and body as the first.
     """
-    context = await command_context(request, command)
+    context = await command_context(request)
     result = await anyio.to_thread.run_sync(handler, context)
     headers = {"ETag": f'"{result.version}"'}
     if result.replayed:

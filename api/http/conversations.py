@@ -100,7 +100,13 @@ class ConversationsController(Controller):
     path = "/v1/conversations"
     tags = ["conversations"]
 
-    @post("/", guards=[requires("commands:write")], status_code=201, response_model=Started)
+    @post(
+        "/",
+        guards=[requires("commands:write")],
+        status_code=201,
+        response_model=Started,
+        opt={"command": "conversation.start"},
+    )
     async def start(
         self, request: Request[Principal, Any, Any], data: JSONBody[StartConversation]
     ) -> Response[dict[str, Any]]:
@@ -108,13 +114,17 @@ class ConversationsController(Controller):
         container: Container = request.app.state.container
         return await run_command(
             request,
-            "conversation.start",
             lambda ctx: container.conversations.start(ctx, data.title, data.participants),
             _started,
             201,
         )
 
-    @post("/{conversation_id:uuid}/messages", guards=[requires("commands:write")], status_code=201)
+    @post(
+        "/{conversation_id:uuid}/messages",
+        guards=[requires("commands:write")],
+        status_code=201,
+        opt={"command": "conversation.post_message"},
+    )
     async def post_message(
         self,
         request: Request[Principal, Any, Any],
@@ -126,7 +136,6 @@ class ConversationsController(Controller):
         expected = expected_version(request)
         return await run_command(  # type: ignore[return-value]
             request,
-            "conversation.post_message",
             lambda ctx: container.conversations.post_message(
                 ctx,
                 conversation_id,
@@ -140,7 +149,12 @@ class ConversationsController(Controller):
             201,
         )
 
-    @post("/{conversation_id:uuid}/rename", guards=[requires("commands:write")], status_code=200)
+    @post(
+        "/{conversation_id:uuid}/rename",
+        guards=[requires("commands:write")],
+        status_code=200,
+        opt={"command": "conversation.rename"},
+    )
     async def rename(
         self,
         request: Request[Principal, Any, Any],
@@ -152,12 +166,16 @@ class ConversationsController(Controller):
         expected = expected_version(request)
         return await run_command(  # type: ignore[return-value]
             request,
-            "conversation.rename",
             lambda ctx: container.conversations.rename(ctx, conversation_id, data.title, expected),
             version_and_position,
         )
 
-    @post("/{conversation_id:uuid}/archive", guards=[requires("commands:write")], status_code=200)
+    @post(
+        "/{conversation_id:uuid}/archive",
+        guards=[requires("commands:write")],
+        status_code=200,
+        opt={"command": "conversation.archive"},
+    )
     async def archive(
         self, request: Request[Principal, Any, Any], conversation_id: FromPath[UUID]
     ) -> Response[Changed]:
@@ -166,7 +184,6 @@ class ConversationsController(Controller):
         expected = expected_version(request)
         return await run_command(  # type: ignore[return-value]
             request,
-            "conversation.archive",
             lambda ctx: container.conversations.archive(ctx, conversation_id, expected),
             version_and_position,
         )

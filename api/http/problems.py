@@ -15,6 +15,7 @@ from litestar.plugins.problem_details import (
 )
 
 from application.errors import (
+    BudgetExceeded,
     ConcurrencyConflict,
     DuplicateReceipt,
     Forbidden,
@@ -114,6 +115,11 @@ def _invalid_value(exc: InvalidValue) -> ProblemDetailsException:
     )
 
 
+def _budget_exceeded(exc: BudgetExceeded) -> ProblemDetailsException:
+    headers = {"Retry-After": str(exc.retry_after_s)}
+    return problem(429, "budget-exceeded", "Daily budget exceeded", str(exc), headers=headers)
+
+
 def _internal(exc: Exception) -> ProblemDetailsException:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "internal-error", "Internal server error", "an unexpected error occurred")
@@ -138,6 +144,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
         Unauthenticated: _simple(401, "unauthenticated", "Authentication required"),
         Forbidden: _simple(403, "forbidden", "Missing scope"),
         PreconditionFailed: _simple(412, "precondition-failed", "Version mismatch"),
+        BudgetExceeded: _budget_exceeded,
         ConcurrencyConflict: _simple(409, "conflict", "Concurrent modification"),
         DuplicateReceipt: _simple(409, "conflict", "Concurrent duplicate request"),
         IdempotencyKeyReused: _simple(

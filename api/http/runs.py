@@ -15,6 +15,7 @@ from api.bootstrap import Container
 from api.http.auth import requires
 from api.http.commands import run_command, version_and_position
 from api.http.reads import After, Limit, MinPosition, next_cursor_of, parse_cursor, read_model
+from api.http.usage import ensure_within_budget
 from application.context import Principal
 from application.errors import NotFound
 from application.ports import CommandResult
@@ -86,15 +87,16 @@ class RunsController(Controller):
     path = "/v1/runs"
     tags = ["runs"]
 
-    @post("/", guards=WRITE, status_code=201)
+    @post("/", guards=WRITE, status_code=201, opt={"command": "run.start"})
     async def start(
         self, request: Request[Principal, Any, Any], data: JSONBody[StartRun]
     ) -> Response[dict[str, Any]]:
-        """Start an agent run in a conversation (agent_started)."""
+        """Start an agent run in a conversation (agent_started); ``429 budget-exceeded``
+        once the tenant has used its daily budget."""
+        await ensure_within_budget(request)
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "run.start",
             lambda ctx: c.runs.start(
                 ctx, data.conversation_id, data.agent, data.model, data.input_message_id
             ),
@@ -102,7 +104,7 @@ class RunsController(Controller):
             201,
         )
 
-    @post("/{run_id:uuid}/thinking", guards=WRITE, status_code=200)
+    @post("/{run_id:uuid}/thinking", guards=WRITE, status_code=200, opt={"command": "run.think"})
     async def thinking(
         self,
         request: Request[Principal, Any, Any],
@@ -113,12 +115,13 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "run.think",
             lambda ctx: c.runs.think(ctx, run_id, data.text),
             version_and_position,
         )
 
-    @post("/{run_id:uuid}/tools", guards=WRITE, status_code=200)
+    @post(
+        "/{run_id:uuid}/tools", guards=WRITE, status_code=200, opt={"command": "run.tool_started"}
+    )
     async def tool(
         self,
         request: Request[Principal, Any, Any],
@@ -129,12 +132,16 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "run.tool_started",
             lambda ctx: c.runs.start_tool(ctx, run_id, data.call_id, data.tool, data.arguments),
             version_and_position,
         )
 
-    @post("/{run_id:uuid}/tools/{call_id:str}/result", guards=WRITE, status_code=200)
+    @post(
+        "/{run_id:uuid}/tools/{call_id:str}/result",
+        guards=WRITE,
+        status_code=200,
+        opt={"command": "run.tool_completed"},
+    )
     async def tool_result(
         self,
         request: Request[Principal, Any, Any],
@@ -146,14 +153,13 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "run.tool_completed",
             lambda ctx: c.runs.finish_tool(
                 ctx, run_id, call_id, data.result, data.error, data.duration_ms
             ),
             version_and_position,
         )
 
-    @post("/{run_id:uuid}/complete", guards=WRITE, status_code=200)
+    @post("/{run_id:uuid}/complete", guards=WRITE, status_code=200, opt={"command": "run.complete"})
     async def complete(
         self,
         request: Request[Principal, Any, Any],
@@ -172,14 +178,13 @@ class RunsController(Controller):
         usage = msgspec.structs.asdict(data.usage)
         response = await run_command(
             request,
-            "run.complete",
             lambda ctx: c.runs.complete(ctx, run_id, content, usage),
             _completed,
         )
         await deltas.discard(tenant, str(run_id))
         return response
 
-    @post("/{run_id:uuid}/fail", guards=WRITE, status_code=200)
+    @post("/{run_id:uuid}/fail", guards=WRITE, status_code=200, opt={"command": "run.fail"})
     async def fail(
         self, request: Request[Principal, Any, Any], run_id: FromPath[UUID], data: JSONBody[Fail]
     ) -> Response[dict[str, Any]]:
@@ -187,12 +192,11 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "run.fail",
             lambda ctx: c.runs.fail(ctx, run_id, data.error),
             version_and_position,
         )
 
-    @post("/{run_id:uuid}/cancel", guards=WRITE, status_code=200)
+    @post("/{run_id:uuid}/cancel", guards=WRITE, status_code=200, opt={"command": "run.cancel"})
     async def cancel(
         self, request: Request[Principal, Any, Any], run_id: FromPath[UUID], data: JSONBody[Cancel]
     ) -> Response[dict[str, Any]]:
@@ -200,12 +204,11 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "run.cancel",
             lambda ctx: c.runs.cancel(ctx, run_id, data.reason),
             version_and_position,
         )
 
-    @post("/{run_id:uuid}/deltas", guards=WRITE, status_code=202)
+    @post("/{run_id:uuid}/deltas", guards=WRITE, status_code=202, opt={"command": "run.delta"})
     async def delta(
         self, request: Request[Principal, Any, Any], run_id: FromPath[UUID], data: JSONBody[Delta]
     ) -> dict[str, int]:

@@ -76,7 +76,7 @@ class TasksController(Controller):
     path = "/v1/tasks"
     tags = ["tasks"]
 
-    @post("/", guards=WRITE, status_code=201)
+    @post("/", guards=WRITE, status_code=201, opt={"command": "task.submit"})
     async def submit(
         self, request: Request[Principal, Any, Any], data: JSONBody[Submit]
     ) -> Response[dict[str, Any]]:
@@ -84,7 +84,6 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "task.submit",
             lambda ctx: c.tasks.submit(
                 ctx,
                 data.type,
@@ -99,7 +98,7 @@ class TasksController(Controller):
             201,
         )
 
-    @post("/claim", guards=WRITE, status_code=200)
+    @post("/claim", guards=WRITE, status_code=200, opt={"command": "task.claim"})
     async def claim(
         self, request: Request[Principal, Any, Any], data: JSONBody[ClaimRequest]
     ) -> Response[Any]:
@@ -107,7 +106,7 @@ class TasksController(Controller):
         ``204`` when none turns up within ``wait_s``.
         """
         c: Container = request.app.state.container
-        context = await command_context(request, "task.claim")
+        context = await command_context(request)
         deadline = time.monotonic() + data.wait_s
         while True:
             claim = await anyio.to_thread.run_sync(
@@ -128,7 +127,12 @@ class TasksController(Controller):
         headers = {"Idempotent-Replayed": "true"} if claim.result.replayed else {}
         return Response(body, headers=headers)
 
-    @post("/{task_id:uuid}/heartbeat", guards=WRITE, status_code=200)
+    @post(
+        "/{task_id:uuid}/heartbeat",
+        guards=WRITE,
+        status_code=200,
+        opt={"command": "task.heartbeat"},
+    )
     async def heartbeat(
         self,
         request: Request[Principal, Any, Any],
@@ -139,12 +143,13 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "task.heartbeat",
             lambda ctx: c.tasks.heartbeat(ctx, task_id, data.progress, data.note),
             version_and_position,
         )
 
-    @post("/{task_id:uuid}/complete", guards=WRITE, status_code=200)
+    @post(
+        "/{task_id:uuid}/complete", guards=WRITE, status_code=200, opt={"command": "task.complete"}
+    )
     async def complete(
         self,
         request: Request[Principal, Any, Any],
@@ -155,12 +160,11 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "task.complete",
             lambda ctx: c.tasks.complete(ctx, task_id, data.result),
             version_and_position,
         )
 
-    @post("/{task_id:uuid}/fail", guards=WRITE, status_code=200)
+    @post("/{task_id:uuid}/fail", guards=WRITE, status_code=200, opt={"command": "task.fail"})
     async def fail(
         self,
         request: Request[Principal, Any, Any],
@@ -171,12 +175,11 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "task.fail",
             lambda ctx: c.tasks.fail(ctx, task_id, data.error, data.retryable),
             version_and_position,
         )
 
-    @post("/{task_id:uuid}/cancel", guards=WRITE, status_code=200)
+    @post("/{task_id:uuid}/cancel", guards=WRITE, status_code=200, opt={"command": "task.cancel"})
     async def cancel(
         self,
         request: Request[Principal, Any, Any],
@@ -187,7 +190,6 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            "task.cancel",
             lambda ctx: c.tasks.cancel(ctx, task_id, data.reason),
             version_and_position,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import ApiKeyAlreadyRevoked, InvalidValue
-from domain.identity import SCOPES, ApiKey, Tenant
+from domain.identity import SCOPES, ApiKey, Budget, Tenant
 
 
 def test_a_tenant_id_is_derived_from_its_name() -> None:
@@ -43,3 +43,49 @@ def test_a_key_is_revoked_once() -> None:
     assert key.revoked
     with pytest.raises(ApiKeyAlreadyRevoked):
         key.revoke("again")
+
+
+def test_a_rotated_key_inherits_everything_but_its_secret() -> None:
+    key = ApiKey.issue("acme", "ci", ["read", "admin"], "d" * 64, rate_limit_per_minute=10)
+    successor = key.successor("e" * 64)
+    assert successor.id != key.id
+    assert (successor.tenant_id, successor.name, successor.scopes) == ("acme", "ci", key.scopes)
+    assert successor.rate_limit_per_minute == 10
+    assert successor.rotated_from == str(key.id)
+    assert successor.secret_sha256 == "e" * 64
+    assert not key.revoked  # the old key stays valid until revoked
+
+
+def test_a_revoked_key_cannot_be_rotated() -> None:
+    key = ApiKey.issue("acme", "ci", ["read"], "d" * 64)
+    key.revoke("leaked")
+    with pytest.raises(ApiKeyAlreadyRevoked):
+        key.successor("e" * 64)
+
+
+def test_a_tenant_starts_unbounded_and_takes_a_budget() -> None:
+    tenant = Tenant.create("acme")
+    assert tenant.budget == Budget()
+    assert not tenant.budget.exceeded_by(10**12, 10.0**9)
+    tenant.set_budget(1000, None)
+    assert tenant.budget == Budget(1000, None)
+    assert not tenant.budget.exceeded_by(999, 1e6)
+    assert tenant.budget.exceeded_by(1000, 0.0)
+
+
+def test_a_cost_bound_is_reached_at_its_value() -> None:
+    budget = Budget(None, 2.5)
+    assert not budget.exceeded_by(10**9, 2.49)
+    assert budget.exceeded_by(0, 2.5)
+
+
+def test_a_tenant_budget_falls_back_to_the_default_per_bound() -> None:
+    default = Budget(5000, 1.0)
+    assert Budget(None, 3.0).or_else(default) == Budget(5000, 3.0)
+    assert Budget().or_else(default) == default
+
+
+@pytest.mark.parametrize(("tokens", "cost"), [(-1, None), (None, -0.01)])
+def test_negative_budgets_are_refused(tokens: int | None, cost: float | None) -> None:
+    with pytest.raises(InvalidValue):
+        Tenant.create("acme").set_budget(tokens, cost)

@@ -1,0 +1,84 @@
+"""HTTP resource for the audit trail: who did what, when, from which key (own tenant)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.params import QueryParameter
+from litestar.response import Response
+
+from api.http.auth import requires
+from api.http.reads import After, MinPosition, next_cursor_of, parse_cursor, read_model
+from application.context import Principal
+from projections.audit import AuditQuery, audit_entries
+
+Time = Annotated[datetime | None, QueryParameter(description="RFC 3339 time (UTC if no offset)")]
+Filter = Annotated[str | None, QueryParameter(max_length=200)]
+AuditLimit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size, at most 500")]
+
+
+class AuditEntry(msgspec.Struct):
+    position: int
+    at: datetime
+    actor: str
+    key_id: str | None
+    action: str
+    target: str | None
+    outcome: str
+    status: int | None
+    reason: str | None
+    request_id: str | None
+    trace_id: str | None
+    command_id: UUID
+    events: int
+
+
+class AuditPage(msgspec.Struct):
+    items: list[AuditEntry]
+    next: str | None
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def entry_of(row: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(**{k: v for k, v in row.items() if k != "tenant_id"})
+
+
+class AuditController(Controller):
+    path = "/v1/audit"
+    tags = ["audit"]
+
+    @get("/", guards=[requires("audit:read")])
+    async def entries(
+        self,
+        request: Request[Principal, Any, Any],
+        actor: Filter = None,
+        action: Filter = None,
+        target: Filter = None,
+        since: Time = None,
+        until: Time = None,
+        after: After = None,
+        limit: AuditLimit = 100,
+        min_position: MinPosition = None,
+    ) -> Response[AuditPage]:
+        """Every command of the tenant, accepted or denied, oldest first: actor (``key:…``),
+        key id, action (the command), target, outcome, status, reason, request and trace ids.
+        """
+        query = AuditQuery(request.user.tenant_id, actor, action, target, utc(since), utc(until))
+        cursor = parse_cursor(after)
+        (rows, next_cursor), headers = await read_model(
+            request,
+            ("audit",),
+            lambda conn: audit_entries(conn, query, cursor, limit),
+            min_position,
+        )
+        page = AuditPage([entry_of(r) for r in rows], next_cursor_of(next_cursor))
+        return Response(page, headers=headers)
