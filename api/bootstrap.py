@@ -58,7 +58,7 @@ class Container:
             store=store,
             runner=runner,
             conversations=Conversations(store, runner),
-            identity=Identity(store, runner),
+            identity=Identity(store, runner, settings.auth_cache_seconds),
             streams=Streams(store),
             projection_log=ProjectionAudit(store, runner),
             audit=AuditTrail(runner),

@@ -53,9 +53,12 @@ class KeyView:
 class Identity:
     """Use cases of tenants and keys, and authentication of bearer tokens."""
 
-    def __init__(self, store: EventStore, runner: CommandRunner) -> None:
+    def __init__(
+        self, store: EventStore, runner: CommandRunner, cache_seconds: float = AUTH_CACHE_SECONDS
+    ) -> None:
         self._store = store
         self._runner = runner
+        self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
@@ -189,13 +192,14 @@ class Identity:
     def authenticate(self, token: str) -> Principal:
         """The principal of a bearer token; raises ``Unauthenticated`` otherwise.
 
-        Answers are cached for about a second, so a revocation takes effect within it.
+        Answers are cached for about a second, so a revocation takes effect within it
+        even if its `forget` never arrives.
         """
         cache_key = digest(token)
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(cache_key)
-        if cached is not None and now - cached[0] < AUTH_CACHE_SECONDS:
+        if cached is not None and now - cached[0] < self._cache_seconds:
             return cached[1]
         principal = self._verify(token)
         with self._lock:

@@ -34,6 +34,10 @@ def _int(name: str, default: int, environ: dict[str, str]) -> int:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def _whole(value: float | None) -> int | None:
     return None if value is None else int(value)
 
@@ -53,6 +57,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     live_buffer: int = 1000
     rate_limit_per_minute: int = 6000
+    auth_cache_seconds: float = 1.0  # a revocation also reaches every process over NATS
     daily_token_budget: int | None = None  # per tenant, unless the tenant sets its own
     daily_cost_budget_usd: float | None = None
     log_level: str = "info"
@@ -74,6 +79,7 @@ class Settings:
             db_max_overflow=_int("CHRONICLE_DB_MAX_OVERFLOW", 16, env),
             live_buffer=_int("CHRONICLE_LIVE_BUFFER", 1000, env),
             rate_limit_per_minute=_int("CHRONICLE_RATE_LIMIT_PER_MINUTE", 6000, env),
+            auth_cache_seconds=_or(_optional_number("CHRONICLE_AUTH_CACHE_SECONDS", env), 1.0),
             daily_token_budget=_whole(_optional_number("CHRONICLE_DAILY_TOKEN_BUDGET", env)),
             daily_cost_budget_usd=_optional_number("CHRONICLE_DAILY_COST_BUDGET_USD", env),
             log_level=env.get("CHRONICLE_LOG_LEVEL") or "info",
