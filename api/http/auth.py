@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -35,11 +36,16 @@ def authentication_middleware() -> DefineMiddleware:
     return DefineMiddleware(ApiKeyAuthentication, exclude=PUBLIC_PATHS)
 
 
-def requires(scope: str) -> Guard:
+@dataclass(frozen=True)
+class Requires:
     """A guard that lets through only principals holding ``scope``."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        principal: Principal = connection.user
-        principal.require(scope)
+    scope: str
 
-    return guard
+    def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        principal.require(self.scope)
+
+
+def requires(scope: str) -> Guard:
+    return Requires(scope)
