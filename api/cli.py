@@ -442,6 +442,9 @@ def replay(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per step.")] = False,
+    tenant: Annotated[
+        str | None, typer.Option(help="Only if the run is this tenant's (else: no such run).")
+    ] = None,
 ) -> None:
     """An agent run step by step, with the time of each step since the run began."""
     try:
@@ -451,7 +454,7 @@ def replay(
     _stop_on_signals()
     with container() as c:
         steps = c.store.read_stream(aggregate_id, 1, 100_000)
-    if not steps or steps[0].category != "run":
+    if not steps or steps[0].category != "run" or tenant not in (None, steps[0].tenant_id):
         fail(f"no agent run {aggregate_id}")
     began = steps[0].recorded_at
     previous = began
@@ -527,6 +530,9 @@ def events_show(
         datetime | None, typer.Option(help="As of this time (RFC 3339).", formats=TIME_FORMATS)
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    tenant: Annotated[
+        str | None, typer.Option(help="Only if the aggregate is this tenant's (else: none).")
+    ] = None,
 ) -> None:
     """An aggregate's state as of a version or time, and the events that led there."""
     try:
@@ -539,7 +545,7 @@ def events_show(
         as_of = as_of.replace(tzinfo=UTC)
     with container() as c:
         first = c.store.read_stream(aggregate_id, 1, 1)
-        if not first:
+        if not first or tenant not in (None, first[0].tenant_id):
             fail(f"no stream {aggregate_id}")
         found = c.streams.state_at(first[0].tenant_id, aggregate_id, version, as_of)
     state = msgspec.to_builtins(found.state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +13,15 @@ from infrastructure.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """PostgreSQL, NATS and Valkey from their wheels, for the whole session."""
-    data_dir: Path = tmp_path_factory.mktemp("chronicle")
-    with EmbeddedServers(data_dir).running() as embedded:
-        yield Settings(data_dir=data_dir).with_urls(
-            embedded.postgres().url, embedded.nats().url, embedded.valkey().url
-        )
+def servers() -> Iterator[Settings]:
+    """PostgreSQL, NATS and Valkey from their wheels, for the whole session.
+
+    Their data lives outside pytest's numbered temporary directories: pytest keeps only
+    the newest three per user, so a concurrent session would delete this one's.
+    """
+    with tempfile.TemporaryDirectory(prefix="chronicle-tests-") as directory:
+        data_dir = Path(directory)
+        with EmbeddedServers(data_dir).running() as embedded:
+            yield Settings(data_dir=data_dir).with_urls(
+                embedded.postgres().url, embedded.nats().url, embedded.valkey().url
+            )

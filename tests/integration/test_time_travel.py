@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,10 +14,9 @@ import httpx
 from api.bootstrap import Container
 from application.context import CommandContext
 from infrastructure.settings import Settings
+from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory
 from tests.integration.test_http_conversations import assert_problem, start
-
-CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 
 
 async def test_state_at_several_versions_and_times(client: httpx.AsyncClient) -> None:
@@ -81,13 +77,9 @@ def test_events_show_and_tail_from_the_cli(scratch: Settings) -> None:
         other = container.conversations.start(CommandContext("zeta", "test", "t"), "Other", [])
     finally:
         container.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    env["CHRONICLE_DATABASE_URL"] = scratch.database_url or ""
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [CHRONICLE, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-        )
+        return run_cli(scratch, *args)
 
     shown = cli("events", "show", str(started.id), "--version", "1", "--json")
     assert shown.returncode == 0, shown.stderr
@@ -130,17 +122,8 @@ def test_replay_shows_a_run_step_by_step_at_recorded_pace(scratch: Settings) -> 
         container.runs.complete(ctx, run.id, "done", {"output_tokens": 1})
     finally:
         container.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    env["CHRONICLE_DATABASE_URL"] = scratch.database_url or ""
     began = time.monotonic()
-    replayed = subprocess.run(
-        [CHRONICLE, "replay", str(run.id), "--json", "--speed", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    replayed = run_cli(scratch, "replay", str(run.id), "--json", "--speed", "1")
     took = time.monotonic() - began
     assert replayed.returncode == 0, replayed.stderr
     steps = [json.loads(line) for line in replayed.stdout.splitlines()]
@@ -153,12 +136,21 @@ def test_replay_shows_a_run_step_by_step_at_recorded_pace(scratch: Settings) -> 
     ]
     assert steps[2]["offset_ms"] - steps[1]["offset_ms"] >= 290
     assert took >= 0.3
-    not_a_run = subprocess.run(
-        [CHRONICLE, "replay", str(conversation.id)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    not_a_run = run_cli(scratch, "replay", str(conversation.id))
     assert not_a_run.returncode != 0 and "no agent run" in not_a_run.stderr
+
+
+def test_replay_and_show_keep_to_the_named_tenant(scratch: Settings) -> None:
+    container = Container.build(scratch)
+    try:
+        ctx = CommandContext("acme", "test", "t")
+        conversation = container.conversations.start(ctx, "Run", [])
+        run = container.runs.start(ctx, conversation.id, "planner", "m", None)
+    finally:
+        container.close()
+    own = run_cli(scratch, "replay", str(run.id), "--tenant", "acme", "--json")
+    assert own.returncode == 0 and "agent_started" in own.stdout
+    for command in (["replay", str(run.id)], ["events", "show", str(conversation.id)]):
+        other = run_cli(scratch, *command, "--tenant", "globex", "--json")
+        assert other.returncode != 0 and other.stdout == ""
+        assert "no " in other.stderr and "acme" not in other.stderr
