@@ -179,10 +179,11 @@ async def test_the_list_filters_by_state_and_type(client: httpx.AsyncClient) -> 
     k = kind()
     one = await submit(client, k)
     two = await submit(client, k)
-    await client.post(f"/v1/tasks/{one['id']}/cancel", json={})
+    cancelled = (await client.post(f"/v1/tasks/{one['id']}/cancel", json={})).json()
     pending = (
         await client.get(
-            "/v1/tasks", params={"type": k, "state": "pending", "min_position": two["position"] + 1}
+            "/v1/tasks",
+            params={"type": k, "state": "pending", "min_position": cancelled["position"]},
         )
     ).json()
     assert [t["id"] for t in pending["items"]] == [two["id"]]
