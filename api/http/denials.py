@@ -3,7 +3,8 @@ recorded as an `AccessDenied` event before the refusal leaves the server.
 
 Refusals for being over the rate limit are the exception: they are recorded once per
 key per minute (`RateLimitExceeded`), so a flood costs one event, not one per request.
-Failed authentications are recorded up to a bound per client address and minute.
+Failed authentications are recorded up to a bound per named key (or client address)
+and minute.
 """
 
 from __future__ import annotations
@@ -116,17 +117,18 @@ class DenialAuditMiddleware(ASGIMiddleware):
         if isinstance(principal, Principal):
             return principal.tenant_id, principal.actor, principal.key_id
         client = (scope.get("client") or ("unknown", 0))[0]
-        verdict = await limiter.hit(
-            f"unauthenticated:{client}",
-            FAILED_AUTHENTICATIONS_RECORDED_PER_MINUTE,
-            track_refusals=False,
-        )
-        if not verdict.allowed:
-            return None
         scheme, _, token = (header(scope, b"authorization") or "").partition(" ")
         owner = None
         if scheme.lower() == "bearer" and token.strip():
             owner = await anyio.to_thread.run_sync(container.identity.owner_of, token.strip())
+        # Bounded per named key (or per address when none), so a flood against one key
+        # neither floods the log nor hides the failures of others.
+        bound = f"unauthenticated:{owner[1] if owner else client}"
+        verdict = await limiter.hit(
+            bound, FAILED_AUTHENTICATIONS_RECORDED_PER_MINUTE, track_refusals=False
+        )
+        if not verdict.allowed:
+            return None
         if owner is None:
             return SYSTEM_TENANT, f"anonymous:{client}", None
         tenant, key_id = owner

@@ -3,14 +3,18 @@ queryable by the tenant's auditors only, and exportable as JSON lines."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from api.bootstrap import Container
+from api.http.denials import FAILED_AUTHENTICATIONS_RECORDED_PER_MINUTE
 from infrastructure.settings import Settings
 from projections.audit import AuditQuery, audit_entries
 from tests.integration.cli import run_cli
@@ -54,7 +58,7 @@ async def test_accepted_and_denied_commands_are_attributed(
     reader = issue_key(tenant, ("read",))
     auditor = issue_key(tenant, ("audit:read",))
     stranger = issue_key()
-    wrong_secret = writer.rsplit("_", 1)[0] + "_" + "x" * 43
+    wrong_secret = "_".join(writer.split("_")[:2]) + "_" + "x" * 43  # secrets may hold "_"
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
         started = await http.post(
             "/v1/conversations",
@@ -203,3 +207,30 @@ async def test_export_writes_json_lines_per_tenant_and_time(
         servers, "audit", "export", "--since", "2026-01-02", "--until", "2026-01-01"
     )
     assert backwards.returncode == 2 and "before" in backwards.stderr
+
+
+async def test_failed_authentications_are_recorded_up_to_a_bound_per_key(
+    api_url: str, container: Container, issue_key: KeyFactory
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    target, bystander = issue_key(tenant), issue_key(tenant)
+    auditor = issue_key(tenant, ("audit:read",))
+
+    def forged(token: str) -> str:
+        return "_".join(token.split("_")[:2]) + "_" + "x" * 43
+
+    into_minute = time.time() % 60  # the bound is per clock minute: stay within one
+    if into_minute > 40:
+        await asyncio.sleep(60.1 - into_minute)
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        for _ in range(FAILED_AUTHENTICATIONS_RECORDED_PER_MINUTE + 5):
+            refused = await http.post("/v1/conversations", json={}, headers=bearer(forged(target)))
+            assert refused.status_code == 401
+        refused = await http.post("/v1/conversations", json={}, headers=bearer(forged(bystander)))
+        assert refused.status_code == 401
+        entries = await audit(http, container, auditor, action="conversation.start", limit=500)
+    by_key = Counter(e["key_id"] for e in entries if e["reason"] == "unauthenticated")
+    assert by_key == {
+        key_id_of(target): FAILED_AUTHENTICATIONS_RECORDED_PER_MINUTE,
+        key_id_of(bystander): 1,
+    }
