@@ -277,10 +277,13 @@ class PostgresEventStore:
         state: dict[str, Any] = msgspec.json.decode(bytes(row["state"]))
         if "class_version" in state:
             return self._decode_upcast(row)
-        data = {
-            key: untag(value) if isinstance(value, dict | list) and key != "metadata" else value
-            for key, value in state.items()
-        }
+        recorded_at = datetime.fromisoformat(state["timestamp"]["_data_"])
+        metadata = state.pop("metadata", None) or {}
+        for header in EVENT_HEADER_FIELDS:
+            state.pop(header, None)
+        for key, value in state.items():
+            if type(value) is dict or type(value) is list:
+                state[key] = untag(value)
         topic: str = row["topic"]
         return RecordedEvent(
             position=row["notification_id"],
@@ -288,9 +291,9 @@ class PostgresEventStore:
             version=row["originator_version"],
             type=topic.rsplit(".", 1)[-1],
             category=category_of(topic),
-            data={k: v for k, v in data.items() if k not in EVENT_HEADER_FIELDS},
-            metadata=data.get("metadata") or {},
-            recorded_at=datetime.fromisoformat(state["timestamp"]["_data_"]),
+            data=state,
+            metadata=metadata,
+            recorded_at=recorded_at,
         )
 
     def _decode_upcast(self, row: dict[str, Any]) -> RecordedEvent:
@@ -321,7 +324,8 @@ def untag(value: Any) -> Any:
     if isinstance(value, dict):
         tag = value.get("_type_")
         if tag == "uuid_hex":
-            return str(UUID(hex=value["_data_"]))
+            h = value["_data_"]  # 32 hex digits, as eventsourcing writes them
+            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         if tag is not None and "_data_" in value:
             return value["_data_"]  # datetimes as ISO strings, decimals as strings
         return {k: untag(v) for k, v in value.items()}

@@ -11,11 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import structlog
+from psycopg import Cursor
 from psycopg.sql import SQL, Composed, Identifier
 
 from infrastructure.event_store import EVENTS_TABLE
@@ -30,11 +32,13 @@ from infrastructure.read_models import (
     scalar,
     schema_of,
 )
-from projections.base import Projection
+from projections.base import Projection, Statement
 
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 1000
+Prepared = list[tuple[int, list[Statement]]]  # each event's position and its statements
+COPY_MIN_ROWS = 32  # shorter runs go faster as one pipelined executemany
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 2.0
 STOP_CHECK_SECONDS = 0.25
@@ -78,41 +82,74 @@ class ProjectionWriter:
         return conn.execute(self._select, (after, limit)).fetchall()
 
     def apply(self, conn: Conn, generation: int, rows: Iterable[dict[str, Any]]) -> None:
-        """Apply rows in the caller's transaction; a failing event raises `PoisonEvent`.
+        """Apply rows in the caller's transaction; a failing event raises `PoisonEvent`."""
+        self.write(conn, generation, self.prepare(rows))
 
-        Runs of the same statement are sent with one ``executemany`` (pipelined), so a
-        batch costs a few round trips instead of one per event.
+    def prepare(self, rows: Iterable[dict[str, Any]]) -> Prepared:
+        """The statements of each wanted event (decoding only: no database needed)."""
+        prepared = []
+        for row in rows:
+            if not self._wanted(row["topic"]):
+                continue
+            position = row["notification_id"]
+            try:
+                statements = list(self.projection.apply(self.decode(row)))
+            except Exception as error:
+                raise PoisonEvent(self.projection.name, position, error) from error
+            if statements:
+                prepared.append((position, statements))
+        return prepared
+
+    def write(self, conn: Conn, generation: int, prepared: Prepared) -> None:
+        """Send prepared statements in the caller's transaction.
+
+        Runs of the same statement go together: long runs of a plain insert as one COPY,
+        others as one pipelined ``executemany``, so a batch costs a few round trips.
         """
         schema = schema_of(self.projection.name, generation)
-        run: list[tuple[Any, ...]] = []
-        run_sql = ""
+        run: list[Statement] = []
         first_position = 0
         with conn.cursor() as cursor:
 
             def flush() -> None:
-                if run:
-                    try:
-                        cursor.executemany(compose(run_sql, schema, self._sql), run)
-                    except TRANSIENT:
-                        raise
-                    except Exception as error:
-                        raise PoisonEvent(self.projection.name, first_position, error) from error
-                    run.clear()
-
-            for row in rows:
-                if not self._wanted(row["topic"]):
-                    continue
-                position = row["notification_id"]
+                if not run:
+                    return
                 try:
-                    statements = list(self.projection.apply(self.decode(row)))
+                    if not self._copied(conn, cursor, schema, run):
+                        sql = compose(run[0].sql, schema, self._sql)
+                        cursor.executemany(sql, [s.params for s in run])
+                except TRANSIENT:
+                    raise
                 except Exception as error:
-                    raise PoisonEvent(self.projection.name, position, error) from error
+                    raise PoisonEvent(self.projection.name, first_position, error) from error
+                run.clear()
+
+            for position, statements in prepared:
                 for statement in statements:
-                    if statement.sql != run_sql:
+                    if run and statement.sql != run[0].sql:
                         flush()
-                        run_sql, first_position = statement.sql, position
-                    run.append(statement.params)
+                    if not run:
+                        first_position = position
+                    run.append(statement)
             flush()
+
+    def _copied(
+        self, conn: Conn, cursor: Cursor[dict[str, Any]], schema: str, run: list[Statement]
+    ) -> bool:
+        """Send a long run of plain inserts as COPY; ``False`` if not done (nothing is
+        then written, and the run goes statement by statement to name the failing one)."""
+        copy_sql = run[0].copy_sql
+        if copy_sql is None or len(run) < COPY_MIN_ROWS:
+            return False
+        try:
+            with conn.transaction(), cursor.copy(compose(copy_sql, schema, self._sql)) as copy:
+                for statement in run:
+                    copy.write_row(statement.params)
+        except TRANSIENT:
+            raise
+        except Exception:
+            return False
+        return True
 
     def step(self, conn: Conn, generation: int, batch_size: int, *, live: bool) -> Batch:
         """One transaction: events after the checkpoint, applied, checkpoint moved."""
@@ -323,14 +360,38 @@ class Rebuild:
         return generation, position, read + tail
 
     def _catch_up(self, conn: Conn, generation: int, progress: Callable[[int, int], None]) -> int:
-        read = 0
-        while True:
-            head = self._head(conn)
-            batch = self.writer.step(conn, generation, self.batch_size, live=False)
-            read += batch.read
-            progress(batch.last_position, head)
-            if batch.read < self.batch_size:
-                return read
+        """Apply batches up to the head, each with its checkpoint in one transaction.
+
+        The next batch is read and decoded on a second connection while this one writes
+        the last, so the client's decoding overlaps the server's inserting.
+        """
+        name, read = self.projection.name, 0
+
+        def fetch(source: Conn, after: int) -> tuple[list[dict[str, Any]], Prepared]:
+            rows = self.writer.read(source, after, self.batch_size)
+            return rows, self.writer.prepare(rows)
+
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="rebuild-read") as ahead,
+            connect(self.dsn) as source,
+        ):
+            pending = ahead.submit(fetch, source, self._position(conn, generation))
+            while True:
+                rows, prepared = pending.result()
+                if len(rows) == self.batch_size:
+                    pending = ahead.submit(fetch, source, rows[-1]["notification_id"])
+                if rows:
+                    with conn.transaction():
+                        self.writer.write(conn, generation, prepared)
+                        conn.execute(
+                            "UPDATE chronicle_checkpoints SET position = %s"
+                            " WHERE name = %s AND generation = %s",
+                            (rows[-1]["notification_id"], name, generation),
+                        )
+                read += len(rows)
+                progress(self._position(conn, generation), self._head(conn))
+                if len(rows) < self.batch_size:
+                    return read
 
     def _swap(self, conn: Conn, generation: int) -> tuple[int, int]:
         name = self.projection.name

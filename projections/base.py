@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 from domain.events import RecordedEvent
@@ -20,6 +21,23 @@ class Statement:
 
     sql: str
     params: tuple[Any, ...]
+    copy_sql: str | None = None  # plain inserts: the same rows as COPY, for long runs
+
+    @classmethod
+    def insert(cls, table: str, columns: tuple[str, ...], values: tuple[Any, ...]) -> Statement:
+        """A plain INSERT of one row, which the engine may send with its neighbours as COPY."""
+        sql, copy_sql = _insert_sql(table, columns)
+        return cls(sql, values, copy_sql)
+
+
+@cache
+def _insert_sql(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
+    names = ", ".join(columns)
+    marks = ", ".join(["%s"] * len(columns))
+    return (
+        f"INSERT INTO {{schema}}.{table} ({names}) VALUES ({marks})",
+        f"COPY {{schema}}.{table} ({names}) FROM STDIN",
+    )
 
 
 class Projection(Protocol):

@@ -14,6 +14,17 @@ from domain.events import RecordedEvent
 from projections.base import READ_SCHEMA, Statement
 
 TEXT_SEARCH_CONFIG = "english"
+INSERTED = (
+    "message_id",
+    "conversation_id",
+    "tenant_id",
+    "role",
+    "author",
+    "content",
+    "tokens",
+    "position",
+    "created_at",
+)
 
 
 class MessagesProjection:
@@ -26,21 +37,23 @@ class MessagesProjection:
     def ddl(self) -> Iterable[str]:
         yield (
             "CREATE TABLE {schema}.messages ("
-            " message_id uuid PRIMARY KEY, conversation_id uuid NOT NULL,"
+            " message_id uuid NOT NULL, conversation_id uuid NOT NULL,"
             " tenant_id text NOT NULL, role text NOT NULL, author text NOT NULL,"
             " content text NOT NULL, tokens integer, position bigint NOT NULL,"
             " created_at timestamptz NOT NULL,"
             f" search tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_SEARCH_CONFIG}', content))"
             " STORED)"
         )
+        # Unique by an index, not a constraint, so a rebuild builds it after the bulk load.
+        yield "CREATE UNIQUE INDEX ON {schema}.messages (message_id)"
         yield "CREATE INDEX ON {schema}.messages (conversation_id, position)"
         yield "CREATE INDEX ON {schema}.messages USING gin (search)"
 
     def apply(self, event: RecordedEvent) -> Iterable[Statement]:
         data = event.data
-        yield Statement(
-            "INSERT INTO {schema}.messages (message_id, conversation_id, tenant_id, role, author,"
-            " content, tokens, position, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        yield Statement.insert(
+            "messages",
+            INSERTED,
             (
                 data["message_id"],
                 event.aggregate_id,

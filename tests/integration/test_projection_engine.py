@@ -268,6 +268,43 @@ def test_a_poison_event_stops_the_projection_until_skipped(
     )
 
 
+def test_a_poison_event_inside_a_bulk_copy_is_found_exactly(
+    scratch: Settings, scratch_container: Container
+) -> None:
+    """A backlog of plain inserts goes as one COPY; when one row is refused, the events
+    before it are still applied and the projection stops at exactly that event."""
+    dsn = scratch_container.dsn
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(
+            "ALTER TABLE rm_messages_g1.messages ADD CONSTRAINT refuses CHECK (content <> 'poison')"
+        )
+    cid = scratch_container.conversations.start(ctx(), "Backlog", []).id
+    post = scratch_container.conversations.post_message
+    before = [post(ctx(), cid, role="user", content=f"m{i}") for i in range(40)]
+    poison = post(ctx(), cid, role="user", content="poison")
+    for i in range(10):
+        post(ctx(), cid, role="user", content=f"after {i}")
+    engine = scratch_container.projection_engine(["messages"])
+    engine.start()
+    try:
+        wait_until(
+            lambda: (
+                scalar(
+                    dsn, "SELECT error_position FROM chronicle_projections WHERE name='messages'"
+                )
+                == poison.position
+            ),
+            15,
+        )
+    finally:
+        engine.stop()
+    assert checkpoint(dsn, "messages") == before[-1].position
+    contents = [
+        r["content"] for r in rows(dsn, "SELECT content FROM rm.messages ORDER BY position")
+    ]
+    assert contents == [f"m{i}" for i in range(40)]
+
+
 def test_a_rebuild_equals_the_live_model_while_reads_go_on(
     container: Container, projecting: None, api_url: str, issue_key: KeyFactory
 ) -> None:
