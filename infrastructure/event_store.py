@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -139,6 +139,7 @@ class ChronicleRecorder(PostgresApplicationRecorder):
 
 
 @lru_cache(maxsize=1024)
+@cache
 def category_of(topic: str) -> str:
     """The category (``conversation``, ``run``, ``task``, ``audit``…) of an event's topic."""
     module, qualname = topic.split(":", 1)
