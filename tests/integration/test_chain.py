@@ -4,11 +4,8 @@ are each detected, at the right position."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -19,8 +16,7 @@ from infrastructure.chain import ChainSealer, ensure_chain, seal, verify
 from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.read_models import connect
 from infrastructure.settings import Settings
-
-CHRONICLE = str(Path(sys.executable).parent / "chronicle")
+from tests.integration.cli import run_cli
 
 
 @pytest.fixture
@@ -49,16 +45,7 @@ def sealed(scratch: Settings) -> tuple[str, list[int]]:
 
 
 def audit(dsn: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    env["CHRONICLE_DATABASE_URL"] = dsn
-    return subprocess.run(
-        [CHRONICLE, "audit", "verify", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(Settings(database_url=dsn), "audit", "verify", "--json")
 
 
 def test_an_untouched_log_verifies(sealed: tuple[str, list[int]]) -> None:

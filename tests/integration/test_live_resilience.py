@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,10 +19,9 @@ from api.bootstrap import Container
 from application.context import CommandContext
 from infrastructure.embedded import EmbeddedNats, free_port, port_open
 from infrastructure.settings import Settings
+from tests.integration.cli import CHRONICLE, cli_env
 from tests.integration.conftest import serving
 from tests.integration.sse import Frame, collect, frames
-
-CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 
 
 @pytest.fixture
@@ -51,12 +48,7 @@ def world(scratch: Settings, own_nats: EmbeddedNats) -> Iterator[tuple[Settings,
 
 def spawn(settings: Settings, *args: str, port: int | None = None) -> subprocess.Popen[bytes]:
     """`chronicle <args>` in its own process, on the settings' servers."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    env |= {
-        "CHRONICLE_DATABASE_URL": settings.database_url or "",
-        "CHRONICLE_NATS_URL": settings.nats_url or "",
-        "CHRONICLE_REDIS_URL": settings.redis_url or "",
-    }
+    env = cli_env(settings)
     if port is not None:
         env["CHRONICLE_PORT"] = str(port)
     return subprocess.Popen(

@@ -5,16 +5,13 @@ rebuilds beside the live copy, and stops at (and can skip) a poison event.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,9 +25,9 @@ from domain.conversation import Conversation
 from domain.operations import ProjectionLog
 from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.settings import Settings
+from tests.integration.cli import CHRONICLE, cli_env, run_cli
 from tests.integration.conftest import KeyFactory
 
-CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 MESSAGE_TOPIC = "domain.conversation:Conversation.MessagePosted"
 
 
@@ -109,12 +106,7 @@ def scratch_container(scratch: Settings) -> Iterator[Container]:
 
 
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    assert settings.database_url
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    env["CHRONICLE_DATABASE_URL"] = settings.database_url
-    return subprocess.run(
-        [CHRONICLE, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    return run_cli(settings, *args, timeout=120)
 
 
 def backlog(container: Container, conversations: int, messages: int) -> None:
@@ -161,11 +153,9 @@ def test_a_projector_killed_mid_batch_resumes_with_exact_counts(
     backlog(scratch_container, conversations=40, messages=500)
     dsn = scratch_container.dsn
     total = head(dsn)
-    env_cli = [CHRONICLE, "project"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    env["CHRONICLE_DATABASE_URL"] = dsn
+    command, env = [CHRONICLE, "project"], cli_env(Settings(database_url=dsn))
     projector = subprocess.Popen(
-        env_cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_until(lambda: 0 < checkpoint(dsn, "messages") < total, 60, "the projector to start")
@@ -176,7 +166,7 @@ def test_a_projector_killed_mid_batch_resumes_with_exact_counts(
     crashed_at = checkpoint(dsn, "messages")
     assert crashed_at < total
     assert_exactly_once(dsn, crashed_at)
-    again = subprocess.Popen(env_cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    again = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(caught_up(dsn, "conversations", "messages"), 120, "the restarted projector")
     finally:

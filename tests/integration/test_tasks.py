@@ -5,13 +5,10 @@ scheduler and the worker CLI, on the real servers.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,10 +17,9 @@ import pytest
 from api.bootstrap import Container
 from application.context import CommandContext
 from infrastructure.settings import Settings
+from tests.integration.cli import CHRONICLE, cli_env
 from tests.integration.conftest import KeyFactory
 from tests.integration.test_http_conversations import assert_problem, events_of
-
-CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 
 
 async def submit(client: httpx.AsyncClient, kind: str, **fields: Any) -> dict[str, Any]:
@@ -231,8 +227,7 @@ async def test_bad_input_is_400_and_writes_nothing(
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    return env | {"CHRONICLE_DATABASE_URL": settings.database_url or ""} | extra
+    return cli_env(settings) | extra
 
 
 def test_a_scheduler_killed_mid_backoff_still_retries_once(scratch: Settings) -> None:
@@ -297,8 +292,7 @@ async def test_the_worker_cli_runs_a_command_per_task(
     failing = kind()
     broken = await submit(client, failing, max_attempts=1)
     token = client.headers["authorization"].split(" ", 1)[1]
-    env = {k2: v for k2, v in os.environ.items() if not k2.startswith("CHRONICLE_")}
-    env |= {"CHRONICLE_API_URL": api_url, "CHRONICLE_API_KEY": token}
+    env = cli_env(Settings()) | {"CHRONICLE_API_URL": api_url, "CHRONICLE_API_KEY": token}
     worker = await asyncio.create_subprocess_exec(
         CHRONICLE, "worker", "--type", k, "--max-tasks", "2", "--", "cat", env=env
     )
