@@ -26,12 +26,14 @@ from application.ports import Change, CommandResult, RecordedEvent, StoredReceip
 from infrastructure.batch_writer import BatchWriter, PendingCommit, PendingReceipt
 from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, GroupCommit
 from infrastructure.settings import Settings
+from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
 
 A = TypeVar("A", bound=Aggregate)
 
 APPLICATION_NAME = "Chronicle"
 EVENTS_TABLE = "chronicle_events"  # eventsourcing names it after the application
 RECEIPTS_TABLE = "chronicle_receipts"
+LATEST_VERSION = 2**63 - 1
 EVENT_HEADER_FIELDS = (
     "originator_id",
     "originator_version",
@@ -112,6 +114,7 @@ class ChronicleApplication(Application[UUID]):
     """The one event-sourced application; its events live in table ``chronicle_events``."""
 
     name = APPLICATION_NAME
+    is_snapshotting_enabled = True  # snapshots are taken by `Snapshotter`, not on save
 
 
 def application_env(settings: Settings) -> dict[str, str]:
@@ -148,6 +151,7 @@ class PostgresEventStore:
         *,
         linger: float = LINGER_SECONDS,
         max_batch: int = MAX_BATCH,
+        snapshot_interval: int = SNAPSHOT_INTERVAL,
     ) -> None:
         self.app = ChronicleApplication(env=application_env(settings))
         recorder = self.app.recorder
@@ -157,6 +161,8 @@ class PostgresEventStore:
         self.group: GroupCommit[PendingCommit, list[int]] = GroupCommit(
             self._writer.write, linger=linger, max_batch=max_batch
         )
+        assert self.app.snapshots is not None
+        self.snapshots = Snapshotter(self.app.snapshots, snapshot_interval)
 
     def close(self) -> None:
         self._writer.close()
@@ -181,8 +187,12 @@ class PostgresEventStore:
             raise NotFound(f"stream {aggregate_id} not found") from None
         return aggregate
 
+    def load_cold(self, aggregate_id: UUID) -> Aggregate:
+        """The aggregate from its latest snapshot and the events after it, not from the cache."""
+        return self.get_at(aggregate_id, LATEST_VERSION)
+
     def commit(self, context: CommandContext, change: Change) -> CommandResult:
-        """Write the change in the next group commit, with its idempotency receipt."""
+        """Write the change in the next group commit; snapshot long aggregates after it."""
         metadata: dict[str, Any] = context.metadata()
         metadata["occurred_at"] = datetime.now(UTC).isoformat()
         events = [event for aggregate in change.aggregates for event in aggregate.collect_events()]
@@ -200,6 +210,7 @@ class PostgresEventStore:
             )
         stored = [self.app.mapper.to_stored_event(event) for event in events]
         positions = self.group.submit(PendingCommit(stored, receipt))
+        self.snapshots.after_commit(change.aggregates, events)
         return CommandResult(
             change.subject.id, change.subject.version, max(positions), change.fields
         )
