@@ -68,110 +68,87 @@ class BatchWriter:
         self._connection: psycopg.Connection[DictRow] | None = None
         self._lock = tables.lock_table_statements
         self._notify = SQL("NOTIFY {0}").format(psycopg.sql.Identifier(tables.channel_name))
-        self._taken_versions = SQL(
-            "SELECT originator_id, originator_version FROM {0}"
-            " WHERE (originator_id, originator_version) IN"
-            " (SELECT * FROM unnest(%s::uuid[], %s::bigint[]))"
-        ).format(tables.events)
-        self._taken_keys = SQL(
-            "SELECT tenant_id, key FROM {0}"
-            " WHERE (tenant_id, key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
-        ).format(tables.receipts)
-        # Receipts take the position of their command's last event, in the same statement.
-        self._insert = SQL(
-            "WITH inserted AS ("
+        # One statement screens a round of commits against the log and the receipts (under
+        # the table lock, taken before it) and inserts the events and receipts of the rest.
+        # Each receipt takes the position of its command's last event.
+        self._round = SQL(
+            "WITH ev AS (SELECT * FROM unnest(%s::int[], %s::uuid[], %s::bigint[], %s::text[],"
+            " %s::bytea[]) WITH ORDINALITY AS e(m, id, v, topic, state, n)),"
+            " rc AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[],"
+            " %s::jsonb[], %s::uuid[], %s::bigint[])"
+            " AS r(m, tenant_id, key, fingerprint, result, last_id, last_v)),"
+            " refused AS ("
+            " SELECT ev.m, 'conflict' AS why FROM ev JOIN {0} t"
+            " ON t.originator_id = ev.id AND t.originator_version = ev.v"
+            " UNION SELECT rc.m, 'duplicate' FROM rc JOIN {1} t"
+            " ON t.tenant_id = rc.tenant_id AND t.key = rc.key),"
+            " inserted AS ("
             " INSERT INTO {0} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
-            " RETURNING originator_id, originator_version, notification_id),"
+            " SELECT id, v, topic, state FROM ev WHERE m NOT IN (SELECT m FROM refused)"
+            " ORDER BY n RETURNING originator_id, originator_version, notification_id),"
             " receipts AS ("
             " INSERT INTO {1} (tenant_id, key, fingerprint, result, position)"
-            " SELECT r.tenant_id, r.key, r.fingerprint, r.result, i.notification_id"
-            " FROM unnest(%s::text[], %s::text[], %s::text[], %s::jsonb[], %s::uuid[],"
-            " %s::bigint[]) AS r(tenant_id, key, fingerprint, result, last_id, last_version)"
-            " JOIN inserted i ON i.originator_id = r.last_id"
-            " AND i.originator_version = r.last_version)"
-            " SELECT originator_id, originator_version, notification_id FROM inserted"
+            " SELECT rc.tenant_id, rc.key, rc.fingerprint, rc.result, i.notification_id"
+            " FROM rc JOIN inserted i ON i.originator_id = rc.last_id"
+            " AND i.originator_version = rc.last_v)"
+            " SELECT ev.m, i.notification_id, NULL AS why FROM inserted i"
+            " JOIN ev ON ev.id = i.originator_id AND ev.v = i.originator_version"
+            " UNION ALL SELECT m, NULL, max(why) FROM refused GROUP BY m"
         ).format(tables.events, tables.receipts)
 
     def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
         """Write the commits in one transaction, in order; refuse only those that conflict.
 
-        Conflicts are found under the table lock before anything is inserted, so a refused
-        commit takes no position, and positions stay dense and in commit order.
+        Conflicts are found under the table lock by the statement that inserts, so a
+        refused commit takes no position, and positions stay dense and in commit order.
+        Commits that touch an aggregate or an idempotency key of an earlier commit go in
+        a later round (statement) of the same transaction, which sees the earlier rounds.
+        The whole transaction is one query string, bound on the client: one round trip,
+        one wait for the server (a thread waiting for the GIL pays for every wait).
         """
+        batch = rounds(commits)
+        query = SQL("; ").join(
+            [
+                SQL("BEGIN"),
+                *self._lock,
+                self._notify,
+                *(self._round for _ in batch),
+                SQL("COMMIT"),
+            ]
+        )
+        params = [p for members in batch for p in self._params(commits, members)]
+        rows: list[DictRow] = []
         try:
-            with self._connected() as conn, conn.pipeline(), conn.transaction():
-                outcomes = self._screen(conn, commits)
-                accepted = [c for c, o in zip(commits, outcomes, strict=True) if o is None]
-                inserted = self._insert_rows(conn, accepted) if accepted else None
-            ids = {
-                (r["originator_id"], r["originator_version"]): r["notification_id"]
-                for r in inserted or ()
-            }
+            with self._connected() as conn, psycopg.ClientCursor(conn) as cursor:
+                cursor.execute(query, params)
+                while True:
+                    if cursor.description is not None:
+                        rows.extend(cursor.fetchall())
+                    if not cursor.nextset():
+                        break
         except psycopg.errors.UniqueViolation as error:
             if len(commits) > 1:
                 raise
             return [refusal(error)]  # a writer that bypassed the lock got there first
-        positions = iter([ids[key] for key in c.keys] for c in accepted)
-        return [o if o is not None else next(positions) for o in outcomes]
+        return outcomes(commits, rows)
 
-    def _screen(
-        self, conn: psycopg.Connection[DictRow], commits: Sequence[PendingCommit]
-    ) -> list[Outcome | None]:
-        """Under the table lock: each commit's refusal, or None when it can be written.
-
-        A commit is refused when one of its versions or its idempotency key is already
-        stored, or is claimed by an earlier commit of the same batch.
-        """
-        for statement in self._lock:
-            conn.execute(statement)
-        rows = [e for c in commits for e in c.events]
-        taken_versions = conn.execute(
-            self._taken_versions,
-            ([e.originator_id for e in rows], [e.originator_version for e in rows]),
-        )
-        receipts = [c.receipt for c in commits if c.receipt is not None]
-        taken_keys = conn.execute(
-            self._taken_keys, ([r.tenant_id for r in receipts], [r.key for r in receipts])
-        )
-        versions = {(r["originator_id"], r["originator_version"]) for r in taken_versions}
-        keys = {(r["tenant_id"], r["key"]) for r in taken_keys}
-        outcomes: list[Outcome | None] = []
-        for commit in commits:
-            mine = set(commit.keys)
-            key = (commit.receipt.tenant_id, commit.receipt.key) if commit.receipt else None
-            if key in keys:
-                outcomes.append(DuplicateReceipt("the idempotency key was used concurrently"))
-            elif mine & versions:
-                outcomes.append(ConcurrencyConflict("the aggregate was changed concurrently"))
-            else:
-                outcomes.append(None)
-                versions |= mine
-                if key is not None:
-                    keys.add(key)
-        return outcomes
-
-    def _insert_rows(
-        self, conn: psycopg.Connection[DictRow], commits: Sequence[PendingCommit]
-    ) -> psycopg.Cursor[DictRow]:
-        """Queue the insert of the events and receipts; its rows are read after the commit."""
-        conn.execute(self._notify)
-        rows = [e for c in commits for e in c.events]
-        receipts = [(c.receipt, c.keys[-1]) for c in commits if c.receipt is not None]
-        return conn.execute(
-            self._insert,
-            (
-                [e.originator_id for e in rows],
-                [e.originator_version for e in rows],
-                [e.topic for e in rows],
-                [e.state for e in rows],
-                [r.tenant_id for r, _ in receipts],
-                [r.key for r, _ in receipts],
-                [r.fingerprint for r, _ in receipts],
-                [Jsonb(r.result) for r, _ in receipts],
-                [last[0] for _, last in receipts],
-                [last[1] for _, last in receipts],
-            ),
+    @staticmethod
+    def _params(commits: Sequence[PendingCommit], members: list[int]) -> tuple[list[Any], ...]:
+        events = [(m, e) for m in members for e in commits[m].events]
+        receipts = [(m, commits[m]) for m in members if commits[m].receipt is not None]
+        return (
+            [m for m, _ in events],
+            [e.originator_id for _, e in events],
+            [e.originator_version for _, e in events],
+            [e.topic for _, e in events],
+            [e.state for _, e in events],
+            [m for m, _ in receipts],
+            [c.receipt.tenant_id for _, c in receipts if c.receipt],
+            [c.receipt.key for _, c in receipts if c.receipt],
+            [c.receipt.fingerprint for _, c in receipts if c.receipt],
+            [Jsonb(c.receipt.result) for _, c in receipts if c.receipt],
+            [c.keys[-1][0] for _, c in receipts],
+            [c.keys[-1][1] for _, c in receipts],
         )
 
     @contextmanager
@@ -189,6 +166,47 @@ class BatchWriter:
         if self._connection is not None:
             self._pool.putconn(self._connection)
             self._connection = None
+
+
+def rounds(commits: Sequence[PendingCommit]) -> list[list[int]]:
+    """Indexes of the commits in rounds: a commit goes in a round after every earlier
+    commit that touches one of its aggregates or its idempotency key; within a round no
+    two commits touch the same aggregate or key.
+    """
+    placed: list[list[int]] = []
+    last_round: dict[object, int] = {}
+    for index, commit in enumerate(commits):
+        claims: set[object] = {event.originator_id for event in commit.events}
+        if commit.receipt is not None:
+            claims.add((commit.receipt.tenant_id, commit.receipt.key))
+        number = max((last_round[c] + 1 for c in claims if c in last_round), default=0)
+        if number == len(placed):
+            placed.append([])
+        placed[number].append(index)
+        last_round.update(dict.fromkeys(claims, number))
+    return placed
+
+
+def outcomes(commits: Sequence[PendingCommit], rows: Sequence[DictRow]) -> list[Outcome]:
+    """Each commit's positions in order, or its refusal, from the rounds' answers."""
+    positions: list[list[int]] = [[] for _ in commits]
+    refused: dict[int, Exception] = {}
+    for row in rows:
+        if row["why"] == "duplicate":
+            refused[row["m"]] = DuplicateReceipt("the idempotency key was used concurrently")
+        elif row["why"] is not None:
+            refused[row["m"]] = ConcurrencyConflict("the aggregate was changed concurrently")
+        else:
+            positions[row["m"]].append(row["notification_id"])
+    done: list[Outcome] = []
+    for index, commit in enumerate(commits):
+        if index in refused:
+            done.append(refused[index])
+        elif len(positions[index]) == len(commit.events):
+            done.append(sorted(positions[index]))
+        else:
+            done.append(RuntimeError(f"commit {index} was not answered in full"))
+    return done
 
 
 def refusal(error: psycopg.errors.UniqueViolation) -> Exception:
