@@ -161,8 +161,7 @@ class PostgresEventStore:
         self.group: GroupCommit[PendingCommit, list[int]] = GroupCommit(
             self._writer.write, linger=linger, max_batch=max_batch
         )
-        assert self.app.snapshots is not None
-        self.snapshots = Snapshotter(self.app.snapshots, snapshot_interval)
+        self.snapshots = Snapshotter(self._take_snapshot, snapshot_interval)
 
     def close(self) -> None:
         self._writer.close()
@@ -186,6 +185,9 @@ class PostgresEventStore:
         except AggregateNotFoundError:
             raise NotFound(f"stream {aggregate_id} not found") from None
         return aggregate
+
+    def _take_snapshot(self, aggregate_id: UUID, version: int) -> None:
+        self.app.take_snapshot(aggregate_id, version=version)
 
     def load_cold(self, aggregate_id: UUID) -> Aggregate:
         """The aggregate from its latest snapshot and the events after it, not from the cache."""

@@ -6,17 +6,19 @@ losing one (or the whole table) only makes loads slower.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
 import structlog
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import EventStore, IntegrityError
+from eventsourcing.persistence import IntegrityError
 
 log = structlog.get_logger(__name__)
 
 SNAPSHOT_INTERVAL = 100
+
+TakeSnapshot = Callable[[UUID, int], None]
 
 
 def crossed(interval: int, versions: Iterable[int]) -> bool:
@@ -25,10 +27,10 @@ def crossed(interval: int, versions: Iterable[int]) -> bool:
 
 
 class Snapshotter:
-    """Takes a snapshot of each aggregate whose commit reached a multiple of the interval."""
+    """Snapshots each aggregate whose commit reached a multiple of the interval."""
 
-    def __init__(self, store: EventStore[UUID], interval: int = SNAPSHOT_INTERVAL) -> None:
-        self.store = store
+    def __init__(self, take: TakeSnapshot, interval: int = SNAPSHOT_INTERVAL) -> None:
+        self._take = take
         self.interval = interval
 
     def after_commit(self, aggregates: Sequence[Aggregate], events: Sequence[Any]) -> None:
@@ -36,14 +38,15 @@ class Snapshotter:
         for aggregate in aggregates:
             versions = (e.originator_version for e in events if e.originator_id == aggregate.id)
             if crossed(self.interval, versions):
-                self.take(aggregate)
+                self.take(aggregate.id, aggregate.version)
 
-    def take(self, aggregate: Aggregate) -> None:
-        """Store the aggregate's state at its version (already taken: nothing to do)."""
+    def take(self, aggregate_id: UUID, version: int) -> None:
+        """Store the aggregate's state at ``version``, rebuilt from the log (not from the
+        command's copy); a snapshot already taken is left as it is."""
         try:
-            self.store.put([type(aggregate).Snapshot.take(aggregate)])
+            self._take(aggregate_id, version)
         except IntegrityError:
             pass
         except Exception as error:
             # The command has committed; a missing snapshot only costs a longer replay.
-            log.warning("snapshot not stored", aggregate_id=str(aggregate.id), error=str(error))
+            log.warning("snapshot not stored", aggregate_id=str(aggregate_id), error=str(error))

@@ -121,5 +121,5 @@ def test_a_task_is_the_same_with_and_without_snapshots(store: PostgresEventStore
 def test_taking_a_snapshot_twice_is_harmless(store: PostgresEventStore) -> None:
     conversation = long_conversation(store, 99)
     assert snapshot_versions(store, conversation.id) == [100]
-    store.snapshots.take(conversation)
+    store.snapshots.take(conversation.id, 100)
     assert snapshot_versions(store, conversation.id) == [100]
