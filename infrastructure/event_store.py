@@ -198,6 +198,8 @@ class PostgresEventStore:
         metadata: dict[str, Any] = context.metadata()
         metadata["occurred_at"] = datetime.now(UTC).isoformat()
         events = [event for aggregate in change.aggregates for event in aggregate.collect_events()]
+        if not events:
+            raise ValueError("a change must record at least one event")
         for event in events:
             # Events are frozen; metadata rides along in their stored state.
             object.__setattr__(event, "metadata", metadata)

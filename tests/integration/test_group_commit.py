@@ -234,3 +234,12 @@ def test_a_follower_never_skips_a_position_while_writers_commit(
     follower.join(30)
     assert seen == [position for position, _, _ in log(store)]
     assert seen == list(range(seen[0], seen[0] + 400))
+
+
+def test_a_change_without_events_is_refused_before_it_reaches_the_log(
+    store: PostgresEventStore,
+) -> None:
+    conversation = started(store)
+    with pytest.raises(ValueError, match="at least one event"):
+        store.commit(context(key="empty"), Change((conversation,), conversation))
+    assert receipts(store) == {}
