@@ -90,7 +90,7 @@ def test_64_concurrent_commands_share_transactions_and_leave_no_gap(
     hot_outcomes = [o for i, o in enumerate(outcomes) if i % 4 == 0]
     assert sum(o != "conflict" for o in hot_outcomes) == 1
     assert all(isinstance(o, CommandResult) for i, o in enumerate(outcomes) if i % 4)
-    assert store.group.batches - before < 32
+    assert store.group.batches - before < 48  # one batch per command would be 64
     rows = log(store)
     positions = [position for position, _, _ in rows]
     assert positions == list(range(positions[0], positions[0] + len(rows)))
