@@ -326,7 +326,9 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     scenario: Annotated[
         list[str] | None,
-        typer.Option(help="Only these scenarios (repeatable): rebuild, live, tasks."),
+        typer.Option(
+            help="Only these scenarios (repeatable): rebuild, live, tasks, append, load, http."
+        ),
     ] = None,
 ) -> None:
     """Measure Chronicle beside its baselines on fresh embedded servers."""

@@ -5,36 +5,35 @@ Every write in Chronicle passes through `PostgresEventStore.commit`; it must sta
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
-import psycopg.errors
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import get_topic, resolve_topic
-from psycopg import Cursor
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from application.context import CommandContext
-from application.errors import ConcurrencyConflict, DuplicateReceipt, NotFound
+from application.errors import NotFound
 from application.ports import Change, CommandResult, RecordedEvent, StoredReceipt
+from infrastructure.batch_writer import BatchWriter, PendingCommit, PendingReceipt
+from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, GroupCommit
 from infrastructure.settings import Settings
+from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
 
 A = TypeVar("A", bound=Aggregate)
 
 APPLICATION_NAME = "Chronicle"
 EVENTS_TABLE = "chronicle_events"  # eventsourcing names it after the application
 RECEIPTS_TABLE = "chronicle_receipts"
+LATEST_VERSION = 2**63 - 1
 EVENT_HEADER_FIELDS = (
     "originator_id",
     "originator_version",
@@ -44,19 +43,8 @@ EVENT_HEADER_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class PendingReceipt:
-    """An idempotency receipt to be written in the same transaction as its events."""
-
-    tenant_id: str
-    key: str
-    fingerprint: str
-    result: dict[str, Any]
-    last_event_index: int
-
-
 class ChronicleRecorder(PostgresApplicationRecorder):
-    """The library's recorder plus idempotency receipts written atomically with events."""
+    """The library's recorder plus the receipts table and Chronicle's queries."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
@@ -72,30 +60,6 @@ class ChronicleRecorder(PostgresApplicationRecorder):
                 " PRIMARY KEY (tenant_id, key))"
             ).format(self.receipts)
         )
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        receipts: Sequence[PendingReceipt] = kwargs.get("receipts", ())
-        for receipt in receipts:
-            assert ids is not None
-            # A duplicate key aborts the transaction, so the events roll back with it.
-            curs.execute(
-                SQL(
-                    "INSERT INTO {0} (tenant_id, key, fingerprint, result, position)"
-                    " VALUES (%s, %s, %s, %s, %s) RETURNING position"
-                ).format(self.receipts),
-                (
-                    receipt.tenant_id,
-                    receipt.key,
-                    receipt.fingerprint,
-                    json.dumps(receipt.result),
-                    ids[receipt.last_event_index],
-                ),
-            )
-            curs.fetchone()
-        return ids
 
     def select_receipt(self, tenant_id: str, key: str) -> dict[str, Any] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -151,6 +115,7 @@ class ChronicleApplication(Application[UUID]):
     """The one event-sourced application; its events live in table ``chronicle_events``."""
 
     name = APPLICATION_NAME
+    is_snapshotting_enabled = True  # snapshots are taken by `Snapshotter`, not on save
 
 
 def application_env(settings: Settings) -> dict[str, str]:
@@ -181,13 +146,26 @@ def application_env(settings: Settings) -> dict[str, str]:
 class PostgresEventStore:
     """The application's `EventStore` port on PostgreSQL: load, commit, receipts, streams."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        linger: float = LINGER_SECONDS,
+        max_batch: int = MAX_BATCH,
+        snapshot_interval: int = SNAPSHOT_INTERVAL,
+    ) -> None:
         self.app = ChronicleApplication(env=application_env(settings))
         recorder = self.app.recorder
         assert isinstance(recorder, ChronicleRecorder)
         self.recorder = recorder
+        self._writer = BatchWriter(recorder.datastore.pool, recorder)
+        self.group: GroupCommit[PendingCommit, list[int]] = GroupCommit(
+            self._writer.write, linger=linger, max_batch=max_batch
+        )
+        self.snapshots = Snapshotter(self._take_snapshot, snapshot_interval)
 
     def close(self) -> None:
+        self._writer.close()
         self.app.close()
 
     def ping(self) -> None:
@@ -209,39 +187,38 @@ class PostgresEventStore:
             raise NotFound(f"stream {aggregate_id} not found") from None
         return aggregate
 
+    def _take_snapshot(self, aggregate_id: UUID, version: int) -> None:
+        self.app.take_snapshot(aggregate_id, version=version)
+
+    def load_cold(self, aggregate_id: UUID) -> Aggregate:
+        """The aggregate from its latest snapshot and the events after it, not from the cache."""
+        return self.get_at(aggregate_id, LATEST_VERSION)
+
     def commit(self, context: CommandContext, change: Change) -> CommandResult:
+        """Write the change in the next group commit; snapshot long aggregates after it."""
         metadata: dict[str, Any] = context.metadata()
         metadata["occurred_at"] = datetime.now(UTC).isoformat()
-        events = [event for aggregate in change.aggregates for event in aggregate.pending_events]
+        events = [event for aggregate in change.aggregates for event in aggregate.collect_events()]
+        if not events:
+            raise ValueError("a change must record at least one event")
         for event in events:
             # Events are frozen; metadata rides along in their stored state.
             object.__setattr__(event, "metadata", metadata)
-        result = {"id": str(change.subject.id), "version": change.subject.version} | {
-            "fields": change.fields
-        }
-        receipts = []
+        receipt = None
         if context.idempotency is not None:
-            receipts.append(
-                PendingReceipt(
-                    context.tenant_id,
-                    context.idempotency.key,
-                    context.idempotency.fingerprint,
-                    result,
-                    len(events) - 1,
-                )
+            result = {"id": str(change.subject.id), "version": change.subject.version}
+            receipt = PendingReceipt(
+                context.tenant_id,
+                context.idempotency.key,
+                context.idempotency.fingerprint,
+                result | {"fields": change.fields},
             )
-        try:
-            recordings = self.app.save(*change.aggregates, receipts=receipts)
-        except IntegrityError as error:
-            cause = error.__cause__
-            if (
-                isinstance(cause, psycopg.errors.UniqueViolation)
-                and cause.diag.table_name == RECEIPTS_TABLE
-            ):
-                raise DuplicateReceipt(str(error)) from None
-            raise ConcurrencyConflict("the aggregate was changed concurrently") from None
-        position = max(r.notification.id for r in recordings)
-        return CommandResult(change.subject.id, change.subject.version, position, change.fields)
+        stored = [self.app.mapper.to_stored_event(event) for event in events]
+        positions = self.group.submit(PendingCommit(stored, receipt))
+        self.snapshots.after_commit(change.aggregates, events)
+        return CommandResult(
+            change.subject.id, change.subject.version, max(positions), change.fields
+        )
 
     def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
         row = self.recorder.select_receipt(tenant_id, key)

@@ -50,11 +50,13 @@ def running(
             process.wait(15)
 
 
-def bench_key(settings: Settings) -> str:
-    """A key of tenant ``bench`` with every scope."""
+def bench_key(settings: Settings, rate_limit_per_minute: int | None = None) -> str:
+    """A key of tenant ``bench`` with every scope (and the default rate limit unless given)."""
     container = Container.build(settings)
     try:
         context = CommandContext("bench", "bench", "keys.create")
-        return container.identity.issue_key(context, "bench", "bench", list(SCOPES)).token
+        return container.identity.issue_key(
+            context, "bench", "bench", list(SCOPES), rate_limit_per_minute=rate_limit_per_minute
+        ).token
     finally:
         container.close()

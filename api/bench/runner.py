@@ -7,17 +7,17 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from rich.console import Console
 from rich.table import Table
 
 from api.bench.live import bench_live, summary
 from api.bench.processes import bench_key
 from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
+from api.bench.report import Plan, Report, fresh_database
 from api.bench.tasks import (
     chronicle_processes,
     chronicle_queue_latency,
@@ -25,42 +25,10 @@ from api.bench.tasks import (
     raw_round_trips,
 )
 from api.bench.workload import fill_log
+from api.bench.writes import bench_append_scenario, bench_http_scenario, bench_load_scenario
 from api.bootstrap import Container
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.settings import Settings
-
-
-@dataclass(frozen=True)
-class Plan:
-    rebuild_sizes: tuple[int, int]
-    runs: int
-    live_connections: int
-    live_rate: float
-    live_seconds: float
-    tasks: int
-
-    @classmethod
-    def for_mode(cls, quick: bool) -> Plan:
-        if quick:
-            return cls((10_000, 100_000), 1, 200, 50, 4, 200)
-        return cls((100_000, 1_000_000), 3, 1000, 100, 10, 1000)
-
-
-@dataclass
-class Report:
-    figures: dict[str, Any] = field(default_factory=dict)
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
-
-    def add(self, key: str, value: Any, label: str, shown: str) -> None:
-        self.figures[key] = value
-        self.rows.append((label, shown, key))
-
-
-def fresh_database(admin_dsn: str, name: str) -> str:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    return admin_dsn.rsplit("/", 1)[0] + f"/{name}"
 
 
 def bench_rebuild(admin_dsn: str, plan: Plan, report: Report, say: Callable[[str], None]) -> None:
@@ -200,6 +168,12 @@ def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) 
             bench_live_scenario(settings, plan, report, say)
         if scenarios is None or "tasks" in scenarios:
             bench_tasks_scenario(settings, plan, report, say)
+        if scenarios is None or "append" in scenarios:
+            bench_append_scenario(settings, plan, report, say)
+        if scenarios is None or "load" in scenarios:
+            bench_load_scenario(settings, plan, report, say)
+        if scenarios is None or "http" in scenarios:
+            bench_http_scenario(settings, plan, report, say)
     report.figures["seconds"] = round(time.monotonic() - began, 1)
     report.figures["quick"] = quick
     table = Table("figure", "value", "key", title="Chronicle bench")

@@ -1,0 +1,114 @@
+"""Append scenario: commands/s through the group-committing store, beside the bare
+`eventsourcing` library (one event per transaction) and raw batched INSERTs.
+
+Every contender writes the same kind of row (a one-event conversation) with 64 callers,
+except the raw batch, which is one writer of pre-encoded rows, 500 per transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
+
+from application.commands import CommandRunner
+from application.context import CommandContext
+from application.ports import Change
+from domain.conversation import Conversation
+from infrastructure.event_store import PostgresEventStore, application_env
+from infrastructure.settings import Settings
+
+CALLERS = 64
+RAW_BATCH = 500
+
+
+class BareLibrary(Application[UUID]):
+    """The library as its documentation shows it: ``save()`` per command."""
+
+    name = "BareLibrary"
+
+
+def concurrently(callers: int, commands: int, command: Callable[[int], object]) -> float:
+    """Commands/s of ``callers`` threads sharing ``commands`` calls of ``command``."""
+    counter = iter(range(commands))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            command(i)
+
+    with ThreadPoolExecutor(callers) as pool:
+        began = time.perf_counter()
+        for future in [pool.submit(work) for _ in range(callers)]:
+            future.result()
+        return commands / (time.perf_counter() - began)
+
+
+def store_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS) -> float:
+    """Commands/s of starting conversations through the CommandRunner and the store."""
+    runner = CommandRunner(store)
+    context = CommandContext("bench", "bench", "conversations.start")
+
+    def start(i: int) -> None:
+        def decide() -> Change:
+            conversation = Conversation.start("bench", f"c{i}", [])
+            return Change((conversation,), conversation)
+
+        runner.run(context, decide)
+
+    return concurrently(callers, commands, start)
+
+
+def bare_rate(settings: Settings, commands: int, callers: int = CALLERS) -> float:
+    """Commands/s of the same starts through ``Application.save()``, one per transaction."""
+    env = application_env(settings)
+    del env["APPLICATION_RECORDER_TOPIC"]
+    app = BareLibrary(env=env)
+    try:
+        return concurrently(
+            callers, commands, lambda i: app.save(Conversation.start("bench", f"c{i}", []))
+        )
+    finally:
+        app.close()
+
+
+def encoded_rows(store: PostgresEventStore, count: int) -> list[StoredEvent]:
+    """``count`` conversation starts in the stored format, encoded ahead of time."""
+    mapper = store.app.mapper
+    return [
+        mapper.to_stored_event(event)
+        for i in range(count)
+        for event in Conversation.start("bench", f"c{i}", []).collect_events()
+    ]
+
+
+def raw_rate(dsn: str, rows: list[StoredEvent], batch: int = RAW_BATCH) -> float:
+    """Rows/s of plain batched INSERTs of ``rows`` into a table shaped like the log."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_raw_events")
+        conn.execute(
+            "CREATE TABLE bench_raw_events (originator_id uuid NOT NULL,"
+            " originator_version bigint NOT NULL, topic text, state bytea,"
+            " notification_id bigserial UNIQUE, PRIMARY KEY (originator_id, originator_version))"
+        )
+    values = [(r.originator_id, r.originator_version, r.topic, r.state) for r in rows]
+    with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
+        began = time.perf_counter()
+        for start in range(0, len(values), batch):
+            cursor.executemany(
+                "INSERT INTO bench_raw_events (originator_id, originator_version, topic, state)"
+                " VALUES (%s, %s, %s, %s)",
+                values[start : start + batch],
+            )
+            conn.commit()
+        return len(values) / (time.perf_counter() - began)

@@ -1,0 +1,40 @@
+"""HTTP scenario: commands/s and latency through real connections, from a load generator
+in its own process, against `chronicle serve` in its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from api.bench.processes import running
+from infrastructure.embedded import free_port
+from infrastructure.settings import Settings
+
+CONNECTIONS = 64
+
+
+def http_figures(
+    settings: Settings, token: str, seconds: float, connections: int = CONNECTIONS
+) -> dict[str, float]:
+    """One run of the load generator against a fresh API process."""
+    port = free_port()
+    with running(settings, port):
+        generator = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "api.bench.loadgen",
+                f"http://127.0.0.1:{port}",
+                str(connections),
+                str(seconds),
+            ],
+            env=os.environ | {"CHRONICLE_BENCH_TOKEN": token},
+            capture_output=True,
+            check=True,
+            timeout=seconds + 60,
+        )
+    figures: dict[str, float] = json.loads(generator.stdout)
+    return figures

@@ -1,0 +1,64 @@
+"""What a bench run measures (its plan) and what it found (its report), shared by the
+scenarios; and the fresh database each scenario runs in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+
+@dataclass(frozen=True)
+class Plan:
+    rebuild_sizes: tuple[int, int]
+    runs: int
+    live_connections: int
+    live_rate: float
+    live_seconds: float
+    tasks: int
+    append_runs: int = 3
+    append_commands: int = 3000
+    bare_commands: int = 600
+    raw_rows: int = 20_000
+    load_repeats: int = 50
+    http_runs: int = 1
+    http_seconds: float = 5.0
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> Plan:
+        if quick:
+            return cls((10_000, 100_000), 1, 200, 50, 4, 200)
+        return cls(
+            (100_000, 1_000_000),
+            3,
+            1000,
+            100,
+            10,
+            1000,
+            append_runs=5,
+            append_commands=10_000,
+            bare_commands=2000,
+            raw_rows=50_000,
+            load_repeats=200,
+            http_runs=3,
+            http_seconds=10.0,
+        )
+
+
+@dataclass
+class Report:
+    figures: dict[str, Any] = field(default_factory=dict)
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, key: str, value: Any, label: str, shown: str) -> None:
+        self.figures[key] = value
+        self.rows.append((label, shown, key))
+
+
+def fresh_database(admin_dsn: str, name: str) -> str:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return admin_dsn.rsplit("/", 1)[0] + f"/{name}"

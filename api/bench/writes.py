@@ -1,0 +1,108 @@
+"""The write-path scenarios (append, load, http), each a median of several runs beside
+its baselines, on the same servers in the same bench run.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import replace
+
+from api.bench.append import bare_rate, encoded_rows, raw_rate, store_rate
+from api.bench.http import http_figures
+from api.bench.load import cold_loads_ms, long_conversation, replay_ms
+from api.bench.processes import bench_key
+from api.bench.report import Plan, Report, fresh_database
+from infrastructure.event_store import PostgresEventStore
+from infrastructure.settings import Settings
+
+Say = Callable[[str], None]
+BARE_KEY = "bare_lib_commands_per_s"
+UNLIMITED = 1_000_000  # the most a key may have: far above what one machine serves
+
+
+def bare_lib_rate(settings: Settings, plan: Plan, report: Report, say: Say) -> float:
+    """The bare library's commands/s (64 callers, one event per transaction), measured once."""
+    if BARE_KEY not in report.figures:
+        say(f"bare library: {plan.append_runs} runs of {plan.bare_commands:,} saves, 64 threads")
+        dsn = fresh_database(settings.database_url or "", "bench_bare")
+        rate = statistics.median(
+            bare_rate(replace(settings, database_url=dsn), plan.bare_commands)
+            for _ in range(plan.append_runs)
+        )
+        report.add(
+            BARE_KEY, round(rate), "bare eventsourcing save(), 64 callers", f"{rate:,.0f} /s"
+        )
+    return float(report.figures[BARE_KEY])
+
+
+def bench_append_scenario(settings: Settings, plan: Plan, report: Report, say: Say) -> None:
+    dsn = fresh_database(settings.database_url or "", "bench_append")
+    store = PostgresEventStore(replace(settings, database_url=dsn))
+    try:
+        say(f"append: {plan.append_runs} runs of {plan.append_commands:,} commands, 64 callers")
+        rate = statistics.median(
+            store_rate(store, plan.append_commands) for _ in range(plan.append_runs)
+        )
+        batch = store.group.items / max(1, store.group.batches)
+        bare = bare_lib_rate(settings, plan, report, say)
+        say(f"append: {plan.append_runs} runs of raw INSERTs of {plan.raw_rows:,} rows")
+        rows = encoded_rows(store, plan.raw_rows)
+        raw = statistics.median(raw_rate(dsn, rows) for _ in range(plan.append_runs))
+    finally:
+        store.close()
+    report.add(
+        "append_commands_per_s", round(rate), "append, 64 callers (group commit)", f"{rate:,.0f} /s"
+    )
+    report.add("append_mean_batch", round(batch, 1), "commands per transaction", f"{batch:.1f}")
+    report.add(
+        "raw_batch_rows_per_s", round(raw), "raw INSERT, 500 rows a transaction", f"{raw:,.0f} /s"
+    )
+    report.add(
+        "append_vs_bare_lib", round(rate / bare, 2), "append / bare library", f"{rate / bare:.2f}"
+    )
+    report.add(
+        "append_vs_raw_batch", round(rate / raw, 3), "append / raw batch", f"{rate / raw:.3f}"
+    )
+
+
+def bench_load_scenario(settings: Settings, plan: Plan, report: Report, say: Say) -> None:
+    dsn = fresh_database(settings.database_url or "", "bench_load")
+    store = PostgresEventStore(replace(settings, database_url=dsn))
+    try:
+        say("load: a conversation of 10,000 events and one of 100")
+        large, small = long_conversation(store, 10_000), long_conversation(store, 100)
+        say(f"load: {plan.load_repeats} cold loads of each, and replays without snapshots")
+        large_ms, small_ms = cold_loads_ms(store, [large, small], plan.load_repeats)
+        replay = replay_ms(store, large, max(3, plan.load_repeats // 5))
+    finally:
+        store.close()
+    report.add("load_10k_ms", round(large_ms, 3), "cold load, 10,000 events", f"{large_ms:.2f} ms")
+    report.add("load_100_ms", round(small_ms, 3), "cold load, 100 events", f"{small_ms:.2f} ms")
+    report.add(
+        "replay_10k_ms", round(replay, 3), "replay 10,000 events, no snapshot", f"{replay:.1f} ms"
+    )
+    ratio = large_ms / small_ms
+    report.add("load_10k_over_100", round(ratio, 3), "load 10,000 / load 100", f"{ratio:.2f}")
+
+
+def bench_http_scenario(settings: Settings, plan: Plan, report: Report, say: Say) -> None:
+    bare = bare_lib_rate(settings, plan, report, say)
+    dsn = fresh_database(settings.database_url or "", "bench_http")
+    http_settings = replace(settings, database_url=dsn)
+    token = bench_key(http_settings, rate_limit_per_minute=UNLIMITED)
+    runs = []
+    for run in range(plan.http_runs):
+        say(f"http: run {run + 1}: 64 connections posting for {plan.http_seconds:.0f}s")
+        runs.append(http_figures(http_settings, token, plan.http_seconds))
+    rate = statistics.median(r["commands_per_s"] for r in runs)
+    p50 = statistics.median(r["p50_ms"] for r in runs)
+    p99 = statistics.median(r["p99_ms"] for r in runs)
+    errors = sum(int(r["errors"]) for r in runs)
+    report.add("http_commands_per_s", round(rate), "HTTP POST, 64 connections", f"{rate:,.0f} /s")
+    report.add("http_p50_ms", round(p50, 2), "HTTP command p50", f"{p50:.1f} ms")
+    report.add("http_p99_ms", round(p99, 2), "HTTP command p99", f"{p99:.1f} ms")
+    report.add("http_errors", errors, "HTTP answers other than 201", str(errors))
+    report.add(
+        "http_vs_bare_lib", round(rate / bare, 2), "HTTP / bare library", f"{rate / bare:.2f}"
+    )

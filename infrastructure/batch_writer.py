@@ -1,0 +1,245 @@
+"""Writes a group commit: many commands' events and receipts in one PostgreSQL transaction.
+
+Only writes what it is given, in order; batching and waiting belong to `GroupCommit`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+from uuid import UUID
+
+import psycopg
+import psycopg.errors
+from eventsourcing.persistence import StoredEvent
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composable
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from application.errors import ConcurrencyConflict, DuplicateReceipt
+
+Outcome = list[int] | Exception  # a commit's positions, or why it was refused
+
+
+@dataclass(frozen=True)
+class PendingReceipt:
+    """An idempotency receipt, written in the same transaction as its command's events."""
+
+    tenant_id: str
+    key: str
+    fingerprint: str
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingCommit:
+    """One command's stored events and receipt, waiting to be written in a group commit."""
+
+    events: Sequence[StoredEvent]
+    receipt: PendingReceipt | None = None
+
+    @property
+    def keys(self) -> list[tuple[UUID, int]]:
+        """The (aggregate id, version) of each event, the log's primary key."""
+        return [(e.originator_id, e.originator_version) for e in self.events]  # type: ignore[misc]
+
+
+class Tables(Protocol):
+    """What the writer needs to know of the recorder: its tables and its lock."""
+
+    @property
+    def events(self) -> Composable: ...
+    @property
+    def receipts(self) -> Composable: ...
+    @property
+    def channel_name(self) -> str: ...
+    @property
+    def lock_table_statements(self) -> list[Any]: ...
+
+
+class BatchWriter:
+    """Writes batches of commits on one connection of its own (one leader writes at a time)."""
+
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[DictRow]], tables: Tables) -> None:
+        self._pool = pool
+        self._connection: psycopg.Connection[DictRow] | None = None
+        self._lock = tables.lock_table_statements
+        self._queries: dict[int, bytes] = {}
+        self._notify = SQL("NOTIFY {0}").format(psycopg.sql.Identifier(tables.channel_name))
+        # One statement screens a round of commits against the log and the receipts (under
+        # the table lock, taken before it) and inserts the events and receipts of the rest.
+        # Each receipt takes the position of its command's last event.
+        self._round = SQL(
+            "WITH ev AS (SELECT m, id, v, topic, decode(state, 'hex') AS state, n"
+            " FROM unnest(%s::int[], %s::uuid[], %s::bigint[], %s::text[], %s::text[])"
+            " WITH ORDINALITY AS e(m, id, v, topic, state, n)),"
+            " rc AS (SELECT * FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[],"
+            " %s::jsonb[], %s::uuid[], %s::bigint[])"
+            " AS r(m, tenant_id, key, fingerprint, result, last_id, last_v)),"
+            " refused AS ("
+            " SELECT ev.m, 'conflict' AS why FROM ev JOIN {0} t"
+            " ON t.originator_id = ev.id AND t.originator_version = ev.v"
+            " UNION SELECT rc.m, 'duplicate' FROM rc JOIN {1} t"
+            " ON t.tenant_id = rc.tenant_id AND t.key = rc.key),"
+            " inserted AS ("
+            " INSERT INTO {0} (originator_id, originator_version, topic, state)"
+            " SELECT id, v, topic, state FROM ev WHERE m NOT IN (SELECT m FROM refused)"
+            " ORDER BY n RETURNING originator_id, originator_version, notification_id),"
+            " receipts AS ("
+            " INSERT INTO {1} (tenant_id, key, fingerprint, result, position)"
+            " SELECT rc.tenant_id, rc.key, rc.fingerprint, rc.result, i.notification_id"
+            " FROM rc JOIN inserted i ON i.originator_id = rc.last_id"
+            " AND i.originator_version = rc.last_v)"
+            " SELECT ev.m, i.notification_id, NULL AS why FROM inserted i"
+            " JOIN ev ON ev.id = i.originator_id AND ev.v = i.originator_version"
+            " UNION ALL SELECT m, NULL, max(why) FROM refused GROUP BY m"
+        ).format(tables.events, tables.receipts)
+
+    def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
+        """Write the commits in one transaction, in order; refuse only those that conflict.
+
+        Conflicts are found under the table lock by the statement that inserts, so a
+        refused commit takes no position, and positions stay dense and in commit order.
+        Commits that touch an aggregate or an idempotency key of an earlier commit go in
+        a later round (statement) of the same transaction, which sees the earlier rounds.
+        The whole transaction is one query string, bound on the client: one round trip,
+        one wait for the server (a thread waiting for the GIL pays for every wait).
+        """
+        batch = rounds(commits)
+        params = [p for members in batch for p in self._params(commits, members)]
+        rows: list[DictRow] = []
+        try:
+            with self._connected() as conn, psycopg.ClientCursor(conn) as cursor:
+                cursor.execute(self._query(conn, len(batch)), params)
+                while True:
+                    if cursor.description is not None:
+                        rows.extend(cursor.fetchall())
+                    if not cursor.nextset():
+                        break
+        except psycopg.errors.UniqueViolation as error:
+            if len(commits) > 1:
+                raise
+            return [refusal(error)]  # a writer that bypassed the lock got there first
+        return outcomes(commits, rows)
+
+    def _query(self, conn: psycopg.Connection[DictRow], rounds: int) -> bytes:
+        """The transaction's query string for a number of rounds, composed once."""
+        if rounds not in self._queries:
+            parts = [SQL("BEGIN"), *self._lock, self._notify, *[self._round] * rounds]
+            self._queries[rounds] = SQL("; ").join([*parts, SQL("COMMIT")]).as_bytes(conn)
+        return self._queries[rounds]
+
+    @staticmethod
+    def _params(commits: Sequence[PendingCommit], members: list[int]) -> list[Any]:
+        """The round's parameters. The events' columns go as array literals built here
+        (ids, numbers, topics and hex hold nothing to escape): quoting every element
+        through the driver cost the writer more than the rest of its work."""
+        events = [(m, e) for m in members for e in commits[m].events]
+        receipts = [(m, commits[m]) for m in members if commits[m].receipt is not None]
+        return [
+            array(str(m) for m, _ in events),
+            array(str(e.originator_id) for _, e in events),
+            array(str(e.originator_version) for _, e in events),
+            array(checked_topic(e.topic) for _, e in events),
+            array(e.state.hex() for _, e in events),
+            [m for m, _ in receipts],
+            [c.receipt.tenant_id for _, c in receipts if c.receipt],
+            [c.receipt.key for _, c in receipts if c.receipt],
+            [c.receipt.fingerprint for _, c in receipts if c.receipt],
+            [Jsonb(c.receipt.result) for _, c in receipts if c.receipt],
+            [c.keys[-1][0] for _, c in receipts],
+            [c.keys[-1][1] for _, c in receipts],
+        ]
+
+    @contextmanager
+    def _connected(self) -> Iterator[psycopg.Connection[DictRow]]:
+        """The writer's own connection, returned to the pool (which drops it) on an error."""
+        conn, self._connection = self._connection or self._pool.getconn(), None
+        try:
+            yield conn
+        except BaseException:
+            self._pool.putconn(conn)
+            raise
+        self._connection = conn
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._pool.putconn(self._connection)
+            self._connection = None
+
+
+TOPIC = re.compile(r"[\w.:]+")
+
+
+def array(elements: Iterable[str]) -> str:
+    """A PostgreSQL array literal of elements that need no quoting."""
+    return "{" + ",".join(elements) + "}"
+
+
+@lru_cache(maxsize=1024)
+def checked_topic(topic: str) -> str:
+    """A topic (``module:Qual.Name``), checked to need no quoting in an array literal."""
+    if not TOPIC.fullmatch(topic):
+        raise ValueError(f"unexpected characters in topic {topic!r}")
+    return topic
+
+
+def rounds(commits: Sequence[PendingCommit]) -> list[list[int]]:
+    """Indexes of the commits in rounds: a commit goes in a round after every earlier
+    commit that touches one of its aggregates or its idempotency key; within a round no
+    two commits touch the same aggregate or key.
+    """
+    claimed = [claims(commit) for commit in commits]
+    if len(set().union(*claimed)) == sum(len(c) for c in claimed):
+        return [list(range(len(commits)))]  # the usual case: nothing shared
+    placed: list[list[int]] = []
+    last_round: dict[object, int] = {}
+    for index, mine in enumerate(claimed):
+        number = max((last_round[c] + 1 for c in mine if c in last_round), default=0)
+        if number == len(placed):
+            placed.append([])
+        placed[number].append(index)
+        last_round.update(dict.fromkeys(mine, number))
+    return placed
+
+
+def claims(commit: PendingCommit) -> set[object]:
+    """The aggregates a commit writes, and its idempotency key."""
+    claimed: set[object] = {event.originator_id for event in commit.events}
+    if commit.receipt is not None:
+        claimed.add((commit.receipt.tenant_id, commit.receipt.key))
+    return claimed
+
+
+def outcomes(commits: Sequence[PendingCommit], rows: Sequence[DictRow]) -> list[Outcome]:
+    """Each commit's positions in order, or its refusal, from the rounds' answers."""
+    positions: list[list[int]] = [[] for _ in commits]
+    refused: dict[int, Exception] = {}
+    for row in rows:
+        if row["why"] == "duplicate":
+            refused[row["m"]] = DuplicateReceipt("the idempotency key was used concurrently")
+        elif row["why"] is not None:
+            refused[row["m"]] = ConcurrencyConflict("the aggregate was changed concurrently")
+        else:
+            positions[row["m"]].append(row["notification_id"])
+    done: list[Outcome] = []
+    for index, commit in enumerate(commits):
+        if index in refused:
+            done.append(refused[index])
+        elif len(positions[index]) == len(commit.events):
+            done.append(sorted(positions[index]))
+        else:
+            done.append(RuntimeError(f"commit {index} was not answered in full"))
+    return done
+
+
+def refusal(error: psycopg.errors.UniqueViolation) -> Exception:
+    """The application error for a unique violation of the log or of the receipts."""
+    if error.diag.table_name and error.diag.table_name.endswith("receipts"):
+        return DuplicateReceipt(str(error))
+    return ConcurrencyConflict("the aggregate was changed concurrently")

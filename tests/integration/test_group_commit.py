@@ -1,0 +1,245 @@
+"""Group commit on real PostgreSQL: concurrent commands share transactions, and one
+command's conflict, duplicate key or error never fails its neighbours.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from application.commands import CommandRunner
+from application.context import CommandContext, Idempotency
+from application.errors import ConcurrencyConflict, DuplicateReceipt
+from application.ports import Change, CommandResult
+from domain.conversation import Conversation
+from infrastructure.batch_writer import PendingCommit, PendingReceipt
+from infrastructure.event_store import PostgresEventStore
+from infrastructure.settings import Settings
+
+
+@pytest.fixture
+def store(scratch: Settings) -> Iterator[PostgresEventStore]:
+    built = PostgresEventStore(scratch)
+    yield built
+    built.close()
+
+
+def context(key: str | None = None, fingerprint: str = "f") -> CommandContext:
+    idempotency = Idempotency(key, fingerprint) if key else None
+    return CommandContext("acme", "tester", "test", idempotency=idempotency)
+
+
+def started(store: PostgresEventStore, title: str = "Hot") -> Conversation:
+    conversation = Conversation.start("acme", title, [])
+    store.commit(context(), Change((conversation,), conversation))
+    return conversation
+
+
+def pending(
+    store: PostgresEventStore, conversation: Conversation, key: str | None = None
+) -> PendingCommit:
+    """A commit of the conversation's pending events, as the store hands it to the writer."""
+    events = [store.app.mapper.to_stored_event(e) for e in conversation.collect_events()]
+    receipt = PendingReceipt("acme", key, "f", {"id": str(conversation.id)}) if key else None
+    return PendingCommit(events, receipt)
+
+
+def log(store: PostgresEventStore) -> list[tuple[int, uuid.UUID, int]]:
+    with store.recorder.datastore.get_connection() as conn:
+        rows = conn.execute(
+            "SELECT notification_id, originator_id, originator_version FROM chronicle_events"
+            " ORDER BY notification_id"
+        ).fetchall()
+    return [(r["notification_id"], r["originator_id"], r["originator_version"]) for r in rows]
+
+
+def receipts(store: PostgresEventStore) -> dict[str, int]:
+    with store.recorder.datastore.get_connection() as conn:
+        rows = conn.execute("SELECT key, position FROM chronicle_receipts").fetchall()
+    return {r["key"]: r["position"] for r in rows}
+
+
+def test_64_concurrent_commands_share_transactions_and_leave_no_gap(
+    store: PostgresEventStore,
+) -> None:
+    hot = started(store)
+    before = store.group.batches
+    barrier = threading.Barrier(64)
+
+    def command(i: int) -> CommandResult | str:
+        if i % 4 == 0:  # 16 writers of one hot aggregate, all from version 1
+            conversation = store.get(hot.id, Conversation)
+            conversation.rename(f"title {i}")
+        else:
+            conversation = Conversation.start("acme", f"c{i}", [])
+        barrier.wait()
+        try:
+            return store.commit(context(key=f"k{i}"), Change((conversation,), conversation))
+        except ConcurrencyConflict:
+            return "conflict"
+
+    with ThreadPoolExecutor(64) as pool:
+        outcomes = list(pool.map(command, range(64)))
+
+    hot_outcomes = [o for i, o in enumerate(outcomes) if i % 4 == 0]
+    assert sum(o != "conflict" for o in hot_outcomes) == 1
+    assert all(isinstance(o, CommandResult) for i, o in enumerate(outcomes) if i % 4)
+    assert store.group.batches - before < 48  # one batch per command would be 64
+    rows = log(store)
+    positions = [position for position, _, _ in rows]
+    assert positions == list(range(positions[0], positions[0] + len(rows)))
+    assert len(rows) == 1 + 48 + 1
+    written = {i: o for i, o in enumerate(outcomes) if isinstance(o, CommandResult)}
+    assert receipts(store) == {f"k{i}": o.position for i, o in written.items()}
+    by_position = {position: (oid, version) for position, oid, version in rows}
+    for result in written.values():
+        assert by_position[result.position] == (result.id, result.version)
+
+
+def test_a_conflicting_command_fails_alone_in_its_batch(store: PostgresEventStore) -> None:
+    hot = started(store)
+    stale = store.get(hot.id, Conversation)
+    fresh = store.get(hot.id, Conversation)
+    fresh.rename("Winner")
+    store.commit(context(), Change((fresh,), fresh))
+    stale.rename("Loser")
+    first, second = Conversation.start("acme", "a", []), Conversation.start("acme", "b", [])
+
+    outcomes = store._writer.write(
+        [pending(store, first), pending(store, stale), pending(store, second)]
+    )
+
+    assert isinstance(outcomes[1], ConcurrencyConflict)
+    assert isinstance(outcomes[0], list)
+    assert isinstance(outcomes[2], list)
+    assert outcomes[2] == [outcomes[0][0] + 1]
+    assert store.get(hot.id, Conversation).title == "Winner"
+
+
+def test_two_commands_of_one_aggregate_version_in_a_batch_the_first_wins(
+    store: PostgresEventStore,
+) -> None:
+    hot = started(store)
+    one, two = store.get(hot.id, Conversation), store.get(hot.id, Conversation)
+    one.rename("One")
+    two.rename("Two")
+    outcomes = store._writer.write([pending(store, one), pending(store, two)])
+    assert isinstance(outcomes[0], list)
+    assert isinstance(outcomes[1], ConcurrencyConflict)
+    assert store.get(hot.id, Conversation).title == "One"
+
+
+def test_a_duplicate_idempotency_key_in_one_batch_fails_only_the_later_command(
+    store: PostgresEventStore,
+) -> None:
+    first, again, other = (Conversation.start("acme", t, []) for t in ("a", "a again", "b"))
+    outcomes = store._writer.write(
+        [pending(store, first, "dup"), pending(store, again, "dup"), pending(store, other, "x")]
+    )
+    assert isinstance(outcomes[0], list)
+    assert isinstance(outcomes[1], DuplicateReceipt)
+    assert isinstance(outcomes[2], list)
+    assert receipts(store) == {"dup": outcomes[0][-1], "x": outcomes[2][-1]}
+    assert store.read_stream(again.id, 1, 10) == []
+    assert [position for position, _, _ in log(store)] == [outcomes[0][0], outcomes[2][0]]
+
+
+def test_concurrent_retries_of_one_idempotency_key_write_once(store: PostgresEventStore) -> None:
+    runner = CommandRunner(store)
+    barrier = threading.Barrier(16)
+    ids: list[uuid.UUID] = []
+
+    def decide() -> Change:
+        conversation = Conversation.start("acme", "Once", [])
+        ids.append(conversation.id)
+        return Change((conversation,), conversation)
+
+    def retry(_: int) -> CommandResult:
+        barrier.wait()
+        return runner.run(context(key="same"), decide)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(retry, range(16)))
+
+    assert len({(r.id, r.position) for r in results}) == 1
+    assert sum(not r.replayed for r in results) == 1
+    assert len(log(store)) == 1
+    assert receipts(store) == {"same": results[0].position}
+
+
+def test_an_error_in_one_command_does_not_fail_its_neighbours(store: PostgresEventStore) -> None:
+    good = [Conversation.start("acme", t, []) for t in ("a", "b")]
+    bad = pending(store, Conversation.start("acme", "bad", []))
+    event = bad.events[0]
+    broken = PendingCommit(
+        [StoredEvent(event.originator_id, 2**63, event.topic, event.state)]  # out of range
+    )
+    outcomes = store.group._write_all([pending(store, good[0]), broken, pending(store, good[1])])
+    assert isinstance(outcomes[1], psycopg.errors.NumericValueOutOfRange)
+    assert [o for o in (outcomes[0], outcomes[2]) if isinstance(o, list)] == [
+        outcomes[0],
+        outcomes[2],
+    ]
+    assert {oid for _, oid, _ in log(store)} == {good[0].id, good[1].id}
+
+
+def test_a_receipt_takes_its_commands_last_position(store: PostgresEventStore) -> None:
+    conversation = Conversation.start("acme", "Several", [])
+    for n in range(3):
+        conversation.post_message(uuid.uuid4(), "user", f"m{n}", None, None)
+    result = store.commit(context(key="several"), Change((conversation,), conversation))
+    positions = [p for p, _, _ in log(store)]
+    assert result.position == positions[-1] == receipts(store)["several"]
+    assert result.version == 4
+
+
+def test_a_follower_never_skips_a_position_while_writers_commit(
+    store: PostgresEventStore,
+) -> None:
+    done = threading.Event()
+    seen: list[int] = []
+
+    def follow() -> None:
+        last = 0
+        with store.recorder.datastore.get_connection() as conn:
+            while True:
+                finished = done.is_set()
+                rows = conn.execute(
+                    "SELECT notification_id FROM chronicle_events WHERE notification_id > %s"
+                    " ORDER BY notification_id",
+                    (last,),
+                ).fetchall()
+                for row in rows:
+                    seen.append(row["notification_id"])
+                    last = row["notification_id"]
+                if finished and not rows:
+                    return
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+
+    def start(i: int) -> None:
+        conversation = Conversation.start("acme", f"c{i}", [])
+        store.commit(context(), Change((conversation,), conversation))
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(start, range(400)))
+    done.set()
+    follower.join(30)
+    assert seen == [position for position, _, _ in log(store)]
+    assert seen == list(range(seen[0], seen[0] + 400))
+
+
+def test_a_change_without_events_is_refused_before_it_reaches_the_log(
+    store: PostgresEventStore,
+) -> None:
+    conversation = started(store)
+    with pytest.raises(ValueError, match="at least one event"):
+        store.commit(context(key="empty"), Change((conversation,), conversation))
+    assert receipts(store) == {}
