@@ -195,18 +195,24 @@ class Identity:
         Answers are cached for about a second, so a revocation takes effect within it
         even if its `forget` never arrives.
         """
-        cache_key = digest(token)
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(cache_key)
-        if cached is not None and now - cached[0] < self._cache_seconds:
-            return cached[1]
+        cached = self.cached(token)
+        if cached is not None:
+            return cached
+        cache_key, now = digest(token), time.monotonic()
         principal = self._verify(token)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[cache_key] = (now, principal)
         return principal
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token verified within the cache period, without I/O."""
+        with self._lock:
+            cached = self._cache.get(digest(token))
+        if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
+            return cached[1]
+        return None
 
     def _verify(self, token: str) -> Principal:
         match = TOKEN_PATTERN.fullmatch(token)

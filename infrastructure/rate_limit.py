@@ -12,6 +12,12 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 WINDOW_SECONDS = 60
+# One round trip and no transaction per request: count, and start the window's clock.
+COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class RateLimiter:
         self.default_per_minute = default_per_minute
         self.window_s = window_s
         self.pending = f"chronicle:rl:pending:{window_s}"  # windows with refusals, by number
+        self._count = redis.register_script(COUNT)
 
     async def hit(self, key_id: str, limit: int | None, *, track_refusals: bool = True) -> Verdict:
         """Count one request of ``key_id``; refusals are kept for `ended_windows` to
@@ -52,10 +59,7 @@ class RateLimiter:
         now = time.time()
         window = int(now) // self.window_s
         counter = f"chronicle:rl:{key_id}:{window}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(counter)
-            pipe.expire(counter, self.window_s * 2)
-            count, _ = await pipe.execute()
+        count = int(await self._count(keys=[counter], args=[self.window_s * 2]))
         reset = max(1, int((window + 1) * self.window_s - now))
         if count <= allowed_per_window:
             remaining = allowed_per_window - int(count)

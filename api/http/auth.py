@@ -28,7 +28,10 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
         container: Container = connection.app.state.container
-        principal = await anyio.to_thread.run_sync(container.identity.authenticate, token.strip())
+        token = token.strip()
+        principal = container.identity.cached(token) or await anyio.to_thread.run_sync(
+            container.identity.authenticate, token
+        )
         return AuthenticationResult(user=principal, auth=token)
 
 
