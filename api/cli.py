@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Annotated, NoReturn
 from uuid import UUID
@@ -32,6 +32,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.bootstrap import Container
+from api.http.reads import as_utc
 from application.context import CommandContext
 from application.errors import ApplicationError
 from application.identity import IssuedKey
@@ -398,7 +399,7 @@ def audit_export(
 
     if export_format != "jsonl":
         fail(f"unknown format {export_format!r}; the only one is jsonl", 2)
-    since, until = _utc(since), _utc(until)
+    since, until = as_utc(since), as_utc(until)
     if since is not None and until is not None and since >= until:
         fail("--since must be before --until", 2)
     query = AuditQuery(tenant, since=since, until=until)
@@ -411,10 +412,6 @@ def audit_export(
             (rows, after), _ = c.reads.query(("audit",), page)
             for row in rows:
                 print(json.dumps(row, default=str))
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
 
 
 @budget_app.command("set")
@@ -543,8 +540,7 @@ def events_show(
         fail(f"not an aggregate id: {aggregate!r}", 2)
     if version is not None and as_of is not None:
         fail("give --version or --as-of, not both", 2)
-    if as_of is not None and as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=UTC)
+    as_of = as_utc(as_of)
     with container() as c:
         first = c.store.read_stream(aggregate_id, 1, 1)
         if not first or tenant not in (None, first[0].tenant_id):

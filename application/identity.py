@@ -195,10 +195,11 @@ class Identity:
         Answers are cached for about a second, so a revocation takes effect within it
         even if its `forget` never arrives.
         """
-        cached = self.cached(token)
+        cache_key = digest(token)
+        cached = self._cached(cache_key)
         if cached is not None:
             return cached
-        cache_key, now = digest(token), time.monotonic()
+        now = time.monotonic()
         principal = self._verify(token)
         with self._lock:
             if len(self._cache) > 10_000:
@@ -208,8 +209,11 @@ class Identity:
 
     def cached(self, token: str) -> Principal | None:
         """The principal of a token verified within the cache period, without I/O."""
+        return self._cached(digest(token))
+
+    def _cached(self, cache_key: str) -> Principal | None:
         with self._lock:
-            cached = self._cache.get(digest(token))
+            cached = self._cache.get(cache_key)
         if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
             return cached[1]
         return None

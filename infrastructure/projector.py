@@ -175,12 +175,16 @@ class ProjectionWriter:
                 return Batch(0, checkpoint["position"])
             self.apply(conn, generation, rows)
             last = rows[-1]["notification_id"]
-            conn.execute(
-                "UPDATE chronicle_checkpoints SET position = %s, updated_at = now()"
-                " WHERE name = %s AND generation = %s",
-                (last, name, generation),
-            )
+            self.checkpoint(conn, generation, last)
             return Batch(len(rows), last)
+
+    def checkpoint(self, conn: Conn, generation: int, position: int) -> None:
+        """Move the generation's checkpoint, in the caller's transaction."""
+        conn.execute(
+            "UPDATE chronicle_checkpoints SET position = %s, updated_at = now()"
+            " WHERE name = %s AND generation = %s",
+            (position, self.projection.name, generation),
+        )
 
 
 class Projector:
@@ -365,7 +369,7 @@ class Rebuild:
         The next batch is read and decoded on a second connection while this one writes
         the last, so the client's decoding overlaps the server's inserting.
         """
-        name, read = self.projection.name, 0
+        read = 0
 
         def fetch(source: Conn, after: int) -> tuple[list[dict[str, Any]], Prepared]:
             rows = self.writer.read(source, after, self.batch_size)
@@ -383,11 +387,7 @@ class Rebuild:
                 if rows:
                     with conn.transaction():
                         self.writer.write(conn, generation, prepared)
-                        conn.execute(
-                            "UPDATE chronicle_checkpoints SET position = %s"
-                            " WHERE name = %s AND generation = %s",
-                            (rows[-1]["notification_id"], name, generation),
-                        )
+                        self.writer.checkpoint(conn, generation, rows[-1]["notification_id"])
                 read += len(rows)
                 progress(self._position(conn, generation), self._head(conn))
                 if len(rows) < self.batch_size:
@@ -408,11 +408,7 @@ class Rebuild:
                     break
                 self.writer.apply(conn, generation, rows)
                 tail += len(rows)
-                conn.execute(
-                    "UPDATE chronicle_checkpoints SET position = %s"
-                    " WHERE name = %s AND generation = %s",
-                    (rows[-1]["notification_id"], name, generation),
-                )
+                self.writer.checkpoint(conn, generation, rows[-1]["notification_id"])
             point_views(conn, self.projection, generation)
             conn.execute(
                 "UPDATE chronicle_projections SET generation = %s, state = 'running', error = NULL,"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,7 +12,7 @@ from litestar.params import QueryParameter
 from litestar.response import Response
 
 from api.http.auth import requires
-from api.http.reads import After, MinPosition, next_cursor_of, parse_cursor, read_model
+from api.http.reads import After, MinPosition, as_utc, next_cursor_of, parse_cursor, read_model
 from application.context import Principal
 from projections.audit import AuditQuery, audit_entries
 
@@ -42,12 +42,6 @@ class AuditPage(msgspec.Struct):
     next: str | None
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 def entry_of(row: dict[str, Any]) -> AuditEntry:
     return AuditEntry(**{k: v for k, v in row.items() if k != "tenant_id"})
 
@@ -72,7 +66,9 @@ class AuditController(Controller):
         """Every command of the tenant, accepted or denied, oldest first: actor (``key:…``),
         key id, action (the command), target, outcome, status, reason, request and trace ids.
         """
-        query = AuditQuery(request.user.tenant_id, actor, action, target, utc(since), utc(until))
+        query = AuditQuery(
+            request.user.tenant_id, actor, action, target, as_utc(since), as_utc(until)
+        )
         cursor = parse_cursor(after)
         (rows, next_cursor), headers = await read_model(
             request,

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import anyio.to_thread
 import structlog
+from litestar.datastructures import Headers
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, TooManyRequestsException
 from litestar.middleware import ASGIMiddleware
@@ -46,13 +47,6 @@ def target_of(scope: Scope) -> str | None:
     for value in (scope.get("path_params") or {}).values():
         if isinstance(value, UUID):
             return str(value)
-    return None
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return bytes(value).decode("latin-1")
     return None
 
 
@@ -91,6 +85,7 @@ class DenialAuditMiddleware(ASGIMiddleware):
             if attribution is None:
                 return
             tenant, actor, key_id = attribution
+            headers = Headers.from_scope(scope)
             denial = Denial(
                 tenant_id=tenant,
                 actor=actor,
@@ -101,8 +96,8 @@ class DenialAuditMiddleware(ASGIMiddleware):
                 reason=reason,
                 method=str(scope.get("method", "")),
                 path=scope.get("path", ""),
-                request_id=header(scope, b"x-request-id"),
-                traceparent=header(scope, b"traceparent"),
+                request_id=headers.get("x-request-id"),
+                traceparent=headers.get("traceparent"),
             )
             await anyio.to_thread.run_sync(container.audit.record_denial, denial)
         except Exception as error:  # the refusal stands even if its record cannot be written
@@ -117,7 +112,8 @@ class DenialAuditMiddleware(ASGIMiddleware):
         if isinstance(principal, Principal):
             return principal.tenant_id, principal.actor, principal.key_id
         client = (scope.get("client") or ("unknown", 0))[0]
-        scheme, _, token = (header(scope, b"authorization") or "").partition(" ")
+        authorization = Headers.from_scope(scope).get("authorization", "")
+        scheme, _, token = authorization.partition(" ")
         owner = None
         if scheme.lower() == "bearer" and token.strip():
             owner = await anyio.to_thread.run_sync(container.identity.owner_of, token.strip())

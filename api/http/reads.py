@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
@@ -30,6 +31,13 @@ MinPosition = Annotated[
     ),
 ]
 After = Annotated[str | None, QueryParameter(description="The `next` cursor of the previous page")]
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A time given without an offset is taken as UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 def parse_cursor(after: str | None) -> int | None:

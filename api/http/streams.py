@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -14,6 +14,7 @@ from litestar.params import FromPath, QueryParameter
 
 from api.bootstrap import Container
 from api.http.auth import requires
+from api.http.reads import as_utc
 from application.context import Principal
 
 
@@ -92,8 +93,7 @@ class StreamsController(Controller):
                     }
                 ],
             )
-        if as_of is not None and as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=UTC)
+        as_of = as_utc(as_of)
         container: Container = request.app.state.container
         found = await anyio.to_thread.run_sync(
             container.streams.state_at, request.user.tenant_id, aggregate_id, version, as_of

@@ -29,6 +29,12 @@ def key_id_of(token: str) -> str:
     return str(uuid.UUID(hex=token.split("_")[1]))
 
 
+def forged(token: str) -> str:
+    """The token's key id with a wrong secret (split on the first two '_': secrets may
+    hold one)."""
+    return "_".join(token.split("_")[:2]) + "_" + "x" * 43
+
+
 def tenant_of(container: Container, token: str) -> str:
     owner = container.identity.owner_of(token)
     assert owner is not None
@@ -58,7 +64,7 @@ async def test_accepted_and_denied_commands_are_attributed(
     reader = issue_key(tenant, ("read",))
     auditor = issue_key(tenant, ("audit:read",))
     stranger = issue_key()
-    wrong_secret = "_".join(writer.split("_")[:2]) + "_" + "x" * 43  # secrets may hold "_"
+    wrong_secret = forged(writer)
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
         started = await http.post(
             "/v1/conversations",
@@ -215,9 +221,6 @@ async def test_failed_authentications_are_recorded_up_to_a_bound_per_key(
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     target, bystander = issue_key(tenant), issue_key(tenant)
     auditor = issue_key(tenant, ("audit:read",))
-
-    def forged(token: str) -> str:
-        return "_".join(token.split("_")[:2]) + "_" + "x" * 43
 
     into_minute = time.time() % 60  # the bound is per clock minute: stay within one
     if into_minute > 40:
