@@ -4,14 +4,16 @@ infrastructure; handlers receive what they need from here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from application.audit import AuditTrail
-from application.commands import CommandRunner
+from application.commands import CommandRunner, LoopRunner
 from application.conversations import Conversations
 from application.identity import Identity
 from application.operations import ProjectionAudit
+from application.ports import CommandResult
 from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
@@ -27,6 +29,14 @@ from projections.base import Projection
 from projections.registry import PROJECTIONS
 
 
+@dataclass(frozen=True)
+class LoopCommands:
+    """The use cases whose commands the HTTP API awaits on its event loop."""
+
+    conversations: Conversations[Awaitable[CommandResult]]
+    runs: Runs[Awaitable[CommandResult]]
+
+
 @dataclass
 class Container:
     """Everything a Chronicle process uses, built once at start-up."""
@@ -34,12 +44,13 @@ class Container:
     settings: Settings
     store: PostgresEventStore
     runner: CommandRunner
-    conversations: Conversations
+    conversations: Conversations[CommandResult]
+    on_loop: LoopCommands
     identity: Identity
     streams: Streams
     projection_log: ProjectionAudit
     audit: AuditTrail
-    runs: Runs
+    runs: Runs[CommandResult]
     tasks: Tasks
     queue: PostgresTaskQueue
     reads: ReadStore
@@ -58,6 +69,9 @@ class Container:
             store=store,
             runner=runner,
             conversations=Conversations(store, runner),
+            on_loop=LoopCommands(
+                Conversations(store, LoopRunner(runner)), Runs(store, LoopRunner(runner))
+            ),
             identity=Identity(store, runner, settings.auth_cache_seconds),
             streams=Streams(store),
             projection_log=ProjectionAudit(store, runner),

@@ -5,28 +5,31 @@ Each handler loads, calls one domain method, and hands the change to the runner.
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
 from uuid import UUID, uuid4
 
-from application.commands import CommandRunner, check_expected_version
+from application.commands import Runner, check_expected_version
 from application.context import CommandContext
-from application.ports import Change, CommandResult, EventStore
+from application.ports import Change, EventStore
 from application.tenancy import load_owned
 from domain.conversation import Conversation
 
+R = TypeVar("R")
 
-class Conversations:
+
+class Conversations(Generic[R]):
     """Command handlers of conversations; queries are answered by read models."""
 
-    def __init__(self, store: EventStore, runner: CommandRunner) -> None:
+    def __init__(self, store: EventStore, runner: Runner[R]) -> None:
         self._store = store
         self._runner = runner
 
-    def start(self, context: CommandContext, title: str, participants: list[str]) -> CommandResult:
+    def start(self, context: CommandContext, title: str, participants: list[str]) -> R:
         def decide() -> Change:
             conversation = Conversation.start(context.tenant_id, title, participants)
             return Change((conversation,), conversation)
 
-        return self._runner.run(context, decide)
+        return self._runner.run(context, decide, decide_blocks=False)
 
     def post_message(
         self,
@@ -38,7 +41,7 @@ class Conversations:
         author: str | None = None,
         tokens: int | None = None,
         expected_version: int | None = None,
-    ) -> CommandResult:
+    ) -> R:
         message_id = uuid4()
 
         def decide() -> Change:
@@ -57,7 +60,7 @@ class Conversations:
         conversation_id: UUID,
         title: str,
         expected_version: int | None = None,
-    ) -> CommandResult:
+    ) -> R:
         def decide() -> Change:
             conversation = self._load(context.tenant_id, conversation_id)
             check_expected_version(conversation, expected_version)
@@ -68,7 +71,7 @@ class Conversations:
 
     def archive(
         self, context: CommandContext, conversation_id: UUID, expected_version: int | None = None
-    ) -> CommandResult:
+    ) -> R:
         def decide() -> Change:
             conversation = self._load(context.tenant_id, conversation_id)
             check_expected_version(conversation, expected_version)

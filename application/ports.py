@@ -64,6 +64,9 @@ class EventStore(Protocol):
         ``DuplicateReceipt`` when the same idempotency key committed concurrently.
         """
 
+    async def commit_async(self, context: CommandContext, change: Change) -> CommandResult:
+        """``commit`` for the event loop, with the same guarantees."""
+
     def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
         """The outcome remembered for an idempotency key, if any."""
 

@@ -4,21 +4,23 @@ message in the same commit), fail, cancel.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
-from application.commands import CommandRunner
+from application.commands import Runner
 from application.context import CommandContext
-from application.ports import Change, CommandResult, EventStore
+from application.ports import Change, EventStore
 from application.tenancy import load_owned
 from domain.agent_run import AgentRun
 from domain.conversation import Conversation
 
+R = TypeVar("R")
 
-class Runs:
+
+class Runs(Generic[R]):
     """Command handlers of agent runs."""
 
-    def __init__(self, store: EventStore, runner: CommandRunner) -> None:
+    def __init__(self, store: EventStore, runner: Runner[R]) -> None:
         self._store = store
         self._runner = runner
 
@@ -29,7 +31,7 @@ class Runs:
         agent: str,
         model: str,
         input_message_id: UUID | None,
-    ) -> CommandResult:
+    ) -> R:
         def decide() -> Change:
             conversation = self._conversation(context.tenant_id, conversation_id)
             conversation.check_open()
@@ -38,12 +40,12 @@ class Runs:
 
         return self._runner.run(context, decide)
 
-    def think(self, context: CommandContext, run_id: UUID, text: str) -> CommandResult:
+    def think(self, context: CommandContext, run_id: UUID, text: str) -> R:
         return self._step(context, run_id, lambda run: run.think(text))
 
     def start_tool(
         self, context: CommandContext, run_id: UUID, call_id: str, tool: str, arguments: Any
-    ) -> CommandResult:
+    ) -> R:
         return self._step(context, run_id, lambda run: run.start_tool(call_id, tool, arguments))
 
     def finish_tool(
@@ -54,14 +56,14 @@ class Runs:
         result: Any,
         error: str | None,
         duration_ms: int,
-    ) -> CommandResult:
+    ) -> R:
         return self._step(
             context, run_id, lambda run: run.finish_tool(call_id, result, error, duration_ms)
         )
 
     def complete(
         self, context: CommandContext, run_id: UUID, content: str, usage: dict[str, float]
-    ) -> CommandResult:
+    ) -> R:
         """The run completes and its answer is posted to the conversation, atomically."""
         message_id = uuid4()
 
@@ -75,10 +77,10 @@ class Runs:
 
         return self._runner.run(context, decide, retry_on_conflict=True)
 
-    def fail(self, context: CommandContext, run_id: UUID, error: str) -> CommandResult:
+    def fail(self, context: CommandContext, run_id: UUID, error: str) -> R:
         return self._step(context, run_id, lambda run: run.fail(error))
 
-    def cancel(self, context: CommandContext, run_id: UUID, reason: str) -> CommandResult:
+    def cancel(self, context: CommandContext, run_id: UUID, reason: str) -> R:
         return self._step(context, run_id, lambda run: run.cancel(reason))
 
     def check_running(self, tenant_id: str, run_id: UUID) -> None:
@@ -89,7 +91,7 @@ class Runs:
         """The tenant's run; ``NotFound`` otherwise."""
         return load_owned(self._store, run_id, AgentRun, tenant_id)
 
-    def _step(self, context: CommandContext, run_id: UUID, act: Any) -> CommandResult:
+    def _step(self, context: CommandContext, run_id: UUID, act: Any) -> R:
         def decide() -> Change:
             run = self.active(context.tenant_id, run_id)
             act(run)

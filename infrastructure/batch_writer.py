@@ -69,7 +69,6 @@ class BatchWriter:
         self._pool = pool
         self._connection: psycopg.Connection[DictRow] | None = None
         self._lock = tables.lock_table_statements
-        self._queries: dict[int, bytes] = {}
         self._notify = SQL("NOTIFY {0}").format(psycopg.sql.Identifier(tables.channel_name))
         # One statement screens a round of commits against the log and the receipts (under
         # the table lock, taken before it) and inserts the events and receipts of the rest.
@@ -107,32 +106,29 @@ class BatchWriter:
         refused commit takes no position, and positions stay dense and in commit order.
         Commits that touch an aggregate or an idempotency key of an earlier commit go in
         a later round (statement) of the same transaction, which sees the earlier rounds.
-        The whole transaction is one query string, bound on the client: one round trip,
-        one wait for the server (a thread waiting for the GIL pays for every wait).
+        The transaction goes as one pipeline (one round trip) and the round is a prepared
+        statement: planning it took longer than running it.
         """
         batch = rounds(commits)
-        params = [p for members in batch for p in self._params(commits, members)]
         rows: list[DictRow] = []
         try:
-            with self._connected() as conn, psycopg.ClientCursor(conn) as cursor:
-                cursor.execute(self._query(conn, len(batch)), params)
-                while True:
-                    if cursor.description is not None:
-                        rows.extend(cursor.fetchall())
-                    if not cursor.nextset():
-                        break
+            with self._connected() as conn, conn.pipeline():
+                conn.execute("BEGIN")
+                conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                for statement in [*self._lock, self._notify]:
+                    conn.execute(statement)
+                answers = [
+                    conn.execute(self._round, self._params(commits, members), prepare=True)
+                    for members in batch
+                ]
+                conn.execute("COMMIT")
+            for answer in answers:
+                rows.extend(answer.fetchall())
         except psycopg.errors.UniqueViolation as error:
             if len(commits) > 1:
                 raise
             return [refusal(error)]  # a writer that bypassed the lock got there first
         return outcomes(commits, rows)
-
-    def _query(self, conn: psycopg.Connection[DictRow], rounds: int) -> bytes:
-        """The transaction's query string for a number of rounds, composed once."""
-        if rounds not in self._queries:
-            parts = [SQL("BEGIN"), *self._lock, self._notify, *[self._round] * rounds]
-            self._queries[rounds] = SQL("; ").join([*parts, SQL("COMMIT")]).as_bytes(conn)
-        return self._queries[rounds]
 
     @staticmethod
     def _params(commits: Sequence[PendingCommit], members: list[int]) -> list[Any]:

@@ -5,6 +5,7 @@ Every write in Chronicle passes through `PostgresEventStore.commit`; it must sta
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -165,6 +166,7 @@ class PostgresEventStore:
         self.snapshots = Snapshotter(self._take_snapshot, snapshot_interval)
 
     def close(self) -> None:
+        self.group.close()
         self._writer.close()
         self.app.close()
 
@@ -196,6 +198,26 @@ class PostgresEventStore:
 
     def commit(self, context: CommandContext, change: Change) -> CommandResult:
         """Write the change in the next group commit; snapshot long aggregates after it."""
+        events, pending = self._pending(context, change)
+        positions = self.group.submit(pending)
+        self.snapshots.after_commit(change.aggregates, events)
+        return CommandResult(
+            change.subject.id, change.subject.version, max(positions), change.fields
+        )
+
+    async def commit_async(self, context: CommandContext, change: Change) -> CommandResult:
+        """``commit`` for the event loop: waits for the group commit without a thread (a
+        snapshot that falls due is taken in one)."""
+        events, pending = self._pending(context, change)
+        positions = await self.group.submit_async(pending)
+        if self.snapshots.due(change.aggregates, events):
+            await asyncio.to_thread(self.snapshots.after_commit, change.aggregates, events)
+        return CommandResult(
+            change.subject.id, change.subject.version, max(positions), change.fields
+        )
+
+    def _pending(self, context: CommandContext, change: Change) -> tuple[list[Any], PendingCommit]:
+        """The change's events, stamped with the context's metadata, and their stored form."""
         metadata: dict[str, Any] = context.metadata()
         metadata["occurred_at"] = datetime.now(UTC).isoformat()
         events = [event for aggregate in change.aggregates for event in aggregate.collect_events()]
@@ -214,11 +236,7 @@ class PostgresEventStore:
                 result | {"fields": change.fields},
             )
         stored = [self.app.mapper.to_stored_event(event) for event in events]
-        positions = self.group.submit(PendingCommit(stored, receipt))
-        self.snapshots.after_commit(change.aggregates, events)
-        return CommandResult(
-            change.subject.id, change.subject.version, max(positions), change.fields
-        )
+        return events, PendingCommit(stored, receipt)
 
     def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
         row = self.recorder.select_receipt(tenant_id, key)

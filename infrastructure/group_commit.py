@@ -5,6 +5,8 @@ Knows nothing of SQL; the writer it is given decides what a batch is and how mem
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -18,44 +20,40 @@ LINGER_SECONDS = 0.001
 MAX_BATCH = 500
 
 
-class _Slot(Generic[T, R]):
-    """One caller's item, waiting for its outcome or for its turn to lead."""
+class _Waiter(Generic[R]):
+    """A thread waiting for its item's outcome."""
 
-    __slots__ = ("item", "lead", "outcome", "settled", "woken")
+    __slots__ = ("done", "outcome")
 
-    def __init__(self, item: T) -> None:
-        self.item = item
-        self.woken = threading.Lock()  # held until the slot is settled or asked to lead
-        self.woken.acquire()
-        self.lead = False
-        self.settled = False
+    def __init__(self) -> None:
+        self.done = threading.Lock()  # held until the outcome is in
+        self.done.acquire()
         self.outcome: R | BaseException | None = None
 
-    def wait(self) -> None:
-        self.woken.acquire()
-
-    def wake(self) -> None:
-        self.woken.release()
-
     def settle(self, outcome: R | BaseException) -> None:
-        self.outcome, self.settled = outcome, True
-        if not self.lead:
-            self.wake()
+        self.outcome = outcome
+        self.done.release()
 
     def result(self) -> R:
+        self.done.acquire()
         if isinstance(self.outcome, BaseException):
             raise self.outcome
         return self.outcome  # type: ignore[return-value]
 
 
-class GroupCommit(Generic[T, R]):
-    """Batches concurrent ``submit`` calls into calls of ``write``.
+Pending = tuple[T, "_Waiter[R] | asyncio.Future[R]"]
 
-    The first caller to arrive leads: when the previous batch was shared (callers are
-    arriving together) it lingers up to ``linger`` seconds or until ``max_batch`` items
-    have queued, then writes the batch and wakes every member with its own outcome.
-    Callers that queued meanwhile are led by the first of them. A batch whose ``write``
-    raises is retried one member at a time, so one bad member never fails the others.
+
+class GroupCommit(Generic[T, R]):
+    """Batches concurrent ``submit`` and ``submit_async`` calls into calls of ``write``.
+
+    One writer thread takes whatever has queued: when the previous batch was shared
+    (callers are arriving together) it lingers up to ``linger`` seconds or until
+    ``max_batch`` items have queued, then writes the batch and hands every member its own
+    outcome. Items that queue during a write go in the next batch. A batch whose
+    ``write`` raises is retried one member at a time, so one bad member never fails the
+    others. Coroutines wait on a future of their own loop; an event loop is woken once per
+    batch, not once per member, and no thread is taken per waiting coroutine.
     """
 
     def __init__(
@@ -65,65 +63,71 @@ class GroupCommit(Generic[T, R]):
         self._linger = linger
         self._max_batch = max_batch
         self._lock = threading.Lock()
-        self._full = threading.Condition(self._lock)
-        self._queue: list[_Slot[T, R]] = []
-        self._leading = False
-        self._shared = False
+        self._arrived = threading.Condition(self._lock)
+        self._queue: list[Pending[T, R]] = []
+        self._thread: threading.Thread | None = None
+        self._closed = False
         self.batches = 0
         self.items = 0
 
     def submit(self, item: T) -> R:
         """Write ``item`` together with whatever else arrives now; its outcome or error."""
-        slot: _Slot[T, R] = _Slot(item)
-        with self._lock:
-            self._queue.append(slot)
-            if self._leading:
-                if len(self._queue) >= self._max_batch:
-                    self._full.notify()
-            else:
-                self._leading = slot.lead = True
-        if not slot.lead:
-            slot.wait()
-        if not slot.settled:
-            self._lead()
-        return slot.result()
+        waiter: _Waiter[R] = _Waiter()
+        self._enqueue((item, waiter))
+        return waiter.result()
 
-    def _lead(self) -> None:
-        with self._lock:
-            if self._shared:
-                self._full.wait_for(lambda: len(self._queue) >= self._max_batch, self._linger)
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-        try:
-            outcomes = self._write_all([slot.item for slot in batch])
-            for slot, outcome in zip(batch, outcomes, strict=True):
-                slot.settle(outcome)
-        except BaseException as error:  # every member must wake up, whatever happened
-            for slot in batch:
-                if not slot.settled:
-                    slot.settle(error)
-            raise
-        finally:
-            self._hand_over(len(batch))
+    async def submit_async(self, item: T) -> R:
+        """``submit`` for a coroutine: the event loop is not blocked while the batch forms."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._enqueue((item, future))
+        return await future
 
-    def _hand_over(self, size: int) -> None:
+    def close(self) -> None:
+        """Write what has queued, then stop the writer thread."""
         with self._lock:
+            self._closed = True
+            self._arrived.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _enqueue(self, pending: Pending[T, R]) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the group commit is closed")
+            self._queue.append(pending)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+                self._thread.start()
+            elif len(self._queue) == 1 or len(self._queue) >= self._max_batch:
+                self._arrived.notify()
+
+    def _run(self) -> None:
+        shared = False
+        while True:
+            with self._lock:
+                self._arrived.wait_for(lambda: self._queue or self._closed)
+                if not self._queue:
+                    return
+                if shared and not self._closed:
+                    self._arrived.wait_for(
+                        lambda: len(self._queue) >= self._max_batch or self._closed, self._linger
+                    )
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+            self._settle(batch, self._write_all([item for item, _ in batch]))
             self.batches += 1
-            self.items += size
-            self._shared = size > 1
-            if self._queue:
-                successor = self._queue[0]
-                successor.lead = True
-                successor.wake()
-            else:
-                self._leading = False
+            self.items += len(batch)
+            shared = len(batch) > 1
 
-    def _write_all(self, items: Sequence[T]) -> Sequence[R | Exception]:
+    def _write_all(self, items: Sequence[T]) -> Sequence[R | BaseException]:
         try:
             return self._write(items)
         except Exception as error:
             if len(items) == 1:
                 return [error]
+        except BaseException as error:  # the writer must answer every member, whatever happened
+            return [error] * len(items)
         return [self._write_one(item) for item in items]
 
     def _write_one(self, item: T) -> R | Exception:
@@ -131,3 +135,25 @@ class GroupCommit(Generic[T, R]):
             return self._write([item])[0]
         except Exception as error:
             return error
+
+    @staticmethod
+    def _settle(batch: Sequence[Pending[T, R]], outcomes: Sequence[R | BaseException]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[R], object]]] = {}
+        for (_, waiter), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(waiter, _Waiter):
+                waiter.settle(outcome)
+            else:
+                by_loop.setdefault(waiter.get_loop(), []).append((waiter, outcome))
+        for loop, settled in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, settled)
+
+
+def _resolve(settled: list[tuple[asyncio.Future[R], object]]) -> None:
+    for future, outcome in settled:
+        if future.done():
+            continue  # the waiting coroutine was cancelled
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)  # type: ignore[arg-type]

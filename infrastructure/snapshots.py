@@ -6,7 +6,7 @@ losing one (or the whole table) only makes loads slower.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -35,10 +35,18 @@ class Snapshotter:
 
     def after_commit(self, aggregates: Sequence[Aggregate], events: Sequence[Any]) -> None:
         """Snapshot the committed aggregates that are due; never fails the command."""
+        for aggregate in self._due(aggregates, events):
+            self.take(aggregate.id, aggregate.version)
+
+    def due(self, aggregates: Sequence[Aggregate], events: Sequence[Any]) -> bool:
+        """Whether committing these events makes any of the aggregates due a snapshot."""
+        return any(True for _ in self._due(aggregates, events))
+
+    def _due(self, aggregates: Sequence[Aggregate], events: Sequence[Any]) -> Iterator[Aggregate]:
         for aggregate in aggregates:
             versions = (e.originator_version for e in events if e.originator_id == aggregate.id)
             if crossed(self.interval, versions):
-                self.take(aggregate.id, aggregate.version)
+                yield aggregate
 
     def take(self, aggregate_id: UUID, version: int) -> None:
         """Store the aggregate's state at ``version``, rebuilt from the log (not from the

@@ -1,12 +1,14 @@
 """Append scenario: commands/s through the group-committing store, beside the bare
 `eventsourcing` library (one event per transaction) and raw batched INSERTs.
 
-Every contender writes the same kind of row (a one-event conversation) with 64 callers,
+Every contender writes the same kind of row (a one-event conversation) with 64 callers
+(coroutines for Chronicle, whose API awaits commands; threads for the synchronous library),
 except the raw batch, which is one writer of pre-encoded rows, 500 per transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -55,18 +57,27 @@ def concurrently(callers: int, commands: int, command: Callable[[int], object]) 
 
 
 def store_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS) -> float:
-    """Commands/s of starting conversations through the CommandRunner and the store."""
+    """Commands/s of starting conversations through the CommandRunner and the store, from
+    ``callers`` coroutines awaiting ``run_async`` (as the HTTP API calls it)."""
     runner = CommandRunner(store)
     context = CommandContext("bench", "bench", "conversations.start")
+    counter = iter(range(commands))
 
-    def start(i: int) -> None:
-        def decide() -> Change:
-            conversation = Conversation.start("bench", f"c{i}", [])
-            return Change((conversation,), conversation)
+    async def caller() -> None:
+        for i in counter:
 
-        runner.run(context, decide)
+            def decide(title: str = f"c{i}") -> Change:
+                conversation = Conversation.start("bench", title, [])
+                return Change((conversation,), conversation)
 
-    return concurrently(callers, commands, start)
+            await runner.run_async(context, decide, decide_blocks=False)
+
+    async def all_callers() -> float:
+        began = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(callers)))
+        return commands / (time.perf_counter() - began)
+
+    return asyncio.run(all_callers())
 
 
 def bare_rate(settings: Settings, commands: int, callers: int = CALLERS) -> float:

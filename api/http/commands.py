@@ -1,13 +1,14 @@
-"""How an HTTP request becomes a command: context, Idempotency-Key, If-Match, a thread.
+"""How an HTTP request becomes a command: context, Idempotency-Key, If-Match.
 
-The event store is synchronous, so each command runs in a worker thread.
+Commands of conversations and runs are awaited on the event loop (their loads run in
+worker threads); synchronous use cases run wholly in a worker thread (`in_thread`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import uuid4
 
@@ -78,20 +79,27 @@ async def command_context(request: Request[Any, Any, Any]) -> CommandContext:
 
 async def run_command(
     request: Request[Any, Any, Any],
-    handler: Callable[[CommandContext], CommandResult],
+    handler: Callable[[CommandContext], Awaitable[CommandResult]],
     render: Callable[[CommandResult], dict[str, Any]],
     status_code: int = 200,
 ) -> Response[dict[str, Any]]:
-    """Run ``handler`` in a worker thread and answer with ``render(result)``.
+    """Await ``handler`` and answer with ``render(result)``.
 
     A replayed idempotent command answers with the same status and body as the first.
     """
     context = await command_context(request)
-    result = await anyio.to_thread.run_sync(handler, context)
+    result = await handler(context)
     headers = {"ETag": f'"{result.version}"'}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(render(result), status_code=status_code, headers=headers)
+
+
+def in_thread(
+    handler: Callable[[CommandContext], CommandResult],
+) -> Callable[[CommandContext], Awaitable[CommandResult]]:
+    """A handler of a synchronous use case, run in a worker thread."""
+    return lambda context: anyio.to_thread.run_sync(handler, context)
 
 
 def version_and_position(result: CommandResult) -> dict[str, Any]:

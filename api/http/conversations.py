@@ -114,7 +114,7 @@ class ConversationsController(Controller):
         container: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: container.conversations.start(ctx, data.title, data.participants),
+            lambda ctx: container.on_loop.conversations.start(ctx, data.title, data.participants),
             _started,
             201,
         )
@@ -136,7 +136,7 @@ class ConversationsController(Controller):
         expected = expected_version(request)
         return await run_command(  # type: ignore[return-value]
             request,
-            lambda ctx: container.conversations.post_message(
+            lambda ctx: container.on_loop.conversations.post_message(
                 ctx,
                 conversation_id,
                 role=data.role,
@@ -166,7 +166,9 @@ class ConversationsController(Controller):
         expected = expected_version(request)
         return await run_command(  # type: ignore[return-value]
             request,
-            lambda ctx: container.conversations.rename(ctx, conversation_id, data.title, expected),
+            lambda ctx: container.on_loop.conversations.rename(
+                ctx, conversation_id, data.title, expected
+            ),
             version_and_position,
         )
 
@@ -184,7 +186,7 @@ class ConversationsController(Controller):
         expected = expected_version(request)
         return await run_command(  # type: ignore[return-value]
             request,
-            lambda ctx: container.conversations.archive(ctx, conversation_id, expected),
+            lambda ctx: container.on_loop.conversations.archive(ctx, conversation_id, expected),
             version_and_position,
         )
 

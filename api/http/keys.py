@@ -15,7 +15,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import run_command, version_and_position
+from api.http.commands import in_thread, run_command, version_and_position
 from application.context import Principal
 
 ADMIN = [requires("admin")]
@@ -59,6 +59,6 @@ class KeysController(Controller):
         reason = data.reason if data else ""
         return await run_command(
             request,
-            lambda ctx: container.identity.revoke_key(ctx, key_id, reason, own=True),
+            in_thread(lambda ctx: container.identity.revoke_key(ctx, key_id, reason, own=True)),
             version_and_position,
         )

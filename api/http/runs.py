@@ -97,7 +97,7 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.runs.start(
+            lambda ctx: c.on_loop.runs.start(
                 ctx, data.conversation_id, data.agent, data.model, data.input_message_id
             ),
             _started,
@@ -115,7 +115,7 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.runs.think(ctx, run_id, data.text),
+            lambda ctx: c.on_loop.runs.think(ctx, run_id, data.text),
             version_and_position,
         )
 
@@ -132,7 +132,9 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.runs.start_tool(ctx, run_id, data.call_id, data.tool, data.arguments),
+            lambda ctx: c.on_loop.runs.start_tool(
+                ctx, run_id, data.call_id, data.tool, data.arguments
+            ),
             version_and_position,
         )
 
@@ -153,7 +155,7 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.runs.finish_tool(
+            lambda ctx: c.on_loop.runs.finish_tool(
                 ctx, run_id, call_id, data.result, data.error, data.duration_ms
             ),
             version_and_position,
@@ -178,7 +180,7 @@ class RunsController(Controller):
         usage = msgspec.structs.asdict(data.usage)
         response = await run_command(
             request,
-            lambda ctx: c.runs.complete(ctx, run_id, content, usage),
+            lambda ctx: c.on_loop.runs.complete(ctx, run_id, content, usage),
             _completed,
         )
         await deltas.discard(tenant, str(run_id))
@@ -192,7 +194,7 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.runs.fail(ctx, run_id, data.error),
+            lambda ctx: c.on_loop.runs.fail(ctx, run_id, data.error),
             version_and_position,
         )
 
@@ -204,7 +206,7 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.runs.cancel(ctx, run_id, data.reason),
+            lambda ctx: c.on_loop.runs.cancel(ctx, run_id, data.reason),
             version_and_position,
         )
 

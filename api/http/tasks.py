@@ -19,7 +19,7 @@ from litestar.response import Response
 
 from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import command_context, run_command, version_and_position
+from api.http.commands import command_context, in_thread, run_command, version_and_position
 from api.http.reads import After, Limit, MinPosition, next_cursor_of, parse_cursor, read_model
 from application.context import Principal
 from application.errors import NotFound
@@ -84,15 +84,17 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.tasks.submit(
-                ctx,
-                data.type,
-                data.payload,
-                data.priority,
-                data.max_attempts,
-                data.timeout_s,
-                data.run_at,
-                data.backoff_s,
+            in_thread(
+                lambda ctx: c.tasks.submit(
+                    ctx,
+                    data.type,
+                    data.payload,
+                    data.priority,
+                    data.max_attempts,
+                    data.timeout_s,
+                    data.run_at,
+                    data.backoff_s,
+                )
             ),
             _submitted,
             201,
@@ -143,7 +145,7 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.tasks.heartbeat(ctx, task_id, data.progress, data.note),
+            in_thread(lambda ctx: c.tasks.heartbeat(ctx, task_id, data.progress, data.note)),
             version_and_position,
         )
 
@@ -160,7 +162,7 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.tasks.complete(ctx, task_id, data.result),
+            in_thread(lambda ctx: c.tasks.complete(ctx, task_id, data.result)),
             version_and_position,
         )
 
@@ -175,7 +177,7 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.tasks.fail(ctx, task_id, data.error, data.retryable),
+            in_thread(lambda ctx: c.tasks.fail(ctx, task_id, data.error, data.retryable)),
             version_and_position,
         )
 
@@ -190,7 +192,7 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             request,
-            lambda ctx: c.tasks.cancel(ctx, task_id, data.reason),
+            in_thread(lambda ctx: c.tasks.cancel(ctx, task_id, data.reason)),
             version_and_position,
         )
 

@@ -4,6 +4,7 @@ command's conflict, duplicate key or error never fails its neighbours.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from eventsourcing.persistence import StoredEvent
 
 from application.commands import CommandRunner
 from application.context import CommandContext, Idempotency
-from application.errors import ConcurrencyConflict, DuplicateReceipt
+from application.errors import ConcurrencyConflict, DuplicateReceipt, PreconditionFailed
 from application.ports import Change, CommandResult
 from domain.conversation import Conversation
 from infrastructure.batch_writer import PendingCommit, PendingReceipt
@@ -243,3 +244,87 @@ def test_a_change_without_events_is_refused_before_it_reaches_the_log(
     with pytest.raises(ValueError, match="at least one event"):
         store.commit(context(key="empty"), Change((conversation,), conversation))
     assert receipts(store) == {}
+
+
+async def test_coroutines_and_threads_commit_together_and_leave_no_gap(
+    store: PostgresEventStore,
+) -> None:
+    """64 coroutines on the event loop (starts decided on the loop, renames of one hot
+    aggregate decided in threads and retried) beside 16 threads committing at once."""
+    runner = CommandRunner(store)
+    hot = started(store)
+
+    async def command(i: int) -> CommandResult:
+        if i % 4 == 0:
+
+            def rename() -> Change:
+                conversation = store.get(hot.id, Conversation)
+                conversation.rename(f"title {i}")
+                return Change((conversation,), conversation)
+
+            return await runner.run_async(context(), rename, retry_on_conflict=True)
+
+        def start() -> Change:
+            conversation = Conversation.start("acme", f"c{i}", [])
+            return Change((conversation,), conversation)
+
+        return await runner.run_async(context(), start, decide_blocks=False)
+
+    def threaded(i: int) -> CommandResult:
+        conversation = Conversation.start("acme", f"t{i}", [])
+        return runner.run(context(), lambda: Change((conversation,), conversation))
+
+    before = store.group.batches
+    with ThreadPoolExecutor(16) as pool:
+        from_threads = pool.map(threaded, range(16))
+        awaited = await asyncio.gather(*(command(i) for i in range(64)))
+        results = [*awaited, *from_threads]
+
+    assert store.group.batches - before < 40
+    rows = log(store)
+    positions = [position for position, _, _ in rows]
+    assert positions == list(range(positions[0], positions[0] + len(rows)))
+    assert len(rows) == 1 + 64 + 16  # every rename landed, after retries
+    by_position = {position: (oid, version) for position, oid, version in rows}
+    assert all(by_position[r.position] == (r.id, r.version) for r in results)
+    assert store.get(hot.id, Conversation).version == 17
+
+
+async def test_an_awaited_command_with_a_stale_if_match_is_refused(
+    store: PostgresEventStore,
+) -> None:
+    runner = CommandRunner(store)
+    hot = started(store)
+    stale, also_stale = store.get(hot.id, Conversation), store.get(hot.id, Conversation)
+    fresh = store.get(hot.id, Conversation)
+    fresh.rename("Winner")
+    store.commit(context(), Change((fresh,), fresh))
+    stale.rename("Loser")
+    also_stale.rename("Loser too")
+
+    with pytest.raises(PreconditionFailed):
+        await runner.run_async(
+            context(), lambda: Change((stale,), stale), expected_version=1, decide_blocks=False
+        )
+    with pytest.raises(ConcurrencyConflict):
+        await runner.run_async(
+            context(), lambda: Change((also_stale,), also_stale), decide_blocks=False
+        )
+    assert store.get(hot.id, Conversation).title == "Winner"
+
+
+async def test_concurrent_awaited_retries_of_one_idempotency_key_write_once(
+    store: PostgresEventStore,
+) -> None:
+    runner = CommandRunner(store)
+
+    def decide() -> Change:
+        conversation = Conversation.start("acme", "Once", [])
+        return Change((conversation,), conversation)
+
+    results = await asyncio.gather(
+        *(runner.run_async(context(key="same"), decide, decide_blocks=False) for _ in range(16))
+    )
+    assert len({(r.id, r.position) for r in results}) == 1
+    assert sum(not r.replayed for r in results) == 1
+    assert receipts(store) == {"same": results[0].position}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -101,13 +102,75 @@ def test_no_batch_exceeds_the_maximum() -> None:
     assert sum(len(batch) for batch in writer.batches) == 100
 
 
-def test_a_leader_interrupted_while_writing_wakes_its_batch() -> None:
+def test_a_writer_interrupted_while_writing_answers_its_batch_and_goes_on() -> None:
     def broken(items: Sequence[str]) -> list[str | Exception]:
         raise KeyboardInterrupt
 
     group: GroupCommit[str, str] = GroupCommit(broken)
     with pytest.raises(KeyboardInterrupt):
         group.submit("a")
-    # The group is usable again: the failed leader handed over or stood down.
+    # The group is usable again: the writer thread answered the batch and lives on.
     group._write = Writer()
     assert group.submit("b") == "ok:b"
+
+
+async def test_coroutines_share_batches_and_each_gets_its_own_outcome() -> None:
+    writer = Writer(pause=0.005)
+    group: GroupCommit[str, str] = GroupCommit(writer)
+    items = [f"i{n}" for n in range(64)]
+    outcomes = await asyncio.gather(*(group.submit_async(i) for i in items))
+    assert outcomes == [f"ok:{i}" for i in items]
+    assert len(writer.batches) < len(items) / 4
+    group.close()
+
+
+async def test_threads_and_coroutines_share_one_writer() -> None:
+    writer = Writer(pause=0.005)
+    group: GroupCommit[str, str] = GroupCommit(writer)
+    threaded = [f"t{n}" for n in range(16)]
+    awaited = [f"a{n}" for n in range(16)]
+    with ThreadPoolExecutor(16) as pool:
+        from_threads = pool.map(group.submit, threaded)
+        from_loop = await asyncio.gather(*(group.submit_async(i) for i in awaited))
+        assert list(from_threads) == [f"ok:{i}" for i in threaded]
+    assert from_loop == [f"ok:{i}" for i in awaited]
+    assert any({i[0] for i in batch} == {"t", "a"} for batch in writer.batches)
+    group.close()
+
+
+async def test_a_refused_or_poisoned_coroutine_fails_alone() -> None:
+    writer = Writer(pause=0.005)
+    group: GroupCommit[str, str] = GroupCommit(writer)
+    items = ["refuse", "a", "poison", "b"]
+    outcomes = await asyncio.gather(*(group.submit_async(i) for i in items), return_exceptions=True)
+    assert isinstance(outcomes[0], ValueError)
+    assert isinstance(outcomes[2], RuntimeError)
+    assert outcomes[1::2] == ["ok:a", "ok:b"]
+    group.close()
+
+
+async def test_a_cancelled_coroutine_leaves_the_others_their_outcomes() -> None:
+    writer = Writer(pause=0.05)
+    group: GroupCommit[str, str] = GroupCommit(writer)
+    first = asyncio.ensure_future(group.submit_async("first"))
+    await asyncio.sleep(0.01)  # "first" is being written; these queue for the next batch
+    waiting = [asyncio.ensure_future(group.submit_async(f"i{n}")) for n in range(4)]
+    await asyncio.sleep(0)
+    waiting[1].cancel()
+    assert await first == "ok:first"
+    assert [await waiting[n] for n in (0, 2, 3)] == ["ok:i0", "ok:i2", "ok:i3"]
+    assert waiting[1].cancelled()
+    group.close()
+
+
+def test_close_writes_what_has_queued_then_refuses_more() -> None:
+    writer = Writer(pause=0.02)
+    group: GroupCommit[str, str] = GroupCommit(writer)
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(group.submit, f"i{n}") for n in range(8)]
+        while sum(map(len, writer.batches)) + len(group._queue) < 8:
+            time.sleep(0.001)  # until every caller is in a batch or queued
+        group.close()
+        assert [f.result() for f in futures] == [f"ok:i{n}" for n in range(8)]
+    with pytest.raises(RuntimeError, match="closed"):
+        group.submit("late")
