@@ -1,10 +1,12 @@
 """Per-key rate limits in Valkey/Redis, shared by every API process: a fixed one-minute
-window counted with INCR. Refusals are counted per key and window, and each window
-with refusals is handed to exactly one process to record (a sorted set of windows).
+window counted with INCR, the requests of one moment in one script call. Refusals are
+counted per key and window, and each window with refusals is handed to exactly one
+process to record (a sorted set of windows).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,12 +14,52 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 
 WINDOW_SECONDS = 60
-# One round trip and no transaction per request: count, and start the window's clock.
+# Count each request and start its window's clock; the requests of one moment share a call.
 COUNT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  counts[i] = count
+end
+return counts
 """
+
+
+class Counters:
+    """Counters incremented by one script call for every request waiting at the moment:
+    while a call is out, the requests that arrive queue for the next one."""
+
+    def __init__(self, redis: aioredis.Redis, ttl_s: int) -> None:
+        self._count = redis.register_script(COUNT)
+        self._ttl_s = ttl_s
+        self._waiting: list[tuple[str, asyncio.Future[int]]] = []
+        self._counting: asyncio.Task[None] | None = None
+
+    async def increment(self, counter: str) -> int:
+        """The counter's value after this request's increment."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((counter, future))
+        if self._counting is None:
+            self._counting = asyncio.create_task(self._count_waiting())
+        return await future
+
+    async def _count_waiting(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    counts = await self._count(keys=[c for c, _ in batch], args=[self._ttl_s])
+                except Exception as error:  # every waiting request gets the error
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (_, future), count in zip(batch, counts, strict=True):
+                    if not future.done():
+                        future.set_result(int(count))
+        finally:
+            self._counting = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +92,7 @@ class RateLimiter:
         self.default_per_minute = default_per_minute
         self.window_s = window_s
         self.pending = f"chronicle:rl:pending:{window_s}"  # windows with refusals, by number
-        self._count = redis.register_script(COUNT)
+        self._counters = Counters(redis, window_s * 2)
 
     async def hit(self, key_id: str, limit: int | None, *, track_refusals: bool = True) -> Verdict:
         """Count one request of ``key_id``; refusals are kept for `ended_windows` to
@@ -59,7 +101,7 @@ class RateLimiter:
         now = time.time()
         window = int(now) // self.window_s
         counter = f"chronicle:rl:{key_id}:{window}"
-        count = int(await self._count(keys=[counter], args=[self.window_s * 2]))
+        count = await self._counters.increment(counter)
         reset = max(1, int((window + 1) * self.window_s - now))
         if count <= allowed_per_window:
             remaining = allowed_per_window - int(count)

@@ -73,3 +73,25 @@ async def test_refusals_are_recorded_once_per_key_and_window(
     events = container.store.read_stream(key_id, 1, 10)
     assert [e.type for e in events][-1] == "RateLimitExceeded" and events[-1].data["refused"] == 3
     assert container.store.get(key_id, ApiKey).rate_limit_per_minute == 2
+
+
+async def test_concurrent_requests_share_script_calls_and_each_counts_once(
+    servers: Settings,
+) -> None:
+    redis = aioredis.from_url(servers.redis_url or "")
+    limiter = RateLimiter(redis, default_per_minute=40)
+    key_id, other = uuid.uuid4().hex, uuid.uuid4().hex
+    await redis.config_resetstat()
+    try:
+        verdicts = await asyncio.gather(
+            *(limiter.hit(key_id, None, track_refusals=False) for _ in range(50)),
+            *(limiter.hit(other, 100) for _ in range(10)),
+        )
+        calls = (await redis.info("commandstats"))["cmdstat_evalsha"]["calls"]
+    finally:
+        await redis.aclose()
+    mine, theirs = verdicts[:50], verdicts[50:]
+    assert sum(v.allowed for v in mine) == 40
+    assert sorted(v.remaining for v in mine if v.allowed) == list(range(40))
+    assert sorted(v.remaining for v in theirs) == list(range(90, 100))
+    assert calls < 10  # one call per request would be 60
