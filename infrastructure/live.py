@@ -240,18 +240,26 @@ class LiveHub:
             for recorded in page:
                 if upto is not None and recorded.position > upto:
                     return
-                self._send(LiveEvent.of(recorded))
-                await asyncio.sleep(0)  # let sessions drain their buffers during a burst
+                if self.subscribers:
+                    self._send(LiveEvent.of(recorded))
+                    await asyncio.sleep(0)  # let sessions drain their buffers during a burst
+                else:  # nobody to encode it for: only the watchers see it
+                    self._advance(
+                        recorded.position, wire_type(recorded), str(recorded.aggregate_id)
+                    )
             if len(page) < PAGE:
                 return
 
     def _send(self, event: LiveEvent) -> None:
-        self.last = event.position
-        for callback in self._watchers.get(event.type, ()):
-            callback(event.aggregate_id)
+        self._advance(event.position, event.type, event.aggregate_id)
         for subscriber in list(self.subscribers):
             if subscriber.wants(event):
                 subscriber.offer(event)
+
+    def _advance(self, position: int, event_type: str, aggregate_id: str) -> None:
+        self.last = position
+        for callback in self._watchers.get(event_type, ()):
+            callback(aggregate_id)
 
 
 async def follow(
