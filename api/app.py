@@ -58,6 +58,11 @@ async def record_rate_limits(limiter: RateLimiter, container: Container) -> None
             log.warning("could not record rate-limit refusals", error=str(error))
 
 
+def app_from_env() -> Litestar:
+    """The API for the settings of the environment: the factory of `serve`'s workers."""
+    return create_app(Settings.from_env())
+
+
 def create_app(settings: Settings) -> Litestar:
     """A Chronicle API for servers named by ``settings`` (all three URLs must be set)."""
     if not (settings.database_url and settings.nats_url and settings.redis_url):

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Annotated, NoReturn
@@ -125,13 +126,21 @@ def up() -> None:
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="API processes sharing the port [CHRONICLE_API_WORKERS, 1]"),
+    ] = None,
+) -> None:
     """Start the API only, on the servers named by CHRONICLE_*_URL or a running `up`."""
     from api.server import run_serve
 
+    settings = settings_from_env()
+    if workers is not None:
+        settings = replace(settings, api_workers=workers)
     _stop_on_signals()
     try:
-        run_serve(settings_from_env())
+        run_serve(settings)
     except KeyboardInterrupt:
         return
 

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from rich.console import Console
@@ -41,18 +43,34 @@ class _Server(uvicorn.Server):
             self._on_started()
 
 
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_level": "warning",
+    "access_log": False,
+    "lifespan": "on",
+    "timeout_graceful_shutdown": 3,
+    # Idle keep-alive connections outlive clients' own expiry, so a client never reuses
+    # a connection the server is closing at that moment.
+    "timeout_keep_alive": 30,
+}
+
+
 def serve_api(settings: Settings, on_started: Callable[[], None] = lambda: None) -> None:
+    """The API in this process until a signal; with ``api_workers`` above one, that many
+    worker processes share the port (one per core uses every core; the GIL keeps one
+    process to about one) and this process supervises them."""
+    if settings.api_workers > 1:
+        os.environ.update(settings.url_environment())  # the workers read their settings
+        uvicorn.run(
+            "api.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.api_workers,
+            **UVICORN_OPTIONS,
+        )
+        return
     config = uvicorn.Config(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=3,
-        # Idle keep-alive connections outlive clients' own expiry, so a client never
-        # reuses a connection the server is closing at that moment.
-        timeout_keep_alive=30,
+        create_app(settings), host=settings.host, port=settings.port, **UVICORN_OPTIONS
     )
     _Server(config, on_started).run()
 

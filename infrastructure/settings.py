@@ -52,6 +52,7 @@ class Settings:
     data_dir: Path = Path(".chronicle")
     host: str = "127.0.0.1"
     port: int = 8000
+    api_workers: int = 1  # API processes of `chronicle serve`, sharing the port
     db_pool_size: int = 8
     db_max_overflow: int = 16
     max_body_bytes: int = 1024 * 1024
@@ -68,6 +69,9 @@ class Settings:
         port = _int("CHRONICLE_PORT", 8000, env)
         if not 0 <= port <= 65535:
             raise SettingsError(f"CHRONICLE_PORT must be 0 to 65535, not {port}")
+        api_workers = _int("CHRONICLE_API_WORKERS", 1, env)
+        if api_workers < 1:
+            raise SettingsError(f"CHRONICLE_API_WORKERS must be 1 or more, not {api_workers}")
         return cls(
             database_url=env.get("CHRONICLE_DATABASE_URL") or None,
             nats_url=env.get("CHRONICLE_NATS_URL") or None,
@@ -75,6 +79,7 @@ class Settings:
             data_dir=Path(env.get("CHRONICLE_DATA_DIR") or ".chronicle"),
             host=env.get("CHRONICLE_HOST") or "127.0.0.1",
             port=port,
+            api_workers=api_workers,
             db_pool_size=_int("CHRONICLE_DB_POOL_SIZE", 8, env),
             db_max_overflow=_int("CHRONICLE_DB_MAX_OVERFLOW", 16, env),
             live_buffer=_int("CHRONICLE_LIVE_BUFFER", 1000, env),
@@ -87,6 +92,15 @@ class Settings:
 
     def with_urls(self, database_url: str, nats_url: str, redis_url: str) -> Settings:
         return replace(self, database_url=database_url, nats_url=nats_url, redis_url=redis_url)
+
+    def url_environment(self) -> dict[str, str]:
+        """The servers' URLs as the environment variables that name them."""
+        named = {
+            "CHRONICLE_DATABASE_URL": self.database_url,
+            "CHRONICLE_NATS_URL": self.nats_url,
+            "CHRONICLE_REDIS_URL": self.redis_url,
+        }
+        return {name: url for name, url in named.items() if url}
 
     @property
     def worker_threads(self) -> int:

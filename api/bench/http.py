@@ -14,14 +14,15 @@ from infrastructure.embedded import free_port
 from infrastructure.settings import Settings
 
 CONNECTIONS = 64
+WORKERS = os.cpu_count() or 1  # one API process per core, as `serve --workers` runs it
 
 
 def http_figures(
     settings: Settings, token: str, seconds: float, connections: int = CONNECTIONS
 ) -> dict[str, float]:
-    """One run of the load generator against a fresh API process."""
+    """One run of the load generator against a fresh `chronicle serve`."""
     port = free_port()
-    with running(settings, port):
+    with running(settings, port, workers=WORKERS):
         generator = subprocess.run(
             [
                 sys.executable,

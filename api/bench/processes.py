@@ -21,15 +21,15 @@ CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 
 @contextmanager
 def running(
-    settings: Settings, port: int, *helpers: list[str]
+    settings: Settings, port: int, *helpers: list[str], workers: int = 1
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`chronicle serve` on ``port`` plus each helper command; yields the API process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")} | {
-        "CHRONICLE_DATABASE_URL": settings.database_url or "",
-        "CHRONICLE_NATS_URL": settings.nats_url or "",
-        "CHRONICLE_REDIS_URL": settings.redis_url or "",
+    """`chronicle serve` (with ``workers`` API processes) on ``port`` plus each helper
+    command; yields the API process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
+    env |= settings.url_environment() | {
         "CHRONICLE_PORT": str(port),
         "CHRONICLE_LOG_LEVEL": "warning",
+        "CHRONICLE_API_WORKERS": str(workers),
     }
     processes = [
         subprocess.Popen(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from api.bench.append import bare_rate, encoded_rows, raw_rate, store_rate
-from api.bench.http import http_figures
+from api.bench.http import WORKERS, http_figures
 from api.bench.load import cold_loads_ms, long_conversation, replay_ms
 from api.bench.processes import bench_key
 from api.bench.report import Plan, Report, fresh_database
@@ -93,13 +93,22 @@ def bench_http_scenario(settings: Settings, plan: Plan, report: Report, say: Say
     token = bench_key(http_settings, rate_limit_per_minute=UNLIMITED)
     runs = []
     for run in range(plan.http_runs):
-        say(f"http: run {run + 1}: 64 connections posting for {plan.http_seconds:.0f}s")
+        say(
+            f"http: run {run + 1}: 64 connections posting for {plan.http_seconds:.0f}s"
+            f" to {WORKERS} API processes"
+        )
         runs.append(http_figures(http_settings, token, plan.http_seconds))
     rate = statistics.median(r["commands_per_s"] for r in runs)
     p50 = statistics.median(r["p50_ms"] for r in runs)
     p99 = statistics.median(r["p99_ms"] for r in runs)
     errors = sum(int(r["errors"]) for r in runs)
-    report.add("http_commands_per_s", round(rate), "HTTP POST, 64 connections", f"{rate:,.0f} /s")
+    report.add(
+        "http_commands_per_s",
+        round(rate),
+        f"HTTP POST, 64 connections, {WORKERS} API processes",
+        f"{rate:,.0f} /s",
+    )
+    report.add("http_api_processes", WORKERS, "API processes (one per core)", str(WORKERS))
     report.add("http_p50_ms", round(p50, 2), "HTTP command p50", f"{p50:.1f} ms")
     report.add("http_p99_ms", round(p99, 2), "HTTP command p99", f"{p99:.1f} ms")
     report.add("http_errors", errors, "HTTP answers other than 201", str(errors))

@@ -41,11 +41,14 @@ def authentication_middleware() -> DefineMiddleware:
 
 @dataclass(frozen=True)
 class Requires:
-    """A guard that lets through only principals holding ``scope``."""
+    """A guard that lets through only principals holding ``scope``. A coroutine, so
+    Litestar runs it on the event loop (a plain function would cost a thread hop)."""
 
     scope: str
 
-    def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def __call__(
+        self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    ) -> None:
         principal: Principal = connection.user
         principal.require(self.scope)
 

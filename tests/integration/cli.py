@@ -15,14 +15,7 @@ CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 def cli_env(settings: Settings) -> dict[str, str]:
     """The environment of a CLI process pointed at ``settings``' servers only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    for name, url in (
-        ("CHRONICLE_DATABASE_URL", settings.database_url),
-        ("CHRONICLE_NATS_URL", settings.nats_url),
-        ("CHRONICLE_REDIS_URL", settings.redis_url),
-    ):
-        if url:
-            env[name] = url
-    return env
+    return env | settings.url_environment()
 
 
 def run_cli(
