@@ -82,14 +82,14 @@ class GroupCommit(Generic[T, R]):
         self._enqueue((item, future))
         return await future
 
-    def close(self) -> None:
-        """Write what has queued, then stop the writer thread."""
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what has queued, then stop the writer thread (waiting up to ``timeout``)."""
         with self._lock:
             self._closed = True
             self._arrived.notify()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join()
+            thread.join(timeout)
 
     def _enqueue(self, pending: Pending[T, R]) -> None:
         with self._lock:
