@@ -95,10 +95,10 @@ class Container:
         return ProjectionEngine([self.projector(name, **options) for name in chosen])
 
     def projector(self, name: str, **options: Any) -> Projector:
-        return Projector(self.dsn, self.projections[name], self.store.decode, **options)
+        return Projector(self.dsn, self.projections[name], self.store.decode_values, **options)
 
     def rebuild(self, name: str) -> Rebuild:
-        return Rebuild(self.dsn, self.projections[name], self.store.decode)
+        return Rebuild(self.dsn, self.projections[name], self.store.decode_values)
 
     def relay(self) -> Relay:
         assert self.settings.nats_url

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -42,6 +42,7 @@ EVENT_HEADER_FIELDS = (
     "timestamp",
     "metadata",
 )
+HEADERS_AFTER_TIMESTAMP = ("originator_id", "originator_version", "originator_topic")
 
 
 class ChronicleRecorder(PostgresApplicationRecorder):
@@ -103,13 +104,18 @@ class ChronicleRecorder(PostgresApplicationRecorder):
             curs.execute("SELECT 1")
 
 
-@lru_cache(maxsize=1024)
 @cache
 def category_of(topic: str) -> str:
     """The category (``conversation``, ``run``, ``task``, ``audit``…) of an event's topic."""
     module, qualname = topic.split(":", 1)
     aggregate = resolve_topic(f"{module}:{qualname.split('.', 1)[0]}")
     return str(getattr(aggregate, "category", "audit"))
+
+
+@cache
+def topic_parts(topic: str) -> tuple[str, str]:
+    """The event type and the category of a topic."""
+    return topic.rsplit(".", 1)[-1], category_of(topic)
 
 
 class ChronicleApplication(Application[UUID]):
@@ -264,32 +270,46 @@ class PostgresEventStore:
         return self.recorder.select_created_originators(get_topic(kind))
 
     def decode(self, row: dict[str, Any]) -> RecordedEvent:
-        """A row of the events table (with ``notification_id``) as a `RecordedEvent`.
+        """A row of the events table (with ``notification_id``) as a `RecordedEvent`."""
+        return self.decode_values(
+            row["notification_id"],
+            row["originator_id"],
+            row["originator_version"],
+            row["topic"],
+            row["state"],
+        )
+
+    def decode_values(
+        self, position: int, aggregate_id: UUID, version: int, topic: str, stored: bytes
+    ) -> RecordedEvent:
+        """An event from the columns of its row, as `decode`.
 
         Followers read far more events than commands do, so the stored JSON is decoded
         directly (eventsourcing's tagged UUIDs, datetimes and decimals included) rather
         than through domain objects; upcast events take the library's path.
         """
-        state: dict[str, Any] = msgspec.json.decode(bytes(row["state"]))
+        state: dict[str, Any] = msgspec.json.decode(stored)
         if "class_version" in state:
-            return self._decode_upcast(row)
-        recorded_at = datetime.fromisoformat(state["timestamp"]["_data_"])
+            return self._decode_upcast(
+                {
+                    "notification_id": position,
+                    "originator_id": aggregate_id,
+                    "originator_version": version,
+                    "topic": topic,
+                    "state": stored,
+                }
+            )
+        recorded_at = datetime.fromisoformat(state.pop("timestamp")["_data_"])
         metadata = state.pop("metadata", None) or {}
-        for header in EVENT_HEADER_FIELDS:
+        for header in HEADERS_AFTER_TIMESTAMP:
             state.pop(header, None)
         for key, value in state.items():
             if type(value) is dict or type(value) is list:
                 state[key] = untag(value)
-        topic: str = row["topic"]
+        kind, category = topic_parts(topic)
+        # Positional: a follower makes one per event, and keywords cost a third more.
         return RecordedEvent(
-            position=row["notification_id"],
-            aggregate_id=row["originator_id"],
-            version=row["originator_version"],
-            type=topic.rsplit(".", 1)[-1],
-            category=category_of(topic),
-            data=state,
-            metadata=metadata,
-            recorded_at=recorded_at,
+            position, aggregate_id, version, kind, category, state, metadata, recorded_at
         )
 
     def _decode_upcast(self, row: dict[str, Any]) -> RecordedEvent:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from uuid import UUID
 
 import psycopg
 from psycopg import Connection
@@ -22,6 +23,8 @@ from projections.base import READ_SCHEMA, Projection
 T = TypeVar("T")
 Conn = Connection[dict[str, Any]]
 Decoder = Callable[[dict[str, Any]], RecordedEvent]
+# The same from a row's columns: position, aggregate id, version, topic, stored state.
+ValuesDecoder = Callable[[int, UUID, int, str, bytes], RecordedEvent]
 
 STATE_DDL = (
     "CREATE SCHEMA IF NOT EXISTS rm",

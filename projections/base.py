@@ -6,18 +6,17 @@ The engine owns transactions, checkpoints and schemas; a projection only maps ev
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from domain.events import RecordedEvent
 
 READ_SCHEMA = "rm"  # stable views over the live generation of each projection
 
 
-@dataclass(frozen=True)
-class Statement:
-    """SQL with a ``{schema}`` placeholder for the projection's tables, and its parameters."""
+class Statement(NamedTuple):
+    """SQL with a ``{schema}`` placeholder for the projection's tables, and its parameters.
+    (A named tuple: a rebuild makes one per event, and tuples are the cheapest to make.)"""
 
     sql: str
     params: tuple[Any, ...]
