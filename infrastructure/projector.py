@@ -344,6 +344,10 @@ class Rebuild:
         """Returns (generation, position, events read); ``progress(position, head)`` as it goes."""
         name = self.projection.name
         with connect(self.dsn) as conn:
+            # A crash loses the generation's last batches with their checkpoint, never
+            # one without the other, so batches need not wait for their flush; the swap
+            # waits for its own (and so for every batch before it).
+            conn.execute("SET synchronous_commit = off")
             if not conn.execute(
                 "SELECT pg_try_advisory_lock(hashtext(%s))", (f"rebuild:{name}",)
             ).fetchone()["pg_try_advisory_lock"]:  # type: ignore[index]
@@ -403,6 +407,7 @@ class Rebuild:
     def _swap(self, conn: Conn, generation: int) -> tuple[int, int]:
         name = self.projection.name
         with conn.transaction():
+            conn.execute("SET LOCAL synchronous_commit = on")
             live = scalar(
                 conn,
                 "SELECT generation FROM chronicle_projections WHERE name = %s FOR UPDATE",
