@@ -34,8 +34,10 @@ def http_figures(
             ],
             env=os.environ | {"CHRONICLE_BENCH_TOKEN": token},
             capture_output=True,
-            check=True,
+            check=False,
             timeout=seconds + 60,
         )
+    if generator.returncode != 0:
+        raise RuntimeError(f"the load generator failed: {generator.stderr.decode()[-2000:]}")
     figures: dict[str, float] = json.loads(generator.stdout)
     return figures

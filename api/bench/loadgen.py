@@ -30,8 +30,11 @@ def request(host: str, token: str) -> bytes:
 
 
 async def answer(reader: asyncio.StreamReader) -> int:
-    """Read one response; its status code."""
-    status = int((await reader.readline()).split(b" ", 2)[1])
+    """Read one response; its status code (0 when the server closed the connection)."""
+    status_line = await reader.readline()
+    if not status_line:
+        return 0
+    status = int(status_line.split(b" ", 2)[1])
     length = 0
     while (line := await reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.partition(b":")
@@ -51,6 +54,9 @@ async def connection(
         while (began := time.perf_counter()) < until:
             writer.write(payload)
             status = await answer(reader)
+            if status == 0:  # closed by the server: counted as an error, and reconnect
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
             if began >= measure_from:
                 latencies.append((time.perf_counter() - began) * 1000)
                 errors += status != 201

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 from api.bootstrap import Container
 from application.context import CommandContext
 from domain.identity import SCOPES
-from infrastructure.embedded import port_open
 from infrastructure.settings import Settings
 
 CHRONICLE = str(Path(sys.executable).parent / "chronicle")
@@ -39,8 +40,8 @@ def running(
     ]
     try:
         deadline = time.monotonic() + 60
-        while not port_open("127.0.0.1", port):
-            if time.monotonic() > deadline:
+        while not answers(f"http://127.0.0.1:{port}/healthz"):
+            if time.monotonic() > deadline or processes[0].poll() is not None:
                 raise RuntimeError("the API did not start")
             time.sleep(0.1)
         yield processes[0]
@@ -48,6 +49,14 @@ def running(
         for process in processes:
             process.terminate()
             process.wait(15)
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 now (the port opens before `serve`'s workers are up)."""
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def bench_key(settings: Settings, rate_limit_per_minute: int | None = None) -> str:
