@@ -52,6 +52,8 @@ async def chronicle_round_trips(url: str, token: str, count: int) -> float:
                 )
                 if claim.status_code == 204:
                     return
+                if claim.status_code != 200:
+                    raise RuntimeError(f"claim answered {claim.status_code}: {claim.text}")
                 task_id = claim.json()["task"]["id"]
                 await http.post(f"/v1/tasks/{task_id}/complete", json={"result": None})
                 done += 1

@@ -18,7 +18,6 @@ from infrastructure.settings import Settings
 
 Say = Callable[[str], None]
 BARE_KEY = "bare_lib_commands_per_s"
-UNLIMITED = 1_000_000  # the most a key may have: far above what one machine serves
 
 
 def bare_lib_rate(settings: Settings, plan: Plan, report: Report, say: Say) -> float:
@@ -90,7 +89,7 @@ def bench_http_scenario(settings: Settings, plan: Plan, report: Report, say: Say
     bare = bare_lib_rate(settings, plan, report, say)
     dsn = fresh_database(settings.database_url or "", "bench_http")
     http_settings = replace(settings, database_url=dsn)
-    token = bench_key(http_settings, rate_limit_per_minute=UNLIMITED)
+    token = bench_key(http_settings)
     runs = []
     for run in range(plan.http_runs):
         say(
