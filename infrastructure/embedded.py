@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -28,11 +29,24 @@ class EmbeddedServerError(RuntimeError):
     """An embedded server could not be started."""
 
 
+# Below Linux's ephemeral range (32768 on): between choosing a port and a server binding
+# it, an outgoing connection could take an ephemeral port as its local port.
+LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port free to listen on now, chosen outside the ephemeral range."""
+    for port in random.sample(LISTEN_PORTS, 64):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
 
 
 def port_open(host: str, port: int) -> bool:
