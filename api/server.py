@@ -43,6 +43,7 @@ class _Server(uvicorn.Server):
             self._on_started()
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
 UVICORN_OPTIONS: dict[str, Any] = {
     "log_level": "warning",
     "access_log": False,
@@ -66,6 +67,10 @@ def serve_api(settings: Settings, on_started: Callable[[], None] = lambda: None)
             host=settings.host,
             port=settings.port,
             workers=settings.api_workers,
+            # uvicorn's supervisor kills a worker whose ping thread has not answered in
+            # time; a worker busy under load can miss the default 5 s behind the GIL,
+            # and the kill resets every connection it holds.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             **UVICORN_OPTIONS,
         )
         return

@@ -31,7 +31,10 @@ def request(host: str, token: str) -> bytes:
 
 async def answer(reader: asyncio.StreamReader) -> int:
     """Read one response; its status code (0 when the server closed the connection)."""
-    status_line = await reader.readline()
+    try:
+        status_line = await reader.readline()
+    except ConnectionResetError:
+        return 0
     if not status_line:
         return 0
     status = int(status_line.split(b" ", 2)[1])
