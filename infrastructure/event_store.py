@@ -42,7 +42,6 @@ EVENT_HEADER_FIELDS = (
     "timestamp",
     "metadata",
 )
-HEADERS_AFTER_TIMESTAMP = ("originator_id", "originator_version", "originator_topic")
 
 
 class ChronicleRecorder(PostgresApplicationRecorder):
@@ -290,18 +289,10 @@ class PostgresEventStore:
         """
         state: dict[str, Any] = msgspec.json.decode(stored)
         if "class_version" in state:
-            return self._decode_upcast(
-                {
-                    "notification_id": position,
-                    "originator_id": aggregate_id,
-                    "originator_version": version,
-                    "topic": topic,
-                    "state": stored,
-                }
-            )
+            return self._decode_upcast(position, StoredEvent(aggregate_id, version, topic, stored))
         recorded_at = datetime.fromisoformat(state.pop("timestamp")["_data_"])
         metadata = state.pop("metadata", None) or {}
-        for header in HEADERS_AFTER_TIMESTAMP:
+        for header in EVENT_HEADER_FIELDS:  # timestamp and metadata are gone already
             state.pop(header, None)
         for key, value in state.items():
             if type(value) is dict or type(value) is list:
@@ -312,21 +303,15 @@ class PostgresEventStore:
             position, aggregate_id, version, kind, category, state, metadata, recorded_at
         )
 
-    def _decode_upcast(self, row: dict[str, Any]) -> RecordedEvent:
-        stored = StoredEvent(
-            originator_id=row["originator_id"],
-            originator_version=row["originator_version"],
-            topic=row["topic"],
-            state=bytes(row["state"]),
-        )
+    def _decode_upcast(self, position: int, stored: StoredEvent) -> RecordedEvent:
         event = self.app.mapper.to_domain_event(stored)
         state = vars(event)
         return RecordedEvent(
-            position=row["notification_id"],
-            aggregate_id=row["originator_id"],
-            version=row["originator_version"],
+            position=position,
+            aggregate_id=stored.originator_id,  # type: ignore[arg-type]
+            version=stored.originator_version,
             type=type(event).__name__,
-            category=category_of(row["topic"]),
+            category=category_of(stored.topic),
             data=msgspec.to_builtins(
                 {k: v for k, v in state.items() if k not in EVENT_HEADER_FIELDS}
             ),
