@@ -21,6 +21,7 @@ import structlog
 from psycopg import Cursor
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
+from psycopg.types.uuid import UUIDBinaryDumper
 
 from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.read_models import (
@@ -34,7 +35,7 @@ from infrastructure.read_models import (
     scalar,
     schema_of,
 )
-from projections.base import Projection, Statement
+from projections.base import CopyInto, Projection, Statement
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +47,15 @@ POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 2.0
 STOP_CHECK_SECONDS = 0.25
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class IdBinaryDumper(UUIDBinaryDumper):
+    """A uuid column's binary value from a UUID or from its string (as event data has it)."""
+
+    def dump(self, obj: UUID | str) -> bytes:
+        if type(obj) is str:
+            return bytes.fromhex(obj.replace("-", ""))
+        return super().dump(obj)  # type: ignore[return-value,arg-type]
 
 
 class PoisonEvent(Exception):
@@ -70,6 +80,7 @@ class ProjectionWriter:
         self.projection = projection
         self.decode = decode
         self._sql: dict[tuple[str, str], Composed] = {}
+        self._copies: dict[tuple[str, CopyInto], tuple[Composed, list[int]]] = {}
         self._select = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
             " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
@@ -82,9 +93,12 @@ class ProjectionWriter:
         )
 
     def read(self, conn: Conn, after: int, limit: int) -> list[EventRow]:
-        """Up to ``limit`` events after a position, as plain tuples (the cheapest rows)."""
+        """Up to ``limit`` events after a position, as plain tuples (the cheapest rows).
+
+        In binary: the stored JSON then comes as it is, not as hex to decode on both ends.
+        """
         with conn.cursor(row_factory=tuple_row) as cursor:
-            return cursor.execute(self._select, (after, limit)).fetchall()
+            return cursor.execute(self._select, (after, limit), binary=True).fetchall()
 
     def apply(self, conn: Conn, generation: int, rows: Iterable[EventRow]) -> None:
         """Apply rows in the caller's transaction; a failing event raises `PoisonEvent`."""
@@ -115,6 +129,7 @@ class ProjectionWriter:
         run: list[Statement] = []
         first_position = 0
         with conn.cursor() as cursor:
+            cursor.adapters.register_dumper(None, IdBinaryDumper)  # for binary COPY's uuids
 
             def flush() -> None:
                 if not run:
@@ -142,19 +157,45 @@ class ProjectionWriter:
         self, conn: Conn, cursor: Cursor[dict[str, Any]], schema: str, run: list[Statement]
     ) -> bool:
         """Send a long run of plain inserts as COPY; ``False`` if not done (nothing is
-        then written, and the run goes statement by statement to name the failing one)."""
-        copy_sql = run[0].copy_sql
-        if copy_sql is None or len(run) < COPY_MIN_ROWS:
+        then written, and the run goes statement by statement to name the failing one).
+
+        The COPY is binary, the cheapest to format here and to parse on the server; its
+        column types are the table's own (binary values must match them: a uuid column
+        also takes a string, as ids are in event data).
+        """
+        into = run[0].copy
+        if into is None or len(run) < COPY_MIN_ROWS:
             return False
         try:
-            with conn.transaction(), cursor.copy(compose(copy_sql, schema, self._sql)) as copy:
-                for statement in run:
-                    copy.write_row(statement.params)
+            with conn.transaction():
+                copy_sql, types = self._copy_into(cursor, schema, into)
+                with cursor.copy(copy_sql) as copy:
+                    copy.set_types(types)
+                    for statement in run:
+                        copy.write_row(statement.params)
         except TRANSIENT:
             raise
-        except Exception:
+        except Exception as error:
+            # Usually one event the table refuses; if the rows then go in one by one,
+            # a value's type does not match its column's (binary rows must match).
+            log.info("copy refused", projection=self.projection.name, error=str(error))
             return False
         return True
+
+    def _copy_into(
+        self, cursor: Cursor[dict[str, Any]], schema: str, into: CopyInto
+    ) -> tuple[Composed, list[int]]:
+        """The binary COPY of a run into a table, and the types of its columns (cached)."""
+        key = (schema, into)
+        known = self._copies.get(key)
+        if known is None:
+            table = Identifier(schema, into.table)
+            columns = SQL(", ").join(map(Identifier, into.columns))
+            cursor.execute(SQL("SELECT {0} FROM {1} WHERE false").format(columns, table))
+            types = [column.type_code for column in cursor.description or ()]
+            copy_sql = SQL("COPY {0} ({1}) FROM STDIN (FORMAT BINARY)").format(table, columns)
+            known = self._copies[key] = (copy_sql, types)
+        return known
 
     def step(self, conn: Conn, generation: int, batch_size: int, *, live: bool) -> Batch:
         """One transaction: events after the checkpoint, applied, checkpoint moved."""

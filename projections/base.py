@@ -20,22 +20,28 @@ class Statement(NamedTuple):
 
     sql: str
     params: tuple[Any, ...]
-    copy_sql: str | None = None  # plain inserts: the same rows as COPY, for long runs
+    copy: CopyInto | None = None  # plain inserts: where the same rows may go by COPY
 
     @classmethod
     def insert(cls, table: str, columns: tuple[str, ...], values: tuple[Any, ...]) -> Statement:
         """A plain INSERT of one row, which the engine may send with its neighbours as COPY."""
-        sql, copy_sql = _insert_sql(table, columns)
-        return cls(sql, values, copy_sql)
+        sql, into = _insert(table, columns)
+        return cls(sql, values, into)
+
+
+class CopyInto(NamedTuple):
+    """The table and columns of a plain insert, for sending a run of them as one COPY."""
+
+    table: str
+    columns: tuple[str, ...]
 
 
 @cache
-def _insert_sql(table: str, columns: tuple[str, ...]) -> tuple[str, str]:
-    names = ", ".join(columns)
+def _insert(table: str, columns: tuple[str, ...]) -> tuple[str, CopyInto]:
     marks = ", ".join(["%s"] * len(columns))
     return (
-        f"INSERT INTO {{schema}}.{table} ({names}) VALUES ({marks})",
-        f"COPY {{schema}}.{table} ({names}) FROM STDIN",
+        f"INSERT INTO {{schema}}.{table} ({', '.join(columns)}) VALUES ({marks})",
+        CopyInto(table, columns),
     )
 
 

@@ -18,6 +18,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg.rows import dict_row
+from structlog.testing import capture_logs
 
 from api.bootstrap import Container
 from application.context import CommandContext
@@ -303,7 +304,7 @@ def test_a_rebuild_equals_the_live_model_while_reads_go_on(
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=api_url, headers=headers) as http:
         cid = http.post("/v1/conversations", json={"title": "Rebuilt"}).json()["id"]
-        for i in range(20):
+        for i in range(40):  # more than a COPY's minimum run, so the rebuild copies
             last = http.post(
                 f"/v1/conversations/{cid}/messages", json={"role": "user", "content": f"r{i}"}
             ).json()
@@ -339,12 +340,14 @@ def test_a_rebuild_equals_the_live_model_while_reads_go_on(
     reader = threading.Thread(target=read_continuously)
     reader.start()
     try:
-        for name in tables:
-            generation, position, _ = container.rebuild(name).run()
-            assert generation == generations[name] + 1 and position >= last["position"]
+        with capture_logs() as logs:
+            for name in tables:
+                generation, position, _ = container.rebuild(name).run()
+                assert generation == generations[name] + 1 and position >= last["position"]
     finally:
         stop.set()
         reader.join(30)
+    assert [entry for entry in logs if entry["event"] == "copy refused"] == []
     assert failures == []
     assert answered > 0
     after = {name: rows(dsn, query) for name, query in tables.items()}
@@ -362,7 +365,7 @@ def test_a_rebuild_equals_the_live_model_while_reads_go_on(
         seen = http.get(
             f"/v1/conversations/{cid}", params={"min_position": final["position"]}
         ).json()
-        assert seen["message_count"] == 21
+        assert seen["message_count"] == 41
 
 
 def test_rebuild_cli_shows_progress_and_records_an_audit_event(
