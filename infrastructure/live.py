@@ -132,6 +132,48 @@ class Subscriber:
             self.buffer.put_nowait(None)  # wakes the session to send its resync
 
 
+class Subscribers:
+    """The registered subscribers, indexed so an event meets only those that may want it.
+
+    A subscriber whose every filter names an aggregate is found under those aggregates;
+    any other (no filter, or one by category or type) under its tenant. An event's
+    candidates are its aggregate's and its tenant's, so a thousand clients each following
+    their own conversation cost an event a lookup, not a thousand comparisons.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[Subscriber, list[tuple[str, str | None]]] = {}
+        self._index: dict[tuple[str, str | None], set[Subscriber]] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, subscriber: Subscriber) -> None:
+        aggregates = {f.aggregate_id for f in subscriber.filters}
+        if not subscriber.filters or None in aggregates:
+            aggregates = {None}
+        keys = [(subscriber.tenant, aggregate) for aggregate in aggregates]
+        self._keys[subscriber] = keys
+        for key in keys:
+            self._index.setdefault(key, set()).add(subscriber)
+
+    def discard(self, subscriber: Subscriber) -> None:
+        for key in self._keys.pop(subscriber, ()):
+            members = self._index[key]
+            members.discard(subscriber)
+            if not members:
+                del self._index[key]
+
+    def wanting(self, event: LiveEvent) -> list[Subscriber]:
+        """The subscribers that want ``event`` (a list: offering may not change the index)."""
+        index = self._index
+        candidates = [
+            *index.get((event.tenant, event.aggregate_id), ()),
+            *index.get((event.tenant, None), ()),
+        ]
+        return [subscriber for subscriber in candidates if subscriber.wants(event)]
+
+
 @dataclass(frozen=True)
 class Resync:
     """Tells a client it fell behind and must reconnect from ``cursor``."""
@@ -145,7 +187,7 @@ class LiveHub:
     def __init__(self, nats: NatsConnection, events: EventLog) -> None:
         self.nats = nats
         self.events = events
-        self.subscribers: set[Subscriber] = set()
+        self.subscribers = Subscribers()
         self.last = 0
         self._inbox: asyncio.Queue[LiveEvent | None] = asyncio.Queue(INBOX_LIMIT)
         self._lost = False
@@ -209,9 +251,8 @@ class LiveHub:
         except ValueError:
             return
         delta = LiveEvent(0, tenant, category, aggregate_id, kind, msg.data, ephemeral=True)
-        for subscriber in list(self.subscribers):
-            if subscriber.wants(delta):
-                subscriber.offer(delta)
+        for subscriber in self.subscribers.wanting(delta):
+            subscriber.offer(delta)
 
     async def _dispatch_loop(self) -> None:
         while True:
@@ -252,9 +293,8 @@ class LiveHub:
 
     def _send(self, event: LiveEvent) -> None:
         self._advance(event.position, event.type, event.aggregate_id)
-        for subscriber in list(self.subscribers):
-            if subscriber.wants(event):
-                subscriber.offer(event)
+        for subscriber in self.subscribers.wanting(event):
+            subscriber.offer(event)
 
     def _advance(self, position: int, event_type: str, aggregate_id: str) -> None:
         self.last = position
