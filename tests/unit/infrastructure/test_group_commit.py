@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -16,14 +16,17 @@ from infrastructure.group_commit import GroupCommit
 class Writer:
     """Records each batch; refuses items named ``"refuse"``; raises on ``"poison"``."""
 
-    def __init__(self, pause: float = 0.0) -> None:
+    def __init__(self, pause: float = 0.0, gate: threading.Event | None = None) -> None:
         self.batches: list[list[str]] = []
         self.pause = pause
+        self.gate = gate  # when given, each batch waits for it after being recorded
         self.lock = threading.Lock()
 
     def __call__(self, items: Sequence[str]) -> list[str | Exception]:
         with self.lock:
             self.batches.append(list(items))
+        if self.gate is not None:
+            self.gate.wait(10)
         time.sleep(self.pause)
         if "poison" in items:
             raise RuntimeError("poisoned batch")
@@ -124,17 +127,30 @@ async def test_coroutines_share_batches_and_each_gets_its_own_outcome() -> None:
     group.close()
 
 
+async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.005)
+
+
 async def test_threads_and_coroutines_share_one_writer() -> None:
-    writer = Writer(pause=0.005)
+    gate = threading.Event()
+    writer = Writer(gate=gate)
     group: GroupCommit[str, str] = GroupCommit(writer)
     threaded = [f"t{n}" for n in range(16)]
     awaited = [f"a{n}" for n in range(16)]
-    with ThreadPoolExecutor(16) as pool:
+    with ThreadPoolExecutor(17) as pool:
+        first = pool.submit(group.submit, "first")  # holds the writer while the rest queue
+        await until(lambda: writer.batches == [["first"]])
         from_threads = pool.map(group.submit, threaded)
-        from_loop = await asyncio.gather(*(group.submit_async(i) for i in awaited))
+        from_loop = asyncio.gather(*(group.submit_async(i) for i in awaited))
+        await until(lambda: len(group._queue) == len(threaded) + len(awaited))
+        gate.set()
+        assert first.result() == "ok:first"
         assert list(from_threads) == [f"ok:{i}" for i in threaded]
-    assert from_loop == [f"ok:{i}" for i in awaited]
-    assert any({i[0] for i in batch} == {"t", "a"} for batch in writer.batches)
+    assert await from_loop == [f"ok:{i}" for i in awaited]
+    assert sorted(writer.batches[1]) == sorted(threaded + awaited)  # one batch of both
     group.close()
 
 
