@@ -13,12 +13,19 @@ from tests.integration.test_http_conversations import assert_problem, events_of,
 
 
 async def new_run(client: httpx.AsyncClient) -> tuple[str, str]:
+    cid, started = await start_run(client)
+    return cid, started["id"]
+
+
+async def start_run(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+    """A new conversation's id, and the answer to starting a run in it (id, position)."""
     cid = (await start(client))["id"]
     response = await client.post(
         "/v1/runs", json={"conversation_id": cid, "agent": "planner", "model": "m-1"}
     )
     assert response.status_code == 201, response.text
-    return cid, response.json()["id"]
+    body: dict[str, Any] = response.json()
+    return cid, body
 
 
 async def ok(response: httpx.Response) -> dict[str, Any]:
@@ -85,8 +92,9 @@ async def test_a_full_run_builds_a_timeline_and_posts_the_answer(client: httpx.A
 
 
 async def test_run_events_go_live_under_the_agent_names(client: httpx.AsyncClient) -> None:
-    _, rid = await new_run(client)
-    first = (await client.get(f"/v1/runs/{rid}", params={"min_position": 1})).json()
+    _, run = await start_run(client)
+    rid = run["id"]
+    first = (await client.get(f"/v1/runs/{rid}", params={"min_position": run["position"]})).json()
     reader = asyncio.create_task(collect(client, 3, params={"cursor": 0, "subjects": f"run.{rid}"}))
     await client.post(f"/v1/runs/{rid}/thinking", json={"text": "hmm"})
     await client.post(f"/v1/runs/{rid}/fail", json={"error": "model overloaded"})
@@ -99,8 +107,11 @@ async def test_run_events_go_live_under_the_agent_names(client: httpx.AsyncClien
 async def test_deltas_stream_live_and_complete_stores_their_concatenation(
     client: httpx.AsyncClient,
 ) -> None:
-    cid, rid = await new_run(client)
-    started = (await client.get(f"/v1/conversations/{cid}", params={"min_position": 1})).json()
+    cid, run = await start_run(client)
+    rid = run["id"]
+    started = (
+        await client.get(f"/v1/conversations/{cid}", params={"min_position": run["position"]})
+    ).json()
     reader = asyncio.create_task(collect(client, 2, params={"subjects": f"run.{rid}.agent_delta"}))
     await asyncio.sleep(0.5)
     for piece in ["Hel", "lo ", "world"]:
