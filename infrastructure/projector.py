@@ -129,7 +129,6 @@ class ProjectionWriter:
         run: list[Statement] = []
         first_position = 0
         with conn.cursor() as cursor:
-            cursor.adapters.register_dumper(None, IdBinaryDumper)  # for binary COPY's uuids
 
             def flush() -> None:
                 if not run:
@@ -169,6 +168,7 @@ class ProjectionWriter:
         try:
             with conn.transaction():
                 copy_sql, types = self._copy_into(cursor, schema, into)
+                cursor.adapters.register_dumper(None, IdBinaryDumper)  # before set_types
                 with cursor.copy(copy_sql) as copy:
                     copy.set_types(types)
                     for statement in run:

@@ -109,6 +109,7 @@ async def test_eight_workers_over_500_tasks_each_succeeds_exactly_once(
         )
         ids |= {c["id"] for c in created}
     done: list[str] = []
+    positions: list[int] = []
 
     async def work(worker: str) -> None:
         while (claimed := await claim(client, k, worker, wait_s=1.0)) is not None:
@@ -118,7 +119,6 @@ async def test_eight_workers_over_500_tasks_each_succeeds_exactly_once(
             done.append(task_id)
             positions.append(response.json()["position"])
 
-    positions: list[int] = []
     await asyncio.gather(*(work(f"w{i}") for i in range(8)))
     assert sorted(done) == sorted(ids)
     dashboard = (
