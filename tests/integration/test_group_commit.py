@@ -5,6 +5,8 @@ command's conflict, duplicate key or error never fails its neighbours.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -101,6 +103,34 @@ def test_64_concurrent_commands_share_transactions_and_leave_no_gap(
     by_position = {position: (oid, version) for position, oid, version in rows}
     for result in written.values():
         assert by_position[result.position] == (result.id, result.version)
+
+
+def generic_plan(store: PostgresEventStore) -> str:
+    """The plan PostgreSQL caches for the writer's prepared statement, as text."""
+    with store.recorder.datastore.get_connection() as conn:
+        statement = store._writer.round_statement.as_string(conn)
+        number = itertools.count(1)
+        numbered = re.sub("%s", lambda _: f"${next(number)}", statement)
+        rows = conn.execute(f"EXPLAIN (GENERIC_PLAN) {numbered}").fetchall()
+    return "\n".join(row["QUERY PLAN"] for row in rows)
+
+
+def test_the_writer_screens_by_primary_key_however_young_or_old_the_log(
+    store: PostgresEventStore,
+) -> None:
+    young = generic_plan(store)  # no statistics yet: planned as for an empty table
+    for i in range(300):
+        conversation = Conversation.start("acme", f"c{i}", [])
+        store.commit(context(key=f"k{i}"), Change((conversation,), conversation))
+    with store.recorder.datastore.get_connection() as conn:
+        conn.execute("ANALYZE chronicle_events")
+        conn.execute("ANALYZE chronicle_receipts")
+    grown = generic_plan(store)
+
+    for plan in (young, grown):
+        assert "Seq Scan" not in plan, plan
+        assert "Index Only Scan using chronicle_events_pkey" in plan
+        assert "Index Only Scan using chronicle_receipts_pkey" in plan
 
 
 def test_a_conflicting_command_fails_alone_in_its_batch(store: PostgresEventStore) -> None:
