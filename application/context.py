@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from application.errors import Forbidden
+from domain.ids import new_id
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class CommandContext:
     tenant_id: str
     actor: str
     command: str
-    command_id: UUID = field(default_factory=uuid4)
+    command_id: UUID = field(default_factory=new_id)
     correlation_id: str | None = None
     causation_id: str | None = None
     traceparent: str | None = None

@@ -6,13 +6,14 @@ Each handler loads, calls one domain method, and hands the change to the runner.
 from __future__ import annotations
 
 from typing import Generic, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from application.commands import Runner, check_expected_version
 from application.context import CommandContext
 from application.ports import Change, EventStore
 from application.tenancy import load_owned
 from domain.conversation import Conversation
+from domain.ids import new_id
 
 R = TypeVar("R")
 
@@ -42,7 +43,7 @@ class Conversations(Generic[R]):
         tokens: int | None = None,
         expected_version: int | None = None,
     ) -> R:
-        message_id = uuid4()
+        message_id = new_id()
 
         def decide() -> Change:
             conversation = self._load(context.tenant_id, conversation_id)

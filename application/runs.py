@@ -5,7 +5,7 @@ message in the same commit), fail, cancel.
 from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from application.commands import Runner
 from application.context import CommandContext
@@ -13,6 +13,7 @@ from application.ports import Change, EventStore
 from application.tenancy import load_owned
 from domain.agent_run import AgentRun
 from domain.conversation import Conversation
+from domain.ids import new_id
 
 R = TypeVar("R")
 
@@ -65,7 +66,7 @@ class Runs(Generic[R]):
         self, context: CommandContext, run_id: UUID, content: str, usage: dict[str, float]
     ) -> R:
         """The run completes and its answer is posted to the conversation, atomically."""
-        message_id = uuid4()
+        message_id = new_id()
 
         def decide() -> Change:
             run = self.active(context.tenant_id, run_id)

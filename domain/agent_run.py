@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain.conversation import check_text
 from domain.errors import InvalidValue, RunIsFinished, ToolCallConflict
+from domain.ids import TimeOrderedAggregate
 
 RUNNING = "running"
 TEXT_MAX_BYTES = 256 * 1024
@@ -30,7 +31,7 @@ def check_body(field: str, value: str) -> None:
     check_text(field, value)
 
 
-class AgentRun(Aggregate):
+class AgentRun(TimeOrderedAggregate):
     """A run of an agent within a conversation."""
 
     category = "run"

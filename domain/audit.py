@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
+
+from domain.ids import TimeOrderedAggregate
 
 DENIAL_REASONS = {
     401: "unauthenticated",
@@ -12,7 +14,7 @@ DENIAL_REASONS = {
 }
 
 
-class AccessDenial(Aggregate):
+class AccessDenial(TimeOrderedAggregate):
     """One refused command. Accepted commands need no such record: their events carry
     the same attribution in their metadata."""
 

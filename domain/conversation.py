@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Literal, get_args
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain.errors import ConversationIsArchived, InvalidValue
+from domain.ids import TimeOrderedAggregate
 
 Role = Literal["user", "assistant", "system", "tool"]
 ROLES: frozenset[str] = frozenset(get_args(Role))
@@ -58,7 +59,7 @@ def check_tokens(tokens: int | None) -> None:
         raise InvalidValue("tokens", "must not be negative")
 
 
-class Conversation(Aggregate):
+class Conversation(TimeOrderedAggregate):
     """A conversation between people, assistants and tools, owned by one tenant."""
 
     category = "conversation"

@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ApiKeyAlreadyRevoked, InvalidValue
+from domain.ids import TimeOrderedAggregate
 
 Scope = Literal["commands:write", "read", "live:read", "admin", "audit:read"]
 SCOPES: tuple[str, ...] = get_args(Scope)
@@ -94,7 +95,7 @@ class Budget:
         )
 
 
-class ApiKey(Aggregate):
+class ApiKey(TimeOrderedAggregate):
     """A credential of one tenant with a set of scopes, valid until revoked."""
 
     category = "audit"

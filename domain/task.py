@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain.errors import InvalidValue, TaskIsCancelled, TaskStateConflict
+from domain.ids import TimeOrderedAggregate
 
 PENDING, RUNNING = "pending", "running"
 SUCCEEDED, FAILED, CANCELLED, DEAD = "succeeded", "failed", "cancelled", "dead"
@@ -25,7 +26,7 @@ def check_type(value: str) -> None:
         raise InvalidValue("type", "must be 1 to 100 of letters, digits, '.', '-' or '_'")
 
 
-class Task(Aggregate):
+class Task(TimeOrderedAggregate):
     """A unit of background work owned by one tenant."""
 
     category = "task"
