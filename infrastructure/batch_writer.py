@@ -5,6 +5,7 @@ Only writes what it is given, in order; batching and waiting belong to `GroupCom
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from psycopg_pool import ConnectionPool
 from application.errors import ConcurrencyConflict, DuplicateReceipt
 
 Outcome = list[int] | Exception  # a commit's positions, or why it was refused
+ROUND_STATEMENT = "chronicle_round"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class BatchWriter:
     def __init__(self, pool: ConnectionPool[psycopg.Connection[DictRow]], tables: Tables) -> None:
         self._pool = pool
         self._connection: psycopg.Connection[DictRow] | None = None
+        self._transactions: dict[int, str] = {}
         self._lock = tables.lock_table_statements
         self._notify = SQL("NOTIFY {0}").format(psycopg.sql.Identifier(tables.channel_name))
         # One statement screens a round of commits against the log and the receipts (under
@@ -116,29 +119,52 @@ class BatchWriter:
         refused commit takes no position, and positions stay dense and in commit order.
         Commits that touch an aggregate or an idempotency key of an earlier commit go in
         a later round (statement) of the same transaction, which sees the earlier rounds.
-        The transaction goes as one pipeline (one round trip) and the round is a prepared
-        statement: planning it took longer than running it.
+        The whole transaction goes as one query (one round trip, one wait: a pipeline of
+        its seven statements waited on the socket nine times, and each wait handed the
+        GIL away), and the round is a statement prepared once per connection: planning
+        it took longer than running it.
         """
         batch = rounds(commits)
+        params = [value for members in batch for value in self._params(commits, members)]
         rows: list[DictRow] = []
         try:
-            with self._connected() as conn, conn.pipeline():
-                conn.execute("BEGIN")
-                conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                for statement in [*self._lock, self._notify]:
-                    conn.execute(statement)
-                answers = [
-                    conn.execute(self._round, self._params(commits, members), prepare=True)
-                    for members in batch
-                ]
-                conn.execute("COMMIT")
-            for answer in answers:
-                rows.extend(answer.fetchall())
+            with self._connected() as conn, psycopg.ClientCursor(conn) as cursor:
+                cursor.execute(self._transaction(conn, len(batch)), params)
+                while True:
+                    if cursor.description is not None:
+                        rows.extend(cursor.fetchall())
+                    if not cursor.nextset():
+                        break
         except psycopg.errors.UniqueViolation as error:
             if len(commits) > 1:
                 raise
             return [refusal(error)]  # a writer that bypassed the lock got there first
         return outcomes(commits, rows)
+
+    def _transaction(self, conn: psycopg.Connection[DictRow], round_count: int) -> str:
+        """The text of a transaction of ``round_count`` rounds, with placeholders."""
+        if (text := self._transactions.get(round_count)) is None:
+            preamble = [
+                "BEGIN",
+                "SET LOCAL plan_cache_mode = force_generic_plan",
+                *(statement.as_string(conn) for statement in [*self._lock, self._notify]),
+            ]
+            placeholders = ", ".join(["%s"] * self._round.as_string(conn).count("%s"))
+            execute = f"EXECUTE {ROUND_STATEMENT}({placeholders})"
+            text = "; ".join([*preamble, *[execute] * round_count, "COMMIT"])
+            self._transactions[round_count] = text
+        return text
+
+    def _prepare(self, conn: psycopg.Connection[DictRow]) -> None:
+        """Prepare the round statement on ``conn`` unless it already is (pooled connections
+        outlive writers)."""
+        if conn.execute(
+            "SELECT FROM pg_prepared_statements WHERE name = %s", (ROUND_STATEMENT,)
+        ).fetchone():
+            return
+        number = itertools.count(1)
+        text = re.sub("%s", lambda _: f"${next(number)}", self._round.as_string(conn))
+        conn.execute(f"PREPARE {ROUND_STATEMENT} AS {text}")
 
     @staticmethod
     def _params(commits: Sequence[PendingCommit], members: list[int]) -> list[Any]:
@@ -165,11 +191,15 @@ class BatchWriter:
     @contextmanager
     def _connected(self) -> Iterator[psycopg.Connection[DictRow]]:
         """The writer's own connection, returned to the pool (which drops it) on an error."""
-        conn, self._connection = self._connection or self._pool.getconn(), None
+        conn, self._connection = self._connection, None
         try:
+            if conn is None:
+                conn = self._pool.getconn()
+                self._prepare(conn)
             yield conn
         except BaseException:
-            self._pool.putconn(conn)
+            if conn is not None:
+                self._pool.putconn(conn)
             raise
         self._connection = conn
 

@@ -230,6 +230,25 @@ def test_a_receipt_takes_its_commands_last_position(store: PostgresEventStore) -
     assert result.version == 4
 
 
+def test_keys_and_answers_are_stored_verbatim_whatever_they_hold(
+    store: PostgresEventStore,
+) -> None:
+    """The writer binds its values in the client: quotes, backslashes, braces, commas and
+    statement separators must reach the tables as they were sent, and run nothing."""
+    nasty = "k'\"\\{a,b}; DROP TABLE chronicle_events; -- é ☃ $1 %s"
+    conversation = Conversation.start("acme", nasty, [])
+    idempotency = Idempotency(nasty, fingerprint=nasty)
+    change = Change((conversation,), conversation, {"echo": nasty})
+    result = store.commit(CommandContext("acme", "tester", "test", idempotency=idempotency), change)
+
+    receipt = store.find_receipt("acme", nasty)
+    assert receipt is not None
+    assert receipt.fingerprint == nasty
+    assert receipt.result.fields == {"echo": nasty}
+    assert receipt.result.position == result.position
+    assert store.get(conversation.id, Conversation).title == nasty
+
+
 def test_a_follower_never_skips_a_position_while_writers_commit(
     store: PostgresEventStore,
 ) -> None:
