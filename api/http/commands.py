@@ -10,7 +10,6 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
-from uuid import uuid4
 
 import anyio.to_thread
 from litestar import Request
@@ -71,7 +70,7 @@ async def command_context(request: Request[Any, Any, Any]) -> CommandContext:
     return CommandContext.for_principal(
         principal,
         command,
-        correlation_id=request.headers.get("x-request-id") or str(uuid4()),
+        correlation_id=request.headers.get("x-request-id"),  # else the command id
         traceparent=traceparent,
         idempotency=idempotency,
     )

@@ -51,6 +51,22 @@ async def test_start_answers_id_version_and_position(client: httpx.AsyncClient) 
     uuid.UUID(body["id"])
 
 
+async def test_events_carry_the_request_id_or_else_their_command_id_as_correlation(
+    client: httpx.AsyncClient,
+) -> None:
+    traced = await client.post(
+        "/v1/conversations", json={"title": "Traced"}, headers={"X-Request-Id": "req-42"}
+    )
+    assert traced.status_code == 201, traced.text
+    [event] = await events_of(client, traced.json()["id"])
+    assert event["metadata"]["correlation_id"] == "req-42"
+
+    [event] = await events_of(client, (await start(client))["id"])
+    metadata = event["metadata"]
+    assert metadata["correlation_id"] == metadata["causation_id"] == metadata["command_id"]
+    uuid.UUID(metadata["command_id"])
+
+
 async def test_get_one_has_an_etag_and_the_fields(client: httpx.AsyncClient) -> None:
     started = await start(client)
     response = await client.get(
