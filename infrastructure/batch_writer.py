@@ -107,11 +107,6 @@ class BatchWriter:
             " UNION ALL SELECT m, NULL, max(why) FROM refused GROUP BY m"
         ).format(tables.events, tables.receipts)
 
-    @property
-    def round_statement(self) -> Composable:
-        """The statement that screens and inserts one round (for its plan to be examined)."""
-        return self._round
-
     def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
         """Write the commits in one transaction, in order; refuse only those that conflict.
 
@@ -162,9 +157,12 @@ class BatchWriter:
             "SELECT FROM pg_prepared_statements WHERE name = %s", (ROUND_STATEMENT,)
         ).fetchone():
             return
+        conn.execute(f"PREPARE {ROUND_STATEMENT} AS {self.round_text(conn)}")
+
+    def round_text(self, conn: psycopg.Connection[DictRow]) -> str:
+        """The round statement with numbered parameters, as PREPARE (and EXPLAIN) take it."""
         number = itertools.count(1)
-        text = re.sub("%s", lambda _: f"${next(number)}", self._round.as_string(conn))
-        conn.execute(f"PREPARE {ROUND_STATEMENT} AS {text}")
+        return re.sub("%s", lambda _: f"${next(number)}", self._round.as_string(conn))
 
     @staticmethod
     def _params(commits: Sequence[PendingCommit], members: list[int]) -> list[Any]:

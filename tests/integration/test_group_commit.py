@@ -5,8 +5,6 @@ command's conflict, duplicate key or error never fails its neighbours.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -108,10 +106,7 @@ def test_64_concurrent_commands_share_transactions_and_leave_no_gap(
 def generic_plan(store: PostgresEventStore) -> str:
     """The plan PostgreSQL caches for the writer's prepared statement, as text."""
     with store.recorder.datastore.get_connection() as conn:
-        statement = store._writer.round_statement.as_string(conn)
-        number = itertools.count(1)
-        numbered = re.sub("%s", lambda _: f"${next(number)}", statement)
-        rows = conn.execute(f"EXPLAIN (GENERIC_PLAN) {numbered}").fetchall()
+        rows = conn.execute(f"EXPLAIN (GENERIC_PLAN) {store._writer.round_text(conn)}").fetchall()
     return "\n".join(row["QUERY PLAN"] for row in rows)
 
 
