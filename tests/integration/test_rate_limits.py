@@ -4,6 +4,7 @@ processes, and refusals recorded once per key per window."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import httpx
@@ -12,7 +13,7 @@ import redis.asyncio as aioredis
 from api.bootstrap import Container
 from application.context import CommandContext
 from domain.identity import ApiKey
-from infrastructure.rate_limit import RateLimiter
+from infrastructure.rate_limit import WINDOW_SECONDS, RateLimiter
 from infrastructure.settings import Settings
 from tests.integration.conftest import serving
 from tests.integration.test_http_conversations import assert_problem
@@ -26,10 +27,20 @@ def limited_key(container: Container, per_minute: int) -> str:
     ).token
 
 
+async def in_one_window(window_s: int = WINDOW_SECONDS, margin: float = 0.2) -> None:
+    """Wait for the next window if this one is nearly over (``margin`` of it left):
+    windows are fixed spans of wall-clock time, and requests that straddle two are
+    counted apart."""
+    left = window_s - time.time() % window_s
+    if left < margin * window_s:
+        await asyncio.sleep(left + 0.01 * window_s)
+
+
 async def test_answers_carry_ratelimit_headers_and_429_past_the_limit(
     api_url: str, container: Container
 ) -> None:
     headers = {"Authorization": f"Bearer {limited_key(container, 5)}"}
+    await in_one_window()
     async with httpx.AsyncClient(base_url=api_url, headers=headers) as http:
         answers = [await http.get("/v1/conversations") for _ in range(7)]
     assert [a.status_code for a in answers] == [200] * 5 + [429] * 2
@@ -48,6 +59,7 @@ async def test_two_api_processes_share_one_limit(servers: Settings, container: C
             httpx.AsyncClient(base_url=one_url, headers=headers) as one,
             httpx.AsyncClient(base_url=two_url, headers=headers) as two,
         ):
+            await in_one_window()
             answers = await asyncio.gather(*(c.get("/v1/conversations") for c in [one, two] * 5))
     assert sorted(a.status_code for a in answers) == [200] * 6 + [429] * 4
 
@@ -60,6 +72,7 @@ async def test_refusals_are_recorded_once_per_key_and_window(
     redis = aioredis.from_url(servers.redis_url or "")
     try:
         limiter = RateLimiter(redis, 1000, window_s=1)
+        await in_one_window(1, margin=0.5)
         verdicts = [await limiter.hit(str(key_id), 2) for _ in range(5)]
         assert [v.allowed for v in verdicts] == [True, True, False, False, False]
         await asyncio.sleep(1.1)
