@@ -17,7 +17,7 @@ from uuid import UUID
 import psycopg
 import psycopg.errors
 from eventsourcing.persistence import StoredEvent
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -25,7 +25,11 @@ from psycopg_pool import ConnectionPool
 from application.errors import ConcurrencyConflict, DuplicateReceipt
 
 Outcome = list[int] | Exception  # a commit's positions, or why it was refused
+Answer = tuple[int, int | None, str | None]  # a round's row: member, position, refusal
+AnyConnection = psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
 ROUND_STATEMENT = "chronicle_round"
+CONNECT_TIMEOUT_SECONDS = 10
+LOOP_WRITER_NAME = "chronicle-loop-writer"  # the application_name of a loop's connection
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,10 @@ class Tables(Protocol):
     def lock_table_statements(self) -> list[Any]: ...
 
 
-class BatchWriter:
-    """Writes batches of commits on one connection of its own (one leader writes at a time)."""
+class BatchStatements:
+    """The SQL of a group commit: a transaction of rounds, each one prepared statement."""
 
-    def __init__(self, pool: ConnectionPool[psycopg.Connection[DictRow]], tables: Tables) -> None:
-        self._pool = pool
-        self._connection: psycopg.Connection[DictRow] | None = None
+    def __init__(self, tables: Tables) -> None:
         self._transactions: dict[int, str] = {}
         self._lock = tables.lock_table_statements
         self._notify = SQL("NOTIFY {0}").format(psycopg.sql.Identifier(tables.channel_name))
@@ -107,36 +109,22 @@ class BatchWriter:
             " UNION ALL SELECT m, NULL, max(why) FROM refused GROUP BY m"
         ).format(tables.events, tables.receipts)
 
-    def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
-        """Write the commits in one transaction, in order; refuse only those that conflict.
+    def query(self, conn: AnyConnection, commits: Sequence[PendingCommit]) -> tuple[str, list[Any]]:
+        """The transaction that writes ``commits`` in order, and its parameters.
 
         Conflicts are found under the table lock by the statement that inserts, so a
         refused commit takes no position, and positions stay dense and in commit order.
         Commits that touch an aggregate or an idempotency key of an earlier commit go in
         a later round (statement) of the same transaction, which sees the earlier rounds.
         The whole transaction goes as one query (one round trip, one wait: a pipeline of
-        its seven statements waited on the socket nine times, and each wait handed the
-        GIL away), and the round is a statement prepared once per connection: planning
-        it took longer than running it.
+        its seven statements waited on the socket nine times), and the round is a
+        statement prepared once per connection: planning it took longer than running it.
         """
         batch = rounds(commits)
         params = [value for members in batch for value in self._params(commits, members)]
-        rows: list[DictRow] = []
-        try:
-            with self._connected() as conn, psycopg.ClientCursor(conn) as cursor:
-                cursor.execute(self._transaction(conn, len(batch)), params)
-                while True:
-                    if cursor.description is not None:
-                        rows.extend(cursor.fetchall())
-                    if not cursor.nextset():
-                        break
-        except psycopg.errors.UniqueViolation as error:
-            if len(commits) > 1:
-                raise
-            return [refusal(error)]  # a writer that bypassed the lock got there first
-        return outcomes(commits, rows)
+        return self._transaction(conn, len(batch)), params
 
-    def _transaction(self, conn: psycopg.Connection[DictRow], round_count: int) -> str:
+    def _transaction(self, conn: AnyConnection, round_count: int) -> str:
         """The text of a transaction of ``round_count`` rounds, with placeholders."""
         if (text := self._transactions.get(round_count)) is None:
             preamble = [
@@ -150,16 +138,11 @@ class BatchWriter:
             self._transactions[round_count] = text
         return text
 
-    def _prepare(self, conn: psycopg.Connection[DictRow]) -> None:
-        """Prepare the round statement on ``conn`` unless it already is (pooled connections
-        outlive writers)."""
-        if conn.execute(
-            "SELECT FROM pg_prepared_statements WHERE name = %s", (ROUND_STATEMENT,)
-        ).fetchone():
-            return
-        conn.execute(f"PREPARE {ROUND_STATEMENT} AS {self.round_text(conn)}")
+    def prepare(self, conn: AnyConnection) -> str:
+        """The statement that prepares the round on a connection."""
+        return f"PREPARE {ROUND_STATEMENT} AS {self.round_text(conn)}"
 
-    def round_text(self, conn: psycopg.Connection[DictRow]) -> str:
+    def round_text(self, conn: AnyConnection) -> str:
         """The round statement with numbered parameters, as PREPARE (and EXPLAIN) take it."""
         number = itertools.count(1)
         return re.sub("%s", lambda _: f"${next(number)}", self._round.as_string(conn))
@@ -186,6 +169,35 @@ class BatchWriter:
             [c.keys[-1][1] for _, c in receipts],
         ]
 
+
+class BatchWriter:
+    """Writes batches of commits for threads, on one pooled connection of its own (one
+    leader writes at a time)."""
+
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[DictRow]], tables: Tables) -> None:
+        self._pool = pool
+        self._connection: psycopg.Connection[DictRow] | None = None
+        self.statements = BatchStatements(tables)
+
+    def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
+        """Write the commits in one transaction, in order; refuse only those that conflict
+        (see `BatchStatements.query`)."""
+        rows: list[Answer] = []
+        try:
+            with (
+                self._connected() as conn,
+                psycopg.ClientCursor(conn, row_factory=tuple_row) as cursor,
+            ):
+                cursor.execute(*self.statements.query(conn, commits))
+                while True:
+                    if cursor.description is not None:
+                        rows.extend(cursor.fetchall())
+                    if not cursor.nextset():
+                        break
+        except psycopg.errors.UniqueViolation as error:
+            return refused_alone(commits, error)
+        return outcomes(commits, rows)
+
     @contextmanager
     def _connected(self) -> Iterator[psycopg.Connection[DictRow]]:
         """The writer's own connection, returned to the pool (which drops it) on an error."""
@@ -201,10 +213,67 @@ class BatchWriter:
             raise
         self._connection = conn
 
+    def _prepare(self, conn: psycopg.Connection[DictRow]) -> None:
+        """Prepare the round statement on ``conn`` unless it already is (pooled connections
+        outlive writers)."""
+        if not conn.execute(
+            "SELECT FROM pg_prepared_statements WHERE name = %s", (ROUND_STATEMENT,)
+        ).fetchone():
+            conn.execute(self.statements.prepare(conn))
+
     def close(self) -> None:
         if self._connection is not None:
             self._pool.putconn(self._connection)
             self._connection = None
+
+
+class LoopBatchWriter:
+    """Writes batches of commits for one event loop, on a connection of its own that the
+    loop awaits: the loop goes on deciding commands while the database writes."""
+
+    def __init__(self, conninfo: str, tables: Tables) -> None:
+        self._conninfo = conninfo
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+        self.statements = BatchStatements(tables)
+
+    async def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
+        """`BatchWriter.write`, awaited."""
+        rows: list[Answer] = []
+        try:
+            conn = self._connection or await self._connect()
+            async with psycopg.AsyncClientCursor(conn, row_factory=tuple_row) as cursor:
+                await cursor.execute(*self.statements.query(conn, commits))
+                while True:
+                    if cursor.description is not None:
+                        rows.extend(await cursor.fetchall())
+                    if not cursor.nextset():
+                        break
+        except BaseException as error:
+            await self.aclose()  # a failed transaction leaves the connection in it
+            if isinstance(error, psycopg.errors.UniqueViolation):
+                return refused_alone(commits, error)
+            raise
+        return outcomes(commits, rows)
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        conn = await psycopg.AsyncConnection.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=LOOP_WRITER_NAME,
+        )
+        try:
+            await conn.execute(self.statements.prepare(conn))
+        except BaseException:
+            await conn.close()
+            raise
+        self._connection = conn
+        return conn
+
+    async def aclose(self) -> None:
+        conn, self._connection = self._connection, None
+        if conn is not None:
+            await conn.close()
 
 
 TOPIC = re.compile(r"[\w.:]+")
@@ -250,17 +319,17 @@ def claims(commit: PendingCommit) -> set[object]:
     return claimed
 
 
-def outcomes(commits: Sequence[PendingCommit], rows: Sequence[DictRow]) -> list[Outcome]:
+def outcomes(commits: Sequence[PendingCommit], rows: Sequence[Answer]) -> list[Outcome]:
     """Each commit's positions in order, or its refusal, from the rounds' answers."""
     positions: list[list[int]] = [[] for _ in commits]
     refused: dict[int, Exception] = {}
-    for row in rows:
-        if row["why"] == "duplicate":
-            refused[row["m"]] = DuplicateReceipt("the idempotency key was used concurrently")
-        elif row["why"] is not None:
-            refused[row["m"]] = ConcurrencyConflict("the aggregate was changed concurrently")
-        else:
-            positions[row["m"]].append(row["notification_id"])
+    for member, position, why in rows:
+        if why == "duplicate":
+            refused[member] = DuplicateReceipt("the idempotency key was used concurrently")
+        elif why is not None:
+            refused[member] = ConcurrencyConflict("the aggregate was changed concurrently")
+        elif position is not None:
+            positions[member].append(position)
     done: list[Outcome] = []
     for index, commit in enumerate(commits):
         if index in refused:
@@ -270,6 +339,16 @@ def outcomes(commits: Sequence[PendingCommit], rows: Sequence[DictRow]) -> list[
         else:
             done.append(RuntimeError(f"commit {index} was not answered in full"))
     return done
+
+
+def refused_alone(
+    commits: Sequence[PendingCommit], error: psycopg.errors.UniqueViolation
+) -> list[Outcome]:
+    """A lone commit refused by a unique index (a writer that bypassed the table lock got
+    there first); in a batch, the error is re-raised so each member is tried alone."""
+    if len(commits) > 1:
+        raise error
+    return [refusal(error)]
 
 
 def refusal(error: psycopg.errors.UniqueViolation) -> Exception:

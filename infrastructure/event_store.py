@@ -24,8 +24,9 @@ from psycopg.sql import SQL, Identifier
 from application.context import CommandContext
 from application.errors import NotFound
 from application.ports import Change, CommandResult, RecordedEvent, StoredReceipt
-from infrastructure.batch_writer import BatchWriter, PendingCommit, PendingReceipt
-from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, GroupCommit
+from infrastructure.batch_writer import BatchWriter, LoopBatchWriter, PendingCommit, PendingReceipt
+from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, BatchCounts, GroupCommit
+from infrastructure.loop_group_commit import LoopGroupCommit
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
 
@@ -117,6 +118,9 @@ def topic_parts(topic: str) -> tuple[str, str]:
     return topic.rsplit(".", 1)[-1], category_of(topic)
 
 
+Committer = LoopGroupCommit[PendingCommit, list[int]]
+
+
 class ChronicleApplication(Application[UUID]):
     """The one event-sourced application; its events live in table ``chronicle_events``."""
 
@@ -163,15 +167,23 @@ class PostgresEventStore:
         self.app = ChronicleApplication(env=application_env(settings))
         recorder = self.app.recorder
         assert isinstance(recorder, ChronicleRecorder)
+        assert settings.database_url
         self.recorder = recorder
+        self._database_url = settings.database_url
+        self._max_batch = max_batch
+        self.counts = BatchCounts()
         self._writer = BatchWriter(recorder.datastore.pool, recorder)
         self.group: GroupCommit[PendingCommit, list[int]] = GroupCommit(
-            self._writer.write, linger=linger, max_batch=max_batch
+            self._writer.write, linger=linger, max_batch=max_batch, counts=self.counts
         )
+        self._loop_groups: dict[asyncio.AbstractEventLoop, Committer] = {}
         self.snapshots = Snapshotter(self._take_snapshot, snapshot_interval)
 
     def close(self) -> None:
+        """Write what has queued (threads' and every loop's commands), then let go."""
         self.group.close()
+        for group in list(self._loop_groups.values()):
+            group.close()
         self._writer.close()
         self.app.close()
 
@@ -211,15 +223,28 @@ class PostgresEventStore:
         )
 
     async def commit_async(self, context: CommandContext, change: Change) -> CommandResult:
-        """``commit`` for the event loop: waits for the group commit without a thread (a
-        snapshot that falls due is taken in one)."""
+        """``commit`` for the event loop: the loop's own group commit writes it, awaited
+        (a snapshot that falls due is taken in a thread)."""
         events, pending = self._pending(context, change)
-        positions = await self.group.submit_async(pending)
+        positions = await self._loop_group().submit(pending)
         if self.snapshots.due(change.aggregates, events):
             await asyncio.to_thread(self.snapshots.after_commit, change.aggregates, events)
         return CommandResult(
             change.subject.id, change.subject.version, max(positions), change.fields
         )
+
+    def _loop_group(self) -> Committer:
+        """The running loop's group commit: each event loop writes on a connection of its
+        own, which it awaits."""
+        loop = asyncio.get_running_loop()
+        if (group := self._loop_groups.get(loop)) is None:
+            self._loop_groups = {
+                other: group for other, group in self._loop_groups.items() if not other.is_closed()
+            }
+            writer = LoopBatchWriter(self._database_url, self.recorder)
+            group = LoopGroupCommit(writer, max_batch=self._max_batch, counts=self.counts)
+            self._loop_groups[loop] = group
+        return group
 
     def _pending(self, context: CommandContext, change: Change) -> tuple[list[Any], PendingCommit]:
         """The change's events, stamped with the context's metadata, and their stored form."""

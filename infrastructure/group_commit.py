@@ -1,14 +1,14 @@
-"""Group commit: concurrent callers share one write, each with an outcome of its own.
+"""Group commit for threads: concurrent callers share one write, each with an outcome of
+its own (coroutines have `LoopGroupCommit`).
 
 Knows nothing of SQL; the writer it is given decides what a batch is and how members fail.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -18,6 +18,21 @@ Writer = Callable[[Sequence[T]], Sequence[R | Exception]]
 
 LINGER_SECONDS = 0.001
 MAX_BATCH = 500
+
+
+@dataclass
+class BatchCounts:
+    """How many batches were written and how many items they held (groups of several
+    threads and loops may share one)."""
+
+    batches: int = 0
+    items: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, size: int) -> None:
+        with self._lock:
+            self.batches += 1
+            self.items += size
 
 
 class _Waiter(Generic[R]):
@@ -41,23 +56,27 @@ class _Waiter(Generic[R]):
         return self.outcome  # type: ignore[return-value]
 
 
-Pending = tuple[T, "_Waiter[R] | asyncio.Future[R]"]
+Pending = tuple[T, _Waiter[R]]
 
 
 class GroupCommit(Generic[T, R]):
-    """Batches concurrent ``submit`` and ``submit_async`` calls into calls of ``write``.
+    """Batches concurrent ``submit`` calls of threads into calls of ``write``.
 
     One writer thread takes whatever has queued: when the previous batch was shared
     (callers are arriving together) it lingers up to ``linger`` seconds or until
     ``max_batch`` items have queued, then writes the batch and hands every member its own
     outcome. Items that queue during a write go in the next batch. A batch whose
     ``write`` raises is retried one member at a time, so one bad member never fails the
-    others. Coroutines wait on a future of their own loop; an event loop is woken once per
-    batch, not once per member, and no thread is taken per waiting coroutine.
+    others.
     """
 
     def __init__(
-        self, write: Writer[T, R], *, linger: float = LINGER_SECONDS, max_batch: int = MAX_BATCH
+        self,
+        write: Writer[T, R],
+        *,
+        linger: float = LINGER_SECONDS,
+        max_batch: int = MAX_BATCH,
+        counts: BatchCounts | None = None,
     ) -> None:
         self._write = write
         self._linger = linger
@@ -67,20 +86,13 @@ class GroupCommit(Generic[T, R]):
         self._queue: list[Pending[T, R]] = []
         self._thread: threading.Thread | None = None
         self._closed = False
-        self.batches = 0
-        self.items = 0
+        self.counts = counts or BatchCounts()
 
     def submit(self, item: T) -> R:
         """Write ``item`` together with whatever else arrives now; its outcome or error."""
         waiter: _Waiter[R] = _Waiter()
         self._enqueue((item, waiter))
         return waiter.result()
-
-    async def submit_async(self, item: T) -> R:
-        """``submit`` for a coroutine: the event loop is not blocked while the batch forms."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._enqueue((item, future))
-        return await future
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what has queued, then stop the writer thread (waiting up to ``timeout``)."""
@@ -115,9 +127,10 @@ class GroupCommit(Generic[T, R]):
                     )
                 batch = self._queue[: self._max_batch]
                 del self._queue[: self._max_batch]
-            self._settle(batch, self._write_all([item for item, _ in batch]))
-            self.batches += 1
-            self.items += len(batch)
+            outcomes = self._write_all([item for item, _ in batch])
+            for (_, waiter), outcome in zip(batch, outcomes, strict=True):
+                waiter.settle(outcome)
+            self.counts.record(len(batch))
             shared = len(batch) > 1
 
     def _write_all(self, items: Sequence[T]) -> Sequence[R | BaseException]:
@@ -135,25 +148,3 @@ class GroupCommit(Generic[T, R]):
             return self._write([item])[0]
         except Exception as error:
             return error
-
-    @staticmethod
-    def _settle(batch: Sequence[Pending[T, R]], outcomes: Sequence[R | BaseException]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[R], object]]] = {}
-        for (_, waiter), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(waiter, _Waiter):
-                waiter.settle(outcome)
-            else:
-                by_loop.setdefault(waiter.get_loop(), []).append((waiter, outcome))
-        for loop, settled in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(_resolve, settled)
-
-
-def _resolve(settled: list[tuple[asyncio.Future[R], object]]) -> None:
-    for future, outcome in settled:
-        if future.done():
-            continue  # the waiting coroutine was cancelled
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ def bench_append_scenario(settings: Settings, plan: Plan, report: Report, say: S
         rate = statistics.median(
             store_rate(store, plan.append_commands) for _ in range(plan.append_runs)
         )
-        batch = store.group.items / max(1, store.group.batches)
+        batch = store.counts.items / max(1, store.counts.batches)
         bare = bare_lib_rate(settings, plan, report, say)
         say(f"append: {plan.append_runs} runs of raw INSERTs of {plan.raw_rows:,} rows")
         rows = encoded_rows(store, plan.raw_rows)

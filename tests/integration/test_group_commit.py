@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -19,7 +19,7 @@ from application.context import CommandContext, Idempotency
 from application.errors import ConcurrencyConflict, DuplicateReceipt, PreconditionFailed
 from application.ports import Change, CommandResult
 from domain.conversation import Conversation
-from infrastructure.batch_writer import PendingCommit, PendingReceipt
+from infrastructure.batch_writer import LOOP_WRITER_NAME, PendingCommit, PendingReceipt
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings
 
@@ -70,7 +70,7 @@ def test_64_concurrent_commands_share_transactions_and_leave_no_gap(
     store: PostgresEventStore,
 ) -> None:
     hot = started(store)
-    before = store.group.batches
+    before = store.counts.batches
     barrier = threading.Barrier(64)
 
     def command(i: int) -> CommandResult | str:
@@ -91,7 +91,7 @@ def test_64_concurrent_commands_share_transactions_and_leave_no_gap(
     hot_outcomes = [o for i, o in enumerate(outcomes) if i % 4 == 0]
     assert sum(o != "conflict" for o in hot_outcomes) == 1
     assert all(isinstance(o, CommandResult) for i, o in enumerate(outcomes) if i % 4)
-    assert store.group.batches - before < 48  # one batch per command would be 64
+    assert store.counts.batches - before < 48  # one batch per command would be 64
     rows = log(store)
     positions = [position for position, _, _ in rows]
     assert positions == list(range(positions[0], positions[0] + len(rows)))
@@ -106,7 +106,9 @@ def test_64_concurrent_commands_share_transactions_and_leave_no_gap(
 def generic_plan(store: PostgresEventStore) -> str:
     """The plan PostgreSQL caches for the writer's prepared statement, as text."""
     with store.recorder.datastore.get_connection() as conn:
-        rows = conn.execute(f"EXPLAIN (GENERIC_PLAN) {store._writer.round_text(conn)}").fetchall()
+        rows = conn.execute(
+            f"EXPLAIN (GENERIC_PLAN) {store._writer.statements.round_text(conn)}"
+        ).fetchall()
     return "\n".join(row["QUERY PLAN"] for row in rows)
 
 
@@ -318,13 +320,13 @@ async def test_coroutines_and_threads_commit_together_and_leave_no_gap(
         conversation = Conversation.start("acme", f"t{i}", [])
         return runner.run(context(), lambda: Change((conversation,), conversation))
 
-    before = store.group.batches
+    before = store.counts.batches
     with ThreadPoolExecutor(16) as pool:
         from_threads = pool.map(threaded, range(16))
         awaited = await asyncio.gather(*(command(i) for i in range(64)))
         results = [*awaited, *from_threads]
 
-    assert store.group.batches - before < 40
+    assert store.counts.batches - before < 40
     rows = log(store)
     positions = [position for position, _, _ in rows]
     assert positions == list(range(positions[0], positions[0] + len(rows)))
@@ -372,3 +374,62 @@ async def test_concurrent_awaited_retries_of_one_idempotency_key_write_once(
     assert len({(r.id, r.position) for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
     assert receipts(store) == {"same": results[0].position}
+
+
+def loop_writers(settings: Settings) -> int:
+    """How many loop writers are connected to the database."""
+    with psycopg.connect(settings.database_url or "") as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            (LOOP_WRITER_NAME,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def start(title: str) -> Callable[[], Change]:
+    def decide() -> Change:
+        conversation = Conversation.start("acme", title, [])
+        return Change((conversation,), conversation)
+
+    return decide
+
+
+async def test_the_loop_writer_reconnects_after_losing_its_connection(
+    store: PostgresEventStore, scratch: Settings
+) -> None:
+    runner = CommandRunner(store)
+    first = await runner.run_async(context(), start("before"), decide_blocks=False)
+    with psycopg.connect(scratch.database_url or "", autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
+            (LOOP_WRITER_NAME,),
+        ).fetchall()
+    assert killed == [(True,)]
+    after = await asyncio.gather(
+        *(runner.run_async(context(), start(f"after {i}"), decide_blocks=False) for i in range(8))
+    )
+    assert sorted(r.position for r in after) == list(range(first.position + 1, first.position + 9))
+    assert loop_writers(scratch) == 1
+
+
+async def test_closing_the_store_from_another_thread_writes_what_the_loop_has_queued(
+    scratch: Settings,
+) -> None:
+    """As the API's lifespan closes it: from a worker thread, while the loop runs."""
+    store = PostgresEventStore(scratch)
+    runner = CommandRunner(store)
+    waiting = [
+        asyncio.ensure_future(runner.run_async(context(), start(f"c{i}"), decide_blocks=False))
+        for i in range(32)
+    ]
+    await asyncio.sleep(0)  # every command is queued (or being written)
+    await asyncio.to_thread(store.close)
+    results = await asyncio.gather(*waiting)
+    positions = sorted(r.position for r in results)
+    assert positions == list(range(positions[0], positions[0] + 32))
+    assert loop_writers(scratch) == 0
+    with pytest.raises(RuntimeError, match="closed"):
+        await runner.run_async(context(), start("late"), decide_blocks=False)

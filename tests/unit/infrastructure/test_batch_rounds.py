@@ -7,7 +7,14 @@ import uuid
 from eventsourcing.persistence import StoredEvent
 
 from application.errors import ConcurrencyConflict, DuplicateReceipt
-from infrastructure.batch_writer import PendingCommit, PendingReceipt, array, outcomes, rounds
+from infrastructure.batch_writer import (
+    Answer,
+    PendingCommit,
+    PendingReceipt,
+    array,
+    outcomes,
+    rounds,
+)
 
 A, B, C = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
@@ -42,21 +49,20 @@ def test_a_commit_of_several_aggregates_waits_for_every_earlier_one_it_shares() 
 
 def test_answers_become_positions_or_refusals() -> None:
     batch = [commit((A, 2), (A, 3)), commit((B, 5)), commit((C, 1), key="k")]
-    rows = [
-        {"m": 0, "notification_id": 11, "why": None},
-        {"m": 0, "notification_id": 10, "why": None},
-        {"m": 1, "notification_id": None, "why": "conflict"},
-        {"m": 2, "notification_id": None, "why": "duplicate"},
+    rows: list[Answer] = [
+        (0, 11, None),
+        (0, 10, None),
+        (1, None, "conflict"),
+        (2, None, "duplicate"),
     ]
-    done = outcomes(batch, rows)  # type: ignore[arg-type]
+    done = outcomes(batch, rows)
     assert done[0] == [10, 11]
     assert isinstance(done[1], ConcurrencyConflict)
     assert isinstance(done[2], DuplicateReceipt)
 
 
 def test_a_commit_answered_in_part_is_an_error_not_a_success() -> None:
-    rows = [{"m": 0, "notification_id": 10, "why": None}]
-    done = outcomes([commit((A, 2), (A, 3))], rows)
+    done = outcomes([commit((A, 2), (A, 3))], [(0, 10, None)])
     assert isinstance(done[0], RuntimeError)
 
 

@@ -1,11 +1,10 @@
-"""Group commit's batching and failure rules, with an in-memory writer (no I/O)."""
+"""Group commit's batching and failure rules for threads, with an in-memory writer (no I/O)."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -115,68 +114,6 @@ def test_a_writer_interrupted_while_writing_answers_its_batch_and_goes_on() -> N
     # The group is usable again: the writer thread answered the batch and lives on.
     group._write = Writer()
     assert group.submit("b") == "ok:b"
-
-
-async def test_coroutines_share_batches_and_each_gets_its_own_outcome() -> None:
-    writer = Writer(pause=0.005)
-    group: GroupCommit[str, str] = GroupCommit(writer)
-    items = [f"i{n}" for n in range(64)]
-    outcomes = await asyncio.gather(*(group.submit_async(i) for i in items))
-    assert outcomes == [f"ok:{i}" for i in items]
-    assert len(writer.batches) < len(items) / 4
-    group.close()
-
-
-async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
-
-
-async def test_threads_and_coroutines_share_one_writer() -> None:
-    gate = threading.Event()
-    writer = Writer(gate=gate)
-    group: GroupCommit[str, str] = GroupCommit(writer)
-    threaded = [f"t{n}" for n in range(16)]
-    awaited = [f"a{n}" for n in range(16)]
-    with ThreadPoolExecutor(17) as pool:
-        first = pool.submit(group.submit, "first")  # holds the writer while the rest queue
-        await until(lambda: writer.batches == [["first"]])
-        from_threads = pool.map(group.submit, threaded)
-        from_loop = asyncio.gather(*(group.submit_async(i) for i in awaited))
-        await until(lambda: len(group._queue) == len(threaded) + len(awaited))
-        gate.set()
-        assert first.result() == "ok:first"
-        assert list(from_threads) == [f"ok:{i}" for i in threaded]
-    assert await from_loop == [f"ok:{i}" for i in awaited]
-    assert sorted(writer.batches[1]) == sorted(threaded + awaited)  # one batch of both
-    group.close()
-
-
-async def test_a_refused_or_poisoned_coroutine_fails_alone() -> None:
-    writer = Writer(pause=0.005)
-    group: GroupCommit[str, str] = GroupCommit(writer)
-    items = ["refuse", "a", "poison", "b"]
-    outcomes = await asyncio.gather(*(group.submit_async(i) for i in items), return_exceptions=True)
-    assert isinstance(outcomes[0], ValueError)
-    assert isinstance(outcomes[2], RuntimeError)
-    assert outcomes[1::2] == ["ok:a", "ok:b"]
-    group.close()
-
-
-async def test_a_cancelled_coroutine_leaves_the_others_their_outcomes() -> None:
-    writer = Writer(pause=0.05)
-    group: GroupCommit[str, str] = GroupCommit(writer)
-    first = asyncio.ensure_future(group.submit_async("first"))
-    await asyncio.sleep(0.01)  # "first" is being written; these queue for the next batch
-    waiting = [asyncio.ensure_future(group.submit_async(f"i{n}")) for n in range(4)]
-    await asyncio.sleep(0)
-    waiting[1].cancel()
-    assert await first == "ok:first"
-    assert [await waiting[n] for n in (0, 2, 3)] == ["ok:i0", "ok:i2", "ok:i3"]
-    assert waiting[1].cancelled()
-    group.close()
 
 
 def test_close_writes_what_has_queued_then_refuses_more() -> None:

@@ -1,0 +1,140 @@
+"""Group commit for coroutines: the commands of one event loop share awaited writes, each
+with an outcome of its own, and the loop never blocks on the database.
+
+Knows nothing of SQL; the writer it is given decides what a batch is and how members fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
+
+from infrastructure.group_commit import MAX_BATCH, BatchCounts
+
+T = TypeVar("T")
+R = TypeVar("R")
+T_contra = TypeVar("T_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
+
+
+class LoopWriter(Protocol[T_contra, R_co]):
+    """Writes a batch on the event loop; owns whatever connection it writes on."""
+
+    async def write(self, items: Sequence[T_contra]) -> Sequence[R_co | Exception]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class LoopGroupCommit(Generic[T, R]):
+    """Batches the ``submit`` calls of one event loop's coroutines into awaited writes.
+
+    One writer task writes one batch at a time; what queues during a write goes in the
+    next. When the writer was idle and finds callers queued, it writes half of them first:
+    while the second half is written, the first half's callers decide their next commands,
+    so the loop decides while the database writes instead of taking turns with it (with
+    every caller in one batch, the loop sat idle through each write and the database
+    through each round of decisions). A batch whose write raises is retried one member at
+    a time, so one bad member never fails the others.
+    """
+
+    def __init__(
+        self,
+        writer: LoopWriter[T, R],
+        *,
+        max_batch: int = MAX_BATCH,
+        counts: BatchCounts | None = None,
+    ) -> None:
+        self._writer = writer
+        self._max_batch = max_batch
+        self._loop = asyncio.get_running_loop()
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._arrived = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._stopped = threading.Event()
+        self.counts = counts or BatchCounts()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    async def submit(self, item: T) -> R:
+        """Write ``item`` in the loop's next batch; its outcome or error."""
+        if self._closed:
+            raise RuntimeError("the group commit is closed")
+        future: asyncio.Future[R] = self._loop.create_future()
+        self._queue.append((item, future))
+        if self._task is None:
+            self._task = self._loop.create_task(self._run(), name="group-commit")
+        self._arrived.set()
+        return await future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what has queued, then stop the writer; from another thread, wait for it
+        (up to ``timeout``). Safe from any thread."""
+        self._closed = True
+        if self._task is None or self._loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(self._arrived.set)
+        if self._loop.is_running() and not self._on_own_loop():
+            self._stopped.wait(timeout)
+
+    def _on_own_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    async def _run(self) -> None:
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        try:
+            while not (self._closed and not self._queue):
+                await self._arrived.wait()
+                self._arrived.clear()
+                take = (len(self._queue) + 1) // 2  # the writer was idle: half first
+                while self._queue:
+                    batch = self._queue[: min(take, self._max_batch)]
+                    del self._queue[: len(batch)]
+                    outcomes = await self._write_all([item for item, _ in batch])
+                    for (_, future), outcome in zip(batch, outcomes, strict=True):
+                        settle(future, outcome)
+                    self.counts.record(len(batch))
+                    batch, take = [], self._max_batch
+        finally:
+            self._closed = True
+            stopped = RuntimeError("the group commit stopped before writing this command")
+            for _, future in [*batch, *self._queue]:
+                settle(future, stopped)
+            self._queue.clear()
+            try:
+                await self._writer.aclose()
+            finally:
+                self._stopped.set()
+
+    async def _write_all(self, items: Sequence[T]) -> Sequence[R | Exception]:
+        try:
+            return await self._writer.write(items)
+        except Exception as error:
+            if len(items) == 1:
+                return [error]
+        return [await self._write_one(item) for item in items]
+
+    async def _write_one(self, item: T) -> R | Exception:
+        try:
+            return (await self._writer.write([item]))[0]
+        except Exception as error:
+            return error
+
+
+def settle(future: asyncio.Future[R], outcome: R | BaseException) -> None:
+    """Hand a waiting coroutine its outcome, unless it stopped waiting (was cancelled)."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
