@@ -58,12 +58,13 @@ class CommandContext:
 
     def metadata(self) -> dict[str, str | None]:
         """The metadata stored with each event (``occurred_at`` is added by the store)."""
+        command_id = str(self.command_id)
         return {
             "tenant_id": self.tenant_id,
             "actor": self.actor,
             "command": self.command,
-            "command_id": str(self.command_id),
-            "correlation_id": self.correlation_id or str(self.command_id),
-            "causation_id": self.causation_id or str(self.command_id),
+            "command_id": command_id,
+            "correlation_id": self.correlation_id or command_id,
+            "causation_id": self.causation_id or command_id,
             "traceparent": self.traceparent,
         }

@@ -152,14 +152,26 @@ class BatchStatements:
         """The round's parameters. The events' columns go as array literals built here
         (ids, numbers, topics and hex hold nothing to escape): quoting every element
         through the driver cost the writer more than the rest of its work."""
-        events = [(m, e) for m in members for e in commits[m].events]
+        owners: list[str] = []
+        ids: list[str] = []
+        versions: list[str] = []
+        topics: list[str] = []
+        states: list[str] = []
+        for m in members:
+            owner = str(m)
+            for e in commits[m].events:
+                owners.append(owner)
+                ids.append(e.originator_id.hex)  # type: ignore[union-attr]  # 32 hex digits
+                versions.append(str(e.originator_version))
+                topics.append(checked_topic(e.topic))
+                states.append(e.state.hex())
         receipts = [(m, commits[m]) for m in members if commits[m].receipt is not None]
         return [
-            array(str(m) for m, _ in events),
-            array(str(e.originator_id) for _, e in events),
-            array(str(e.originator_version) for _, e in events),
-            array(checked_topic(e.topic) for _, e in events),
-            array(e.state.hex() for _, e in events),
+            array(owners),
+            array(ids),
+            array(versions),
+            array(topics),
+            array(states),
             [m for m, _ in receipts],
             [c.receipt.tenant_id for _, c in receipts if c.receipt],
             [c.receipt.key for _, c in receipts if c.receipt],

@@ -227,7 +227,7 @@ class PostgresEventStore:
         (a snapshot that falls due is taken in a thread)."""
         events, pending = self._pending(context, change)
         positions = await self._loop_group().submit(pending)
-        if self.snapshots.due(change.aggregates, events):
+        if self.snapshots.due(events):
             await asyncio.to_thread(self.snapshots.after_commit, change.aggregates, events)
         return CommandResult(
             change.subject.id, change.subject.version, max(positions), change.fields

@@ -38,9 +38,9 @@ class Snapshotter:
         for aggregate in self._due(aggregates, events):
             self.take(aggregate.id, aggregate.version)
 
-    def due(self, aggregates: Sequence[Aggregate], events: Sequence[Any]) -> bool:
-        """Whether committing these events makes any of the aggregates due a snapshot."""
-        return any(True for _ in self._due(aggregates, events))
+    def due(self, events: Sequence[Any]) -> bool:
+        """Whether committing these events makes any of their aggregates due a snapshot."""
+        return crossed(self.interval, (event.originator_version for event in events))
 
     def _due(self, aggregates: Sequence[Aggregate], events: Sequence[Any]) -> Iterator[Aggregate]:
         for aggregate in aggregates:
