@@ -92,6 +92,7 @@ def create_app(settings: Settings) -> Litestar:
                 await recorder
             await hub.close()
             await nats.close()
+            app.state.rate_limiter.close()
             await redis.aclose()
             await anyio.to_thread.run_sync(container.close)
 

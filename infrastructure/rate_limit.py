@@ -6,15 +6,18 @@ process to record (a sorted set of windows).
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
+from infrastructure.loop_group_commit import LoopGroupCommit
+
 WINDOW_SECONDS = 60
-# Count each request and start its window's clock; the requests of one moment share a call.
+# Count each request and start its window's clock; the requests of one moment share a call
+# (while a call is out, the requests that arrive queue for the next one).
 COUNT = """
 local counts = {}
 for i, key in ipairs(KEYS) do
@@ -26,40 +29,20 @@ return counts
 """
 
 
-class Counters:
-    """Counters incremented by one script call for every request waiting at the moment:
-    while a call is out, the requests that arrive queue for the next one."""
+class CountScript:
+    """Increments counters in Valkey/Redis, a batch in one script call: the `LoopWriter`
+    of the group commit that gathers the requests of one moment."""
 
     def __init__(self, redis: aioredis.Redis, ttl_s: int) -> None:
         self._count = redis.register_script(COUNT)
         self._ttl_s = ttl_s
-        self._waiting: list[tuple[str, asyncio.Future[int]]] = []
-        self._counting: asyncio.Task[None] | None = None
 
-    async def increment(self, counter: str) -> int:
-        """The counter's value after this request's increment."""
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.append((counter, future))
-        if self._counting is None:
-            self._counting = asyncio.create_task(self._count_waiting())
-        return await future
+    async def write(self, counters: Sequence[str]) -> list[int | Exception]:
+        counts = await self._count(keys=list(counters), args=[self._ttl_s])
+        return [int(count) for count in counts]
 
-    async def _count_waiting(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                try:
-                    counts = await self._count(keys=[c for c, _ in batch], args=[self._ttl_s])
-                except Exception as error:  # every waiting request gets the error
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
-                    continue
-                for (_, future), count in zip(batch, counts, strict=True):
-                    if not future.done():
-                        future.set_result(int(count))
-        finally:
-            self._counting = None
+    async def aclose(self) -> None:
+        """Nothing of its own to release: the client belongs to the application."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +75,9 @@ class RateLimiter:
         self.default_per_minute = default_per_minute
         self.window_s = window_s
         self.pending = f"chronicle:rl:pending:{window_s}"  # windows with refusals, by number
-        self._counters = Counters(redis, window_s * 2)
+        self._counters: LoopGroupCommit[str, int] = LoopGroupCommit(
+            CountScript(redis, window_s * 2)
+        )
 
     async def hit(self, key_id: str, limit: int | None, *, track_refusals: bool = True) -> Verdict:
         """Count one request of ``key_id``; refusals are kept for `ended_windows` to
@@ -101,7 +86,7 @@ class RateLimiter:
         now = time.time()
         window = int(now) // self.window_s
         counter = f"chronicle:rl:{key_id}:{window}"
-        count = await self._counters.increment(counter)
+        count = await self._counters.submit(counter)
         reset = max(1, int((window + 1) * self.window_s - now))
         if count <= allowed_per_window:
             remaining = allowed_per_window - int(count)
@@ -114,6 +99,10 @@ class RateLimiter:
             pipe.zadd(self.pending, {f"{key_id}:{window}": window})
             await pipe.execute()
         return Verdict(False, allowed_per_window, 0, reset, self.window_s)
+
+    def close(self) -> None:
+        """Count what has queued, then stop counting."""
+        self._counters.close()
 
     async def ended_windows(self) -> list[tuple[str, str, int]]:
         """Windows with refusals that have ended, each claimed by this process only:
