@@ -57,10 +57,6 @@ class LoopGroupCommit(Generic[T, R]):
         self._stopped = threading.Event()
         self.counts = counts or BatchCounts()
 
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self._loop
-
     async def submit(self, item: T) -> R:
         """Write ``item`` in the loop's next batch; its outcome or error."""
         if self._closed:
