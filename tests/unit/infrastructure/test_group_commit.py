@@ -15,17 +15,14 @@ from infrastructure.group_commit import GroupCommit
 class Writer:
     """Records each batch; refuses items named ``"refuse"``; raises on ``"poison"``."""
 
-    def __init__(self, pause: float = 0.0, gate: threading.Event | None = None) -> None:
+    def __init__(self, pause: float = 0.0) -> None:
         self.batches: list[list[str]] = []
         self.pause = pause
-        self.gate = gate  # when given, each batch waits for it after being recorded
         self.lock = threading.Lock()
 
     def __call__(self, items: Sequence[str]) -> list[str | Exception]:
         with self.lock:
             self.batches.append(list(items))
-        if self.gate is not None:
-            self.gate.wait(10)
         time.sleep(self.pause)
         if "poison" in items:
             raise RuntimeError("poisoned batch")
