@@ -43,6 +43,12 @@ class DuplicateReceipt(ApplicationError):
     """A concurrent request with the same Idempotency-Key committed first."""
 
 
+class StoreUnavailable(ApplicationError):
+    """The database could not be reached. A command that was being written when the
+    connection broke may or may not have committed: retry it with the same Idempotency-Key.
+    """
+
+
 class BudgetExceeded(ApplicationError):
     """The tenant has used its daily budget; new agent runs wait for the next UTC day."""
 

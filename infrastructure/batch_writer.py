@@ -22,7 +22,7 @@ from psycopg.sql import SQL, Composable
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from application.errors import ConcurrencyConflict, DuplicateReceipt
+from application.errors import ConcurrencyConflict, DuplicateReceipt, StoreUnavailable
 
 Outcome = list[int] | Exception  # a commit's positions, or why it was refused
 Answer = tuple[int, int | None, str | None]  # a round's row: member, position, refusal
@@ -30,6 +30,10 @@ AnyConnection = psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
 ROUND_STATEMENT = "chronicle_round"
 CONNECT_TIMEOUT_SECONDS = 10
 LOOP_WRITER_NAME = "chronicle-loop-writer"  # the application_name of a loop's connection
+UNREACHABLE = (
+    "the database could not be reached; a command that was being written may have"
+    " committed: retry it with the same Idempotency-Key"
+)
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,18 @@ class BatchWriter:
 
     def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
         """Write the commits in one transaction, in order; refuse only those that conflict
-        (see `BatchStatements.query`)."""
+        (see `BatchStatements.query`). Raises `StoreUnavailable` when the database cannot
+        be reached: the writer's kept connection, found broken (a restarted server, an
+        idle timeout), is replaced once first."""
+        kept = self._connection is not None
+        try:
+            return self._write(commits)
+        except StoreUnavailable:
+            if not kept:
+                raise
+        return self._write(commits)
+
+    def _write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
         rows: list[Answer] = []
         try:
             with (
@@ -208,6 +223,10 @@ class BatchWriter:
                         break
         except psycopg.errors.UniqueViolation as error:
             return refused_alone(commits, error)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            if unreachable(error):
+                raise StoreUnavailable(UNREACHABLE) from error
+            raise
         return outcomes(commits, rows)
 
     @contextmanager
@@ -250,6 +269,15 @@ class LoopBatchWriter:
 
     async def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
         """`BatchWriter.write`, awaited."""
+        kept = self._connection is not None
+        try:
+            return await self._write(commits)
+        except StoreUnavailable:
+            if not kept:
+                raise
+        return await self._write(commits)
+
+    async def _write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
         rows: list[Answer] = []
         try:
             conn = self._connection or await self._connect()
@@ -264,6 +292,8 @@ class LoopBatchWriter:
             await self.aclose()  # a failed transaction leaves the connection in it
             if isinstance(error, psycopg.errors.UniqueViolation):
                 return refused_alone(commits, error)
+            if unreachable(error):
+                raise StoreUnavailable(UNREACHABLE) from error
             raise
         return outcomes(commits, rows)
 
@@ -351,6 +381,14 @@ def outcomes(commits: Sequence[PendingCommit], rows: Sequence[Answer]) -> list[O
         else:
             done.append(RuntimeError(f"commit {index} was not answered in full"))
     return done
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether the error says the database could not be reached or the connection broke:
+    no SQLSTATE, a connection exception, or a server shutting down."""
+    return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError)) and (
+        error.sqlstate is None or error.sqlstate.startswith(("08", "57P"))
+    )
 
 
 def refused_alone(

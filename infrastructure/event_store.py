@@ -22,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
 from application.context import CommandContext
-from application.errors import NotFound
+from application.errors import NotFound, StoreUnavailable
 from application.ports import Change, CommandResult, RecordedEvent, StoredReceipt
 from infrastructure.batch_writer import BatchWriter, LoopBatchWriter, PendingCommit, PendingReceipt
 from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, BatchCounts, GroupCommit
@@ -174,7 +174,11 @@ class PostgresEventStore:
         self.counts = BatchCounts()
         self._writer = BatchWriter(recorder.datastore.pool, recorder)
         self.group: GroupCommit[PendingCommit, list[int]] = GroupCommit(
-            self._writer.write, linger=linger, max_batch=max_batch, counts=self.counts
+            self._writer.write,
+            linger=linger,
+            max_batch=max_batch,
+            counts=self.counts,
+            fails_together=(StoreUnavailable,),
         )
         self._loop_groups: dict[asyncio.AbstractEventLoop, Committer] = {}
         self.snapshots = Snapshotter(self._take_snapshot, snapshot_interval)
@@ -242,7 +246,12 @@ class PostgresEventStore:
                 other: group for other, group in self._loop_groups.items() if not other.is_closed()
             }
             writer = LoopBatchWriter(self._database_url, self.recorder)
-            group = LoopGroupCommit(writer, max_batch=self._max_batch, counts=self.counts)
+            group = LoopGroupCommit(
+                writer,
+                max_batch=self._max_batch,
+                counts=self.counts,
+                fails_together=(StoreUnavailable,),
+            )
             self._loop_groups[loop] = group
         return group
 

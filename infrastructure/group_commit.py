@@ -67,7 +67,8 @@ class GroupCommit(Generic[T, R]):
     ``max_batch`` items have queued, then writes the batch and hands every member its own
     outcome. Items that queue during a write go in the next batch. A batch whose
     ``write`` raises is retried one member at a time, so one bad member never fails the
-    others.
+    others, unless the error is one of ``fails_together`` (nothing could be written: with
+    the database unreachable, each retry would wait out its own connection timeout).
     """
 
     def __init__(
@@ -77,8 +78,10 @@ class GroupCommit(Generic[T, R]):
         linger: float = LINGER_SECONDS,
         max_batch: int = MAX_BATCH,
         counts: BatchCounts | None = None,
+        fails_together: tuple[type[Exception], ...] = (),
     ) -> None:
         self._write = write
+        self._fails_together = fails_together
         self._linger = linger
         self._max_batch = max_batch
         self._lock = threading.Lock()
@@ -137,8 +140,8 @@ class GroupCommit(Generic[T, R]):
         try:
             return self._write(items)
         except Exception as error:
-            if len(items) == 1:
-                return [error]
+            if len(items) == 1 or isinstance(error, self._fails_together):
+                return [error] * len(items)
         except BaseException as error:  # the writer must answer every member, whatever happened
             return [error] * len(items)
         return [self._write_one(item) for item in items]

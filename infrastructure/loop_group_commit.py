@@ -37,7 +37,8 @@ class LoopGroupCommit(Generic[T, R]):
     so the loop decides while the database writes instead of taking turns with it (with
     every caller in one batch, the loop sat idle through each write and the database
     through each round of decisions). A batch whose write raises is retried one member at
-    a time, so one bad member never fails the others.
+    a time, so one bad member never fails the others, unless the error is one of
+    ``fails_together`` (as in `GroupCommit`).
     """
 
     def __init__(
@@ -46,8 +47,10 @@ class LoopGroupCommit(Generic[T, R]):
         *,
         max_batch: int = MAX_BATCH,
         counts: BatchCounts | None = None,
+        fails_together: tuple[type[Exception], ...] = (),
     ) -> None:
         self._writer = writer
+        self._fails_together = fails_together
         self._max_batch = max_batch
         self._loop = asyncio.get_running_loop()
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
@@ -115,8 +118,8 @@ class LoopGroupCommit(Generic[T, R]):
         try:
             return await self._writer.write(items)
         except Exception as error:
-            if len(items) == 1:
-                return [error]
+            if len(items) == 1 or isinstance(error, self._fails_together):
+                return [error] * len(items)
         return [await self._write_one(item) for item in items]
 
     async def _write_one(self, item: T) -> R | Exception:

@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import eventsourcing.persistence
+import psycopg
 import structlog
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import (
@@ -22,6 +24,7 @@ from application.errors import (
     IdempotencyKeyReused,
     NotFound,
     PreconditionFailed,
+    StoreUnavailable,
     Unauthenticated,
 )
 from domain.errors import InvalidValue, RuleViolation, TaskIsCancelled
@@ -29,6 +32,7 @@ from domain.errors import InvalidValue, RuleViolation, TaskIsCancelled
 PROBLEM_BASE = "https://chronicle.dev/problems/"
 NAMED_FIELD = re.compile(r"field `([^`]+)`")
 MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")
+UNAVAILABLE_RETRY_AFTER_S = 1
 log = structlog.get_logger(__name__)
 
 
@@ -120,6 +124,14 @@ def _budget_exceeded(exc: BudgetExceeded) -> ProblemDetailsException:
     return problem(429, "budget-exceeded", "Daily budget exceeded", str(exc), headers=headers)
 
 
+def _unavailable(exc: Exception) -> ProblemDetailsException:
+    """The database could not be reached (or a read's connection broke): worth a retry."""
+    log.warning("database unavailable", error=str(exc.__cause__ or exc))
+    detail = str(exc) if isinstance(exc, StoreUnavailable) else "the database could not be reached"
+    headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
+    return problem(503, "store-unavailable", "Database unavailable", detail, headers=headers)
+
+
 def _internal(exc: Exception) -> ProblemDetailsException:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "internal-error", "Internal server error", "an unexpected error occurred")
@@ -145,6 +157,12 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
         Forbidden: _simple(403, "forbidden", "Missing scope"),
         PreconditionFailed: _simple(412, "precondition-failed", "Version mismatch"),
         BudgetExceeded: _budget_exceeded,
+        StoreUnavailable: _unavailable,
+        psycopg.OperationalError: _unavailable,
+        psycopg.InterfaceError: _unavailable,
+        # The library's pool wraps the driver's errors in its own.
+        eventsourcing.persistence.OperationalError: _unavailable,
+        eventsourcing.persistence.InterfaceError: _unavailable,
         ConcurrencyConflict: _simple(409, "conflict", "Concurrent modification"),
         DuplicateReceipt: _simple(409, "conflict", "Concurrent duplicate request"),
         IdempotencyKeyReused: _simple(

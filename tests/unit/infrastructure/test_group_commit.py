@@ -12,8 +12,13 @@ import pytest
 from infrastructure.group_commit import GroupCommit
 
 
+class Down(Exception):
+    """What a writer raises when nothing can be written (its store is unreachable)."""
+
+
 class Writer:
-    """Records each batch; refuses items named ``"refuse"``; raises on ``"poison"``."""
+    """Records each batch; refuses items named ``"refuse"``; raises on ``"poison"``, and
+    `Down` on ``"down"``."""
 
     def __init__(self, pause: float = 0.0) -> None:
         self.batches: list[list[str]] = []
@@ -24,6 +29,8 @@ class Writer:
         with self.lock:
             self.batches.append(list(items))
         time.sleep(self.pause)
+        if "down" in items:
+            raise Down("unreachable")
         if "poison" in items:
             raise RuntimeError("poisoned batch")
         return [ValueError(i) if i == "refuse" else f"ok:{i}" for i in items]
@@ -72,6 +79,14 @@ def test_a_batch_that_raises_is_retried_one_member_at_a_time() -> None:
     assert isinstance(outcomes[1], RuntimeError)
     assert outcomes[2] == "ok:b"
     assert writer.batches == [["a", "poison", "b"], ["a"], ["poison"], ["b"]]
+
+
+def test_a_batch_that_fails_together_is_not_retried_member_by_member() -> None:
+    writer = Writer()
+    group: GroupCommit[str, str] = GroupCommit(writer, fails_together=(Down,))
+    outcomes = group._write_all(["a", "down", "b"])
+    assert [type(outcome) for outcome in outcomes] == [Down, Down, Down]
+    assert writer.batches == [["a", "down", "b"]]
 
 
 def test_the_poisoned_caller_alone_sees_the_error() -> None:

@@ -12,8 +12,13 @@ import pytest
 from infrastructure.loop_group_commit import LoopGroupCommit
 
 
+class Down(Exception):
+    """What a writer raises when nothing can be written (its store is unreachable)."""
+
+
 class Writer:
-    """Records each batch; refuses items named ``"refuse"``; raises on ``"poison"``."""
+    """Records each batch; refuses items named ``"refuse"``; raises on ``"poison"``, and
+    `Down` on ``"down"``."""
 
     def __init__(self, pause: float = 0.0) -> None:
         self.batches: list[list[str]] = []
@@ -23,6 +28,8 @@ class Writer:
     async def write(self, items: Sequence[str]) -> list[str | Exception]:
         self.batches.append(list(items))
         await asyncio.sleep(self.pause)
+        if "down" in items:
+            raise Down("unreachable")
         if "poison" in items:
             raise RuntimeError("poisoned batch")
         return [ValueError(i) if i == "refuse" else f"ok:{i}" for i in items]
@@ -86,6 +93,19 @@ async def test_a_refused_or_poisoned_coroutine_fails_alone() -> None:
     assert isinstance(outcomes[2], RuntimeError)
     assert outcomes[1::2] == ["ok:a", "ok:b"]
     assert ["poison"] in writer.batches  # the batch that raised was retried one by one
+    group.close()
+
+
+async def test_a_batch_that_fails_together_fails_its_callers_without_retries() -> None:
+    """With the store unreachable, retrying each member alone would make every caller wait
+    out a connection attempt of its own."""
+    writer = Writer(pause=0.005)
+    group: LoopGroupCommit[str, str] = LoopGroupCommit(writer, fails_together=(Down,))
+    items = ["down", *(f"i{n}" for n in range(7))]
+    outcomes = await asyncio.gather(*(group.submit(i) for i in items), return_exceptions=True)
+    assert [type(outcome) for outcome in outcomes[:4]] == [Down] * 4
+    assert outcomes[4:] == [f"ok:{i}" for i in items[4:]]
+    assert writer.batches == [items[:4], items[4:]]
     group.close()
 
 
