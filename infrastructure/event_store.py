@@ -27,6 +27,7 @@ from application.ports import Change, CommandResult, RecordedEvent, StoredReceip
 from infrastructure.batch_writer import BatchWriter, LoopBatchWriter, PendingCommit, PendingReceipt
 from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, BatchCounts, GroupCommit
 from infrastructure.loop_group_commit import LoopGroupCommit
+from infrastructure.read_models import setup_locked
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
 
@@ -164,10 +165,11 @@ class PostgresEventStore:
         max_batch: int = MAX_BATCH,
         snapshot_interval: int = SNAPSHOT_INTERVAL,
     ) -> None:
-        self.app = ChronicleApplication(env=application_env(settings))
+        assert settings.database_url
+        with setup_locked(settings.database_url):  # the application creates its tables
+            self.app = ChronicleApplication(env=application_env(settings))
         recorder = self.app.recorder
         assert isinstance(recorder, ChronicleRecorder)
-        assert settings.database_url
         self.recorder = recorder
         self._database_url = settings.database_url
         self._max_batch = max_batch

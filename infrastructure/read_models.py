@@ -48,6 +48,17 @@ def connect(dsn: str) -> Conn:
     return psycopg.connect(dsn, row_factory=dict_row, autocommit=True)
 
 
+@contextmanager
+def setup_locked(dsn: str) -> Iterator[None]:
+    """Hold the schema setup lock (on a connection of its own) for setup that spans
+    several transactions: processes started together on a fresh database, as
+    ``docker compose up`` starts them, would otherwise race in ``CREATE … IF NOT EXISTS``
+    and all but one fail on a unique index of the catalog."""
+    with connect(dsn) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
+        yield  # the lock goes with the connection
+
+
 def scalar(conn: Conn, query: Any, params: tuple[Any, ...] = ()) -> Any:
     """The first column of the first row, or None."""
     row = conn.execute(query, params).fetchone()

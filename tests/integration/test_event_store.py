@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +13,7 @@ from application.context import CommandContext, Idempotency
 from application.errors import ConcurrencyConflict, DuplicateReceipt, PreconditionFailed
 from application.ports import Change
 from domain.conversation import Conversation
+from infrastructure.settings import Settings
 
 METADATA_KEYS = {
     "tenant_id",
@@ -125,3 +127,17 @@ def test_positions_are_unique_and_dense_under_concurrent_writers(container: Cont
     notifications = recorder.select_notifications(positions[0], limit=10_000, stop=positions[-1])
     ids = [n.id for n in notifications]
     assert ids == list(range(positions[0], positions[-1] + 1))
+
+
+def test_processes_starting_together_on_a_fresh_database_all_come_up(scratch: Settings) -> None:
+    """As ``docker compose up`` starts the API, projector, relay and scheduler at once: each
+    creates the schema it needs, and none fails on another's half-made tables."""
+    barrier = threading.Barrier(6)
+
+    def build() -> None:
+        barrier.wait()
+        Container.build(scratch).close()
+
+    with ThreadPoolExecutor(6) as pool:
+        for started in [pool.submit(build) for _ in range(6)]:
+            started.result()
