@@ -103,7 +103,6 @@ def test_a_command_in_an_outage_is_a_503_problem_and_its_retry_commits_after_it(
         assert client.post("/v1/conversations", json={"title": "before"}, headers=auth).is_success
         own_postgres.stop()
         try:
-            # With a key the command runs through the threads' group commit.
             keyed = {**auth, "Idempotency-Key": "during-the-outage"}
             refused = client.post("/v1/conversations", json={"title": "during"}, headers=keyed)
         finally:
