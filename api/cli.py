@@ -18,8 +18,12 @@ from functools import partial
 from typing import Annotated, NoReturn
 from uuid import UUID
 
+import eventsourcing.persistence
 import httpx
 import msgspec
+import nats.errors
+import psycopg
+import redis.exceptions
 import structlog
 import typer
 from rich.console import Console
@@ -35,7 +39,7 @@ from rich.table import Table
 from api.bootstrap import Container
 from api.http.reads import as_utc
 from application.context import CommandContext
-from application.errors import ApplicationError
+from application.errors import ApplicationError, StoreUnavailable
 from application.identity import IssuedKey
 from domain.errors import DomainError
 from domain.events import RecordedEvent
@@ -69,6 +73,15 @@ app.add_typer(audit_app, name="audit")
 budget_app = typer.Typer(help="Bound a tenant's daily agent-run usage.", no_args_is_help=True)
 app.add_typer(budget_app, name="budget")
 
+# A server named by the settings does not answer: one line, not a traceback.
+UNREACHABLE = (
+    psycopg.OperationalError,
+    eventsourcing.persistence.OperationalError,
+    StoreUnavailable,
+    redis.exceptions.ConnectionError,
+    nats.errors.NoServersError,
+    ConnectionError,
+)
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 out = Console()
 err = Console(stderr=True)
@@ -707,3 +720,11 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(0)
+    except UNREACHABLE as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        err.print(
+            f"[red]error:[/red] a server could not be reached: {first_line}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

@@ -171,4 +171,7 @@ def run_relay(settings: Settings) -> None:
 def run_serve(settings: Settings) -> None:
     """The API alone, on the servers of the environment or of a running `chronicle up`."""
     with servers_for(settings, need_bus=True) as resolved:
+        # Before any worker starts: a database that does not answer is one line from
+        # the CLI (not a traceback per worker), and the schema is set up once.
+        Container.build(resolved).close()
         serve_api(resolved)

@@ -1,4 +1,5 @@
-"""A database outage, for real: these tests stop their own PostgreSQL and start it again.
+"""A database outage, for real: these tests stop their own PostgreSQL and start it again
+(and point the CLI at a port where no database answers).
 
 Commands during the outage fail at once and together (a 503 problem over HTTP, safe to
 retry with the same Idempotency-Key); once the server is back they commit again, and the
@@ -25,9 +26,10 @@ from application.errors import StoreUnavailable
 from application.ports import Change, CommandResult
 from domain.conversation import Conversation
 from domain.identity import SCOPES
-from infrastructure.embedded import EmbeddedPostgres
+from infrastructure.embedded import EmbeddedPostgres, free_port
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings
+from tests.integration.cli import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +115,14 @@ def test_a_command_in_an_outage_is_a_503_problem_and_its_retry_commits_after_it(
         assert refused.json()["type"].endswith("/store-unavailable")
         retried = client.post("/v1/conversations", json={"title": "during"}, headers=keyed)
         assert retried.status_code == 201, retried.text
+
+
+@pytest.mark.parametrize("command", [["keys", "list", "--tenant", "acme"], ["serve"], ["project"]])
+def test_the_cli_says_in_one_line_that_the_database_does_not_answer(
+    servers: Settings, command: list[str]
+) -> None:
+    nobody = replace(servers, database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/none")
+    result = run_cli(nobody, *command)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: a server could not be reached: ")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
