@@ -125,9 +125,14 @@ def _budget_exceeded(exc: BudgetExceeded) -> ProblemDetailsException:
 
 
 def _unavailable(exc: Exception) -> ProblemDetailsException:
-    """The database could not be reached (or a read's connection broke): worth a retry."""
+    """The database could not be reached, or could not answer now (a read's connection
+    broke, a lock or statement timed out): worth a retry."""
     log.warning("database unavailable", error=str(exc.__cause__ or exc))
-    detail = str(exc) if isinstance(exc, StoreUnavailable) else "the database could not be reached"
+    detail = (
+        str(exc)
+        if isinstance(exc, StoreUnavailable)
+        else "the database could not be reached or could not answer now"
+    )
     headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
     return problem(503, "store-unavailable", "Database unavailable", detail, headers=headers)
 
