@@ -84,24 +84,32 @@ class BatchStatements:
         # Each receipt takes the position of its command's last event. The screens are
         # LATERAL lookups with a LIMIT, so the cached generic plan probes the primary keys
         # row by row: planned on a young table's statistics, a join was planned as a scan
-        # of the whole log (or of every receipt) in every transaction.
+        # of the whole log (or of every receipt) in every transaction. A commit whose every
+        # event is already in the log byte for byte (its metadata names the command, its
+        # timestamp the moment) was written before: a retry after a lost answer. It is
+        # answered with its positions, not refused as a conflict.
         self._round = SQL(
-            "WITH ev AS (SELECT m, id, v, topic, decode(state, 'hex') AS state, n, taken"
-            " FROM unnest(%s::int[], %s::uuid[], %s::bigint[], %s::text[], %s::text[])"
+            "WITH ev AS (SELECT m, id, v, topic, decode(state, 'hex') AS state, n, existing,"
+            " same FROM unnest(%s::int[], %s::uuid[], %s::bigint[], %s::text[], %s::text[])"
             " WITH ORDINALITY AS e(m, id, v, topic, state, n)"
-            " LEFT JOIN LATERAL (SELECT true AS taken FROM {0} t"
+            " LEFT JOIN LATERAL (SELECT t.notification_id AS existing,"
+            " t.state = decode(e.state, 'hex') AS same FROM {0} t"
             " WHERE t.originator_id = e.id AND t.originator_version = e.v LIMIT 1) l ON true),"
+            " rewritten AS (SELECT m FROM ev GROUP BY m HAVING bool_and(same IS TRUE)),"
             " rc AS (SELECT r.*, taken FROM unnest(%s::int[], %s::text[], %s::text[],"
             " %s::text[], %s::jsonb[], %s::uuid[], %s::bigint[])"
             " AS r(m, tenant_id, key, fingerprint, result, last_id, last_v)"
             " LEFT JOIN LATERAL (SELECT true AS taken FROM {1} t"
             " WHERE t.tenant_id = r.tenant_id AND t.key = r.key LIMIT 1) l ON true),"
             " refused AS ("
-            " SELECT m, 'conflict' AS why FROM ev WHERE taken"
-            " UNION SELECT m, 'duplicate' FROM rc WHERE taken),"
+            " SELECT m, 'conflict' AS why FROM ev WHERE existing IS NOT NULL"
+            " AND m NOT IN (SELECT m FROM rewritten)"
+            " UNION SELECT m, 'duplicate' FROM rc WHERE taken"
+            " AND m NOT IN (SELECT m FROM rewritten)),"
             " inserted AS ("
             " INSERT INTO {0} (originator_id, originator_version, topic, state)"
             " SELECT id, v, topic, state FROM ev WHERE m NOT IN (SELECT m FROM refused)"
+            " AND m NOT IN (SELECT m FROM rewritten)"
             " ORDER BY n RETURNING originator_id, originator_version, notification_id),"
             " receipts AS ("
             " INSERT INTO {1} (tenant_id, key, fingerprint, result, position)"
@@ -110,6 +118,7 @@ class BatchStatements:
             " AND i.originator_version = rc.last_v)"
             " SELECT ev.m, i.notification_id, NULL AS why FROM inserted i"
             " JOIN ev ON ev.id = i.originator_id AND ev.v = i.originator_version"
+            " UNION ALL SELECT m, existing, NULL FROM ev WHERE m IN (SELECT m FROM rewritten)"
             " UNION ALL SELECT m, NULL, max(why) FROM refused GROUP BY m"
         ).format(tables.events, tables.receipts)
 
@@ -199,7 +208,8 @@ class BatchWriter:
         """Write the commits in one transaction, in order; refuse only those that conflict
         (see `BatchStatements.query`). Raises `StoreUnavailable` when the database cannot
         be reached: the writer's kept connection, found broken (a restarted server, an
-        idle timeout), is replaced once first."""
+        idle timeout), is replaced once first (had the batch committed before the break,
+        the round statement answers it with its positions)."""
         kept = self._connection is not None
         try:
             return self._write(commits)
