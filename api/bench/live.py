@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,12 +51,39 @@ async def open_idle(port: int, token: str, count: int, subjects: str) -> list[as
     return writers
 
 
-async def measure_live(port: int, token: str, rate: float, seconds: float) -> list[float]:
-    """Post at ``rate``/s; latency from each answer to its SSE frame, in ms."""
+SEGMENTS = 4  # live and raw NATS take turns this many times in a run
+
+
+async def paced(rate: float, seconds: float, action: Callable[[int], Awaitable[None]]) -> None:
+    """Call ``action(i)`` ``rate`` times a second for ``seconds``."""
+    interval, count = 1.0 / rate, int(rate * seconds)
+    began = time.perf_counter()
+    for i in range(count):
+        await asyncio.sleep(max(0.0, began + i * interval - time.perf_counter()))
+        await action(i)
+
+
+async def measure_side_by_side(
+    port: int, token: str, nats_url: str, rate: float, seconds: float
+) -> tuple[list[float], list[float]]:
+    """Latencies in ms at ``rate``/s: from each command's answer to its SSE frame, and
+    from a raw NATS publish to its subscriber. The two take turns in `SEGMENTS` stretches,
+    so a slow stretch of the machine falls on both."""
     headers = {"Authorization": f"Bearer {token}"}
-    base = f"http://127.0.0.1:{port}"
     answered: dict[int, float] = {}
     delivered: dict[int, float] = {}
+    raw: list[float] = []
+    nc = await nats.connect(nats_url)
+
+    async def on_message(msg: Any) -> None:
+        raw.append((time.perf_counter() - float(msg.data)) * 1000)
+
+    async def publish(_: int) -> None:
+        await nc.publish("bench.latency", repr(time.perf_counter()).encode())
+        await nc.flush()
+
+    await nc.subscribe("bench.latency", cb=on_message)
+    base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
         cid = (await http.post("/v1/conversations", json={"title": "Latency"})).json()["id"]
 
@@ -67,39 +94,22 @@ async def measure_live(port: int, token: str, rate: float, seconds: float) -> li
                     if line.startswith("id: "):
                         delivered[int(line[4:])] = time.perf_counter()
 
-        listener = asyncio.create_task(listen())
-        await asyncio.sleep(1.0)
-        interval, count = 1.0 / rate, int(rate * seconds)
-        began = time.perf_counter()
-        for i in range(count):
-            await asyncio.sleep(max(0.0, began + i * interval - time.perf_counter()))
+        async def post(i: int) -> None:
             response = await http.post(
                 f"/v1/conversations/{cid}/messages", json={"role": "user", "content": f"m{i}"}
             )
             answered[response.json()["position"]] = time.perf_counter()
+
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(1.0)
+        for _ in range(SEGMENTS):
+            await paced(rate, seconds / SEGMENTS, post)
+            await paced(rate, seconds / SEGMENTS, publish)
         await asyncio.sleep(2.0)
         listener.cancel()
-    return [(delivered[p] - t) * 1000 for p, t in answered.items() if p in delivered]
-
-
-async def measure_nats(url: str, rate: float, seconds: float) -> list[float]:
-    """Raw NATS: publish at ``rate``/s, latency from publish to the subscriber, in ms."""
-    nc = await nats.connect(url)
-    received: list[float] = []
-
-    async def on_message(msg: Any) -> None:
-        received.append((time.perf_counter() - float(msg.data)) * 1000)
-
-    await nc.subscribe("bench.latency", cb=on_message)
-    interval, count = 1.0 / rate, int(rate * seconds)
-    began = time.perf_counter()
-    for i in range(count):
-        await asyncio.sleep(max(0.0, began + i * interval - time.perf_counter()))
-        await nc.publish("bench.latency", repr(time.perf_counter()).encode())
-        await nc.flush()
-    await asyncio.sleep(1.0)
     await nc.close()
-    return received
+    live = [(delivered[p] - t) * 1000 for p, t in answered.items() if p in delivered]
+    return live, raw
 
 
 async def bench_live(
@@ -119,9 +129,8 @@ async def bench_live(
         idle = await open_idle(port, token, connections, nobody)
         await asyncio.sleep(2.0)
         per_connection = (psutil.Process(api.pid).memory_info().rss - rss) / connections
-        say(f"live: {rate:.0f} commands/s for {seconds:.0f}s, beside raw NATS")
-        live = await measure_live(port, token, rate, seconds)
-        raw = await measure_nats(settings.nats_url or "", rate, seconds)
+        say(f"live: {rate:.0f} commands/s for {seconds:.0f}s, taking turns with raw NATS")
+        live, raw = await measure_side_by_side(port, token, settings.nats_url or "", rate, seconds)
         for writer in idle:
             writer.close()
     return LiveFigures(live, raw, per_connection)
