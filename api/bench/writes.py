@@ -17,43 +17,34 @@ from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings
 
 Say = Callable[[str], None]
-BARE_KEY = "bare_lib_commands_per_s"
 
 
-def bare_lib_rate(settings: Settings, plan: Plan, report: Report, say: Say) -> float:
-    """The bare library's commands/s (64 callers, one event per transaction), measured once."""
-    if BARE_KEY not in report.figures:
-        say(f"bare library: {plan.append_runs} runs of {plan.bare_commands:,} saves, 64 threads")
-        dsn = fresh_database(settings.database_url or "", "bench_bare")
-        rate = statistics.median(
-            bare_rate(replace(settings, database_url=dsn), plan.bare_commands)
-            for _ in range(plan.append_runs)
-        )
-        report.add(
-            BARE_KEY, round(rate), "bare eventsourcing save(), 64 callers", f"{rate:,.0f} /s"
-        )
-    return float(report.figures[BARE_KEY])
+def bare_database(settings: Settings) -> Settings:
+    """Settings on a fresh database for the bare library's runs."""
+    return replace(settings, database_url=fresh_database(settings.database_url or "", "bench_bare"))
 
 
 def bench_append_scenario(settings: Settings, plan: Plan, report: Report, say: Say) -> None:
-    """Chronicle's runs and the raw batch's alternate, so a slow minute of the machine
-    falls on both; the bare library is measured after them."""
+    """Chronicle's runs, the raw batch's and the bare library's take turns, so a slow
+    minute of the machine falls on all three."""
     dsn = fresh_database(settings.database_url or "", "bench_append")
+    bare_settings = bare_database(settings)
     store = PostgresEventStore(replace(settings, database_url=dsn))
     try:
         rows = encoded_rows(store, plan.raw_rows)
         checkpoint(dsn)
         say(
             f"append: {plan.append_runs} runs of {plan.append_commands:,} commands (64 callers),"
-            f" each beside a run of raw INSERTs of {plan.raw_rows:,} rows"
+            f" each beside a run of raw INSERTs of {plan.raw_rows:,} rows and one of"
+            f" {plan.bare_commands:,} bare library saves (64 threads)"
         )
-        rates, raws = [], []
+        rates, raws, bares = [], [], []
         for _ in range(plan.append_runs):
             rates.append(store_rate(store, plan.append_commands))
             raws.append(raw_rate(dsn, rows))
-        rate, raw = statistics.median(rates), statistics.median(raws)
+            bares.append(bare_rate(bare_settings, plan.bare_commands))
+        rate, raw, bare = (statistics.median(r) for r in (rates, raws, bares))
         batch = store.counts.items / max(1, store.counts.batches)
-        bare = bare_lib_rate(settings, plan, report, say)
     finally:
         store.close()
     report.add(
@@ -62,6 +53,12 @@ def bench_append_scenario(settings: Settings, plan: Plan, report: Report, say: S
     report.add("append_mean_batch", round(batch, 1), "commands per transaction", f"{batch:.1f}")
     report.add(
         "raw_batch_rows_per_s", round(raw), "raw INSERT, 500 rows a transaction", f"{raw:,.0f} /s"
+    )
+    report.add(
+        "bare_lib_commands_per_s",
+        round(bare),
+        "bare eventsourcing save(), 64 callers",
+        f"{bare:,.0f} /s",
     )
     report.add(
         "append_vs_bare_lib", round(rate / bare, 2), "append / bare library", f"{rate / bare:.2f}"
@@ -92,19 +89,22 @@ def bench_load_scenario(settings: Settings, plan: Plan, report: Report, say: Say
 
 
 def bench_http_scenario(settings: Settings, plan: Plan, report: Report, say: Say) -> None:
-    bare = bare_lib_rate(settings, plan, report, say)
+    """Each HTTP run is followed by a run of the bare library, its baseline."""
+    bare_settings = bare_database(settings)
     dsn = fresh_database(settings.database_url or "", "bench_http")
     checkpoint(dsn)
     http_settings = replace(settings, database_url=dsn)
     token = bench_key(http_settings)
-    runs = []
+    runs, bares = [], []
     for run in range(plan.http_runs):
         say(
             f"http: run {run + 1}: 64 connections posting for {plan.http_seconds:.0f}s"
-            f" to {WORKERS} API processes"
+            f" to {WORKERS} API processes, then {plan.bare_commands:,} bare library saves"
         )
         runs.append(http_figures(http_settings, token, plan.http_seconds))
+        bares.append(bare_rate(bare_settings, plan.bare_commands))
     rate = statistics.median(r["commands_per_s"] for r in runs)
+    bare = statistics.median(bares)
     p50 = statistics.median(r["p50_ms"] for r in runs)
     p99 = statistics.median(r["p99_ms"] for r in runs)
     errors = sum(int(r["errors"]) for r in runs)
@@ -118,6 +118,12 @@ def bench_http_scenario(settings: Settings, plan: Plan, report: Report, say: Say
     report.add("http_p50_ms", round(p50, 2), "HTTP command p50", f"{p50:.1f} ms")
     report.add("http_p99_ms", round(p99, 2), "HTTP command p99", f"{p99:.1f} ms")
     report.add("http_errors", errors, "HTTP answers other than 201", str(errors))
+    report.add(
+        "http_bare_lib_commands_per_s",
+        round(bare),
+        "bare library, beside the HTTP runs",
+        f"{bare:,.0f} /s",
+    )
     report.add(
         "http_vs_bare_lib", round(rate / bare, 2), "HTTP / bare library", f"{rate / bare:.2f}"
     )
