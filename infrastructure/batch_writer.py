@@ -5,12 +5,9 @@ Only writes what it is given, in order; batching and waiting belong to `GroupCom
 
 from __future__ import annotations
 
-import itertools
-import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -18,7 +15,7 @@ import psycopg
 import psycopg.errors
 from eventsourcing.persistence import StoredEvent
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composable
+from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
@@ -27,7 +24,21 @@ from application.errors import ConcurrencyConflict, DuplicateReceipt, StoreUnava
 Outcome = list[int] | Exception  # a commit's positions, or why it was refused
 Answer = tuple[int, int | None, str | None]  # a round's row: member, position, refusal
 AnyConnection = psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
-ROUND_STATEMENT = "chronicle_round"
+PARAMETERS = (  # the append function's array parameters, in order, with their types
+    ("members", "int[]"),
+    ("ids", "uuid[]"),
+    ("versions", "bigint[]"),
+    ("topics", "text[]"),
+    ("states", "bytea[]"),
+    ("rounds", "int[]"),
+    ("receipt_members", "int[]"),
+    ("tenants", "text[]"),
+    ("keys", "text[]"),
+    ("fingerprints", "text[]"),
+    ("results", "jsonb[]"),
+    ("last_ids", "uuid[]"),
+    ("last_versions", "bigint[]"),
+)
 CONNECT_TIMEOUT_SECONDS = 10
 LOOP_WRITER_NAME = "chronicle-loop-writer"  # the application_name of a loop's connection
 UNREACHABLE = (
@@ -60,12 +71,14 @@ class PendingCommit:
 
 
 class Tables(Protocol):
-    """What the writer needs to know of the recorder: its tables and its lock."""
+    """What the writer needs to know of the recorder: its tables, its lock and channel."""
 
     @property
     def events(self) -> Composable: ...
     @property
     def receipts(self) -> Composable: ...
+    @property
+    def append_function(self) -> Composable: ...
     @property
     def channel_name(self) -> str: ...
     @property
@@ -73,125 +86,132 @@ class Tables(Protocol):
 
 
 class BatchStatements:
-    """The SQL of a group commit: a transaction of rounds, each one prepared statement."""
+    """The SQL of a group commit: one call of a function that writes a batch's rounds."""
 
     def __init__(self, tables: Tables) -> None:
-        self._transactions: dict[int, str] = {}
-        self._lock = tables.lock_table_statements
-        self._notify = SQL("NOTIFY {0}").format(psycopg.sql.Identifier(tables.channel_name))
-        # One statement screens a round of commits against the log and the receipts (under
-        # the table lock, taken before it) and inserts the events and receipts of the rest.
-        # Each receipt takes the position of its command's last event. The screens are
-        # LATERAL lookups with a LIMIT, so the cached generic plan probes the primary keys
-        # row by row: planned on a young table's statistics, a join was planned as a scan
-        # of the whole log (or of every receipt) in every transaction. A commit whose every
-        # event is already in the log byte for byte (its metadata names the command, its
-        # timestamp the moment) was written before: a retry after a lost answer. It is
-        # answered with its positions, not refused as a conflict.
-        self._round = SQL(
-            "WITH ev AS (SELECT m, id, v, topic, decode(state, 'hex') AS state, n, existing,"
-            " same FROM unnest(%s::int[], %s::uuid[], %s::bigint[], %s::text[], %s::text[])"
-            " WITH ORDINALITY AS e(m, id, v, topic, state, n)"
-            " LEFT JOIN LATERAL (SELECT t.notification_id AS existing,"
-            " t.state = decode(e.state, 'hex') AS same FROM {0} t"
-            " WHERE t.originator_id = e.id AND t.originator_version = e.v LIMIT 1) l ON true),"
+        self._tables = tables
+        casts = SQL(", ").join(SQL("%b::" + kind) for _, kind in PARAMETERS)
+        self.call = SQL("SELECT * FROM {0}({1}, %b::int)").format(tables.append_function, casts)
+
+    def function(self) -> Composed:
+        """The function that writes a batch in one transaction, round by round.
+
+        It takes the table lock first, so positions follow commit order and the screens
+        of each round see every earlier commit (each statement of a function takes a new
+        snapshot); a refused commit takes no position, so positions stay dense. Called
+        with binary parameters as one statement, a batch costs one round trip and no
+        parsing: the text of a transaction with its values inlined cost the server more
+        than inserting them (and was parsed under the lock).
+        """
+        arguments = SQL(", ").join(
+            SQL("{0} {1}").format(Identifier(f"p_{name}"), SQL(kind)) for name, kind in PARAMETERS
+        )
+        return SQL(
+            "CREATE OR REPLACE FUNCTION {function}({arguments}, p_round_count int)"
+            " RETURNS TABLE (answer_member int, answer_position bigint, answer_refusal text)"
+            " LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $chronicle$"
+            " DECLARE r int; BEGIN {lock}; PERFORM pg_notify({channel}, '');"
+            " FOR r IN 0 .. p_round_count - 1 LOOP RETURN QUERY {round}; END LOOP; END"
+            " $chronicle$"
+        ).format(
+            function=self._tables.append_function,
+            arguments=arguments,
+            lock=SQL("; ").join(self._tables.lock_table_statements),
+            channel=Literal(self._tables.channel_name),
+            round=self._round(**{name: SQL(f"p_{name}") for name, _ in PARAMETERS}, round=SQL("r")),
+        )
+
+    def round_text(self, conn: AnyConnection) -> str:
+        """A round as a statement with numbered parameters, as EXPLAIN takes it."""
+        numbered = {
+            name: SQL(f"${number}::{kind}") for number, (name, kind) in enumerate(PARAMETERS, 1)
+        }
+        return self._round(**numbered, round=SQL(f"${len(PARAMETERS) + 1}::int")).as_string(conn)
+
+    def _round(self, **values: Composable) -> Composable:
+        """One round: screen its commits against the log and the receipts, and insert the
+        events and receipts of the rest.
+
+        Each receipt takes the position of its command's last event. The screens are
+        LATERAL lookups with a LIMIT, so the cached generic plan probes the primary keys
+        row by row: planned on a young table's statistics, a join was planned as a scan
+        of the whole log (or of every receipt) in every transaction. A commit whose every
+        event is already in the log byte for byte (its metadata names the command, its
+        timestamp the moment) was written before: a retry after a lost answer. It is
+        answered with its positions, not refused as a conflict.
+        """
+        return SQL(
+            "WITH ev AS (SELECT m, id, v, topic, state, n, existing, same"
+            " FROM unnest({members}, {ids}, {versions}, {topics}, {states}, {rounds})"
+            " WITH ORDINALITY AS e(m, id, v, topic, state, rnd, n)"
+            " LEFT JOIN LATERAL (SELECT t.notification_id AS existing, t.state = e.state AS same"
+            " FROM {events} t WHERE t.originator_id = e.id AND t.originator_version = e.v"
+            " LIMIT 1) l ON true WHERE e.rnd = {round}),"
             " rewritten AS (SELECT m FROM ev GROUP BY m HAVING bool_and(same IS TRUE)),"
-            " rc AS (SELECT r.*, taken FROM unnest(%s::int[], %s::text[], %s::text[],"
-            " %s::text[], %s::jsonb[], %s::uuid[], %s::bigint[])"
-            " AS r(m, tenant_id, key, fingerprint, result, last_id, last_v)"
-            " LEFT JOIN LATERAL (SELECT true AS taken FROM {1} t"
-            " WHERE t.tenant_id = r.tenant_id AND t.key = r.key LIMIT 1) l ON true),"
+            " rc AS (SELECT q.*, taken FROM unnest({receipt_members}, {tenants}, {keys},"
+            " {fingerprints}, {results}, {last_ids}, {last_versions})"
+            " AS q(m, tenant_id, key, fingerprint, result, last_id, last_v)"
+            " LEFT JOIN LATERAL (SELECT true AS taken FROM {receipts} t"
+            " WHERE t.tenant_id = q.tenant_id AND t.key = q.key LIMIT 1) l ON true"
+            " WHERE q.m IN (SELECT m FROM ev)),"
             " refused AS ("
             " SELECT m, 'conflict' AS why FROM ev WHERE existing IS NOT NULL"
             " AND m NOT IN (SELECT m FROM rewritten)"
             " UNION SELECT m, 'duplicate' FROM rc WHERE taken"
             " AND m NOT IN (SELECT m FROM rewritten)),"
             " inserted AS ("
-            " INSERT INTO {0} (originator_id, originator_version, topic, state)"
+            " INSERT INTO {events} (originator_id, originator_version, topic, state)"
             " SELECT id, v, topic, state FROM ev WHERE m NOT IN (SELECT m FROM refused)"
             " AND m NOT IN (SELECT m FROM rewritten)"
             " ORDER BY n RETURNING originator_id, originator_version, notification_id),"
             " receipts AS ("
-            " INSERT INTO {1} (tenant_id, key, fingerprint, result, position)"
+            " INSERT INTO {receipts} (tenant_id, key, fingerprint, result, position)"
             " SELECT rc.tenant_id, rc.key, rc.fingerprint, rc.result, i.notification_id"
             " FROM rc JOIN inserted i ON i.originator_id = rc.last_id"
             " AND i.originator_version = rc.last_v)"
-            " SELECT ev.m, i.notification_id, NULL AS why FROM inserted i"
+            " SELECT ev.m, i.notification_id, NULL::text FROM inserted i"
             " JOIN ev ON ev.id = i.originator_id AND ev.v = i.originator_version"
             " UNION ALL SELECT m, existing, NULL FROM ev WHERE m IN (SELECT m FROM rewritten)"
             " UNION ALL SELECT m, NULL, max(why) FROM refused GROUP BY m"
-        ).format(tables.events, tables.receipts)
+        ).format(events=self._tables.events, receipts=self._tables.receipts, **values)
 
-    def query(self, conn: AnyConnection, commits: Sequence[PendingCommit]) -> tuple[str, list[Any]]:
-        """The transaction that writes ``commits`` in order, and its parameters.
-
-        Conflicts are found under the table lock by the statement that inserts, so a
-        refused commit takes no position, and positions stay dense and in commit order.
-        Commits that touch an aggregate or an idempotency key of an earlier commit go in
-        a later round (statement) of the same transaction, which sees the earlier rounds.
-        The whole transaction goes as one query (one round trip, one wait: a pipeline of
-        its seven statements waited on the socket nine times), and the round is a
-        statement prepared once per connection: planning it took longer than running it.
-        """
+    def params(self, commits: Sequence[PendingCommit]) -> list[Any]:
+        """The call's parameters for ``commits``, in rounds (see `rounds`): a commit that
+        touches an aggregate or an idempotency key of an earlier commit goes in a later
+        round, which sees the earlier rounds' rows."""
         batch = rounds(commits)
-        params = [value for members in batch for value in self._params(commits, members)]
-        return self._transaction(conn, len(batch)), params
-
-    def _transaction(self, conn: AnyConnection, round_count: int) -> str:
-        """The text of a transaction of ``round_count`` rounds, with placeholders."""
-        if (text := self._transactions.get(round_count)) is None:
-            preamble = [
-                "BEGIN",
-                "SET LOCAL plan_cache_mode = force_generic_plan",
-                *(statement.as_string(conn) for statement in [*self._lock, self._notify]),
-            ]
-            placeholders = ", ".join(["%s"] * self._round.as_string(conn).count("%s"))
-            execute = f"EXECUTE {ROUND_STATEMENT}({placeholders})"
-            text = "; ".join([*preamble, *[execute] * round_count, "COMMIT"])
-            self._transactions[round_count] = text
-        return text
-
-    def prepare(self, conn: AnyConnection) -> str:
-        """The statement that prepares the round on a connection."""
-        return f"PREPARE {ROUND_STATEMENT} AS {self.round_text(conn)}"
-
-    def round_text(self, conn: AnyConnection) -> str:
-        """The round statement with numbered parameters, as PREPARE (and EXPLAIN) take it."""
-        number = itertools.count(1)
-        return re.sub("%s", lambda _: f"${next(number)}", self._round.as_string(conn))
-
-    @staticmethod
-    def _params(commits: Sequence[PendingCommit], members: list[int]) -> list[Any]:
-        """The round's parameters. The events' columns go as array literals built here
-        (ids, numbers, topics and hex hold nothing to escape): quoting every element
-        through the driver cost the writer more than the rest of its work."""
-        owners: list[str] = []
-        ids: list[str] = []
-        versions: list[str] = []
+        round_of = {m: number for number, members in enumerate(batch) for m in members}
+        members: list[int] = []
+        ids: list[UUID] = []
+        versions: list[int] = []
         topics: list[str] = []
-        states: list[str] = []
-        for m in members:
-            owner = str(m)
-            for e in commits[m].events:
-                owners.append(owner)
-                ids.append(e.originator_id.hex)  # type: ignore[union-attr]  # 32 hex digits
-                versions.append(str(e.originator_version))
-                topics.append(checked_topic(e.topic))
-                states.append(e.state.hex())
-        receipts = [(m, commits[m]) for m in members if commits[m].receipt is not None]
+        states: list[bytes] = []
+        event_rounds: list[int] = []
+        for m, commit in enumerate(commits):
+            number = round_of[m]
+            for e in commit.events:
+                members.append(m)
+                ids.append(e.originator_id)  # type: ignore[arg-type]
+                versions.append(e.originator_version)
+                topics.append(e.topic)
+                states.append(e.state)
+                event_rounds.append(number)
+        receipts = [(m, c, c.receipt) for m, c in enumerate(commits) if c.receipt is not None]
         return [
-            array(owners),
-            array(ids),
-            array(versions),
-            array(topics),
-            array(states),
-            [m for m, _ in receipts],
-            [c.receipt.tenant_id for _, c in receipts if c.receipt],
-            [c.receipt.key for _, c in receipts if c.receipt],
-            [c.receipt.fingerprint for _, c in receipts if c.receipt],
-            [Jsonb(c.receipt.result) for _, c in receipts if c.receipt],
-            [c.keys[-1][0] for _, c in receipts],
-            [c.keys[-1][1] for _, c in receipts],
+            members,
+            ids,
+            versions,
+            topics,
+            states,
+            event_rounds,
+            [m for m, _, _ in receipts],
+            [r.tenant_id for _, _, r in receipts],
+            [r.key for _, _, r in receipts],
+            [r.fingerprint for _, _, r in receipts],
+            [Jsonb(r.result) for _, _, r in receipts],
+            [c.keys[-1][0] for _, c, _ in receipts],
+            [c.keys[-1][1] for _, c, _ in receipts],
+            len(batch),
         ]
 
 
@@ -206,10 +226,10 @@ class BatchWriter:
 
     def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
         """Write the commits in one transaction, in order; refuse only those that conflict
-        (see `BatchStatements.query`). Raises `StoreUnavailable` when the database cannot
+        (see `BatchStatements.function`). Raises `StoreUnavailable` when the database cannot
         be reached: the writer's kept connection, found broken (a restarted server, an
         idle timeout), is replaced once first (had the batch committed before the break,
-        the round statement answers it with its positions)."""
+        the append function answers it with its positions)."""
         kept = self._connection is not None
         try:
             return self._write(commits)
@@ -219,18 +239,10 @@ class BatchWriter:
         return self._write(commits)
 
     def _write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
-        rows: list[Answer] = []
         try:
-            with (
-                self._connected() as conn,
-                psycopg.ClientCursor(conn, row_factory=tuple_row) as cursor,
-            ):
-                cursor.execute(*self.statements.query(conn, commits))
-                while True:
-                    if cursor.description is not None:
-                        rows.extend(cursor.fetchall())
-                    if not cursor.nextset():
-                        break
+            with self._connected() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+                cursor.execute(self.statements.call, self.statements.params(commits), prepare=True)
+                rows: list[Answer] = cursor.fetchall()
         except psycopg.errors.UniqueViolation as error:
             return refused_alone(commits, error)
         except (psycopg.OperationalError, psycopg.InterfaceError) as error:
@@ -246,21 +258,12 @@ class BatchWriter:
         try:
             if conn is None:
                 conn = self._pool.getconn()
-                self._prepare(conn)
             yield conn
         except BaseException:
             if conn is not None:
                 self._pool.putconn(conn)
             raise
         self._connection = conn
-
-    def _prepare(self, conn: psycopg.Connection[DictRow]) -> None:
-        """Prepare the round statement on ``conn`` unless it already is (pooled connections
-        outlive writers)."""
-        if not conn.execute(
-            "SELECT FROM pg_prepared_statements WHERE name = %s", (ROUND_STATEMENT,)
-        ).fetchone():
-            conn.execute(self.statements.prepare(conn))
 
     def close(self) -> None:
         if self._connection is not None:
@@ -288,18 +291,14 @@ class LoopBatchWriter:
         return await self._write(commits)
 
     async def _write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
-        rows: list[Answer] = []
         try:
             conn = self._connection or await self._connect()
-            async with psycopg.AsyncClientCursor(conn, row_factory=tuple_row) as cursor:
-                await cursor.execute(*self.statements.query(conn, commits))
-                while True:
-                    if cursor.description is not None:
-                        rows.extend(await cursor.fetchall())
-                    if not cursor.nextset():
-                        break
+            async with conn.cursor(row_factory=tuple_row) as cursor:
+                params = self.statements.params(commits)
+                await cursor.execute(self.statements.call, params, prepare=True)
+                rows: list[Answer] = await cursor.fetchall()
         except BaseException as error:
-            await self.aclose()  # a failed transaction leaves the connection in it
+            await self.aclose()  # a cancelled call leaves the connection busy
             if isinstance(error, psycopg.errors.UniqueViolation):
                 return refused_alone(commits, error)
             if unreachable(error):
@@ -308,40 +307,18 @@ class LoopBatchWriter:
         return outcomes(commits, rows)
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        conn = await psycopg.AsyncConnection.connect(
+        self._connection = await psycopg.AsyncConnection.connect(
             self._conninfo,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             application_name=LOOP_WRITER_NAME,
         )
-        try:
-            await conn.execute(self.statements.prepare(conn))
-        except BaseException:
-            await conn.close()
-            raise
-        self._connection = conn
-        return conn
+        return self._connection
 
     async def aclose(self) -> None:
         conn, self._connection = self._connection, None
         if conn is not None:
             await conn.close()
-
-
-TOPIC = re.compile(r"[\w.:]+")
-
-
-def array(elements: Iterable[str]) -> str:
-    """A PostgreSQL array literal of elements that need no quoting."""
-    return "{" + ",".join(elements) + "}"
-
-
-@lru_cache(maxsize=1024)
-def checked_topic(topic: str) -> str:
-    """A topic (``module:Qual.Name``), checked to need no quoting in an array literal."""
-    if not TOPIC.fullmatch(topic):
-        raise ValueError(f"unexpected characters in topic {topic!r}")
-    return topic
 
 
 def rounds(commits: Sequence[PendingCommit]) -> list[list[int]]:

@@ -24,7 +24,13 @@ from psycopg.sql import SQL, Identifier
 from application.context import CommandContext
 from application.errors import NotFound, StoreUnavailable
 from application.ports import Change, CommandResult, RecordedEvent, StoredReceipt
-from infrastructure.batch_writer import BatchWriter, LoopBatchWriter, PendingCommit, PendingReceipt
+from infrastructure.batch_writer import (
+    BatchStatements,
+    BatchWriter,
+    LoopBatchWriter,
+    PendingCommit,
+    PendingReceipt,
+)
 from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, BatchCounts, GroupCommit
 from infrastructure.loop_group_commit import LoopGroupCommit
 from infrastructure.read_models import setup_locked
@@ -54,6 +60,9 @@ class ChronicleRecorder(PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         self.receipts = SQL("{0}.{1}").format(schema, Identifier(RECEIPTS_TABLE))
         self.events = SQL("{0}.{1}").format(schema, Identifier(self.events_table_name))
+        self.append_function = SQL("{0}.{1}").format(
+            schema, Identifier(f"{self.events_table_name}_append")
+        )
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0} ("
@@ -63,6 +72,8 @@ class ChronicleRecorder(PostgresApplicationRecorder):
                 " PRIMARY KEY (tenant_id, key))"
             ).format(self.receipts)
         )
+        # Replaced at every start under the setup lock, so an upgrade brings its writer's SQL.
+        self.sql_create_statements.append(BatchStatements(self).function())
 
     def select_receipt(self, tenant_id: str, key: str) -> dict[str, Any] | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

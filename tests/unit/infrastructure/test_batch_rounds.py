@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 from eventsourcing.persistence import StoredEvent
+from psycopg.sql import SQL, Identifier
 
 from application.errors import ConcurrencyConflict, DuplicateReceipt
 from infrastructure.batch_writer import (
     Answer,
+    BatchStatements,
     PendingCommit,
     PendingReceipt,
-    array,
     outcomes,
     rounds,
 )
@@ -66,6 +67,23 @@ def test_a_commit_answered_in_part_is_an_error_not_a_success() -> None:
     assert isinstance(done[0], RuntimeError)
 
 
-def test_array_literals_join_their_elements() -> None:
-    assert array(["1", "2"]) == "{1,2}"
-    assert array([]) == "{}"
+class Tables:
+    events = Identifier("chronicle_events")
+    receipts = Identifier("chronicle_receipts")
+    append_function = Identifier("chronicle_events_append")
+    channel_name = "chronicle_events"
+    lock_table_statements: list[SQL] = []
+
+
+def test_the_call_numbers_each_event_with_its_commits_round() -> None:
+    commits = [commit((A, 2)), commit((B, 1), (B, 2), key="k"), commit((A, 3)), commit((C, 1))]
+    params = BatchStatements(Tables()).params(commits)
+    members, ids, versions, _, _, event_rounds, receipt_members, *_, last_ids, last_v, count = (
+        params
+    )
+    assert members == [0, 1, 1, 2, 3]
+    assert ids == [A, B, B, A, C]
+    assert versions == [2, 1, 2, 3, 1]
+    assert event_rounds == [0, 0, 0, 1, 0]
+    assert count == 2
+    assert (receipt_members, last_ids, last_v) == ([1], [B], [2])
