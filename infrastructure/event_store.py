@@ -36,6 +36,7 @@ from infrastructure.loop_group_commit import LoopGroupCommit
 from infrastructure.read_models import setup_locked
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
+from infrastructure.transcoder import ChronicleTranscoder
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -148,6 +149,7 @@ def application_env(settings: Settings) -> dict[str, str]:
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "APPLICATION_RECORDER_TOPIC": get_topic(ChronicleRecorder),
+        "TRANSCODER_TOPIC": get_topic(ChronicleTranscoder),
         "POSTGRES_DBNAME": str(params.get("dbname") or "postgres"),
         "POSTGRES_HOST": str(params.get("host") or "127.0.0.1"),
         "POSTGRES_PORT": str(params.get("port") or "5432"),

@@ -83,7 +83,7 @@ def store_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS)
 def bare_rate(settings: Settings, commands: int, callers: int = CALLERS) -> float:
     """Commands/s of the same starts through ``Application.save()``, one per transaction."""
     env = application_env(settings)
-    del env["APPLICATION_RECORDER_TOPIC"]
+    del env["APPLICATION_RECORDER_TOPIC"], env["TRANSCODER_TOPIC"]
     app = BareLibrary(env=env)
     try:
         return concurrently(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
+from eventsourcing.application import Application
 
 from api.bootstrap import Container
 from application.context import CommandContext, Idempotency
@@ -14,6 +16,7 @@ from application.errors import ConcurrencyConflict, DuplicateReceipt, Preconditi
 from application.ports import Change
 from domain.conversation import Conversation
 from infrastructure.settings import Settings
+from infrastructure.transcoder import ChronicleTranscoder
 
 METADATA_KEYS = {
     "tenant_id",
@@ -48,6 +51,22 @@ def test_every_stored_event_carries_the_metadata(container: Container) -> None:
         assert event.metadata["tenant_id"] == "acme"
         assert event.metadata["command_id"] == str(ctx.command_id)
         assert event.metadata["traceparent"] == ctx.traceparent
+
+
+def test_events_are_written_by_chronicles_transcoder_and_load_through_the_librarys(
+    container: Container,
+) -> None:
+    store = container.store
+    assert isinstance(store.app.mapper.transcoder, ChronicleTranscoder)
+    started = container.conversations.start(context(), "Stored", ["ada", "grace"])
+    library = Application().mapper.transcoder
+    (row,) = store.recorder.select_stream(started.id, 1, 1)
+    state = library.decode(row["state"])
+    assert (state["title"], state["participants"]) == ("Stored", ["ada", "grace"])
+    assert isinstance(state["timestamp"], datetime)
+    loaded = store.load_cold(started.id)
+    assert isinstance(loaded, Conversation)
+    assert (loaded.title, loaded.participants) == ("Stored", ["ada", "grace"])
 
 
 def test_answers_carry_the_new_version_and_the_last_position(container: Container) -> None:
