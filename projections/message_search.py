@@ -33,7 +33,7 @@ class MessageSearchProjection(MessageRowsProjection):
         f", search tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_SEARCH_CONFIG}', content))"
         " STORED"
     )
-    indexes = ("USING gin (search)",)
+    indexes: tuple[str, ...] = ("USING gin (search)",)
 
 
 def search_messages(

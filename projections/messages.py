@@ -79,7 +79,7 @@ class MessagesProjection(MessageRowsProjection):
 
     name = "messages"
     tables: tuple[str, ...] = ("messages",)
-    indexes = ("(conversation_id, position)",)
+    indexes: tuple[str, ...] = ("(conversation_id, position)",)
 
 
 @dataclass(frozen=True)
