@@ -1,4 +1,8 @@
-"""Read model of messages: each conversation's history in log order, and full-text search."""
+"""Read model of messages: each conversation's history in log order.
+
+Its rows (one per ``MessagePosted``) are also those of full-text search
+(``projections.message_search``), which adds a tsvector the history does not pay for.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from psycopg import Connection
 from domain.events import RecordedEvent
 from projections.base import READ_SCHEMA, Statement
 
-TEXT_SEARCH_CONFIG = "english"
 INSERTED = (
     "message_id",
     "conversation_id",
@@ -25,34 +28,37 @@ INSERTED = (
     "position",
     "created_at",
 )
+COLUMNS_DDL = (
+    "message_id uuid NOT NULL, conversation_id uuid NOT NULL,"
+    " tenant_id text NOT NULL, role text NOT NULL, author text NOT NULL,"
+    " content text NOT NULL, tokens integer, position bigint NOT NULL,"
+    " created_at timestamptz NOT NULL"
+)
 
 
-class MessagesProjection:
-    """One row per message, with a stored tsvector for search."""
+class MessageRowsProjection:
+    """One row per posted message in the table named by ``tables``; subclasses add
+    columns (``extra_columns``, e.g. generated ones) and secondary ``indexes`` (what
+    follows ``CREATE INDEX ON <table>``)."""
 
-    name = "messages"
-    tables: tuple[str, ...] = ("messages",)
+    name: str
+    tables: tuple[str, ...]
     event_types = frozenset({"MessagePosted"})
+    extra_columns = ""
+    indexes: tuple[str, ...] = ()
 
     def ddl(self) -> Iterable[str]:
-        yield (
-            "CREATE TABLE {schema}.messages ("
-            " message_id uuid NOT NULL, conversation_id uuid NOT NULL,"
-            " tenant_id text NOT NULL, role text NOT NULL, author text NOT NULL,"
-            " content text NOT NULL, tokens integer, position bigint NOT NULL,"
-            " created_at timestamptz NOT NULL,"
-            f" search tsvector GENERATED ALWAYS AS (to_tsvector('{TEXT_SEARCH_CONFIG}', content))"
-            " STORED)"
-        )
+        (table,) = self.tables
+        yield f"CREATE TABLE {{schema}}.{table} ({COLUMNS_DDL}{self.extra_columns})"
         # Unique by an index, not a constraint, so a rebuild builds it after the bulk load.
-        yield "CREATE UNIQUE INDEX ON {schema}.messages (message_id)"
-        yield "CREATE INDEX ON {schema}.messages (conversation_id, position)"
-        yield "CREATE INDEX ON {schema}.messages USING gin (search)"
+        yield f"CREATE UNIQUE INDEX ON {{schema}}.{table} (message_id)"
+        for index in self.indexes:
+            yield f"CREATE INDEX ON {{schema}}.{table} {index}"
 
     def apply(self, event: RecordedEvent) -> Iterable[Statement]:
         data = event.data
         yield Statement.insert(
-            "messages",
+            self.tables[0],
             INSERTED,
             (
                 data["message_id"],
@@ -68,6 +74,14 @@ class MessagesProjection:
         )
 
 
+class MessagesProjection(MessageRowsProjection):
+    """One row per message, for each conversation's history."""
+
+    name = "messages"
+    tables: tuple[str, ...] = ("messages",)
+    indexes: tuple[str, ...] = ("(conversation_id, position)",)
+
+
 @dataclass(frozen=True)
 class MessageRow:
     message_id: UUID
@@ -80,17 +94,10 @@ class MessageRow:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    message: MessageRow
-    rank: float
-    snippet: str
-
-
 COLUMNS = "message_id, conversation_id, role, author, content, tokens, position, created_at"
 
 
-def _message(values: dict[str, Any]) -> MessageRow:
+def message_row(values: dict[str, Any]) -> MessageRow:
     return MessageRow(**{k: values[k] for k in MessageRow.__dataclass_fields__})
 
 
@@ -108,29 +115,5 @@ def message_history(
         " ORDER BY position LIMIT %s",
         (tenant_id, conversation_id, after or 0, limit + 1),
     ).fetchall()
-    page = [_message(r) for r in rows[:limit]]
+    page = [message_row(r) for r in rows[:limit]]
     return page, (page[-1].position if len(rows) > limit else None)
-
-
-def search_messages(
-    conn: Connection[dict[str, Any]], tenant_id: str, query: str, offset: int, limit: int
-) -> tuple[list[SearchHit], int | None]:
-    """Ranked matches of a web-style query in one tenant's messages; cursor is an offset."""
-    rows = conn.execute(
-        f"SELECT {COLUMNS}, rank, ts_headline(%(config)s, content, q,"
-        " 'MaxFragments=2, MaxWords=20, MinWords=5') AS snippet"
-        f" FROM (SELECT *, ts_rank(search, q) AS rank FROM {READ_SCHEMA}.messages,"
-        " websearch_to_tsquery(%(config)s, %(query)s) AS q"
-        " WHERE tenant_id = %(tenant)s AND search @@ q"
-        " ORDER BY rank DESC, position DESC OFFSET %(offset)s LIMIT %(limit)s) AS hits"
-        " ORDER BY rank DESC, position DESC",
-        {
-            "config": TEXT_SEARCH_CONFIG,
-            "query": query,
-            "tenant": tenant_id,
-            "offset": offset,
-            "limit": limit + 1,
-        },
-    ).fetchall()
-    hits = [SearchHit(_message(r), float(r["rank"]), r["snippet"]) for r in rows[:limit]]
-    return hits, (offset + limit if len(rows) > limit else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from projections.audit import AuditProjection
 from projections.base import Projection
 from projections.conversations import ConversationsProjection
+from projections.message_search import MessageSearchProjection
 from projections.messages import MessagesProjection
 from projections.runs import RunsProjection
 from projections.tasks import TasksProjection
@@ -15,6 +16,7 @@ PROJECTIONS: dict[str, Projection] = {
     for p in (
         ConversationsProjection(),
         MessagesProjection(),
+        MessageSearchProjection(),
         RunsProjection(),
         TasksProjection(),
         AuditProjection(),

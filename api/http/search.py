@@ -14,7 +14,7 @@ from litestar.response import Response
 from api.http.auth import requires
 from api.http.reads import After, Limit, MinPosition, parse_cursor, read_model
 from application.context import Principal
-from projections.messages import search_messages
+from projections.message_search import search_messages
 
 Query = Annotated[str, QueryParameter(min_length=1, max_length=500, description="Web-style query")]
 
@@ -53,7 +53,7 @@ class SearchController(Controller):
         tenant, offset = request.user.tenant_id, parse_cursor(after) or 0
         (hits, next_offset), headers = await read_model(
             request,
-            ("messages",),
+            ("message_search",),
             lambda conn: search_messages(conn, tenant, q, offset, limit),
             min_position,
         )

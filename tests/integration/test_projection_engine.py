@@ -24,8 +24,12 @@ from api.bootstrap import Container
 from application.context import CommandContext
 from domain.conversation import Conversation
 from domain.operations import ProjectionLog
-from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.event_store import EVENTS_TABLE, PostgresEventStore
+from infrastructure.projector import Projector
+from infrastructure.read_models import ensure_projections
 from infrastructure.settings import Settings
+from projections.message_search import MessageSearchProjection, search_messages
+from projections.messages import MessagesProjection, message_history
 from tests.integration.cli import CHRONICLE, cli_env, run_cli
 from tests.integration.conftest import KeyFactory
 
@@ -110,7 +114,7 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return run_cli(settings, *args, timeout=120)
 
 
-def backlog(container: Container, conversations: int, messages: int) -> None:
+def backlog(store: PostgresEventStore, conversations: int, messages: int) -> None:
     """Many events quickly: each conversation and its messages saved in one transaction."""
     for _ in range(conversations):
         conversation = Conversation.start("bulk", "Bulk", [])
@@ -118,7 +122,7 @@ def backlog(container: Container, conversations: int, messages: int) -> None:
             conversation.post_message(uuid.uuid4(), "user", f"bulk message {i}", None, None)
         for event in conversation.pending_events:
             object.__setattr__(event, "metadata", {"tenant_id": "bulk"})
-        container.store.app.save(conversation)
+        store.app.save(conversation)
 
 
 def test_sixteen_concurrent_writers_every_event_is_applied_exactly_once(
@@ -151,7 +155,7 @@ def test_sixteen_concurrent_writers_every_event_is_applied_exactly_once(
 def test_a_projector_killed_mid_batch_resumes_with_exact_counts(
     scratch: Settings, scratch_container: Container
 ) -> None:
-    backlog(scratch_container, conversations=40, messages=500)
+    backlog(scratch_container.store, conversations=40, messages=500)
     dsn = scratch_container.dsn
     total = head(dsn)
     command, env = [CHRONICLE, "project"], cli_env(Settings(database_url=dsn))
@@ -308,10 +312,11 @@ def test_a_rebuild_equals_the_live_model_while_reads_go_on(
             last = http.post(
                 f"/v1/conversations/{cid}/messages", json={"role": "user", "content": f"r{i}"}
             ).json()
-    wait_until(caught_up(dsn, "conversations", "messages"), 30)
+    wait_until(caught_up(dsn, "conversations", "messages", "message_search"), 30)
     tables = {
         "conversations": "SELECT * FROM rm.conversations ORDER BY id",
         "messages": "SELECT * FROM rm.messages ORDER BY message_id",
+        "message_search": "SELECT * FROM rm.message_search ORDER BY message_id",
     }
     before = {name: rows(dsn, query) for name, query in tables.items()}
     generations = {
@@ -331,6 +336,7 @@ def test_a_rebuild_equals_the_live_model_while_reads_go_on(
                     "/v1/conversations",
                     f"/v1/conversations/{cid}",
                     f"/v1/conversations/{cid}/messages",
+                    "/v1/search/messages?q=r1",
                 ]:
                     response = http.get(path)
                     answered += 1
@@ -371,7 +377,7 @@ def test_a_rebuild_equals_the_live_model_while_reads_go_on(
 def test_rebuild_cli_shows_progress_and_records_an_audit_event(
     scratch: Settings, scratch_container: Container
 ) -> None:
-    backlog(scratch_container, conversations=2, messages=50)
+    backlog(scratch_container.store, conversations=2, messages=50)
     result = cli(scratch, "projections", "rebuild", "messages")
     assert result.returncode == 0, result.stderr
     assert "rebuilt messages" in result.stdout and "events/s" in result.stdout
@@ -380,3 +386,123 @@ def test_rebuild_cli_shows_progress_and_records_an_audit_event(
     assert audit.rebuilds == 1
     unknown = cli(scratch, "projections", "rebuild", "nope")
     assert unknown.returncode != 0 and "unknown projection" in unknown.stderr
+
+
+def live_table(dsn: str, name: str) -> tuple[dict[str, str], list[str]]:
+    """The columns (and their types) and the index definitions of a projection's table
+    (named as the projection) in its live generation."""
+    generation = scalar(
+        dsn, "SELECT generation FROM chronicle_projections WHERE name = %s", (name,)
+    )
+    schema = f"rm_{name}_g{generation}"
+    columns = rows(
+        dsn,
+        "SELECT column_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = %s AND table_name = %s",
+        (schema, name),
+    )
+    indexes = rows(
+        dsn,
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+        (schema, name),
+    )
+    return {c["column_name"]: c["data_type"] for c in columns}, [i["indexdef"] for i in indexes]
+
+
+def test_the_history_has_no_tsvector_and_search_has_its_own(container: Container) -> None:
+    history, history_indexes = live_table(container.dsn, "messages")
+    assert "tsvector" not in history.values() and "search" not in history
+    assert not any("gin" in index for index in history_indexes)
+    assert len(history_indexes) == 2  # message_id (unique), (conversation_id, position)
+    view = rows(
+        container.dsn,
+        "SELECT data_type FROM information_schema.columns"
+        " WHERE table_schema = 'rm' AND table_name = 'messages'",
+    )
+    assert view and "tsvector" not in {c["data_type"] for c in view}
+    search, search_indexes = live_table(container.dsn, "message_search")
+    assert search["search"] == "tsvector"
+    assert set(history) <= set(search)
+    assert any("USING gin (search)" in index for index in search_indexes)
+
+
+def bulk_search(container: Container, query: str) -> tuple[list[str], int]:
+    """The contents of tenant bulk's messages matching ``query``, and the read position."""
+    (hits, _), position = container.reads.query(
+        ("message_search",), lambda conn: search_messages(conn, "bulk", query, 0, 500)
+    )
+    return [hit.message.content for hit in hits], position
+
+
+def test_message_search_is_rebuilt_by_the_cli_and_answers_searches(
+    scratch: Settings, scratch_container: Container
+) -> None:
+    dsn = scratch_container.dsn
+    backlog(scratch_container.store, conversations=2, messages=50)
+    backlogged = head(dsn)
+    result = cli(scratch, "projections", "rebuild", "message_search")
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt message_search" in result.stdout
+    generation = "SELECT generation FROM chronicle_projections WHERE name = %s"
+    assert scalar(dsn, generation, ("message_search",)) == 2
+    assert scalar(dsn, generation, ("messages",)) == 1  # untouched: nothing projected it
+    assert scalar(dsn, "SELECT count(*) FROM rm.message_search") == 100
+    assert scalar(dsn, "SELECT count(*) FROM rm.messages") == 0
+    _, indexes = live_table(dsn, "message_search")
+    assert any("USING gin (search)" in index for index in indexes)  # built after the load
+    found, position = bulk_search(scratch_container, '"message 7"')
+    assert found == ["bulk message 7", "bulk message 7"] and position >= backlogged
+    assert len(bulk_search(scratch_container, "bulk")[0]) == 100
+
+
+class MessagesBeforeTheSplit(MessagesProjection):
+    """The messages projection as it was when it also served search (same name, and the
+    search column and GIN index message_search now has)."""
+
+    extra_columns = MessageSearchProjection.extra_columns
+    indexes = MessagesProjection.indexes + MessageSearchProjection.indexes
+
+
+def test_an_existing_database_keeps_its_messages_and_fills_message_search(
+    scratch: Settings,
+) -> None:
+    """The engine does not notice a projection's DDL changed: a database set up before the
+    split keeps its messages generation (with the search column, harmless) until a
+    rebuild, and message_search, new to it, starts at generation 1 from position 0."""
+    dsn = scratch.database_url
+    assert dsn
+    older = MessagesBeforeTheSplit()
+    store = PostgresEventStore(scratch)
+    try:
+        ensure_projections(dsn, [older])
+        backlog(store, conversations=2, messages=50)
+        assert Projector(dsn, older, store.decode_values).catch_up() == head(dsn)
+    finally:
+        store.close()
+    assert live_table(dsn, "messages")[0]["search"] == "tsvector"
+
+    upgraded = Container.build(scratch)  # what a process of the new version does first
+    try:
+        assert checkpoint(dsn, "message_search") == 0
+        backlog(upgraded.store, conversations=1, messages=50)  # written after the upgrade
+        with capture_logs() as logs:  # runs of 50 inserts: COPY, into the old table too
+            for name in ("messages", "message_search"):
+                assert upgraded.projector(name).catch_up() == head(dsn)
+        assert [entry for entry in logs if entry["event"] == "copy refused"] == []
+        assert live_table(dsn, "messages")[0]["search"] == "tsvector"  # the old generation
+        assert scalar(dsn, "SELECT count(*) FROM rm.messages") == 150
+        assert scalar(dsn, "SELECT count(*) FROM rm.message_search") == 150
+        assert len(bulk_search(upgraded, '"message 7"')[0]) == 3
+        newest = scalar(dsn, "SELECT conversation_id FROM rm.messages ORDER BY position DESC")
+        (history, _), _ = upgraded.reads.query(
+            ("messages",), lambda conn: message_history(conn, "bulk", newest, None, 100)
+        )
+        assert [m.content for m in history] == [f"bulk message {i}" for i in range(50)]
+
+        generation, position, _ = upgraded.rebuild("messages").run()
+        assert generation == 2 and position == head(dsn)
+        columns, indexes = live_table(dsn, "messages")
+        assert "search" not in columns and not any("gin" in index for index in indexes)
+        assert scalar(dsn, "SELECT count(*) FROM rm.messages") == 150
+    finally:
+        upgraded.close()

@@ -211,5 +211,5 @@ async def test_readiness_shows_each_projection(
     await start(client)
     await asyncio.sleep(0.3)
     projections = (await anonymous.get("/readyz")).json()["projections"]
-    assert set(projections) >= {"conversations", "messages"}
+    assert set(projections) >= {"conversations", "messages", "message_search"}
     assert all(p["state"] == "running" for p in projections.values())
