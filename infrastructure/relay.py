@@ -23,6 +23,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
 
+from domain.events import RecordedEvent
 from infrastructure.envelope import STREAM_NAME, SUBJECT_PREFIX, cloud_event, subject_of
 from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.read_models import SETUP_LOCK, Decoder
@@ -84,9 +85,13 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.publish_timeout = publish_timeout
         self.active = asyncio.Event()
-        self._select = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
-            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        # One round trip: store the checkpoint (what JetStream has acknowledged) and read
+        # what follows it. The active relay holds the lock, so its checkpoint is its own.
+        self._advance = SQL(
+            "WITH stored AS (UPDATE chronicle_relay SET position = %(done)s, updated_at = now()"
+            " WHERE name = 'relay' AND position < %(done)s)"
+            " SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
+            " WHERE notification_id > %(done)s ORDER BY notification_id LIMIT %(limit)s"
         ).format(Identifier(EVENTS_TABLE))
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -126,10 +131,7 @@ class Relay:
                     return
                 self.active.set()
                 await listener.execute(SQL("LISTEN {0}").format(Identifier(EVENTS_TABLE)))
-                while not stop.is_set():
-                    published = await self._publish_batch(conn, js)
-                    if published < self.batch_size:
-                        await self._wait(listener, stop)
+                await self._follow(conn, listener, js, stop)
         finally:
             self.active.clear()
             with contextlib.suppress(Exception):
@@ -148,19 +150,34 @@ class Relay:
                 await asyncio.wait_for(stop.wait(), self.poll_seconds)
         return False
 
-    async def _publish_batch(
-        self, conn: psycopg.AsyncConnection[dict[str, object]], js: JetStreamContext
-    ) -> int:
+    async def _follow(
+        self,
+        conn: psycopg.AsyncConnection[dict[str, object]],
+        listener: psycopg.AsyncConnection[tuple[object, ...]],
+        js: JetStreamContext,
+        stop: asyncio.Event,
+    ) -> None:
+        """Publish what follows the checkpoint, batch after batch, waiting for a
+        notification when there is nothing new; the checkpoint is stored with each read
+        and once more on the way out."""
         row = await (
             await conn.execute("SELECT position FROM chronicle_relay WHERE name = 'relay'")
         ).fetchone()
         assert row is not None
-        rows = await (
-            await conn.execute(self._select, (row["position"], self.batch_size))
-        ).fetchall()
-        if not rows:
-            return 0
-        events = [self.decode(r) for r in rows]
+        assert isinstance(row["position"], int)
+        done = row["position"]
+        while not stop.is_set():
+            rows = await (
+                await conn.execute(self._advance, {"done": done, "limit": self.batch_size})
+            ).fetchall()
+            if rows:
+                done = await self._publish([self.decode(r) for r in rows], js)
+            else:
+                await self._wait(listener, stop)
+        await conn.execute(self._advance, {"done": done, "limit": 0})
+
+    async def _publish(self, events: list[RecordedEvent], js: JetStreamContext) -> int:
+        """Publish ``events`` and wait for JetStream's acknowledgements; the last position."""
         acks = await asyncio.gather(
             *(
                 js.publish(
@@ -172,11 +189,7 @@ class Relay:
             )
         )
         assert all(ack.stream == STREAM_NAME for ack in acks)
-        await conn.execute(
-            "UPDATE chronicle_relay SET position = %s, updated_at = now() WHERE name = 'relay'",
-            (events[-1].position,),
-        )
-        return len(events)
+        return events[-1].position
 
     async def _wait(
         self, listener: psycopg.AsyncConnection[tuple[object, ...]], stop: asyncio.Event

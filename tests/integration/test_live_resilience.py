@@ -12,12 +12,14 @@ from pathlib import Path
 import httpx
 import nats
 import psutil
+import psycopg
 import pytest
 
 from api.bench.workload import fill_log
 from api.bootstrap import Container
 from application.context import CommandContext
 from infrastructure.embedded import EmbeddedNats, free_port, port_open
+from infrastructure.relay import RelayThread
 from infrastructure.settings import Settings
 from tests.integration.cli import CHRONICLE, cli_env
 from tests.integration.conftest import serving
@@ -201,3 +203,49 @@ async def test_a_slow_client_gets_resync_and_server_memory_stays_flat(
     assert resync.json["cursor"] == resync.position == (delivered[-1] if delivered else start)
     assert delivered == sorted(delivered) and len(delivered) < 40_000
     assert growth < 64 * 2**20, f"server memory grew by {growth / 2**20:.0f} MiB"
+
+
+async def test_a_stopped_relay_leaves_its_checkpoint_at_the_last_event_it_published(
+    world: tuple[Settings, Container, str],
+) -> None:
+    """The checkpoint is stored with each read: once the relay waits, and after it stops,
+    it names the last event; a relay started again publishes only what is new."""
+    settings, container, _ = world
+    context = CommandContext("chaos", "test", "conversations.start")
+
+    def start(count: int) -> list[int]:
+        return [container.conversations.start(context, f"c{i}", []).position for i in range(count)]
+
+    def checkpoint() -> int:
+        with psycopg.connect(settings.database_url or "") as conn:
+            if conn.execute("SELECT to_regclass('chronicle_relay')").fetchone() == (None,):
+                return 0  # the relay has not set up yet
+            row = conn.execute("SELECT position FROM chronicle_relay").fetchone()
+        return row[0] if row else 0
+
+    async def wait_for(position: int) -> None:
+        for _ in range(200):
+            if checkpoint() >= position:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"the checkpoint did not reach {position}")
+
+    first = start(5)
+    relay = RelayThread(container.relay())
+    relay.start()
+    try:
+        await wait_for(first[-1])
+        assert checkpoint() == first[-1]
+    finally:
+        relay.stop()
+    later = start(3)
+    relay = RelayThread(container.relay())
+    relay.start()
+    try:
+        await wait_for(later[-1])
+    finally:
+        relay.stop()
+    assert checkpoint() == later[-1]
+    logged = [e.position for e in container.events.after(0, 10_000, "chaos")]
+    published = await jetstream_positions(settings.nats_url or "", "chaos", len(logged))
+    assert published == logged
