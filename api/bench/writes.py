@@ -5,6 +5,7 @@ its baselines, on the same servers in the same bench run.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -38,12 +39,17 @@ def bench_append_scenario(settings: Settings, plan: Plan, report: Report, say: S
             f" each beside a run of raw INSERTs of {plan.raw_rows:,} rows and one of"
             f" {plan.bare_commands:,} bare library saves (64 threads)"
         )
-        rates, raws, bares = [], [], []
+        rates, raws, bares, cpus, raw_cpus = [], [], [], [], []
         for _ in range(plan.append_runs):
+            began = time.process_time()
             rates.append(store_rate(store, plan.append_commands))
+            cpus.append((time.process_time() - began) / plan.append_commands * 1e6)
+            began = time.process_time()
             raws.append(raw_rate(dsn, rows))
+            raw_cpus.append((time.process_time() - began) / len(rows) * 1e6)
             bares.append(bare_rate(bare_settings, plan.bare_commands))
         rate, raw, bare = (statistics.median(r) for r in (rates, raws, bares))
+        cpu, raw_cpu = statistics.median(cpus), statistics.median(raw_cpus)
         batch = store.counts.items / max(1, store.counts.batches)
     finally:
         store.close()
@@ -52,7 +58,19 @@ def bench_append_scenario(settings: Settings, plan: Plan, report: Report, say: S
     )
     report.add("append_mean_batch", round(batch, 1), "commands per transaction", f"{batch:.1f}")
     report.add(
+        "append_client_cpu_us",
+        round(cpu, 1),
+        "append: this process's CPU per command",
+        f"{cpu:.0f} µs",
+    )
+    report.add(
         "raw_batch_rows_per_s", round(raw), "raw INSERT, 500 rows a transaction", f"{raw:,.0f} /s"
+    )
+    report.add(
+        "raw_batch_client_cpu_us",
+        round(raw_cpu, 1),
+        "raw INSERT: this process's CPU per row",
+        f"{raw_cpu:.0f} µs",
     )
     report.add(
         "bare_lib_commands_per_s",
