@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -58,7 +59,7 @@ def concurrently(callers: int, commands: int, command: Callable[[int], object]) 
 
 def store_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS) -> float:
     """Commands/s of starting conversations through the CommandRunner and the store, from
-    ``callers`` coroutines awaiting ``run_async`` (as the HTTP API calls it)."""
+    ``callers`` coroutines awaiting ``run_async`` (as the HTTP API calls it, on its loop)."""
     runner = CommandRunner(store)
     context = CommandContext("bench", "bench", "conversations.start")
     counter = iter(range(commands))
@@ -77,7 +78,17 @@ def store_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS)
         await asyncio.gather(*(caller() for _ in range(callers)))
         return commands / (time.perf_counter() - began)
 
-    return asyncio.run(all_callers())
+    return run_like_the_api(all_callers())
+
+
+def run_like_the_api(coroutine: Coroutine[Any, Any, float]) -> float:
+    """Run ``coroutine`` on the event loop the API runs on: uvloop, which uvicorn takes
+    when it is installed (as `litestar[standard]` installs it), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is not built for every platform
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
 def bare_rate(settings: Settings, commands: int, callers: int = CALLERS) -> float:
