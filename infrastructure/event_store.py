@@ -43,6 +43,7 @@ A = TypeVar("A", bound=Aggregate)
 APPLICATION_NAME = "Chronicle"
 EVENTS_TABLE = "chronicle_events"  # eventsourcing names it after the application
 RECEIPTS_TABLE = "chronicle_receipts"
+APPEND_FUNCTION = "append_v1"  # the group commit's function: chronicle_events_append_v1
 LATEST_VERSION = 2**63 - 1
 EVENT_HEADER_FIELDS = (
     "originator_id",
@@ -62,7 +63,7 @@ class ChronicleRecorder(PostgresApplicationRecorder):
         self.receipts = SQL("{0}.{1}").format(schema, Identifier(RECEIPTS_TABLE))
         self.events = SQL("{0}.{1}").format(schema, Identifier(self.events_table_name))
         self.append_function = SQL("{0}.{1}").format(
-            schema, Identifier(f"{self.events_table_name}_append")
+            schema, Identifier(f"{self.events_table_name}_{APPEND_FUNCTION}")
         )
         self.sql_create_statements.append(
             SQL(
@@ -73,7 +74,9 @@ class ChronicleRecorder(PostgresApplicationRecorder):
                 " PRIMARY KEY (tenant_id, key))"
             ).format(self.receipts)
         )
-        # Replaced at every start under the setup lock, so an upgrade brings its writer's SQL.
+        # Replaced at every start under the setup lock, so a fix to its body comes with an
+        # upgrade; a change to its parameters or answer takes a new name (`APPEND_FUNCTION`)
+        # beside the old one, which processes of the last release go on calling.
         self.sql_create_statements.append(BatchStatements(self).function())
 
     def select_receipt(self, tenant_id: str, key: str) -> dict[str, Any] | None:
