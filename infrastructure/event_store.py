@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
@@ -275,11 +275,11 @@ class PostgresEventStore:
 
     def _pending(self, context: CommandContext, change: Change) -> tuple[list[Any], PendingCommit]:
         """The change's events, stamped with the context's metadata, and their stored form."""
-        metadata: dict[str, Any] = context.metadata()
-        metadata["occurred_at"] = datetime.now(UTC).isoformat()
         events = [event for aggregate in change.aggregates for event in aggregate.collect_events()]
         if not events:
             raise ValueError("a change must record at least one event")
+        metadata: dict[str, Any] = context.metadata()
+        metadata["occurred_at"] = events[0].timestamp.isoformat()  # when it was decided
         for event in events:
             # Events are frozen; metadata rides along in their stored state.
             object.__setattr__(event, "metadata", metadata)

@@ -51,6 +51,7 @@ def test_every_stored_event_carries_the_metadata(container: Container) -> None:
         assert event.metadata["tenant_id"] == "acme"
         assert event.metadata["command_id"] == str(ctx.command_id)
         assert event.metadata["traceparent"] == ctx.traceparent
+        assert event.metadata["occurred_at"] == event.recorded_at.isoformat()  # its decision
 
 
 def test_events_are_written_by_chronicles_transcoder_and_load_through_the_librarys(
