@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from api.bench.append import bare_rate, encoded_rows, raw_rate, store_rate
+from api.bench.instructions import workload
 from api.bench.load import cold_loads_ms, long_conversation
 from api.bench.loadgen import run
 from api.bootstrap import Container
@@ -41,6 +42,21 @@ def test_each_append_contender_writes_every_row_it_counts(
     assert stored_events(store, "chronicle_events") == 200
     assert stored_events(store, "barelibrary_events") == 40
     assert stored_events(store, "bench_raw_events") == 1200
+
+
+def test_the_counted_workloads_write_what_they_count(
+    store: PostgresEventStore, scratch: Settings
+) -> None:
+    """What `api.bench.instructions` runs under valgrind, here without it."""
+    dsn = scratch.database_url or ""
+    workload("command", 120, dsn)
+    assert stored_events(store, "chronicle_events") == 120
+    workload("raw_row", 300, dsn)
+    assert stored_events(store, "bench_raw_events") == 300
+    workload("raw_row_setup", 300, dsn)  # makes the rows, writes none
+    assert stored_events(store, "bench_raw_events") == 300
+    workload("library_start", 10, dsn)
+    assert stored_events(store, "chronicle_events") == 120  # aggregates made, none stored
 
 
 def test_a_long_conversation_has_its_events_and_loads_cold(store: PostgresEventStore) -> None:
