@@ -11,24 +11,35 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.conversation import check_text
 from domain.errors import InvalidValue, RunIsFinished, ToolCallConflict
 from domain.ids import TimeOrderedAggregate
+from domain.values import INT32_MAX, check_amount, check_chars, check_count, check_json
 
 RUNNING = "running"
-TEXT_MAX_BYTES = 256 * 1024
+NAME_MAX_CHARS = 200  # agents, models, tools and call ids
+TEXT_MAX_CHARS = 262_144  # thoughts and errors
+REASON_MAX_CHARS = 2000
+COST_MAX_USD = 1_000_000.0  # of one run
+USAGE_TOKENS = ("input_tokens", "output_tokens")
 
 
 def check_name(field: str, value: str) -> None:
-    if not 1 <= len(value) <= 200:
-        raise InvalidValue(field, "must be 1 to 200 characters")
-    check_text(field, value)
+    check_chars(field, value, NAME_MAX_CHARS)
 
 
 def check_body(field: str, value: str) -> None:
-    if not 1 <= len(value.encode()) <= TEXT_MAX_BYTES:
-        raise InvalidValue(field, f"must be 1 byte to {TEXT_MAX_BYTES} bytes")
-    check_text(field, value)
+    check_chars(field, value, TEXT_MAX_CHARS)
+
+
+def check_usage(usage: dict[str, float]) -> None:
+    """Token counts that fit an `integer` column (sums of a day fit a `bigint`), and a
+    bounded cost."""
+    unknown = sorted(set(usage) - {*USAGE_TOKENS, "cost_usd"})
+    if unknown:
+        raise InvalidValue(f"usage.{unknown[0]}", "is not a usage figure")
+    for key in USAGE_TOKENS:
+        check_count(f"usage.{key}", usage.get(key, 0))  # type: ignore[arg-type]
+    check_amount("usage.cost_usd", usage.get("cost_usd", 0), COST_MAX_USD)
 
 
 class AgentRun(TimeOrderedAggregate):
@@ -79,6 +90,7 @@ class AgentRun(TimeOrderedAggregate):
         self.check_running()
         check_name("call_id", call_id)
         check_name("tool", tool)
+        check_json("arguments", arguments)
         if call_id in self.open_calls or call_id in self.finished_calls:
             raise ToolCallConflict(f"tool call {call_id} was already started")
         self._tool_started(call_id, tool, arguments)
@@ -93,8 +105,8 @@ class AgentRun(TimeOrderedAggregate):
             raise ToolCallConflict(f"tool call {call_id} already has its result")
         if call_id not in self.open_calls:
             raise ToolCallConflict(f"tool call {call_id} was never started")
-        if duration_ms < 0:
-            raise InvalidValue("duration_ms", "must not be negative")
+        check_count("duration_ms", duration_ms, INT32_MAX)
+        check_json("result", result)
         if error is not None:
             check_body("error", error)
         self._tool_completed(call_id, result, error, duration_ms)
@@ -110,9 +122,7 @@ class AgentRun(TimeOrderedAggregate):
         self.check_running()
         if self.open_calls:
             raise ToolCallConflict(f"tool calls still open: {', '.join(sorted(self.open_calls))}")
-        for key in ("input_tokens", "output_tokens", "cost_usd"):
-            if usage.get(key, 0) < 0:
-                raise InvalidValue(f"usage.{key}", "must not be negative")
+        check_usage(usage)
         self._completed(output_message_id, usage)
 
     @event("AgentRunCompleted")
@@ -130,7 +140,7 @@ class AgentRun(TimeOrderedAggregate):
 
     def cancel(self, reason: str) -> None:
         self.check_running()
-        check_text("reason", reason)
+        check_chars("reason", reason, REASON_MAX_CHARS, minimum=0)
         self._cancelled(reason)
 
     @event("AgentRunCancelled")

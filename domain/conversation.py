@@ -12,19 +12,15 @@ from eventsourcing.domain import event
 
 from domain.errors import ConversationIsArchived, InvalidValue
 from domain.ids import TimeOrderedAggregate
+from domain.values import check_chars, check_count, check_text
 
 Role = Literal["user", "assistant", "system", "tool"]
 ROLES: frozenset[str] = frozenset(get_args(Role))
 
 TITLE_MAX_CHARS = 200
-CONTENT_MAX_BYTES = 64 * 1024
+NAME_MAX_CHARS = 200  # authors and participants
+CONTENT_MAX_CHARS = 65_536
 PARTICIPANTS_MAX = 100
-
-
-def check_text(field: str, value: str) -> None:
-    """Text must be storable anywhere: PostgreSQL text cannot hold NUL characters."""
-    if "\x00" in value:
-        raise InvalidValue(field, "must not contain NUL characters")
 
 
 def check_title(title: str) -> None:
@@ -34,10 +30,7 @@ def check_title(title: str) -> None:
 
 
 def check_content(content: str) -> None:
-    size = len(content.encode("utf-8"))
-    if not 1 <= size <= CONTENT_MAX_BYTES:
-        raise InvalidValue("content", f"must be 1 byte to {CONTENT_MAX_BYTES} bytes of UTF-8")
-    check_text("content", content)
+    check_chars("content", content, CONTENT_MAX_CHARS)
 
 
 def check_role(role: str) -> None:
@@ -48,15 +41,13 @@ def check_role(role: str) -> None:
 def check_participants(participants: list[str]) -> None:
     if len(participants) > PARTICIPANTS_MAX:
         raise InvalidValue("participants", f"at most {PARTICIPANTS_MAX}")
-    if any(not p or len(p) > TITLE_MAX_CHARS for p in participants):
-        raise InvalidValue("participants", f"each must be 1 to {TITLE_MAX_CHARS} characters")
     for participant in participants:
-        check_text("participants", participant)
+        check_chars("participants", participant, NAME_MAX_CHARS)
 
 
 def check_tokens(tokens: int | None) -> None:
-    if tokens is not None and tokens < 0:
-        raise InvalidValue("tokens", "must not be negative")
+    if tokens is not None:
+        check_count("tokens", tokens)
 
 
 class Conversation(TimeOrderedAggregate):
@@ -86,7 +77,7 @@ class Conversation(TimeOrderedAggregate):
         check_content(content)
         check_tokens(tokens)
         if author is not None:
-            check_text("author", author)
+            check_chars("author", author, NAME_MAX_CHARS)
         self._message_posted(message_id, author or role, role, content, tokens)
 
     @event("MessagePosted")

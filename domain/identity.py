@@ -14,12 +14,15 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ApiKeyAlreadyRevoked, InvalidValue
 from domain.ids import TimeOrderedAggregate
+from domain.values import check_chars
 
 Scope = Literal["commands:write", "read", "live:read", "admin", "audit:read"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 TENANT_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/tenants")
+KEY_NAME_MAX_CHARS = 200
+REVOKE_REASON_MAX_CHARS = 500
 
 
 def check_tenant_name(name: str) -> None:
@@ -129,8 +132,7 @@ class ApiKey(TimeOrderedAggregate):
     ) -> ApiKey:
         check_tenant_name(tenant_id)
         check_scopes(scopes)
-        if not 1 <= len(name) <= 200:
-            raise InvalidValue("name", "must be 1 to 200 characters")
+        check_chars("name", name, KEY_NAME_MAX_CHARS)
         if rate_limit_per_minute is not None and not 1 <= rate_limit_per_minute <= 1_000_000:
             raise InvalidValue("rate_limit", "must be 1 to 1000000 requests per minute")
         return cls(tenant_id, name, scopes, secret_sha256, rate_limit_per_minute)
@@ -156,6 +158,7 @@ class ApiKey(TimeOrderedAggregate):
     def revoke(self, reason: str = "") -> None:
         if self.revoked:
             raise ApiKeyAlreadyRevoked(self.id)
+        check_chars("reason", reason, REVOKE_REASON_MAX_CHARS, minimum=0)
         self._revoked(reason)
 
     @event("ApiKeyRevoked")

@@ -4,6 +4,7 @@ dead letters. Time and jitter are given to it, so it stays deterministic.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,19 +12,28 @@ from eventsourcing.domain import event
 
 from domain.errors import InvalidValue, TaskIsCancelled, TaskStateConflict
 from domain.ids import TimeOrderedAggregate
+from domain.values import check_chars, check_json
 
 PENDING, RUNNING = "pending", "running"
 SUCCEEDED, FAILED, CANCELLED, DEAD = "succeeded", "failed", "cancelled", "dead"
 FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, DEAD})
 MAX_BACKOFF = timedelta(minutes=10)
+TYPE_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
+NOTE_MAX_CHARS = 2000  # progress notes and cancel reasons
+ERROR_MAX_CHARS = 65_536
+WORKER_MAX_CHARS = 200
+_TYPE = re.compile(TYPE_PATTERN)
 
 
 def check_type(value: str) -> None:
-    if (
-        not 1 <= len(value) <= 100
-        or not value.replace("-", "").replace("_", "").replace(".", "").isalnum()
-    ):
-        raise InvalidValue("type", "must be 1 to 100 of letters, digits, '.', '-' or '_'")
+    if not _TYPE.fullmatch(value):
+        raise InvalidValue("type", "must be 1 to 100 of A-Z, a-z, 0-9, '.', '-' or '_'")
+
+
+def check_run_at(run_at: datetime) -> None:
+    """An aware time: a naive one cannot be compared with the clock."""
+    if run_at.tzinfo is None or run_at.utcoffset() is None:
+        raise InvalidValue("run_at", "must be a time with a UTC offset (RFC 3339)")
 
 
 class Task(TimeOrderedAggregate):
@@ -70,6 +80,8 @@ class Task(TimeOrderedAggregate):
         backoff_s: float,
     ) -> Task:
         check_type(type)
+        check_json("payload", payload)
+        check_run_at(run_at)
         if not 0 <= priority <= 9:
             raise InvalidValue("priority", "must be 0 to 9")
         if not 1 <= max_attempts <= 20:
@@ -84,6 +96,7 @@ class Task(TimeOrderedAggregate):
         return self.state == PENDING and self.run_at <= now
 
     def start(self, worker_id: str, now: datetime) -> None:
+        check_chars("worker_id", worker_id, WORKER_MAX_CHARS)
         if not self.claimable(now):
             raise TaskStateConflict(f"task {self.id} is {self.state}, not ready to start")
         self._started(self.attempt + 1, worker_id, now + timedelta(seconds=self.timeout_s))
@@ -99,6 +112,8 @@ class Task(TimeOrderedAggregate):
         self._check_running()
         if percent is not None and not 0 <= percent <= 100:
             raise InvalidValue("progress", "must be 0 to 100")
+        if note is not None:
+            check_chars("note", note, NOTE_MAX_CHARS, minimum=0)
         self._progressed(percent, note, now + timedelta(seconds=self.timeout_s))
 
     @event("TaskProgressed")
@@ -107,6 +122,7 @@ class Task(TimeOrderedAggregate):
 
     def succeed(self, result: Any) -> None:
         self._check_running()
+        check_json("result", result)
         self._succeeded(result)
 
     @event("TaskSucceeded")
@@ -116,6 +132,7 @@ class Task(TimeOrderedAggregate):
     def fail(self, error: str, retryable: bool, now: datetime, jitter: float) -> None:
         """A failed attempt: retried after a backoff, dead after the last, or final."""
         self._check_running()
+        check_chars("error", error, ERROR_MAX_CHARS)
         retry_at = self._retry_at(now, jitter) if retryable and self._attempts_left() else None
         self._failed(error, self.attempt, retry_at)
         if retryable and retry_at is None:
@@ -151,6 +168,7 @@ class Task(TimeOrderedAggregate):
     def cancel(self, reason: str) -> None:
         if self.state in FINAL:
             raise TaskStateConflict(f"task {self.id} is already {self.state}")
+        check_chars("reason", reason, NOTE_MAX_CHARS, minimum=0)
         self._cancelled(reason)
 
     @event("TaskCancelled")

@@ -85,3 +85,36 @@ def test_completion_is_refused_while_a_tool_call_is_open() -> None:
 def test_bad_values_are_refused(bad: object) -> None:
     with pytest.raises(InvalidValue):
         bad()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("usage", "field"),
+    [
+        ({"input_tokens": 1, "output_tokens": 2**31}, "usage.output_tokens"),
+        ({"input_tokens": 2**62}, "usage.input_tokens"),
+        ({"input_tokens": -1}, "usage.input_tokens"),
+        ({"cost_usd": float("inf")}, "usage.cost_usd"),
+        ({"cost_usd": 1e7}, "usage.cost_usd"),
+        ({"tokens": 3}, "usage.tokens"),
+    ],
+)
+def test_usage_must_fit_the_read_models(usage: dict[str, float], field: str) -> None:
+    with pytest.raises(InvalidValue) as error:
+        run().complete(uuid.uuid4(), usage)
+    assert error.value.field == field
+
+
+def test_tool_arguments_and_results_must_be_storable_json() -> None:
+    r = run()
+    with pytest.raises(InvalidValue) as error:
+        r.start_tool("c1", "search", {"q": "a\x00b"})
+    assert error.value.field == "arguments"
+    r.start_tool("c1", "search", {"q": "ab"})
+    with pytest.raises(InvalidValue) as error:
+        r.finish_tool(
+            "c1", [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], None, 1
+        )
+    assert error.value.field == "result"
+    with pytest.raises(InvalidValue) as error:
+        r.finish_tool("c1", None, None, 2**31)
+    assert error.value.field == "duration_ms"

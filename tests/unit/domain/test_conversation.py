@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from domain.conversation import CONTENT_MAX_BYTES, Conversation
+from domain.conversation import CONTENT_MAX_CHARS, Conversation
 from domain.errors import ConversationIsArchived, InvalidValue
 
 
@@ -48,16 +48,18 @@ def test_an_unknown_role_is_refused() -> None:
     assert error.value.field == "role"
 
 
-@pytest.mark.parametrize("content", ["", "x" * (CONTENT_MAX_BYTES + 1), "é" * 32769])
-def test_content_must_be_1_byte_to_64_kib(content: str) -> None:
+@pytest.mark.parametrize(
+    "content", ["", "x" * (CONTENT_MAX_CHARS + 1), "é" * (CONTENT_MAX_CHARS + 1)]
+)
+def test_content_must_be_1_to_65536_characters(content: str) -> None:
     with pytest.raises(InvalidValue) as error:
         started().post_message(uuid.uuid4(), "user", content, None, None)
     assert error.value.field == "content"
 
 
-def test_content_of_exactly_64_kib_is_accepted() -> None:
+def test_content_of_exactly_65536_characters_is_accepted_whatever_their_bytes() -> None:
     conversation = started()
-    conversation.post_message(uuid.uuid4(), "user", "x" * CONTENT_MAX_BYTES, None, None)
+    conversation.post_message(uuid.uuid4(), "user", "é" * CONTENT_MAX_CHARS, None, None)
     assert conversation.message_count == 1
 
 
@@ -76,9 +78,17 @@ def test_nul_characters_are_refused_everywhere(field: str) -> None:
     assert error.value.field == field
 
 
-def test_negative_tokens_are_refused() -> None:
-    with pytest.raises(InvalidValue):
-        started().post_message(uuid.uuid4(), "user", "hi", None, -1)
+@pytest.mark.parametrize("tokens", [-1, 2**31, 2**63, True])
+def test_tokens_must_fit_an_integer_column(tokens: int) -> None:
+    with pytest.raises(InvalidValue) as error:
+        started().post_message(uuid.uuid4(), "user", "hi", None, tokens)
+    assert error.value.field == "tokens"
+
+
+def test_the_largest_token_count_is_accepted() -> None:
+    conversation = started()
+    conversation.post_message(uuid.uuid4(), "user", "hi", None, 2**31 - 1)
+    assert conversation.message_count == 1
 
 
 def test_the_author_defaults_to_the_role() -> None:

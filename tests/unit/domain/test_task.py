@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -113,3 +114,29 @@ def test_bad_submissions_are_refused(field: str, kwargs: dict[str, object]) -> N
     with pytest.raises(InvalidValue) as error:
         Task.submit(**values)  # type: ignore[arg-type]
     assert error.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("field", "submit"),
+    [
+        ("payload", lambda: Task.submit("acme", "t", {"k": "a\x00b"}, 0, 3, 10, T0, 1)),
+        ("run_at", lambda: Task.submit("acme", "t", None, 0, 3, 10, T0.replace(tzinfo=None), 1)),
+        ("type", lambda: Task.submit("acme", "é", None, 0, 3, 10, T0, 1)),
+        ("type", lambda: Task.submit("acme", "a b", None, 0, 3, 10, T0, 1)),
+    ],
+)
+def test_a_submission_must_be_storable(field: str, submit: Callable[[], Task]) -> None:
+    with pytest.raises(InvalidValue) as error:
+        submit()
+    assert error.value.field == field
+
+
+def test_results_notes_and_errors_must_be_storable() -> None:
+    t = task()
+    t.start("w1", T0)
+    with pytest.raises(InvalidValue):
+        t.heartbeat(T0, None, "a\x00")
+    with pytest.raises(InvalidValue):
+        t.succeed({"x": float("nan")})
+    with pytest.raises(InvalidValue):
+        t.fail("", True, T0, 1.0)
