@@ -22,13 +22,17 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from api.bootstrap import Container
 from api.http.audit import AuditController
 from api.http.auth import authentication_middleware
+from api.http.bodies import ChronicleRequest
+from api.http.commands import COMMAND_DEPENDENCIES
 from api.http.conversations import ConversationsController
 from api.http.denials import DenialAuditMiddleware
+from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
 from api.http.keys import KeysController
 from api.http.live import LiveController, live_websocket
 from api.http.problems import problem_details_plugin
 from api.http.rate_limit import RateLimitMiddleware
+from api.http.reads import strict_integers
 from api.http.runs import ConversationRunsController, RunsController
 from api.http.search import SearchController
 from api.http.streams import StreamsController
@@ -116,9 +120,14 @@ def create_app(settings: Settings) -> Litestar:
             PrometheusController,
         ],
         lifespan=[lifespan],
+        request_class=ChronicleRequest,
+        after_exception=[remember_refusal],
+        before_request=strict_integers,
+        dependencies=COMMAND_DEPENDENCIES,
         middleware=[
             prometheus.middleware,
             DenialAuditMiddleware(),
+            HandshakeRefusal(),
             authentication_middleware(),
             RateLimitMiddleware(),
         ],

@@ -12,12 +12,13 @@ from litestar.params import QueryParameter
 from litestar.response import Response
 
 from api.http.auth import requires
+from api.http.fields import NO_NUL
 from api.http.reads import After, MinPosition, as_utc, next_cursor_of, parse_cursor, read_model
 from application.context import Principal
 from projections.audit import AuditQuery, audit_entries
 
 Time = Annotated[datetime | None, QueryParameter(description="RFC 3339 time (UTC if no offset)")]
-Filter = Annotated[str | None, QueryParameter(max_length=200)]
+Filter = Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)]
 AuditLimit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size, at most 500")]
 
 
@@ -50,7 +51,7 @@ class AuditController(Controller):
     path = "/v1/audit"
     tags = ["audit"]
 
-    @get("/", guards=[requires("audit:read")])
+    @get("/", guards=[requires("audit:read")], operation_id="listAudit")
     async def entries(
         self,
         request: Request[Principal, Any, Any],

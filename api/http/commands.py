@@ -1,7 +1,9 @@
-"""How an HTTP request becomes a command: context, Idempotency-Key, If-Match.
+"""How an HTTP request becomes a command: its context (from the principal and the
+``Idempotency-Key``, ``X-Request-ID`` and ``traceparent`` headers), ``If-Match``, and the
+answer (``ETag``, ``Location``, the replay of an idempotent retry).
 
-Commands of conversations and runs are awaited on the event loop (their loads run in
-worker threads); synchronous use cases run wholly in a worker thread (`in_thread`).
+The headers are parameters of dependencies, so Litestar validates them and the OpenAPI
+document declares them on every command that takes them.
 """
 
 from __future__ import annotations
@@ -9,38 +11,62 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 import anyio.to_thread
+import msgspec
 from litestar import Request
-from litestar.exceptions import ValidationException
+from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import HeaderParameter
 from litestar.response import Response
 
 from application.context import CommandContext, Idempotency, Principal
 from application.ports import CommandResult
 
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+T = TypeVar("T")
 TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
-IF_MATCH = re.compile(r'^(?:W/)?"?(\d{1,18})"?$')
+IF_MATCH_PATTERN = r'^(?:\*|(?:W/)?"?[0-9]{1,18}"?)$'
+IF_MATCH = re.compile(r'^(?:W/)?"?([0-9]{1,18})"?$')
 
-
-def _invalid_header(name: str, message: str) -> ValidationException:
-    return ValidationException(
-        detail=f"invalid {name} header",
-        extra=[{"key": name, "message": message, "source": "header"}],
-    )
-
-
-def expected_version(request: Request[Any, Any, Any]) -> int | None:
-    """The version named by ``If-Match`` (``"3"``, ``W/"3"`` or ``3``); ``*`` means any."""
-    raw = request.headers.get("if-match")
-    if raw is None or raw.strip() == "*":
-        return None
-    match = IF_MATCH.fullmatch(raw.strip())
-    if match is None:
-        raise _invalid_header("If-Match", 'must be a version in quotes, like "3"')
-    return int(match.group(1))
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        header="Idempotency-Key",
+        pattern=r"^[\x21-\x7e]{1,255}$",
+        description="Makes the command safe to retry: a retry with the same key and body"
+        " replays the first answer and writes nothing; the same key with another body is 422.",
+        required=False,
+    ),
+]
+RequestId = Annotated[
+    str | None,
+    HeaderParameter(
+        header="X-Request-ID",
+        pattern=r"^[\x21-\x7e]{1,200}$",
+        description="Your id for this request, kept as the correlation id of its events.",
+        required=False,
+    ),
+]
+TraceParent = Annotated[
+    str | None,
+    HeaderParameter(
+        header="traceparent",
+        max_length=512,
+        description="W3C trace context, kept with the events (ignored when malformed).",
+        required=False,
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        header="If-Match",
+        pattern=IF_MATCH_PATTERN,
+        description='Only if the current version is this one ("3", W/"3" or 3); 412 if not.',
+        required=False,
+    ),
+]
 
 
 def command_of(route_handler: BaseRouteHandler) -> str | None:
@@ -50,45 +76,85 @@ def command_of(route_handler: BaseRouteHandler) -> str | None:
     return command if isinstance(command, str) else None
 
 
-async def command_context(request: Request[Any, Any, Any]) -> CommandContext:
-    principal: Principal = request.user
+async def provide_context(
+    request: Request[Principal, Any, Any],
+    idempotency_key: IdempotencyKey = None,
+    request_id: RequestId = None,
+    traceparent: TraceParent = None,
+) -> CommandContext:
+    """The context of the command a route runs (its events' metadata)."""
     command = command_of(request.route_handler)
     if command is None:
         raise RuntimeError(f"{request.route_handler} declares no command")
     idempotency = None
-    if (key := request.headers.get("idempotency-key")) is not None:
-        if not IDEMPOTENCY_KEY.fullmatch(key):
-            raise _invalid_header("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
+    if idempotency_key is not None:
         body = await request.body()
         fingerprint = hashlib.sha256(
             request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
         ).hexdigest()
-        idempotency = Idempotency(key, fingerprint)
-    traceparent = request.headers.get("traceparent")
+        idempotency = Idempotency(idempotency_key, fingerprint)
     if traceparent is not None and not TRACEPARENT.fullmatch(traceparent):
         traceparent = None
     return CommandContext.for_principal(
-        principal,
+        request.user,
         command,
-        correlation_id=request.headers.get("x-request-id"),  # else the command id
+        correlation_id=request_id,  # else the command id
         traceparent=traceparent,
         idempotency=idempotency,
     )
 
 
+async def provide_expected_version(if_match: IfMatch = None) -> int | None:
+    """The version named by ``If-Match``; ``*`` (or none) means any."""
+    match = IF_MATCH.fullmatch(if_match) if if_match is not None else None
+    return int(match.group(1)) if match else None
+
+
+COMMAND_DEPENDENCIES = {
+    "context": Provide(provide_context),
+    "expected_version": Provide(provide_expected_version),
+}
+
+
+class Changed(msgspec.Struct):
+    """The aggregate's new version and the position of the last event written."""
+
+    version: int
+    position: int
+
+
+class Created(msgspec.Struct):
+    """A new aggregate: its id, version and the position of its last event."""
+
+    id: UUID
+    version: int
+    position: int
+
+
+def changed(result: CommandResult) -> Changed:
+    return Changed(result.version, result.position)
+
+
+def created(result: CommandResult) -> Created:
+    return Created(result.id, result.version, result.position)
+
+
 async def run_command(
-    request: Request[Any, Any, Any],
+    context: CommandContext,
     handler: Callable[[CommandContext], Awaitable[CommandResult]],
-    render: Callable[[CommandResult], dict[str, Any]],
+    render: Callable[[CommandResult], T],
     status_code: int = 200,
-) -> Response[dict[str, Any]]:
-    """Await ``handler`` and answer with ``render(result)``.
+    location: Callable[[CommandResult], str] | None = None,
+) -> Response[T]:
+    """Await ``handler`` and answer with ``render(result)``, its version as ``ETag`` and,
+    for a created resource, its ``Location``.
 
     A replayed idempotent command answers with the same status and body as the first.
     """
-    context = await command_context(request)
     result = await handler(context)
     headers = {"ETag": f'"{result.version}"'}
+    if location is not None:
+        headers["Location"] = location(result)
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(render(result), status_code=status_code, headers=headers)
@@ -99,7 +165,3 @@ def in_thread(
 ) -> Callable[[CommandContext], Awaitable[CommandResult]]:
     """A handler of a synchronous use case, run in a worker thread."""
     return lambda context: anyio.to_thread.run_sync(handler, context)
-
-
-def version_and_position(result: CommandResult) -> dict[str, Any]:
-    return {"version": result.version, "position": result.position}

@@ -8,56 +8,56 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response
 
 from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import expected_version, run_command, version_and_position
-from api.http.reads import After, Limit, MinPosition, next_cursor_of, parse_cursor, read_model
-from application.context import Principal
+from api.http.commands import Changed, Created, changed, created, run_command
+from api.http.fields import Content, Count, Name, Title
+from api.http.reads import (
+    After,
+    IfNoneMatch,
+    Limit,
+    MinPosition,
+    next_cursor_of,
+    one,
+    parse_cursor,
+    read_model,
+)
+from application.context import CommandContext, Principal
 from application.errors import NotFound
 from application.ports import CommandResult
-from domain.conversation import PARTICIPANTS_MAX, TITLE_MAX_CHARS
+from domain.conversation import PARTICIPANTS_MAX
 from infrastructure.read_models import Conn
 from projections.conversations import ConversationRow, get_conversation, list_conversations
-from projections.messages import MessageRow, message_history
+from projections.messages import MessageRow, get_message, message_history
 
 READS = ("conversations",)
 HISTORY_READS = ("conversations", "messages")
-
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX_CHARS)]
+WRITE = [requires("commands:write")]
+READ = [requires("read")]
 
 
 class StartConversation(msgspec.Struct, forbid_unknown_fields=True):
     title: Title
-    participants: Annotated[list[str], msgspec.Meta(max_length=PARTICIPANTS_MAX)] = []
+    participants: Annotated[list[Name], msgspec.Meta(max_length=PARTICIPANTS_MAX)] = []
 
 
 class PostMessage(msgspec.Struct, forbid_unknown_fields=True):
     role: Literal["user", "assistant", "system", "tool"]
-    content: Annotated[str, msgspec.Meta(min_length=1, description="1 byte to 64 KiB of UTF-8")]
-    author: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
-    tokens: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    content: Content
+    author: Name | None = None
+    tokens: Count | None = None
 
 
 class RenameConversation(msgspec.Struct, forbid_unknown_fields=True):
     title: Title
 
 
-class Started(msgspec.Struct):
-    id: UUID
-    version: int
-    position: int
-
-
-class MessagePosted(msgspec.Struct):
+class MessageCreated(msgspec.Struct):
     message_id: UUID
-    version: int
-    position: int
-
-
-class Changed(msgspec.Struct):
     version: int
     position: int
 
@@ -88,12 +88,16 @@ def _message(row: MessageRow) -> MessageOut:
     )
 
 
-def _started(result: CommandResult) -> dict[str, Any]:
-    return {"id": str(result.id), **version_and_position(result)}
+def _posted(result: CommandResult) -> MessageCreated:
+    return MessageCreated(UUID(result.fields["message_id"]), result.version, result.position)
 
 
-def _posted(result: CommandResult) -> dict[str, Any]:
-    return {"message_id": result.fields["message_id"], **version_and_position(result)}
+def _conversation_url(result: CommandResult) -> str:
+    return f"/v1/conversations/{result.id}"
+
+
+def _message_url(result: CommandResult) -> str:
+    return f"/v1/conversations/{result.id}/messages/{result.fields['message_id']}"
 
 
 class ConversationsController(Controller):
@@ -102,40 +106,46 @@ class ConversationsController(Controller):
 
     @post(
         "/",
-        guards=[requires("commands:write")],
+        guards=WRITE,
         status_code=201,
-        response_model=Started,
+        operation_id="startConversation",
         opt={"command": "conversation.start"},
     )
     async def start(
-        self, request: Request[Principal, Any, Any], data: JSONBody[StartConversation]
-    ) -> Response[dict[str, Any]]:
+        self,
+        request: Request[Principal, Any, Any],
+        context: NamedDependency[CommandContext],
+        data: JSONBody[StartConversation],
+    ) -> Response[Created]:
         """Start a conversation."""
         container: Container = request.app.state.container
         return await run_command(
-            request,
+            context,
             lambda ctx: container.on_loop.conversations.start(ctx, data.title, data.participants),
-            _started,
+            created,
             201,
+            _conversation_url,
         )
 
     @post(
         "/{conversation_id:uuid}/messages",
-        guards=[requires("commands:write")],
+        guards=WRITE,
         status_code=201,
+        operation_id="postMessage",
         opt={"command": "conversation.post_message"},
     )
     async def post_message(
         self,
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        expected_version: NamedDependency[int | None],
         data: JSONBody[PostMessage],
-    ) -> Response[MessagePosted]:
+    ) -> Response[MessageCreated]:
         """Post a message; without If-Match it retries by itself on a concurrent write."""
         container: Container = request.app.state.container
-        expected = expected_version(request)
-        return await run_command(  # type: ignore[return-value]
-            request,
+        return await run_command(
+            context,
             lambda ctx: container.on_loop.conversations.post_message(
                 ctx,
                 conversation_id,
@@ -143,54 +153,63 @@ class ConversationsController(Controller):
                 content=data.content,
                 author=data.author,
                 tokens=data.tokens,
-                expected_version=expected,
+                expected_version=expected_version,
             ),
             _posted,
             201,
+            _message_url,
         )
 
     @post(
         "/{conversation_id:uuid}/rename",
-        guards=[requires("commands:write")],
+        guards=WRITE,
         status_code=200,
+        operation_id="renameConversation",
         opt={"command": "conversation.rename"},
     )
     async def rename(
         self,
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        expected_version: NamedDependency[int | None],
         data: JSONBody[RenameConversation],
     ) -> Response[Changed]:
         """Rename a conversation."""
         container: Container = request.app.state.container
-        expected = expected_version(request)
-        return await run_command(  # type: ignore[return-value]
-            request,
+        return await run_command(
+            context,
             lambda ctx: container.on_loop.conversations.rename(
-                ctx, conversation_id, data.title, expected
+                ctx, conversation_id, data.title, expected_version
             ),
-            version_and_position,
+            changed,
         )
 
     @post(
         "/{conversation_id:uuid}/archive",
-        guards=[requires("commands:write")],
+        guards=WRITE,
         status_code=200,
+        operation_id="archiveConversation",
         opt={"command": "conversation.archive"},
     )
     async def archive(
-        self, request: Request[Principal, Any, Any], conversation_id: FromPath[UUID]
+        self,
+        request: Request[Principal, Any, Any],
+        conversation_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        expected_version: NamedDependency[int | None],
     ) -> Response[Changed]:
         """Archive a conversation; later posts are refused with 409."""
         container: Container = request.app.state.container
-        expected = expected_version(request)
-        return await run_command(  # type: ignore[return-value]
-            request,
-            lambda ctx: container.on_loop.conversations.archive(ctx, conversation_id, expected),
-            version_and_position,
+        return await run_command(
+            context,
+            lambda ctx: container.on_loop.conversations.archive(
+                ctx, conversation_id, expected_version
+            ),
+            changed,
         )
 
-    @get("/", guards=[requires("read")])
+    @get("/", guards=READ, operation_id="listConversations")
     async def list_conversations(
         self,
         request: Request[Principal, Any, Any],
@@ -209,12 +228,13 @@ class ConversationsController(Controller):
         page = ConversationPage(rows, next_cursor_of(next_cursor))
         return Response(page, headers=headers)
 
-    @get("/{conversation_id:uuid}", guards=[requires("read")])
+    @get("/{conversation_id:uuid}", guards=READ, operation_id="getConversation")
     async def get_one(
         self,
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
         min_position: MinPosition = None,
+        if_none_match: IfNoneMatch = None,
     ) -> Response[ConversationRow]:
         """One conversation, with its version as ETag."""
         tenant = request.user.tenant_id
@@ -226,9 +246,9 @@ class ConversationsController(Controller):
         )
         if row is None:
             raise NotFound(f"conversation {conversation_id} not found")
-        return Response(row, headers=headers | {"ETag": f'"{row.version}"'})
+        return one(row, row.version, headers, if_none_match)
 
-    @get("/{conversation_id:uuid}/messages", guards=[requires("read")])
+    @get("/{conversation_id:uuid}/messages", guards=READ, operation_id="listMessages")
     async def history(
         self,
         request: Request[Principal, Any, Any],
@@ -252,3 +272,27 @@ class ConversationsController(Controller):
         return Response(
             MessagePage([_message(r) for r in rows], next_cursor_of(next_cursor)), headers=headers
         )
+
+    @get(
+        "/{conversation_id:uuid}/messages/{message_id:uuid}",
+        guards=READ,
+        operation_id="getMessage",
+    )
+    async def get_message(
+        self,
+        request: Request[Principal, Any, Any],
+        conversation_id: FromPath[UUID],
+        message_id: FromPath[UUID],
+        min_position: MinPosition = None,
+    ) -> Response[MessageOut]:
+        """One message of a conversation (where a posted message's Location points)."""
+        tenant = request.user.tenant_id
+        row, headers = await read_model(
+            request,
+            ("messages",),
+            lambda conn: get_message(conn, tenant, conversation_id, message_id),
+            min_position,
+        )
+        if row is None:
+            raise NotFound(f"message {message_id} not found")
+        return Response(_message(row), headers=headers)

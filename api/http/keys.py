@@ -11,54 +11,72 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from litestar.response import Response
 
 from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import in_thread, run_command, version_and_position
-from application.context import Principal
+from api.http.commands import Changed, changed, in_thread, run_command
+from api.http.fields import NO_NUL
+from application.context import CommandContext, Principal
+from domain.identity import REVOKE_REASON_MAX_CHARS
 
 ADMIN = [requires("admin")]
 
 
 class Revoke(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    reason: Annotated[str, msgspec.Meta(max_length=REVOKE_REASON_MAX_CHARS, pattern=NO_NUL)] = ""
+
+
+class KeyOut(msgspec.Struct):
+    key_id: UUID
+    name: str
+    scopes: list[str]
+    revoked: bool
+    created_at: str
+    rotated_from: str | None
+
+
+class KeyPage(msgspec.Struct):
+    items: list[KeyOut]
+    next: str | None
 
 
 class KeysController(Controller):
     path = "/v1/keys"
     tags = ["keys"]
 
-    @get("/", guards=ADMIN)
-    async def list_keys(self, request: Request[Principal, Any, Any]) -> dict[str, Any]:
+    @get("/", guards=ADMIN, operation_id="listKeys")
+    async def list_keys(self, request: Request[Principal, Any, Any]) -> KeyPage:
         """The tenant's keys (never their secrets), revoked ones included."""
         container: Container = request.app.state.container
         keys = await anyio.to_thread.run_sync(container.identity.list_keys, request.user.tenant_id)
         items = [
-            {
-                "key_id": str(k.key_id),
-                "name": k.name,
-                "scopes": list(k.scopes),
-                "revoked": k.revoked,
-                "created_at": k.created_at,
-                "rotated_from": k.rotated_from,
-            }
+            KeyOut(k.key_id, k.name, list(k.scopes), k.revoked, k.created_at, k.rotated_from)
             for k in sorted(keys, key=lambda k: k.created_at)
         ]
-        return {"items": items, "next": None}
+        return KeyPage(items, None)
 
-    @post("/{key_id:uuid}/revoke", guards=ADMIN, status_code=200, opt={"command": "key.revoke"})
+    @post(
+        "/{key_id:uuid}/revoke",
+        guards=ADMIN,
+        status_code=200,
+        operation_id="revokeKey",
+        opt={"command": "key.revoke"},
+    )
     async def revoke(
         self,
         request: Request[Principal, Any, Any],
         key_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
         data: JSONBody[Revoke | None] = None,
-    ) -> Any:
+    ) -> Response[Changed]:
         """Revoke one of the tenant's keys; every API process refuses it within a second."""
         container: Container = request.app.state.container
         reason = data.reason if data else ""
         return await run_command(
-            request,
+            context,
             in_thread(lambda ctx: container.identity.revoke_key(ctx, key_id, reason, own=True)),
-            version_and_position,
+            changed,
         )

@@ -10,29 +10,59 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, WebSocket, get, websocket
 from litestar.exceptions import ValidationException, WebSocketDisconnect
-from litestar.params import QueryParameter
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from api.http.auth import requires
+from api.http.bodies import decode_body, invalid
+from api.http.problems import problem_of
 from application.context import Principal
+from domain.values import INT64_MAX
 from infrastructure.live import Filter, InvalidFilter, LiveEvent, LiveHub, Resync, follow
 
 KEEPALIVE_SECONDS = 15.0
 FIRST_FRAME_SECONDS = 10.0
 RESYNC_CLOSE_CODE = 4000
+POLICY_VIOLATION = 1008
+SUBJECTS_MAX = 50
+SUBJECT_MAX_CHARS = 200
+# One filter: `*`, an event type, or category[.id|*[.Type|*]].
+_TYPE = r"[A-Za-z_][A-Za-z0-9_]{0,99}"
+_UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_FILTER = (
+    rf"(?:\*|{_TYPE}|(?:conversation|run|task|document|audit)"
+    rf"(?:\.(?:\*|{_UUID})(?:\.(?:\*|{_TYPE}))?)?)"
+)
+SUBJECTS_PATTERN = rf"^(?:{_FILTER}(?: *, *{_FILTER})*)?$"
 
 Cursor = Annotated[
     int | None,
-    QueryParameter(ge=0, description="Resume after this position (Last-Event-ID also works)"),
+    QueryParameter(
+        ge=0,
+        le=INT64_MAX,
+        description="Resume after this position, at most the log's head (Last-Event-ID also"
+        " works); none means from now",
+    ),
 ]
 Subjects = Annotated[
     str | None,
     QueryParameter(
+        pattern=SUBJECTS_PATTERN,
+        max_length=SUBJECTS_MAX * (SUBJECT_MAX_CHARS + 1),
         description="Comma-separated filters: conversation.<id>, conversation.*, run.*, an event"
-        " type such as MessagePosted, or *"
+        " type such as MessagePosted, or *",
+    ),
+]
+LastEventId = Annotated[
+    str | None,
+    HeaderParameter(
+        header="Last-Event-ID",
+        pattern=r"^[0-9]{0,18}$",
+        description="The id of the last event received: resume after it (wins over cursor)",
     ),
 ]
 
@@ -40,47 +70,51 @@ Subjects = Annotated[
 class Subscribe(msgspec.Struct, forbid_unknown_fields=True):
     """The first WebSocket frame."""
 
-    cursor: int | None = None
-    subjects: list[str] = []
+    cursor: Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)] | None = None
+    subjects: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=SUBJECT_MAX_CHARS)]],
+        msgspec.Meta(max_length=SUBJECTS_MAX),
+    ] = []
 
 
-def parse_filters(subjects: list[str]) -> tuple[Filter, ...]:
+def parse_filters(subjects: list[str], source: str = "query") -> tuple[Filter, ...]:
     try:
         return tuple(Filter.parse(s) for s in subjects if s.strip())
     except InvalidFilter as error:
-        raise ValidationException(
-            detail=str(error),
-            extra=[{"key": "subjects", "message": str(error), "source": "query"}],
-        ) from None
+        raise invalid("subjects", str(error), source) from None
 
 
-def last_event_id(request: Request[Any, Any, Any], cursor: int | None) -> int | None:
-    raw = request.headers.get("last-event-id")
-    if raw is None or raw.strip() == "":
-        return cursor
-    if not raw.strip().isdigit():
-        raise ValidationException(
-            detail="invalid Last-Event-ID",
-            extra=[{"key": "Last-Event-ID", "message": "must be a position", "source": "header"}],
+async def check_cursor(hub: LiveHub, cursor: int | None, field: str, source: str) -> None:
+    """A cursor is a position this log has given: one beyond its head names no event, so
+    a stream from it would wait for positions it may never see."""
+    if cursor is not None and cursor > (head := await anyio.to_thread.run_sync(hub.events.head)):
+        raise invalid(
+            field, f"is beyond the log's head ({head}); resume from a position you received", source
         )
-    return int(raw.strip())
 
 
 class LiveController(Controller):
     path = "/v1/live"
     tags = ["live"]
 
-    @get("/", guards=[requires("live:read")])
+    @get("/", guards=[requires("live:read")], operation_id="followLive")
     async def sse(
         self,
         request: Request[Principal, Any, Any],
         cursor: Cursor = None,
         subjects: Subjects = None,
+        last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
         """Every event the key's tenant may see after the cursor, then live, as SSE."""
         filters = parse_filters((subjects or "").split(","))
-        start = last_event_id(request, cursor)
         hub: LiveHub = request.app.state.hub
+        start = int(last_event_id) if last_event_id else cursor
+        await check_cursor(
+            hub,
+            start,
+            "Last-Event-ID" if last_event_id else "cursor",
+            "header" if last_event_id else "query",
+        )
         tenant = request.user.tenant_id
         buffer = request.app.state.container.settings.live_buffer
 
@@ -106,19 +140,29 @@ class LiveController(Controller):
 
 @websocket("/v1/live/ws", guards=[requires("live:read")])
 async def live_websocket(socket: WebSocket[Principal, Any, Any]) -> None:
-    """Same as /v1/live over WebSocket: first frame ``{"cursor": N, "subjects": [...]}``."""
+    """Same as /v1/live over WebSocket: first frame ``{"cursor": N, "subjects": [...]}``.
+
+    A first frame that is late or invalid is answered with a problem+json frame (status
+    400, its ``errors`` naming the field) and the close code 1008.
+    """
     await socket.accept()
+    hub: LiveHub = socket.app.state.hub
     try:
-        raw = await asyncio.wait_for(socket.receive_data(mode="text"), FIRST_FRAME_SECONDS)
-        request = msgspec.json.decode(raw, type=Subscribe)
-        filters = tuple(Filter.parse(s) for s in request.subjects)
-    except (TimeoutError, msgspec.ValidationError, msgspec.DecodeError, InvalidFilter) as error:
-        await socket.send_json({"type": "error", "detail": f"bad first frame: {error}"})
-        await socket.close(code=1008)
+        try:
+            raw = await asyncio.wait_for(socket.receive_data(mode="text"), FIRST_FRAME_SECONDS)
+        except TimeoutError:
+            raise invalid(
+                "body", f"send the first frame within {FIRST_FRAME_SECONDS:g} s"
+            ) from None
+        request = decode_body(raw, Subscribe)
+        filters = parse_filters(request.subjects, "body")
+        await check_cursor(hub, request.cursor, "cursor", "body")
+    except ValidationException as error:
+        await socket.send_data(msgspec.json.encode(problem_of(error)).decode(), mode="text")
+        await socket.close(code=POLICY_VIOLATION)
         return
     except WebSocketDisconnect:
         return
-    hub: LiveHub = socket.app.state.hub
     buffer = socket.app.state.container.settings.live_buffer
     events = follow(
         hub,

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 import eventsourcing.persistence
 import psycopg
 import structlog
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import ParameterKwarg
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -36,6 +40,20 @@ UNAVAILABLE_RETRY_AFTER_S = 1
 log = structlog.get_logger(__name__)
 
 
+class Problem(ProblemDetailsException):
+    """A problem whose invalid fields are named as the client sent them (``If-Match``,
+    ``type``), not by the Python names of the parameters that read them."""
+
+    def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        errors = self.extra.get("errors") if isinstance(self.extra, dict) else None
+        handler = request.scope.get("route_handler")
+        if errors and handler is not None and (names := parameter_names(handler)):
+            for error in errors:
+                error["field"] = names.get(error["field"], error["field"])
+            self.detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return super().to_response(request)
+
+
 def problem(
     status: int,
     slug: str,
@@ -46,7 +64,7 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> ProblemDetailsException:
     extra: dict[str, Any] = {"errors": errors} if errors is not None else {}
-    return ProblemDetailsException(
+    return Problem(
         status_code=status,
         type_=PROBLEM_BASE + slug,
         title=title,
@@ -62,6 +80,19 @@ def _field_of(item: Mapping[str, Any]) -> str:
     if key in ("", "data") and (named := NAMED_FIELD.search(str(item.get("message", "")))):
         return named.group(1)
     return "body" if key in ("", "data") else key
+
+
+def problem_body(exc: ProblemDetailsException) -> dict[str, Any]:
+    """The problem+json document of ``exc`` (for answers sent outside an HTTP response,
+    such as a WebSocket frame)."""
+    extra = exc.extra if isinstance(exc.extra, Mapping) else {}
+    body = {"status": exc.status_code, "type": exc.type_, "title": exc.title, "detail": exc.detail}
+    return body | dict(extra)
+
+
+def problem_of(exc: ValidationException) -> dict[str, Any]:
+    """The problem+json document of a refused input."""
+    return problem_body(_validation(exc))
 
 
 def _validation(exc: ValidationException) -> ProblemDetailsException:
@@ -100,6 +131,7 @@ def _http(exc: HTTPException) -> ProblemDetailsException:
         404: ("not-found", "Not found"),
         405: ("method-not-allowed", "Method not allowed"),
         413: ("payload-too-large", "Request body too large"),
+        415: ("unsupported-media-type", "Unsupported media type"),
         429: ("rate-limited", "Too many requests"),
     }.get(exc.status_code, ("http-error", "HTTP error"))
     detail = str(exc.detail)
@@ -150,29 +182,55 @@ def _simple(status: int, slug: str, title: str) -> Callable[[Exception], Problem
     return convert
 
 
+@cache
+def parameter_names(handler: BaseRouteHandler) -> dict[str, str]:
+    """The HTTP name (``If-Match``, ``type``) of each parameter a handler or one of its
+    dependencies declares under another Python name."""
+    signatures = [handler.parsed_fn_signature] + [
+        provider.parsed_fn_signature for provider in handler.resolve_dependencies().values()
+    ]
+    names = {}
+    for signature in signatures:
+        for name, field in signature.parameters.items():
+            kwarg = field.kwarg_definition
+            if isinstance(kwarg, ParameterKwarg) and (alias := kwarg.header or kwarg.query):
+                names[name] = alias
+    return names
+
+
+PROBLEMS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+    ValidationException: _validation,
+    HTTPException: _http,
+    InvalidValue: _invalid_value,
+    RuleViolation: _simple(409, "rule-violation", "The command is not allowed now"),
+    TaskIsCancelled: _simple(409, "task-cancelled", "The task was cancelled"),
+    NotFound: _simple(404, "not-found", "Not found"),
+    Unauthenticated: _simple(401, "unauthenticated", "Authentication required"),
+    Forbidden: _simple(403, "forbidden", "Missing scope"),
+    PreconditionFailed: _simple(412, "precondition-failed", "Version mismatch"),
+    BudgetExceeded: _budget_exceeded,
+    StoreUnavailable: _unavailable,
+    psycopg.OperationalError: _unavailable,
+    psycopg.InterfaceError: _unavailable,
+    # The library's pool wraps the driver's errors in its own.
+    eventsourcing.persistence.OperationalError: _unavailable,
+    eventsourcing.persistence.InterfaceError: _unavailable,
+    ConcurrencyConflict: _simple(409, "conflict", "Concurrent modification"),
+    DuplicateReceipt: _simple(409, "conflict", "Concurrent duplicate request"),
+    IdempotencyKeyReused: _simple(
+        422, "idempotency-key-reused", "Idempotency-Key reused with another request"
+    ),
+    Exception: _internal,
+}
+
+
+def problem_for(exc: Exception) -> ProblemDetailsException:
+    """The problem an exception is answered with (its nearest class in `PROBLEMS`)."""
+    for kind in type(exc).__mro__:
+        if convert := PROBLEMS.get(kind):
+            return convert(exc)
+    return _internal(exc)
+
+
 def problem_details_plugin() -> ProblemDetailsPlugin:
-    mapping: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
-        ValidationException: _validation,
-        HTTPException: _http,
-        InvalidValue: _invalid_value,
-        RuleViolation: _simple(409, "rule-violation", "The command is not allowed now"),
-        TaskIsCancelled: _simple(409, "task-cancelled", "The task was cancelled"),
-        NotFound: _simple(404, "not-found", "Not found"),
-        Unauthenticated: _simple(401, "unauthenticated", "Authentication required"),
-        Forbidden: _simple(403, "forbidden", "Missing scope"),
-        PreconditionFailed: _simple(412, "precondition-failed", "Version mismatch"),
-        BudgetExceeded: _budget_exceeded,
-        StoreUnavailable: _unavailable,
-        psycopg.OperationalError: _unavailable,
-        psycopg.InterfaceError: _unavailable,
-        # The library's pool wraps the driver's errors in its own.
-        eventsourcing.persistence.OperationalError: _unavailable,
-        eventsourcing.persistence.InterfaceError: _unavailable,
-        ConcurrencyConflict: _simple(409, "conflict", "Concurrent modification"),
-        DuplicateReceipt: _simple(409, "conflict", "Concurrent duplicate request"),
-        IdempotencyKeyReused: _simple(
-            422, "idempotency-key-reused", "Idempotency-Key reused with another request"
-        ),
-        Exception: _internal,
-    }
-    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=PROBLEMS))

@@ -1,20 +1,25 @@
 """How HTTP queries read models: read-your-writes (``min_position``), the
-``Chronicle-Position`` header, and cursor pagination parameters.
+``Chronicle-Position`` header, cursor pagination parameters, and conditional GETs.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from litestar import Request
-from litestar.exceptions import ValidationException
-from litestar.params import QueryParameter
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import HeaderParameter, QueryParameter
+from litestar.response import Response
 
 from api.bootstrap import Container
+from api.http.bodies import invalid
+from domain.values import INT64_MAX
 from infrastructure.read_models import Conn
 
 T = TypeVar("T")
@@ -22,15 +27,54 @@ T = TypeVar("T")
 POSITION_HEADER = "Chronicle-Position"
 MAX_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.02
+CURSOR_PATTERN = r"^[0-9]{0,18}$"
+WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size, at most 500")]
 MinPosition = Annotated[
     int | None,
     QueryParameter(
-        ge=0, description="Wait (at most 5 s) until the read model reaches this position"
+        ge=0,
+        le=INT64_MAX,
+        description="Wait (at most 5 s) until the read model reaches this position (a"
+        " command's `position`); a position beyond the log's head is answered at once",
     ),
 ]
-After = Annotated[str | None, QueryParameter(description="The `next` cursor of the previous page")]
+IfNoneMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        header="If-None-Match",
+        max_length=1000,
+        description="Answer 304 without a body if the resource's ETag is one of these",
+    ),
+]
+After = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=CURSOR_PATTERN,
+        description="The `next` cursor of the previous page",
+    ),
+]
+
+
+@cache
+def integer_queries(handler: BaseRouteHandler) -> tuple[str, ...]:
+    """The names of the query parameters a handler reads as integers."""
+    names = []
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        kwarg = field.kwarg_definition
+        if isinstance(kwarg, QueryParameter) and field.annotation in (int, int | None):
+            names.append(kwarg.query or name)
+    return tuple(names)
+
+
+async def strict_integers(request: Request[Any, Any, Any]) -> None:
+    """Integer query parameters are whole numbers as written (``5``), not anything a
+    lenient conversion makes one of (``1e3``, ``5.0``)."""
+    for name in integer_queries(request.route_handler):
+        raw = request.query_params.get(name)
+        if raw is not None and not WHOLE_NUMBER.fullmatch(raw):
+            raise invalid(name, "must be a whole number", "query")
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -41,19 +85,11 @@ def as_utc(moment: datetime | None) -> datetime | None:
 
 
 def parse_cursor(after: str | None) -> int | None:
-    if after is None or after == "":
+    """The position of an ``after`` cursor (already checked against `CURSOR_PATTERN`)."""
+    if not after:
         return None
     if not after.isdigit() or len(after) > 18:
-        raise ValidationException(
-            detail="invalid cursor",
-            extra=[
-                {
-                    "key": "after",
-                    "message": "must be a cursor from a previous page",
-                    "source": "query",
-                }
-            ],
-        )
+        raise invalid("after", "must be a cursor from a previous page", "query")
     return int(after)
 
 
@@ -70,14 +106,41 @@ async def read_model(
 ) -> tuple[T, dict[str, str]]:
     """``run`` over a snapshot of the named read models, once they reach ``min_position``
     (or after at most 5 s), and the header saying how far that snapshot goes.
+
+    A position beyond the log's head was never given by a command (a command answers
+    after its commit), so there is nothing to wait for.
     """
     container: Container = request.app.state.container
     if min_position:
         deadline = time.monotonic() + MAX_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            reached = await anyio.to_thread.run_sync(container.reads.position, names)
-            if reached >= min_position:
-                break
-            await anyio.sleep(POLL_SECONDS)
+        reached = await anyio.to_thread.run_sync(container.reads.position, names)
+        if reached < min_position and min_position <= await anyio.to_thread.run_sync(
+            container.events.head
+        ):
+            while reached < min_position and time.monotonic() < deadline:
+                await anyio.sleep(POLL_SECONDS)
+                reached = await anyio.to_thread.run_sync(container.reads.position, names)
     result, position = await anyio.to_thread.run_sync(container.reads.query, names, run)
     return result, {POSITION_HEADER: str(position)}
+
+
+def etag_of(version: int) -> str:
+    return f'"{version}"'
+
+
+def not_modified(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names this entity tag (weakly compared, ``*`` for any)."""
+    if if_none_match is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def one(body: T, version: int, headers: dict[str, str], if_none_match: str | None) -> Response[T]:
+    """One resource with its version as ``ETag``; ``304`` without a body when the
+    client's ``If-None-Match`` already names that version."""
+    etag = etag_of(version)
+    headers = headers | {"ETag": etag}
+    if not_modified(if_none_match, etag):
+        return Response(None, status_code=304, headers=headers)  # type: ignore[arg-type]
+    return Response(body, headers=headers)

@@ -8,25 +8,51 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.response import Response
 
 from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import run_command, version_and_position
-from api.http.reads import After, Limit, MinPosition, next_cursor_of, parse_cursor, read_model
+from api.http.commands import Changed, Created, changed, created, run_command
+from api.http.conversations import MessageCreated
+from api.http.fields import (
+    NO_NUL,
+    Content,
+    Count,
+    JsonValue,
+    LongText,
+    Name,
+    Reason,
+    checked_json,
+)
+from api.http.reads import (
+    After,
+    IfNoneMatch,
+    Limit,
+    MinPosition,
+    next_cursor_of,
+    one,
+    parse_cursor,
+    read_model,
+)
 from api.http.usage import ensure_within_budget
-from application.context import Principal
+from application.context import CommandContext, Principal
 from application.errors import NotFound
 from application.ports import CommandResult
-from domain.errors import InvalidValue
+from domain.agent_run import COST_MAX_USD, NAME_MAX_CHARS
+from domain.errors import RuleViolation
 from infrastructure.deltas import Deltas
 from projections.runs import conversation_runs, run_timeline
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Text = Annotated[str, msgspec.Meta(min_length=1)]
 WRITE = [requires("commands:write")]
 READ = [requires("read")]
+CallId = Annotated[
+    str,
+    PathParameter(
+        min_length=1, max_length=NAME_MAX_CHARS, pattern=NO_NUL, description="A tool call's id"
+    ),
+]
 
 
 class StartRun(msgspec.Struct, forbid_unknown_fields=True):
@@ -37,196 +63,256 @@ class StartRun(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Thinking(msgspec.Struct, forbid_unknown_fields=True):
-    text: Text
+    text: LongText
 
 
 class ToolCall(msgspec.Struct, forbid_unknown_fields=True):
     call_id: Name
     tool: Name
-    arguments: Any = None
+    arguments: JsonValue = None
+
+    def __post_init__(self) -> None:
+        checked_json("arguments", self.arguments)
 
 
 class ToolResult(msgspec.Struct, forbid_unknown_fields=True):
-    duration_ms: Annotated[int, msgspec.Meta(ge=0)]
-    result: Any = None
-    error: Text | None = None
+    duration_ms: Count
+    result: JsonValue = None
+    error: LongText | None = None
+
+    def __post_init__(self) -> None:
+        checked_json("result", self.result)
 
 
 class Usage(msgspec.Struct, forbid_unknown_fields=True):
-    input_tokens: Annotated[int, msgspec.Meta(ge=0)] = 0
-    output_tokens: Annotated[int, msgspec.Meta(ge=0)] = 0
-    cost_usd: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    cost_usd: Annotated[float, msgspec.Meta(ge=0, le=COST_MAX_USD)] = 0.0
 
 
 class Complete(msgspec.Struct, forbid_unknown_fields=True):
-    content: Text | None = None
+    content: Content | None = None
     usage: Usage = msgspec.field(default_factory=Usage)
 
 
 class Fail(msgspec.Struct, forbid_unknown_fields=True):
-    error: Text
+    error: LongText
 
 
 class Cancel(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    reason: Reason = ""
 
 
 class Delta(msgspec.Struct, forbid_unknown_fields=True):
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=65536)]
+    text: Content
 
 
-def _started(result: CommandResult) -> dict[str, Any]:
-    return {"id": str(result.id), **version_and_position(result)}
+class Buffered(msgspec.Struct):
+    buffered_bytes: int
 
 
-def _completed(result: CommandResult) -> dict[str, Any]:
-    return {"message_id": result.fields["message_id"], **version_and_position(result)}
+def _completed(result: CommandResult) -> MessageCreated:
+    return MessageCreated(UUID(result.fields["message_id"]), result.version, result.position)
+
+
+def _run_url(result: CommandResult) -> str:
+    return f"/v1/runs/{result.id}"
 
 
 class RunsController(Controller):
     path = "/v1/runs"
     tags = ["runs"]
 
-    @post("/", guards=WRITE, status_code=201, opt={"command": "run.start"})
+    @post("/", guards=WRITE, status_code=201, operation_id="startRun", opt={"command": "run.start"})
     async def start(
-        self, request: Request[Principal, Any, Any], data: JSONBody[StartRun]
-    ) -> Response[dict[str, Any]]:
+        self,
+        request: Request[Principal, Any, Any],
+        context: NamedDependency[CommandContext],
+        data: JSONBody[StartRun],
+    ) -> Response[Created]:
         """Start an agent run in a conversation (agent_started); ``429 budget-exceeded``
         once the tenant has used its daily budget."""
         await ensure_within_budget(request)
         c: Container = request.app.state.container
         return await run_command(
-            request,
+            context,
             lambda ctx: c.on_loop.runs.start(
                 ctx, data.conversation_id, data.agent, data.model, data.input_message_id
             ),
-            _started,
+            created,
             201,
+            _run_url,
         )
 
-    @post("/{run_id:uuid}/thinking", guards=WRITE, status_code=200, opt={"command": "run.think"})
+    @post(
+        "/{run_id:uuid}/thinking",
+        guards=WRITE,
+        status_code=200,
+        operation_id="recordThought",
+        opt={"command": "run.think"},
+    )
     async def thinking(
         self,
         request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
         data: JSONBody[Thinking],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[Changed]:
         """Record a thought (agent_thinking)."""
         c: Container = request.app.state.container
         return await run_command(
-            request,
-            lambda ctx: c.on_loop.runs.think(ctx, run_id, data.text),
-            version_and_position,
+            context, lambda ctx: c.on_loop.runs.think(ctx, run_id, data.text), changed
         )
 
     @post(
-        "/{run_id:uuid}/tools", guards=WRITE, status_code=200, opt={"command": "run.tool_started"}
+        "/{run_id:uuid}/tools",
+        guards=WRITE,
+        status_code=200,
+        operation_id="startToolCall",
+        opt={"command": "run.tool_started"},
     )
     async def tool(
         self,
         request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
         data: JSONBody[ToolCall],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[Changed]:
         """A tool call starts (tool_executing)."""
         c: Container = request.app.state.container
         return await run_command(
-            request,
+            context,
             lambda ctx: c.on_loop.runs.start_tool(
                 ctx, run_id, data.call_id, data.tool, data.arguments
             ),
-            version_and_position,
+            changed,
         )
 
     @post(
         "/{run_id:uuid}/tools/{call_id:str}/result",
         guards=WRITE,
         status_code=200,
+        operation_id="completeToolCall",
         opt={"command": "run.tool_completed"},
     )
     async def tool_result(
         self,
         request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
-        call_id: FromPath[str],
+        call_id: CallId,
+        context: NamedDependency[CommandContext],
         data: JSONBody[ToolResult],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[Changed]:
         """A started tool call ends, once (tool_completed)."""
         c: Container = request.app.state.container
         return await run_command(
-            request,
+            context,
             lambda ctx: c.on_loop.runs.finish_tool(
                 ctx, run_id, call_id, data.result, data.error, data.duration_ms
             ),
-            version_and_position,
+            changed,
         )
 
-    @post("/{run_id:uuid}/complete", guards=WRITE, status_code=200, opt={"command": "run.complete"})
+    @post(
+        "/{run_id:uuid}/complete",
+        guards=WRITE,
+        status_code=200,
+        operation_id="completeRun",
+        opt={"command": "run.complete"},
+    )
     async def complete(
         self,
         request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
         data: JSONBody[Complete],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[MessageCreated]:
         """Complete the run and post its answer to the conversation, atomically
-        (agent_completed). Without ``content`` the streamed deltas are stored.
+        (agent_completed). Without ``content`` the streamed deltas are stored; with neither,
+        ``409``.
         """
         c: Container = request.app.state.container
         deltas: Deltas = request.app.state.deltas
         tenant = request.user.tenant_id
-        content = data.content or await deltas.buffered(tenant, str(run_id))
+        content = data.content
         if not content:
-            raise InvalidValue("content", "give content, or stream deltas before completing")
+            await anyio.to_thread.run_sync(c.runs.check_running, tenant, run_id)
+            content = await deltas.buffered(tenant, str(run_id))
+            if not content:
+                raise RuleViolation("give content, or stream deltas before completing")
         usage = msgspec.structs.asdict(data.usage)
         response = await run_command(
-            request,
+            context,
             lambda ctx: c.on_loop.runs.complete(ctx, run_id, content, usage),
             _completed,
         )
         await deltas.discard(tenant, str(run_id))
         return response
 
-    @post("/{run_id:uuid}/fail", guards=WRITE, status_code=200, opt={"command": "run.fail"})
+    @post(
+        "/{run_id:uuid}/fail",
+        guards=WRITE,
+        status_code=200,
+        operation_id="failRun",
+        opt={"command": "run.fail"},
+    )
     async def fail(
-        self, request: Request[Principal, Any, Any], run_id: FromPath[UUID], data: JSONBody[Fail]
-    ) -> Response[dict[str, Any]]:
+        self,
+        request: Request[Principal, Any, Any],
+        run_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        data: JSONBody[Fail],
+    ) -> Response[Changed]:
         """The run failed (agent_failed)."""
         c: Container = request.app.state.container
         return await run_command(
-            request,
-            lambda ctx: c.on_loop.runs.fail(ctx, run_id, data.error),
-            version_and_position,
+            context, lambda ctx: c.on_loop.runs.fail(ctx, run_id, data.error), changed
         )
 
-    @post("/{run_id:uuid}/cancel", guards=WRITE, status_code=200, opt={"command": "run.cancel"})
+    @post(
+        "/{run_id:uuid}/cancel",
+        guards=WRITE,
+        status_code=200,
+        operation_id="cancelRun",
+        opt={"command": "run.cancel"},
+    )
     async def cancel(
-        self, request: Request[Principal, Any, Any], run_id: FromPath[UUID], data: JSONBody[Cancel]
-    ) -> Response[dict[str, Any]]:
+        self,
+        request: Request[Principal, Any, Any],
+        run_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        data: JSONBody[Cancel],
+    ) -> Response[Changed]:
         """The run was cancelled (agent_cancelled)."""
         c: Container = request.app.state.container
         return await run_command(
-            request,
-            lambda ctx: c.on_loop.runs.cancel(ctx, run_id, data.reason),
-            version_and_position,
+            context, lambda ctx: c.on_loop.runs.cancel(ctx, run_id, data.reason), changed
         )
 
-    @post("/{run_id:uuid}/deltas", guards=WRITE, status_code=202, opt={"command": "run.delta"})
+    @post(
+        "/{run_id:uuid}/deltas",
+        guards=WRITE,
+        status_code=202,
+        operation_id="streamDelta",
+        opt={"command": "run.delta"},
+    )
     async def delta(
         self, request: Request[Principal, Any, Any], run_id: FromPath[UUID], data: JSONBody[Delta]
-    ) -> dict[str, int]:
+    ) -> Buffered:
         """A token delta: published live, never stored; `complete` stores their concatenation."""
         c: Container = request.app.state.container
         tenant = request.user.tenant_id
         await anyio.to_thread.run_sync(c.runs.check_running, tenant, run_id)
         deltas: Deltas = request.app.state.deltas
-        return {"buffered_bytes": await deltas.publish(tenant, str(run_id), data.text)}
+        return Buffered(await deltas.publish(tenant, str(run_id), data.text))
 
-    @get("/{run_id:uuid}", guards=READ)
+    @get("/{run_id:uuid}", guards=READ, operation_id="getRun")
     async def timeline(
         self,
         request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
         min_position: MinPosition = None,
+        if_none_match: IfNoneMatch = None,
     ) -> Response[dict[str, Any]]:
         """Steps in order with timestamps and durations, tool calls, and totals."""
         tenant = request.user.tenant_id
@@ -235,14 +321,14 @@ class RunsController(Controller):
         )
         if found is None:
             raise NotFound(f"run {run_id} not found")
-        return Response(found, headers=headers | {"ETag": f'"{found["version"]}"'})
+        return one(found, found["version"], headers, if_none_match)
 
 
 class ConversationRunsController(Controller):
     path = "/v1/conversations"
     tags = ["runs"]
 
-    @get("/{conversation_id:uuid}/runs", guards=READ)
+    @get("/{conversation_id:uuid}/runs", guards=READ, operation_id="listConversationRuns")
     async def runs(
         self,
         request: Request[Principal, Any, Any],

@@ -12,11 +12,14 @@ from litestar.params import QueryParameter
 from litestar.response import Response
 
 from api.http.auth import requires
+from api.http.fields import NO_NUL
 from api.http.reads import After, Limit, MinPosition, parse_cursor, read_model
 from application.context import Principal
 from projections.message_search import search_messages
 
-Query = Annotated[str, QueryParameter(min_length=1, max_length=500, description="Web-style query")]
+Query = Annotated[
+    str, QueryParameter(min_length=1, max_length=500, pattern=NO_NUL, description="Web-style query")
+]
 
 
 class SearchHitOut(msgspec.Struct):
@@ -40,7 +43,7 @@ class SearchController(Controller):
     path = "/v1/search"
     tags = ["search"]
 
-    @get("/messages", guards=[requires("read")])
+    @get("/messages", guards=[requires("read")], operation_id="searchMessages")
     async def messages(
         self,
         request: Request[Principal, Any, Any],

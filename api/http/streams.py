@@ -9,13 +9,14 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get
-from litestar.exceptions import ValidationException
 from litestar.params import FromPath, QueryParameter
 
 from api.bootstrap import Container
 from api.http.auth import requires
+from api.http.bodies import invalid
 from api.http.reads import as_utc
 from application.context import Principal
+from domain.values import INT64_MAX
 
 
 class StoredEventOut(msgspec.Struct):
@@ -51,13 +52,15 @@ class StreamsController(Controller):
     path = "/v1/streams"
     tags = ["streams"]
 
-    @get("/{aggregate_id:uuid}/events", guards=[requires("read")])
+    @get("/{aggregate_id:uuid}/events", guards=[requires("read")], operation_id="listStreamEvents")
     async def events(
         self,
         request: Request[Principal, Any, Any],
         aggregate_id: FromPath[UUID],
-        from_version: Annotated[int, QueryParameter(ge=1)] = 1,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        from_version: Annotated[
+            int, QueryParameter(ge=1, le=INT64_MAX, description="The first version to read")
+        ] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=500, description="At most 500")] = 100,
     ) -> StreamPage:
         """Stored events of one aggregate, oldest first; ``next`` is the next from_version."""
         container: Container = request.app.state.container
@@ -71,28 +74,19 @@ class StreamsController(Controller):
         next_version = str(items[-1].version + 1) if len(items) == limit else None
         return StreamPage(items=items, next=next_version)
 
-    @get("/{aggregate_id:uuid}/state", guards=[requires("read")])
+    @get("/{aggregate_id:uuid}/state", guards=[requires("read")], operation_id="getStreamState")
     async def state(
         self,
         request: Request[Principal, Any, Any],
         aggregate_id: FromPath[UUID],
-        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+        version: Annotated[int | None, QueryParameter(ge=1, le=INT64_MAX)] = None,
         as_of: Annotated[datetime | None, QueryParameter(description="RFC 3339 time")] = None,
     ) -> StateOut:
         """The aggregate's state as of a version or a time (latest by default), and the
         events that led there.
         """
         if version is not None and as_of is not None:
-            raise ValidationException(
-                detail="give version or as_of, not both",
-                extra=[
-                    {
-                        "key": "as_of",
-                        "message": "give version or as_of, not both",
-                        "source": "query",
-                    }
-                ],
-            )
+            raise invalid("as_of", "give version or as_of, not both", "query")
         as_of = as_utc(as_of)
         container: Container = request.app.state.container
         found = await anyio.to_thread.run_sync(

@@ -60,7 +60,7 @@ class UsageController(Controller):
     path = "/v1/usage"
     tags = ["usage"]
 
-    @get("/", guards=[requires("read")])
+    @get("/", guards=[requires("read")], operation_id="getUsage")
     async def today(
         self, request: Request[Principal, Any, Any], min_position: MinPosition = None
     ) -> Response[dict[str, Any]]:

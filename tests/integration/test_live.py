@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.integration.conftest import KeyFactory
 from tests.integration.sse import collect
@@ -133,10 +133,15 @@ async def test_live_needs_a_key_and_the_live_scope(
     headers = {"Authorization": f"Bearer {issue_key(scopes=('read',))}"}
     assert_problem(await anonymous.get("/v1/live", headers=headers), 403)
     ws_url = api_url.replace("http", "ws") + "/v1/live/ws"
-    for header in ({}, headers):
-        with pytest.raises(Exception, match=r"40[13]"):
+    wrong = {"Authorization": "Bearer chr_0123456789abcdef0123456789abcdef_nope"}
+    for header, status in (({}, 401), (wrong, 401), (headers, 403)):
+        with pytest.raises(InvalidStatus) as refused:
             async with connect(ws_url, additional_headers=header):
                 pass
+        answer = refused.value.response
+        assert answer.status_code == status
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert json.loads(answer.body)["status"] == status
 
 
 async def test_websocket_resumes_and_follows_live(client: httpx.AsyncClient, api_url: str) -> None:
@@ -168,7 +173,8 @@ async def test_a_bad_first_websocket_frame_closes_with_an_error(
     ) as ws:
         await ws.send(json.dumps({"cursor": "soon"}))
         error = json.loads(await ws.recv())
-        assert error["type"] == "error"
+        assert error["status"] == 400 and error["type"].endswith("/validation-error")
+        assert [e["field"] for e in error["errors"]] == ["cursor"]
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
