@@ -117,3 +117,15 @@ def message_history(
     ).fetchall()
     page = [message_row(r) for r in rows[:limit]]
     return page, (page[-1].position if len(rows) > limit else None)
+
+
+def get_message(
+    conn: Connection[dict[str, Any]], tenant_id: str, conversation_id: UUID, message_id: UUID
+) -> MessageRow | None:
+    """One message of the tenant's conversation, or None."""
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM {READ_SCHEMA}.messages"
+        " WHERE message_id = %s AND tenant_id = %s AND conversation_id = %s",
+        (message_id, tenant_id, conversation_id),
+    ).fetchone()
+    return None if row is None else message_row(row)
