@@ -24,15 +24,17 @@ from api.http.audit import AuditController
 from api.http.auth import authentication_middleware
 from api.http.bodies import ChronicleRequest
 from api.http.commands import COMMAND_DEPENDENCIES
+from api.http.contract import contract_renderers, docs_assets
 from api.http.conversations import ConversationsController
 from api.http.denials import DenialAuditMiddleware
 from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
 from api.http.keys import KeysController
 from api.http.live import LiveController, live_websocket
+from api.http.options import allow_every_method
 from api.http.problems import problem_details_plugin
+from api.http.queries import strict_queries
 from api.http.rate_limit import RateLimitMiddleware
-from api.http.reads import strict_integers
 from api.http.runs import ConversationRunsController, RunsController
 from api.http.search import SearchController
 from api.http.streams import StreamsController
@@ -105,6 +107,7 @@ def create_app(settings: Settings) -> Litestar:
     return Litestar(
         route_handlers=[
             HealthController,
+            docs_assets(),
             ConversationsController,
             StreamsController,
             SearchController,
@@ -122,7 +125,8 @@ def create_app(settings: Settings) -> Litestar:
         lifespan=[lifespan],
         request_class=ChronicleRequest,
         after_exception=[remember_refusal],
-        before_request=strict_integers,
+        before_request=strict_queries,
+        before_send=[allow_every_method],
         dependencies=COMMAND_DEPENDENCIES,
         middleware=[
             prometheus.middleware,
@@ -139,6 +143,8 @@ def create_app(settings: Settings) -> Litestar:
             version=VERSION,
             description="An event-sourced CQRS backend for AI-assistant and agent platforms.",
             path="/schema",
+            render_plugins=contract_renderers(),
+            use_handler_docstrings=True,
             components=Components(
                 security_schemes={
                     "apiKey": SecurityScheme(type="http", scheme="bearer", bearer_format="chr_…")

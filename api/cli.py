@@ -560,8 +560,6 @@ def events_show(
         aggregate_id = UUID(aggregate)
     except ValueError:
         fail(f"not an aggregate id: {aggregate!r}", 2)
-    if version is not None and as_of is not None:
-        fail("give --version or --as-of, not both", 2)
     as_of = as_utc(as_of)
     with container() as c:
         first = c.store.read_stream(aggregate_id, 1, 1)

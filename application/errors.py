@@ -49,6 +49,11 @@ class StoreUnavailable(ApplicationError):
     """
 
 
+class OwnKeyRevocation(ApplicationError):
+    """A key asked to revoke itself: that would lock its holder out mid-request; another
+    admin key, or an operator with `chronicle keys revoke`, does it."""
+
+
 class BudgetExceeded(ApplicationError):
     """The tenant has used its daily budget; new agent runs wait for the next UTC day."""
 

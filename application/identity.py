@@ -16,7 +16,7 @@ from uuid import UUID
 
 from application.commands import CommandRunner
 from application.context import CommandContext, Principal
-from application.errors import NotFound, Unauthenticated
+from application.errors import NotFound, OwnKeyRevocation, Unauthenticated
 from application.ports import Change, CommandResult, EventStore
 from application.tenancy import load_owned
 from domain.identity import ApiKey, Budget, Tenant
@@ -105,11 +105,14 @@ class Identity:
     def revoke_key(
         self, context: CommandContext, key_id: UUID, reason: str = "", *, own: bool = False
     ) -> CommandResult:
-        """Revoke a key; with ``own`` only a key of the context's tenant (else `NotFound`)."""
+        """Revoke a key; with ``own`` only a key of the context's tenant (else `NotFound`),
+        and not the one the context acts with (`OwnKeyRevocation`)."""
 
         def decide() -> Change:
             if own:
                 key = load_owned(self._store, key_id, ApiKey, context.tenant_id)
+                if context.actor == f"key:{key_id}":
+                    raise OwnKeyRevocation(f"key {key_id} cannot revoke itself; use another key")
             else:
                 key = self._store.get(key_id, ApiKey)
             key.revoke(reason)

@@ -51,7 +51,8 @@ class Streams:
         version: int | None = None,
         as_of: datetime | None = None,
     ) -> StateAt:
-        """The state at ``version``, or as of the time ``as_of`` (the latest by default)."""
+        """The state at ``version``, or as of the time ``as_of`` (the latest by default);
+        with both, at ``version`` if the aggregate had reached it by ``as_of``."""
         events = self.read(tenant_id, aggregate_id, 1, MAX_EVENTS)
         if as_of is not None:
             events = [e for e in events if e.recorded_at <= as_of]

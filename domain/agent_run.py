@@ -17,7 +17,7 @@ from domain.values import INT32_MAX, check_amount, check_chars, check_count, che
 
 RUNNING = "running"
 NAME_MAX_CHARS = 200  # agents, models, tools and call ids
-TEXT_MAX_CHARS = 262_144  # thoughts and errors
+TEXT_MAX_CHARS = 65_536  # thoughts and errors
 REASON_MAX_CHARS = 2000
 COST_MAX_USD = 1_000_000.0  # of one run
 USAGE_TOKENS = ("input_tokens", "output_tokens")

@@ -13,11 +13,18 @@ from litestar.response import Response
 
 from api.http.auth import requires
 from api.http.fields import NO_NUL
-from api.http.reads import After, MinPosition, as_utc, next_cursor_of, parse_cursor, read_model
+from api.http.reads import (
+    READ_MODEL,
+    After,
+    MinPosition,
+    next_cursor_of,
+    parse_cursor,
+    read_model,
+)
 from application.context import Principal
 from projections.audit import AuditQuery, audit_entries
 
-Time = Annotated[datetime | None, QueryParameter(description="RFC 3339 time (UTC if no offset)")]
+Time = Annotated[datetime | None, QueryParameter(description="RFC 3339 time with its offset")]
 Filter = Annotated[str | None, QueryParameter(max_length=200, pattern=NO_NUL)]
 AuditLimit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size, at most 500")]
 
@@ -51,7 +58,7 @@ class AuditController(Controller):
     path = "/v1/audit"
     tags = ["audit"]
 
-    @get("/", guards=[requires("audit:read")], operation_id="listAudit")
+    @get("/", guards=[requires("audit:read")], operation_id="listAudit", opt=READ_MODEL)
     async def entries(
         self,
         request: Request[Principal, Any, Any],
@@ -67,9 +74,7 @@ class AuditController(Controller):
         """Every command of the tenant, accepted or denied, oldest first: actor (``key:…``),
         key id, action (the command), target, outcome, status, reason, request and trace ids.
         """
-        query = AuditQuery(
-            request.user.tenant_id, actor, action, target, as_utc(since), as_utc(until)
-        )
+        query = AuditQuery(request.user.tenant_id, actor, action, target, since, until)
         cursor = parse_cursor(after)
         (rows, next_cursor), headers = await read_model(
             request,

@@ -17,6 +17,7 @@ from api.http.auth import requires
 from api.http.commands import Changed, Created, changed, created, run_command
 from api.http.fields import Content, Count, Name, Title
 from api.http.reads import (
+    READ_MODEL,
     After,
     IfNoneMatch,
     Limit,
@@ -209,7 +210,7 @@ class ConversationsController(Controller):
             changed,
         )
 
-    @get("/", guards=READ, operation_id="listConversations")
+    @get("/", guards=READ, operation_id="listConversations", opt=READ_MODEL)
     async def list_conversations(
         self,
         request: Request[Principal, Any, Any],
@@ -228,7 +229,7 @@ class ConversationsController(Controller):
         page = ConversationPage(rows, next_cursor_of(next_cursor))
         return Response(page, headers=headers)
 
-    @get("/{conversation_id:uuid}", guards=READ, operation_id="getConversation")
+    @get("/{conversation_id:uuid}", guards=READ, operation_id="getConversation", opt=READ_MODEL)
     async def get_one(
         self,
         request: Request[Principal, Any, Any],
@@ -248,7 +249,9 @@ class ConversationsController(Controller):
             raise NotFound(f"conversation {conversation_id} not found")
         return one(row, row.version, headers, if_none_match)
 
-    @get("/{conversation_id:uuid}/messages", guards=READ, operation_id="listMessages")
+    @get(
+        "/{conversation_id:uuid}/messages", guards=READ, operation_id="listMessages", opt=READ_MODEL
+    )
     async def history(
         self,
         request: Request[Principal, Any, Any],
@@ -277,6 +280,7 @@ class ConversationsController(Controller):
         "/{conversation_id:uuid}/messages/{message_id:uuid}",
         guards=READ,
         operation_id="getMessage",
+        opt=READ_MODEL,
     )
     async def get_message(
         self,

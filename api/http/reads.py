@@ -4,16 +4,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from litestar import Request
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Response
 
@@ -28,7 +25,7 @@ POSITION_HEADER = "Chronicle-Position"
 MAX_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.02
 CURSOR_PATTERN = r"^[0-9]{0,18}$"
-WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
+READ_MODEL = {"read_model": True}  # the `opt` of a route answered from read models
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="Page size, at most 500")]
 MinPosition = Annotated[
@@ -55,26 +52,6 @@ After = Annotated[
         description="The `next` cursor of the previous page",
     ),
 ]
-
-
-@cache
-def integer_queries(handler: BaseRouteHandler) -> tuple[str, ...]:
-    """The names of the query parameters a handler reads as integers."""
-    names = []
-    for name, field in handler.parsed_fn_signature.parameters.items():
-        kwarg = field.kwarg_definition
-        if isinstance(kwarg, QueryParameter) and field.annotation in (int, int | None):
-            names.append(kwarg.query or name)
-    return tuple(names)
-
-
-async def strict_integers(request: Request[Any, Any, Any]) -> None:
-    """Integer query parameters are whole numbers as written (``5``), not anything a
-    lenient conversion makes one of (``1e3``, ``5.0``)."""
-    for name in integer_queries(request.route_handler):
-        raw = request.query_params.get(name)
-        if raw is not None and not WHOLE_NUMBER.fullmatch(raw):
-            raise invalid(name, "must be a whole number", "query")
 
 
 def as_utc(moment: datetime | None) -> datetime | None:

@@ -27,6 +27,7 @@ from api.http.fields import (
     checked_json,
 )
 from api.http.reads import (
+    READ_MODEL,
     After,
     IfNoneMatch,
     Limit,
@@ -123,7 +124,21 @@ class RunsController(Controller):
     path = "/v1/runs"
     tags = ["runs"]
 
-    @post("/", guards=WRITE, status_code=201, operation_id="startRun", opt={"command": "run.start"})
+    @post(
+        "/",
+        guards=WRITE,
+        status_code=201,
+        operation_id="startRun",
+        opt={
+            "command": "run.start",
+            "problems": (404,),
+            "problem_notes": {
+                404: "The conversation is not found, or another tenant's",
+                429: "Over the key's rate limit, or the tenant's daily budget is used"
+                " (type budget-exceeded, until 00:00 UTC)",
+            },
+        },
+    )
     async def start(
         self,
         request: Request[Principal, Any, Any],
@@ -306,7 +321,7 @@ class RunsController(Controller):
         deltas: Deltas = request.app.state.deltas
         return Buffered(await deltas.publish(tenant, str(run_id), data.text))
 
-    @get("/{run_id:uuid}", guards=READ, operation_id="getRun")
+    @get("/{run_id:uuid}", guards=READ, operation_id="getRun", opt=READ_MODEL)
     async def timeline(
         self,
         request: Request[Principal, Any, Any],
@@ -328,7 +343,12 @@ class ConversationRunsController(Controller):
     path = "/v1/conversations"
     tags = ["runs"]
 
-    @get("/{conversation_id:uuid}/runs", guards=READ, operation_id="listConversationRuns")
+    @get(
+        "/{conversation_id:uuid}/runs",
+        guards=READ,
+        operation_id="listConversationRuns",
+        opt=READ_MODEL,
+    )
     async def runs(
         self,
         request: Request[Principal, Any, Any],

@@ -13,7 +13,7 @@ from litestar.response import Response
 
 from api.http.auth import requires
 from api.http.fields import NO_NUL
-from api.http.reads import After, Limit, MinPosition, parse_cursor, read_model
+from api.http.reads import READ_MODEL, After, Limit, MinPosition, parse_cursor, read_model
 from application.context import Principal
 from projections.message_search import search_messages
 
@@ -43,7 +43,7 @@ class SearchController(Controller):
     path = "/v1/search"
     tags = ["search"]
 
-    @get("/messages", guards=[requires("read")], operation_id="searchMessages")
+    @get("/messages", guards=[requires("read")], operation_id="searchMessages", opt=READ_MODEL)
     async def messages(
         self,
         request: Request[Principal, Any, Any],

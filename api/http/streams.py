@@ -13,8 +13,6 @@ from litestar.params import FromPath, QueryParameter
 
 from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.bodies import invalid
-from api.http.reads import as_utc
 from application.context import Principal
 from domain.values import INT64_MAX
 
@@ -82,12 +80,9 @@ class StreamsController(Controller):
         version: Annotated[int | None, QueryParameter(ge=1, le=INT64_MAX)] = None,
         as_of: Annotated[datetime | None, QueryParameter(description="RFC 3339 time")] = None,
     ) -> StateOut:
-        """The aggregate's state as of a version or a time (latest by default), and the
-        events that led there.
+        """The aggregate's state as of a version or a time (latest by default; with both,
+        the version as it stood then), and the events that led there.
         """
-        if version is not None and as_of is not None:
-            raise invalid("as_of", "give version or as_of, not both", "query")
-        as_of = as_utc(as_of)
         container: Container = request.app.state.container
         found = await anyio.to_thread.run_sync(
             container.streams.state_at, request.user.tenant_id, aggregate_id, version, as_of

@@ -22,6 +22,7 @@ from api.http.auth import requires
 from api.http.commands import Changed, Created, changed, created, in_thread, run_command
 from api.http.fields import NO_NUL, JsonValue, Name, TaskType, checked_json
 from api.http.reads import (
+    READ_MODEL,
     After,
     IfNoneMatch,
     Limit,
@@ -156,7 +157,7 @@ class TasksController(Controller):
         guards=WRITE,
         status_code=200,
         operation_id="claimTask",
-        opt={"command": "task.claim"},
+        opt={"command": "task.claim", "no_content": "No claimable task turned up within wait_s"},
     )
     async def claim(
         self,
@@ -185,7 +186,9 @@ class TasksController(Controller):
             claim.result.version,
             claim.result.position,
         )
-        headers = {"Idempotent-Replayed": "true"} if claim.result.replayed else {}
+        headers = {"ETag": f'"{claim.result.version}"'}
+        if claim.result.replayed:
+            headers["Idempotent-Replayed"] = "true"
         return Response(body, headers=headers)
 
     @post(
@@ -272,7 +275,7 @@ class TasksController(Controller):
             context, in_thread(lambda ctx: c.tasks.cancel(ctx, task_id, data.reason)), changed
         )
 
-    @get("/", guards=READ, operation_id="listTasks")
+    @get("/", guards=READ, operation_id="listTasks", opt=READ_MODEL)
     async def list(
         self,
         request: Request[Principal, Any, Any],
@@ -300,7 +303,7 @@ class TasksController(Controller):
             headers=headers,
         )
 
-    @get("/{task_id:uuid}", guards=READ, operation_id="getTask")
+    @get("/{task_id:uuid}", guards=READ, operation_id="getTask", opt=READ_MODEL)
     async def get_one(
         self,
         request: Request[Principal, Any, Any],
@@ -322,7 +325,7 @@ class DashboardController(Controller):
     path = "/v1/dashboard"
     tags = ["tasks"]
 
-    @get("/tasks", guards=READ, operation_id="getTaskDashboard")
+    @get("/tasks", guards=READ, operation_id="getTaskDashboard", opt=READ_MODEL)
     async def tasks(
         self, request: Request[Principal, Any, Any], min_position: MinPosition = None
     ) -> Response[dict[str, Any]]:

@@ -12,7 +12,7 @@ from litestar.response import Response
 
 from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.reads import MinPosition, read_model
+from api.http.reads import READ_MODEL, MinPosition, read_model
 from application.context import Principal
 from application.errors import BudgetExceeded
 from domain.identity import Budget
@@ -60,7 +60,7 @@ class UsageController(Controller):
     path = "/v1/usage"
     tags = ["usage"]
 
-    @get("/", guards=[requires("read")], operation_id="getUsage")
+    @get("/", guards=[requires("read")], operation_id="getUsage", opt=READ_MODEL)
     async def today(
         self, request: Request[Principal, Any, Any], min_position: MinPosition = None
     ) -> Response[dict[str, Any]]:

@@ -120,3 +120,7 @@ async def test_admins_manage_only_their_own_tenants_keys(
             ),
             400,
         )
+        own = await http.post(f"/v1/keys/{key_id_of(admin)}/revoke", headers=bearer(admin))
+        assert_problem(own, 409)
+        assert own.json()["type"].endswith("/own-key")
+        assert (await http.get("/v1/keys", headers=bearer(admin))).status_code == 200
