@@ -45,8 +45,9 @@ from domain.errors import DomainError
 from domain.events import RecordedEvent
 from domain.identity import SCOPES
 from infrastructure.event_store import EVENTS_TABLE
-from infrastructure.projector import PoisonEvent, RebuildError, skip_poison
+from infrastructure.projector import RebuildError
 from infrastructure.read_models import ProjectionStatus, connect
+from infrastructure.repairs import RepairRefused, skip
 from infrastructure.runtime import DataDirBusy, read_runtime, servers_for
 from infrastructure.settings import Settings, SettingsError
 from projections.runs import WIRE_TYPES
@@ -293,6 +294,7 @@ def projections_rebuild(
     with container() as c:
         if name not in c.projections:
             fail(f"unknown projection {name!r}; known: {', '.join(c.projections)}", 2)
+        rebuild = c.rebuild(name)
         began = time.monotonic()
         columns = (
             TextColumn("rebuilding {task.description}"),
@@ -314,8 +316,8 @@ def projections_rebuild(
                 )
 
             try:
-                generation, position, events = c.rebuild(name).run(advance)
-            except (RebuildError, PoisonEvent) as error:
+                generation, position, events = rebuild.run(advance)
+            except RebuildError as error:
                 fail(str(error))
         seconds = time.monotonic() - began
         c.projection_log.rebuilt(cli_actor(), name, generation, position, events, round(seconds, 3))
@@ -324,23 +326,41 @@ def projections_rebuild(
         f"({events / max(seconds, 1e-6):,.0f} events/s)",
         highlight=False,
     )
+    if rebuild.parked_events:
+        err.print(
+            f"{rebuild.parked_events} event(s) could not be applied and are parked;"
+            f" see `chronicle projections parked {name}`",
+            highlight=False,
+        )
 
 
 @projections_app.command("skip")
 def projections_skip(
-    name: Annotated[str, typer.Argument(help="The stopped projection.")],
-    position: Annotated[int, typer.Argument(help="The position of the event to skip.")],
+    name: Annotated[str, typer.Argument(help="The projection.")],
+    at: Annotated[str, typer.Argument(metavar="position", help="The parked event's position.")],
 ) -> None:
-    """Move a projection stopped at a poison event past it (recorded as an audit event)."""
+    """Drop one parked event deliberately (recorded as an audit event); a projection
+    stopped by an older version moves past its poison event."""
+    if not at.isdigit() or len(at) > 18:
+        fail(f"not a position: {at!r}", 2)
+    position = int(at)
     with container() as c:
         if name not in c.projections:
             fail(f"unknown projection {name!r}; known: {', '.join(c.projections)}", 2)
         try:
-            error = skip_poison(c.dsn, name, position)
-        except RebuildError as problem:
+            skipped = skip(c.dsn, name, position)
+        except RepairRefused as problem:
             fail(str(problem))
-        c.projection_log.skipped(cli_actor(), name, position, error)
-    out.print(f"{name} skipped the event at position {position}", highlight=False)
+        c.projection_log.skipped(cli_actor(), name, position, skipped.error)
+    out.print(f"{name} skipped the event at position {position}", highlight=False, soft_wrap=True)
+    if skipped.behind:
+        out.print(
+            f"{skipped.behind} later event(s) of aggregate {skipped.aggregate_id} are still"
+            f" parked; `chronicle projections retry {name} --aggregate {skipped.aggregate_id}`"
+            " applies them",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()
