@@ -8,6 +8,7 @@ whatever validation misses would be.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -380,6 +381,67 @@ def test_two_projectors_never_apply_an_event_twice_around_parked_ones(
     assert len(parked(dsn, "messages")) == sum(40 - (5 + i) for i in (0, 4, 8))
 
 
+def test_operators_list_retry_and_skip_parked_events_with_the_cli(
+    scratch: Settings, scratch_container: Container
+) -> None:
+    c, dsn = scratch_container, scratch_container.dsn
+    refuse_content(dsn, "poison")
+    ours, theirs = conversation(c, "acme"), conversation(c, "other")
+    poison = post(c, ours, "poison")
+    after = post(c, ours, "after")
+    post(c, theirs, "theirs")
+    catch_up(c, "messages")
+
+    listed = run_cli(scratch, "projections", "parked", "--json")
+    assert listed.returncode == 0, listed.stderr
+    entries = json.loads(listed.stdout)
+    assert [(e["name"], e["position"], e["tenant_id"], e["aggregate_id"]) for e in entries] == [
+        ("messages", poison, "acme", str(ours.id)),
+        ("messages", after, "acme", str(ours.id)),
+    ]
+    assert entries[0]["error_class"] == "CheckViolation" and entries[0]["type"] == "MessagePosted"
+    assert entries[1]["error_class"] is None
+    table = run_cli(scratch, "projections", "parked", "messages")
+    assert table.returncode == 0 and "CheckViolation" in table.stdout
+    assert "nothing is parked" in run_cli(scratch, "projections", "parked", "tasks").stdout
+    status = json.loads(run_cli(scratch, "projections", "status", "--json").stdout)
+    assert {s["name"]: s["parked"] for s in status}["messages"] == 2
+
+    failed = run_cli(scratch, "projections", "retry", "messages")
+    assert failed.returncode == 0, failed.stderr
+    assert "applied 0" in failed.stdout and f"still parked 2: {poison}, {after}" in failed.stdout
+
+    skipped = run_cli(scratch, "projections", "skip", "messages", str(poison))
+    assert skipped.returncode == 0, skipped.stderr
+    assert f"retry messages --aggregate {ours.id}" in skipped.stdout
+    retried = run_cli(scratch, "projections", "retry", "messages", "--aggregate", str(ours.id))
+    assert retried.returncode == 0, retried.stderr
+    assert f"applied 1: {after}" in retried.stdout and "still parked 0" in retried.stdout
+    assert contents(dsn) == ["after", "theirs"]
+    assert parked(dsn, "messages") == []
+
+    for refused, code in (
+        (("parked", "nope"), 2),
+        (("retry", "nope"), 2),
+        (("retry", "messages", "--aggregate", str(uuid.uuid4())), 1),
+        (("skip", "messages", str(poison)), 1),
+        (("skip", "messages", "not-a-number"), 2),
+    ):
+        answer = run_cli(scratch, "projections", *refused)
+        assert answer.returncode == code, (refused, answer.stderr)
+        assert answer.stderr.strip().count("\n") == 0, answer.stderr
+
+    audit = c.store.get(ProjectionLog.create_id("messages"), ProjectionLog)
+    assert audit.skipped == [poison] and audit.retries == 2
+    kinds = [e.type for e in c.store.read_stream(audit.id, 1, 10)]
+    assert kinds == [
+        "ProjectionRegistered",
+        "ProjectionParkedRetried",
+        "ProjectionEventSkipped",
+        "ProjectionParkedRetried",
+    ]
+
+
 def test_a_projection_stopped_by_an_older_version_is_skipped_as_before(
     scratch: Settings, scratch_container: Container
 ) -> None:
@@ -408,6 +470,23 @@ def test_a_projection_stopped_by_an_older_version_is_skipped_as_before(
     assert contents(dsn) == ["before", "after"]
     audit = c.store.get(ProjectionLog.create_id("messages"), ProjectionLog)
     assert audit.skipped == [poison]
+
+
+def test_retry_resumes_a_projection_stopped_by_an_older_version(
+    scratch: Settings, scratch_container: Container
+) -> None:
+    c, dsn = scratch_container, scratch_container.dsn
+    chat = conversation(c, "acme")
+    post(c, chat, "huge", INT8_OVERFLOW)
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(
+            "UPDATE chronicle_projections SET state = 'stopped', error = 'x', error_position = 1"
+            " WHERE name = 'messages'"
+        )
+    resumed = run_cli(scratch, "projections", "retry", "messages")
+    assert resumed.returncode == 0 and "runs again" in resumed.stdout
+    catch_up(c, "messages")
+    assert len(parked(dsn, "messages")) == 1
 
 
 def test_existing_databases_get_the_parked_table_on_start(scratch: Settings) -> None:
