@@ -392,10 +392,15 @@ class Projector:
                 self._follow(stop)
             except TRANSIENT as error:
                 log.warning("projector lost its connection", projection=self.name, error=str(error))
-                stop.wait(delay)
-                delay = min(delay * 2, 5.0)
+            except Exception:
+                # Not an event's fault (that one would be parked): a thread that died here
+                # would leave the projection behind without a word; try again, loudly.
+                log.exception("projector failed", projection=self.name)
             else:
                 delay = 0.1
+                continue
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
 
     def catch_up(self) -> int:
         """Apply what the log holds now, once; the position reached, or -1 when the

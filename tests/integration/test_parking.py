@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 from eventsourcing.domain import Aggregate
+from structlog.testing import capture_logs
 
 from api.bootstrap import Container
 from application.context import CommandContext
@@ -501,3 +502,26 @@ def test_existing_databases_get_the_parked_table_on_start(scratch: Settings) -> 
         )
     ensure_projections(dsn, [MessagesProjection()])
     assert scalar(dsn, "SELECT count(*) FROM chronicle_parked") == 0
+
+
+def test_a_projector_that_fails_for_no_events_fault_tries_again_instead_of_dying(
+    scratch_container: Container,
+) -> None:
+    c, dsn = scratch_container, scratch_container.dsn
+    chat = conversation(c, "acme")
+    post(c, chat, "huge", INT8_OVERFLOW)
+    with psycopg.connect(dsn, autocommit=True) as admin:  # the queue itself fails for a while
+        admin.execute("ALTER TABLE chronicle_parked ADD CONSTRAINT broken CHECK (false)")
+    engine = c.projection_engine(["messages"], poll_seconds=0.1)
+    with capture_logs() as logs:
+        engine.start()
+        try:
+            failed = lambda: any(e["event"] == "projector failed" for e in logs)  # noqa: E731
+            wait_until(failed, 10, "the projector to fail")
+            assert checkpoint(dsn, "messages") < head(dsn)
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute("ALTER TABLE chronicle_parked DROP CONSTRAINT broken")
+            wait_until(caught_up(dsn, "messages"), 30, "the projector to try again")
+        finally:
+            engine.stop()
+    assert len(parked(dsn, "messages")) == 1
