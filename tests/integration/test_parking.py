@@ -525,3 +525,40 @@ def test_a_projector_that_fails_for_no_events_fault_tries_again_instead_of_dying
         finally:
             engine.stop()
     assert len(parked(dsn, "messages")) == 1
+
+
+def test_a_retry_while_the_projector_runs_and_the_aggregate_grows_applies_each_once_in_order(
+    scratch_container: Container,
+) -> None:
+    """The conversation's row counts its messages and keeps the version of the last one
+    applied: a message applied twice, lost or out of order would show."""
+    c, dsn = scratch_container, scratch_container.dsn
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(
+            "ALTER TABLE rm_conversations_g1.conversations"
+            " ADD CONSTRAINT refuses CHECK (message_count <> 3)"
+        )
+    chat = conversation(c, "acme")
+    engine = c.projection_engine(["conversations"], poll_seconds=0.1)
+    engine.start()
+
+    def write() -> None:
+        for i in range(60):
+            post(c, chat, f"m{i}")
+
+    writer = threading.Thread(target=write)
+    try:
+        writer.start()
+        wait_until(lambda: bool(parked(dsn, "conversations")), 30, "the third message to park")
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("ALTER TABLE rm_conversations_g1.conversations DROP CONSTRAINT refuses")
+        retried = retry_parked(dsn, c.projections["conversations"], c.store.decode_values)
+        assert retried.applied and retried.still_parked == []
+        writer.join(60)
+        wait_until(caught_up(dsn, "conversations"), 30, "the projector")
+    finally:
+        writer.join(60)
+        engine.stop()
+    assert parked(dsn, "conversations") == []
+    row = rows(dsn, "SELECT message_count, version FROM rm.conversations")[0]
+    assert (row["message_count"], row["version"]) == (60, chat.version)
