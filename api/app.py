@@ -17,7 +17,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 
 from api.bootstrap import Container
 from api.http.audit import AuditController
@@ -31,6 +31,7 @@ from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
 from api.http.keys import KeysController
 from api.http.live import LiveController, live_websocket
+from api.http.metrics import MetricsController
 from api.http.options import allow_every_method
 from api.http.problems import problem_details_plugin
 from api.http.queries import strict_queries
@@ -120,7 +121,7 @@ def create_app(settings: Settings) -> Litestar:
             AuditController,
             UsageController,
             KeysController,
-            PrometheusController,
+            MetricsController,
         ],
         lifespan=[lifespan],
         request_class=ChronicleRequest,

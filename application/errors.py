@@ -60,3 +60,12 @@ class BudgetExceeded(ApplicationError):
     def __init__(self, detail: str, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class UsageUnavailable(ApplicationError):
+    """The tenant's usage cannot be counted (some of its usage events are parked), so a
+    budget cannot be checked; new agent runs wait until an operator retries them."""
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

@@ -1,4 +1,4 @@
-"""Recording operational facts (projection rebuilds and skips) as audit events."""
+"""Recording operational facts (projection rebuilds, retries and skips) as audit events."""
 
 from __future__ import annotations
 
@@ -24,6 +24,16 @@ class ProjectionAudit:
             name,
             "projections.rebuild",
             lambda log: log.rebuilt(generation, position, events, seconds),
+        )
+
+    def retried(
+        self, actor: str, name: str, aggregate_id: str | None, applied: int, still_parked: int
+    ) -> None:
+        self._record(
+            actor,
+            name,
+            "projections.retry",
+            lambda log: log.parked_retried(aggregate_id, applied, still_parked),
         )
 
     def skipped(self, actor: str, name: str, position: int, error: str) -> None:

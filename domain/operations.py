@@ -1,4 +1,5 @@
-"""Operational facts worth an audit trail: projection rebuilds and deliberately skipped events."""
+"""Operational facts worth an audit trail: projection rebuilds, retries of parked events and
+deliberately skipped events."""
 
 from __future__ import annotations
 
@@ -23,11 +24,17 @@ class ProjectionLog(Aggregate):
     def __init__(self, name: str) -> None:
         self.name = name
         self.rebuilds = 0
+        self.retries = 0
         self.skipped: list[int] = []
 
     @event("ProjectionRebuilt")
     def rebuilt(self, generation: int, position: int, events: int, seconds: float) -> None:
         self.rebuilds += 1
+
+    @event("ProjectionParkedRetried")
+    def parked_retried(self, aggregate_id: str | None, applied: int, still_parked: int) -> None:
+        """Parked events (of one aggregate, or all) were applied again after a fix."""
+        self.retries += 1
 
     @event("ProjectionEventSkipped")
     def event_skipped(self, position: int, error: str) -> None:

@@ -2,17 +2,21 @@
 
 Each batch reads events after the checkpoint, applies them, and moves the checkpoint in
 one transaction, under a lock on the projection's row, so any number of projector
-processes may run side by side. Live following uses LISTEN/NOTIFY with polling as the
-fallback; a lost notification or a dropped connection only delays.
+processes may run side by side. An event a projection cannot apply is parked with the
+later events of its aggregate (``infrastructure.parking``) in that same transaction, and
+the projection goes on with every other aggregate. Live following uses LISTEN/NOTIFY with
+polling as the fallback; a lost notification or a dropped connection only delays.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +28,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.uuid import UUIDBinaryDumper
 
 from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.parking import ParkedEvent, park, parked_among
 from infrastructure.read_models import (
     Conn,
     ValuesDecoder,
@@ -42,10 +47,12 @@ log = structlog.get_logger(__name__)
 BATCH_SIZE = 1000
 Prepared = list[tuple[int, list[Statement]]]  # each event's position and its statements
 EventRow = tuple[int, UUID, int, str, bytes]  # position, aggregate id, version, topic, state
+Failures = list[tuple[EventRow, Exception]]  # events that could not be decoded or prepared
 COPY_MIN_ROWS = 32  # shorter runs go faster as one pipelined executemany
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 2.0
 STOP_CHECK_SECONDS = 0.25
+# Never parked: the event is not at fault, so the batch is tried again after a backoff.
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
@@ -58,13 +65,9 @@ class IdBinaryDumper(UUIDBinaryDumper):
         return super().dump(obj)  # type: ignore[return-value,arg-type]
 
 
-class PoisonEvent(Exception):
-    """An event the projection cannot apply; the projection stops there."""
-
-    def __init__(self, name: str, position: int, error: BaseException) -> None:
-        super().__init__(f"{name} cannot apply the event at position {position}: {error}")
-        self.position = position
-        self.error = f"{type(error).__name__}: {error}"[:2000]
+class WriteRefused(Exception):
+    """The database refused a batch written together (not for a transient reason): roll
+    its transaction back and apply it event by event, parking the events it refuses."""
 
 
 @dataclass
@@ -81,10 +84,13 @@ class ProjectionWriter:
         self.decode = decode
         self._sql: dict[tuple[str, str], Composed] = {}
         self._copies: dict[tuple[str, CopyInto], tuple[Composed, list[int]]] = {}
-        self._select = SQL(
+        columns = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
-            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(Identifier(EVENTS_TABLE))
+        self._select = columns + SQL(
+            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        )
+        self._select_at = columns + SQL(" WHERE notification_id = ANY(%s) ORDER BY notification_id")
         types = projection.event_types
         self._wanted: Callable[[str], bool] = (
             (lambda topic: True)
@@ -100,24 +106,119 @@ class ProjectionWriter:
         with conn.cursor(row_factory=tuple_row) as cursor:
             return cursor.execute(self._select, (after, limit), binary=True).fetchall()
 
-    def apply(self, conn: Conn, generation: int, rows: Iterable[EventRow]) -> None:
-        """Apply rows in the caller's transaction; a failing event raises `PoisonEvent`."""
-        self.write(conn, generation, self.prepare(rows))
+    def read_at(self, conn: Conn, positions: Sequence[int]) -> list[EventRow]:
+        """The events at these positions, in order (as `read` gives them)."""
+        with conn.cursor(row_factory=tuple_row) as cursor:
+            return cursor.execute(self._select_at, (list(positions),), binary=True).fetchall()
 
-    def prepare(self, rows: Iterable[EventRow]) -> Prepared:
-        """The statements of each wanted event (decoding only: no database needed)."""
-        prepared = []
+    def prepare(self, rows: Iterable[EventRow]) -> tuple[Prepared, Failures]:
+        """The statements of each wanted event (decoding only: no database needed), and
+        the events that could not be decoded or prepared, with their errors."""
+        prepared: Prepared = []
+        failures: Failures = []
         for row in rows:
             if not self._wanted(row[3]):
                 continue
-            position = row[0]
             try:
                 statements = list(self.projection.apply(self.decode(*row)))
             except Exception as error:
-                raise PoisonEvent(self.projection.name, position, error) from error
+                failures.append((row, error))
+                continue
             if statements:
-                prepared.append((position, statements))
-        return prepared
+                prepared.append((row[0], statements))
+        return prepared, failures
+
+    def apply(
+        self,
+        conn: Conn,
+        generation: int,
+        rows: Sequence[EventRow],
+        parked: AbstractSet[UUID],
+        prepared: tuple[Prepared, Failures] | None = None,
+    ) -> list[ParkedEvent]:
+        """Apply rows in the caller's transaction, and park the wanted events of the
+        ``parked`` aggregates and each event that cannot be prepared, with the later events
+        of its aggregate; what it parked. Raises `WriteRefused` when the database refuses
+        the batch (then nothing of it may be committed)."""
+        statements, failures = self.prepare(rows) if prepared is None else prepared
+        if not failures and not (parked and any(row[1] in parked for row in rows)):
+            self.write(conn, generation, statements)  # the fast path: nothing to set aside
+            return []
+        errors = {row[0]: error for row, error in failures}
+        held = self._sequence(rows, parked, lambda row: errors.get(row[0]))
+        aside = {event.position for event in held}
+        self.write(conn, generation, [p for p in statements if p[0] not in aside])
+        park(conn, self.projection.name, generation, held)
+        return held
+
+    def apply_carefully(
+        self, conn: Conn, generation: int, rows: Sequence[EventRow], parked: AbstractSet[UUID]
+    ) -> list[ParkedEvent]:
+        """`apply`, one event at a time, each in its own savepoint, so that the events the
+        database refuses are parked with their errors and every other one is applied."""
+        held = self._sequence(rows, parked, partial(self.try_apply, conn, generation))
+        park(conn, self.projection.name, generation, held)
+        return held
+
+    def apply_or_park(
+        self,
+        conn: Conn,
+        generation: int,
+        rows: Sequence[EventRow],
+        parked: AbstractSet[UUID],
+        prepared: tuple[Prepared, Failures] | None = None,
+    ) -> list[ParkedEvent]:
+        """`apply` inside the caller's transaction, behind a savepoint: a batch the
+        database refuses is rolled back to it and applied carefully."""
+        try:
+            with conn.transaction():
+                return self.apply(conn, generation, rows, parked, prepared)
+        except WriteRefused:
+            return self.apply_carefully(conn, generation, rows, parked)
+
+    def try_apply(self, conn: Conn, generation: int, row: EventRow) -> Exception | None:
+        """Apply one event in a savepoint of its own; the error that refused it, or None.
+        Transient errors (a lost connection, a deadlock) propagate: the event is not at fault."""
+        try:
+            statements = list(self.projection.apply(self.decode(*row)))
+            if statements:
+                schema = schema_of(self.projection.name, generation)
+                with conn.transaction(), conn.cursor() as cursor:
+                    for statement in statements:
+                        cursor.execute(compose(statement.sql, schema, self._sql), statement.params)
+        except TRANSIENT:
+            raise
+        except Exception as error:
+            return error
+        return None
+
+    def _sequence(
+        self,
+        rows: Iterable[EventRow],
+        parked: AbstractSet[UUID],
+        failure_of: Callable[[EventRow], Exception | None],
+    ) -> list[ParkedEvent]:
+        """What to park, in position order: every wanted event of a parked aggregate, and
+        each event that ``failure_of`` (which may apply it) finds failing, with the later
+        events of its aggregate."""
+        blocked = set(parked)
+        held = []
+        for row in rows:
+            if not self._wanted(row[3]):
+                continue
+            if row[1] in blocked:
+                held.append(self._parked(row, None))
+            elif (error := failure_of(row)) is not None:
+                blocked.add(row[1])
+                held.append(self._parked(row, error))
+        return held
+
+    def _parked(self, row: EventRow, error: Exception | None) -> ParkedEvent:
+        try:
+            tenant = self.decode(*row).tenant_id
+        except Exception:
+            tenant = ""  # the event cannot even be decoded
+        return ParkedEvent.of(row[0], row[1], tenant, error)
 
     def write(self, conn: Conn, generation: int, prepared: Prepared) -> None:
         """Send prepared statements in the caller's transaction.
@@ -127,7 +228,6 @@ class ProjectionWriter:
         """
         schema = schema_of(self.projection.name, generation)
         run: list[Statement] = []
-        first_position = 0
         with conn.cursor() as cursor:
 
             def flush() -> None:
@@ -140,15 +240,13 @@ class ProjectionWriter:
                 except TRANSIENT:
                     raise
                 except Exception as error:
-                    raise PoisonEvent(self.projection.name, first_position, error) from error
+                    raise WriteRefused(f"{self.projection.name}: {error}") from error
                 run.clear()
 
-            for position, statements in prepared:
+            for _, statements in prepared:
                 for statement in statements:
                     if run and statement.sql != run[0].sql:
                         flush()
-                    if not run:
-                        first_position = position
                     run.append(statement)
             flush()
 
@@ -156,7 +254,7 @@ class ProjectionWriter:
         self, conn: Conn, cursor: Cursor[dict[str, Any]], schema: str, run: list[Statement]
     ) -> bool:
         """Send a long run of plain inserts as COPY; ``False`` if not done (nothing is
-        then written, and the run goes statement by statement to name the failing one).
+        then written, and the run goes as statements).
 
         The COPY is binary, the cheapest to format here and to parse on the server; its
         column types are the table's own (binary values must match them: a uuid column
@@ -198,7 +296,18 @@ class ProjectionWriter:
         return known
 
     def step(self, conn: Conn, generation: int, batch_size: int, *, live: bool) -> Batch:
-        """One transaction: events after the checkpoint, applied, checkpoint moved."""
+        """One transaction: events after the checkpoint, applied or parked, checkpoint moved.
+
+        A batch the database refuses is rolled back and stepped again, event by event.
+        """
+        try:
+            return self._step(conn, generation, batch_size, live=live, carefully=False)
+        except WriteRefused:
+            return self._step(conn, generation, batch_size, live=live, carefully=True)
+
+    def _step(
+        self, conn: Conn, generation: int, batch_size: int, *, live: bool, carefully: bool
+    ) -> Batch:
         name = self.projection.name
         with conn.transaction():
             if live:
@@ -211,18 +320,40 @@ class ProjectionWriter:
                     return Batch(0, -1)
                 generation = state["generation"]
             checkpoint = conn.execute(
-                "SELECT position FROM chronicle_checkpoints WHERE name = %s AND generation = %s"
-                " FOR UPDATE",
+                "SELECT position, EXISTS (SELECT FROM chronicle_parked k"
+                "  WHERE k.name = c.name AND k.generation = c.generation) AS parked"
+                " FROM chronicle_checkpoints c WHERE name = %s AND generation = %s FOR UPDATE",
                 (name, generation),
             ).fetchone()
             assert checkpoint is not None, f"no checkpoint for {name} generation {generation}"
             rows = self.read(conn, checkpoint["position"], batch_size)
             if not rows:
                 return Batch(0, checkpoint["position"])
-            self.apply(conn, generation, rows)
+            parked = (
+                parked_among(conn, name, generation, {row[1] for row in rows})
+                if checkpoint["parked"]
+                else set()
+            )
+            apply = self.apply_carefully if carefully else self.apply
+            held = apply(conn, generation, rows, parked)
             last = rows[-1][0]
             self.checkpoint(conn, generation, last)
-            return Batch(len(rows), last)
+        self.report(held)
+        return Batch(len(rows), last)
+
+    def report(self, held: Sequence[ParkedEvent]) -> None:
+        """Log what was parked: positions and error classes, not the errors' text (which
+        may quote a tenant's data; operators read it with `chronicle projections parked`)."""
+        if not held:
+            return
+        causes = [event for event in held if event.error_class is not None]
+        log.warning(
+            "events parked",
+            projection=self.projection.name,
+            failed=[event.position for event in causes[:20]],
+            error_classes=sorted({str(event.error_class) for event in causes}),
+            behind=len(held) - len(causes),
+        )
 
     def checkpoint(self, conn: Conn, generation: int, position: int) -> None:
         """Move the generation's checkpoint, in the caller's transaction."""
@@ -261,14 +392,19 @@ class Projector:
                 self._follow(stop)
             except TRANSIENT as error:
                 log.warning("projector lost its connection", projection=self.name, error=str(error))
-                stop.wait(delay)
-                delay = min(delay * 2, 5.0)
+            except Exception:
+                # Not an event's fault (that one would be parked): a thread that died here
+                # would leave the projection behind without a word; try again, loudly.
+                log.exception("projector failed", projection=self.name)
             else:
                 delay = 0.1
+                continue
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
 
     def catch_up(self) -> int:
         """Apply what the log holds now, once; the position reached, or -1 when the
-        projection is not running (stopped at a poison event, or being set up)."""
+        projection is not running (not set up, or stopped by an older version)."""
         with connect(self.dsn) as conn:
             while True:
                 batch = self.writer.step(conn, 0, self.batch_size, live=True)
@@ -281,11 +417,7 @@ class Projector:
                 listener.execute(SQL("LISTEN {0}").format(Identifier(EVENTS_TABLE)))
             while not stop.is_set():
                 self._heartbeat(conn)
-                try:
-                    batch = self.writer.step(conn, 0, self.batch_size, live=True)
-                except PoisonEvent as poison:
-                    self._isolate(conn, poison)
-                    continue
+                batch = self.writer.step(conn, 0, self.batch_size, live=True)
                 if batch.read == self.batch_size:
                     continue  # catching up: no waiting between full batches
                 self._wait(listener, stop)
@@ -302,27 +434,6 @@ class Projector:
                 stop.wait(slice_)
                 continue
             for _ in listener.notifies(timeout=slice_, stop_after=1):
-                return
-
-    def _isolate(self, conn: Conn, poison: PoisonEvent) -> None:
-        """Apply the events before the poison one, then stop at it with the error shown."""
-        while True:
-            try:
-                batch = self.writer.step(conn, 0, 1, live=True)
-            except PoisonEvent as found:
-                conn.execute(
-                    "UPDATE chronicle_projections SET state = 'stopped', error = %s,"
-                    " error_position = %s, updated_at = now() WHERE name = %s",
-                    (found.error, found.position, self.name),
-                )
-                log.error(
-                    "projection stopped at a poison event",
-                    projection=self.name,
-                    position=found.position,
-                    error=found.error,
-                )
-                return
-            if batch.read == 0 or batch.last_position >= poison.position:
                 return
 
     def _heartbeat(self, conn: Conn) -> None:
@@ -378,12 +489,18 @@ class Rebuild:
         self.projection = projection
         self.writer = ProjectionWriter(projection, decode)
         self.batch_size = batch_size
+        # Aggregates parked in the new generation: only this rebuild writes to it (retries
+        # and skips work on the live one), so they are known without asking the database.
+        self.parked: set[UUID] = set()
+        self.parked_events = 0
 
     def run(
         self, progress: Callable[[int, int], None] = lambda done, head: None
     ) -> tuple[int, int, int]:
-        """Returns (generation, position, events read); ``progress(position, head)`` as it goes."""
+        """Returns (generation, position, events read); ``progress(position, head)`` as it
+        goes. Events it cannot apply are parked in the new generation (``parked_events``)."""
         name = self.projection.name
+        self.parked, self.parked_events = set(), 0
         with connect(self.dsn) as conn:
             # A crash loses the generation's last batches with their checkpoint, never
             # one without the other, so batches need not wait for their flush; the swap
@@ -423,7 +540,7 @@ class Rebuild:
         """
         read = 0
 
-        def fetch(source: Conn, after: int) -> tuple[list[EventRow], Prepared]:
+        def fetch(source: Conn, after: int) -> tuple[list[EventRow], tuple[Prepared, Failures]]:
             rows = self.writer.read(source, after, self.batch_size)
             return rows, self.writer.prepare(rows)
 
@@ -438,12 +555,24 @@ class Rebuild:
                     pending = ahead.submit(fetch, source, rows[-1][0])
                 if rows:
                     with conn.transaction():
-                        self.writer.write(conn, generation, prepared)
+                        self._apply(conn, generation, rows, prepared)
                         self.writer.checkpoint(conn, generation, rows[-1][0])
                 read += len(rows)
                 progress(self._position(conn, generation), self._head(conn))
                 if len(rows) < self.batch_size:
                     return read
+
+    def _apply(
+        self,
+        conn: Conn,
+        generation: int,
+        rows: Sequence[EventRow],
+        prepared: tuple[Prepared, Failures] | None = None,
+    ) -> None:
+        held = self.writer.apply_or_park(conn, generation, rows, self.parked, prepared)
+        self.parked.update(event.aggregate_id for event in held)
+        self.parked_events += len(held)
+        self.writer.report(held)
 
     def _swap(self, conn: Conn, generation: int) -> tuple[int, int]:
         name = self.projection.name
@@ -459,7 +588,7 @@ class Rebuild:
                 rows = self.writer.read(conn, self._position(conn, generation), self.batch_size)
                 if not rows:
                     break
-                self.writer.apply(conn, generation, rows)
+                self._apply(conn, generation, rows)
                 tail += len(rows)
                 self.writer.checkpoint(conn, generation, rows[-1][0])
             point_views(conn, self.projection, generation)
@@ -471,10 +600,13 @@ class Rebuild:
             conn.execute(
                 SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(schema_of(name, live)))
             )
-            conn.execute(
-                "DELETE FROM chronicle_checkpoints WHERE name = %s AND generation <> %s",
-                (name, generation),
-            )
+            for table in ("chronicle_checkpoints", "chronicle_parked"):
+                conn.execute(
+                    SQL("DELETE FROM {0} WHERE name = %s AND generation <> %s").format(
+                        Identifier(table)
+                    ),
+                    (name, generation),
+                )
             return self._position(conn, generation), tail
 
     def _abandon(self, conn: Conn, generation: int) -> None:
@@ -487,10 +619,13 @@ class Rebuild:
                     Identifier(schema_of(name, generation))
                 )
             )
-            conn.execute(
-                "DELETE FROM chronicle_checkpoints WHERE name = %s AND generation = %s",
-                (name, generation),
-            )
+            for table in ("chronicle_checkpoints", "chronicle_parked"):
+                conn.execute(
+                    SQL("DELETE FROM {0} WHERE name = %s AND generation = %s").format(
+                        Identifier(table)
+                    ),
+                    (name, generation),
+                )
             conn.execute(
                 "UPDATE chronicle_projections SET rebuilding = NULL WHERE name = %s", (name,)
             )
@@ -510,30 +645,3 @@ class Rebuild:
             (self.projection.name, generation),
         ).fetchone()
         return int(row["position"]) if row else 0
-
-
-def skip_poison(dsn: str, name: str, position: int) -> str:
-    """Move a stopped projection past the event at ``position``; returns the error it had."""
-    with connect(dsn) as conn, conn.transaction():
-        row = conn.execute(
-            "SELECT generation, state, error, error_position FROM chronicle_projections"
-            " WHERE name = %s FOR UPDATE",
-            (name,),
-        ).fetchone()
-        if row is None:
-            raise RebuildError(f"no projection named {name!r}")
-        if row["state"] != "stopped" or row["error_position"] != position:
-            where = (
-                f"stopped at {row['error_position']}" if row["state"] == "stopped" else "running"
-            )
-            raise RebuildError(f"{name} is not stopped at position {position} (it is {where})")
-        conn.execute(
-            "UPDATE chronicle_checkpoints SET position = %s WHERE name = %s AND generation = %s",
-            (position, name, row["generation"]),
-        )
-        conn.execute(
-            "UPDATE chronicle_projections SET state = 'running', error = NULL,"
-            " error_position = NULL, updated_at = now() WHERE name = %s",
-            (name,),
-        )
-        return str(row["error"])

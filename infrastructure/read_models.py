@@ -1,5 +1,5 @@
 """Where read models live: one schema per projection generation, stable views in ``rm``,
-and the projections' shared state (live generation, checkpoints, stops).
+and the projections' shared state (live generation, checkpoints, parked events).
 """
 
 from __future__ import annotations
@@ -36,6 +36,14 @@ STATE_DDL = (
     "CREATE TABLE IF NOT EXISTS chronicle_checkpoints ("
     " name text NOT NULL, generation integer NOT NULL, position bigint NOT NULL DEFAULT 0,"
     " updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (name, generation))",
+    # Events a projection could not apply, and those of the same aggregate behind them
+    # (error NULL); see infrastructure/parking.py.
+    "CREATE TABLE IF NOT EXISTS chronicle_parked ("
+    " name text NOT NULL, generation integer NOT NULL, position bigint NOT NULL,"
+    " aggregate_id uuid NOT NULL, tenant_id text NOT NULL, error_class text, error text,"
+    " parked_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (name, generation, position))",
+    "CREATE INDEX IF NOT EXISTS chronicle_parked_aggregate"
+    " ON chronicle_parked (name, generation, aggregate_id, position)",
 )
 SETUP_LOCK = 0x43_48_52_4F  # advisory lock key for schema setup ("CHRO")
 
@@ -85,6 +93,10 @@ def create_generation(
     conn.execute(
         "INSERT INTO chronicle_checkpoints (name, generation, position) VALUES (%s, %s, 0)"
         " ON CONFLICT (name, generation) DO UPDATE SET position = 0",
+        (projection.name, generation),
+    )
+    conn.execute(
+        "DELETE FROM chronicle_parked WHERE name = %s AND generation = %s",
         (projection.name, generation),
     )
 
@@ -140,6 +152,7 @@ class ProjectionStatus:
     error_position: int | None
     rebuilding: int | None
     heartbeat_at: datetime | None
+    parked: int  # events parked in the live generation
 
 
 STALE_AFTER_SECONDS = 15
@@ -148,8 +161,8 @@ STALE_AFTER_SECONDS = 15
 def projection_statuses(conn: Conn, events_table: str, decode: Decoder) -> list[ProjectionStatus]:
     """Each projection's position against the head of the log, and its state.
 
-    ``state`` is ``stopped`` (at a poison event), ``idle`` (no projector seen lately)
-    or ``running``.
+    ``state`` is ``stopped`` (at a poison event, by a version before parking), ``idle``
+    (no projector seen lately) or ``running``; ``parked`` counts the events it set aside.
     """
     head = conn.execute(
         SQL("SELECT coalesce(max(notification_id), 0) AS head FROM {0}").format(
@@ -161,7 +174,9 @@ def projection_statuses(conn: Conn, events_table: str, decode: Decoder) -> list[
         SQL(
             "SELECT p.name, p.generation, c.position, p.state, p.error, p.error_position,"
             " p.rebuilding, p.heartbeat_at,"
-            " extract(epoch FROM now() - p.heartbeat_at) AS silent"
+            " extract(epoch FROM now() - p.heartbeat_at) AS silent,"
+            " (SELECT count(*) FROM chronicle_parked k"
+            "  WHERE k.name = p.name AND k.generation = p.generation) AS parked"
             " FROM chronicle_projections p JOIN chronicle_checkpoints c"
             " ON c.name = p.name AND c.generation = p.generation ORDER BY p.name"
         )
@@ -193,6 +208,7 @@ def projection_statuses(conn: Conn, events_table: str, decode: Decoder) -> list[
                 error_position=row["error_position"],
                 rebuilding=row["rebuilding"],
                 heartbeat_at=row["heartbeat_at"],
+                parked=row["parked"],
             )
         )
     return statuses

@@ -31,6 +31,7 @@ from application.errors import (
     PreconditionFailed,
     StoreUnavailable,
     Unauthenticated,
+    UsageUnavailable,
 )
 from domain.errors import InvalidValue, RuleViolation, TaskIsCancelled
 
@@ -157,6 +158,11 @@ def _budget_exceeded(exc: BudgetExceeded) -> ProblemDetailsException:
     return problem(429, "budget-exceeded", "Daily budget exceeded", str(exc), headers=headers)
 
 
+def _usage_unavailable(exc: UsageUnavailable) -> ProblemDetailsException:
+    headers = {"Retry-After": str(exc.retry_after_s)}
+    return problem(503, "usage-unavailable", "Usage cannot be counted", str(exc), headers=headers)
+
+
 def _unavailable(exc: Exception) -> ProblemDetailsException:
     """The database could not be reached, or could not answer now (a read's connection
     broke, a lock or statement timed out): worth a retry."""
@@ -211,6 +217,7 @@ PROBLEMS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     PreconditionFailed: _simple(412, "precondition-failed", "Version mismatch"),
     OwnKeyRevocation: _simple(409, "own-key", "A key cannot revoke itself"),
     BudgetExceeded: _budget_exceeded,
+    UsageUnavailable: _usage_unavailable,
     StoreUnavailable: _unavailable,
     psycopg.OperationalError: _unavailable,
     psycopg.InterfaceError: _unavailable,

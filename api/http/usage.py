@@ -1,5 +1,5 @@
 """Usage and budgets: today's agent-run tokens and cost, and the refusal of new runs
-once a tenant has used its daily budget."""
+once a tenant has used its daily budget, or while its usage cannot be counted."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ from api.bootstrap import Container
 from api.http.auth import requires
 from api.http.reads import READ_MODEL, MinPosition, read_model
 from application.context import Principal
-from application.errors import BudgetExceeded
+from application.errors import BudgetExceeded, UsageUnavailable
 from domain.identity import Budget
+from infrastructure.parking import parked_count
+from infrastructure.read_models import Conn
 from projections.usage import usage_of_day
+
+# Parked usage events wait for an operator: no use asking again within seconds.
+USAGE_UNAVAILABLE_RETRY_AFTER_S = 60
 
 
 def seconds_until_tomorrow(now: datetime) -> int:
@@ -27,13 +32,18 @@ def seconds_until_tomorrow(now: datetime) -> int:
 async def usage_and_budget(
     request: Request[Principal, Any, Any], day: date, min_position: int | None = None
 ) -> tuple[dict[str, Any], Budget, dict[str, str]]:
-    """The tenant's usage on ``day``, its budget (the server default where it sets
-    none), and the read model's position header."""
+    """The tenant's usage on ``day`` (with ``parked_events``: its usage events the read
+    model set aside, so not counted), its budget (the server default where it sets none),
+    and the read model's position header."""
     container: Container = request.app.state.container
     tenant = request.user.tenant_id
-    usage, headers = await read_model(
-        request, ("usage",), lambda conn: usage_of_day(conn, tenant, day), min_position
-    )
+
+    def counted(conn: Conn) -> dict[str, Any]:
+        return usage_of_day(conn, tenant, day) | {
+            "parked_events": parked_count(conn, "usage", tenant)
+        }
+
+    usage, headers = await read_model(request, ("usage",), counted, min_position)
     own = await anyio.to_thread.run_sync(container.identity.budget_of, tenant)
     settings = container.settings
     budget = own.or_else(Budget(settings.daily_token_budget, settings.daily_cost_budget_usd))
@@ -41,9 +51,17 @@ async def usage_and_budget(
 
 
 async def ensure_within_budget(request: Request[Principal, Any, Any]) -> None:
-    """Raise `BudgetExceeded` when today's usage has reached the tenant's budget."""
+    """Raise `BudgetExceeded` when today's usage has reached the tenant's budget, and
+    `UsageUnavailable` when a budget applies but some of the usage cannot be counted."""
     now = datetime.now(UTC)
     usage, budget, _ = await usage_and_budget(request, now.date())
+    if budget != Budget() and usage["parked_events"]:  # bounded, and the count would be low
+        raise UsageUnavailable(
+            f"{usage['parked_events']} of the tenant's usage events cannot be counted, so its"
+            " budget cannot be checked; new runs are accepted again once an operator has"
+            " retried them",
+            USAGE_UNAVAILABLE_RETRY_AFTER_S,
+        )
     if budget.exceeded_by(usage["tokens"], usage["cost_usd"]):
         raise BudgetExceeded(
             f"today's usage ({usage['tokens']} tokens, ${usage['cost_usd']:.4f}) has reached"
@@ -81,5 +99,6 @@ class UsageController(Controller):
             },
             "exceeded": budget.exceeded_by(usage["tokens"], usage["cost_usd"]),
             "keys": usage["keys"],
+            "parked_events": usage["parked_events"],
         }
         return Response(body, headers=headers)

@@ -1,10 +1,10 @@
 """The projection engine on real PostgreSQL: never skips, applies once, survives crashes,
-rebuilds beside the live copy, and stops at (and can skip) a poison event.
+rebuilds beside the live copy, and finds a poison event in a bulk copy exactly (parking:
+``test_parking.py``).
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import threading
@@ -213,61 +213,12 @@ def test_a_dropped_connection_is_reconnected(scratch_container: Container) -> No
         engine.stop()
 
 
-def test_a_poison_event_stops_the_projection_until_skipped(
-    scratch: Settings, scratch_container: Container
-) -> None:
-    dsn = scratch_container.dsn
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(
-            "ALTER TABLE rm_messages_g1.messages ADD CONSTRAINT refuses CHECK (content <> 'poison')"
-        )
-    engine = scratch_container.projection_engine()
-    engine.start()
-    try:
-        cid = scratch_container.conversations.start(ctx(), "Poisoned", []).id
-        post = scratch_container.conversations.post_message
-        before = post(ctx(), cid, role="user", content="before")
-        poison = post(ctx(), cid, role="user", content="poison")
-        after = post(ctx(), cid, role="user", content="after")
-        wait_until(lambda: checkpoint(dsn, "conversations") >= after.position, 10)
-        wait_until(
-            lambda: (
-                scalar(dsn, "SELECT state FROM chronicle_projections WHERE name='messages'")
-                == "stopped"
-            ),
-            10,
-        )
-        assert checkpoint(dsn, "messages") == before.position
-        status = json.loads(cli(scratch, "projections", "status", "--json").stdout)
-        messages = next(s for s in status if s["name"] == "messages")
-        assert messages["state"] == "stopped" and messages["error_position"] == poison.position
-        assert "refuses" in messages["error"] and messages["lag"] >= 2
-        assert {"name", "position", "head", "lag", "state"} <= set(messages)
-
-        wrong = cli(scratch, "projections", "skip", "messages", str(after.position))
-        assert wrong.returncode != 0 and wrong.stderr.strip().count("\n") == 0
-        skipped = cli(scratch, "projections", "skip", "messages", str(poison.position))
-        assert skipped.returncode == 0, skipped.stderr
-        wait_until(lambda: checkpoint(dsn, "messages") >= after.position, 10, "the skip")
-    finally:
-        engine.stop()
-    contents = [
-        r["content"] for r in rows(dsn, "SELECT content FROM rm.messages ORDER BY position")
-    ]
-    assert contents == ["before", "after"]
-    audit = scratch_container.store.get(ProjectionLog.create_id("messages"), ProjectionLog)
-    assert audit.skipped == [poison.position]
-    events = scratch_container.store.read_stream(audit.id, 1, 10)
-    assert events[-1].type == "ProjectionEventSkipped" and events[-1].metadata["actor"].startswith(
-        "cli:"
-    )
-
-
 def test_a_poison_event_inside_a_bulk_copy_is_found_exactly(
-    scratch: Settings, scratch_container: Container
+    scratch_container: Container,
 ) -> None:
     """A backlog of plain inserts goes as one COPY; when one row is refused, the events
-    before it are still applied and the projection stops at exactly that event."""
+    before it are still applied, and exactly that event is parked, with the later events
+    of its conversation behind it."""
     dsn = scratch_container.dsn
     with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute(
@@ -275,29 +226,24 @@ def test_a_poison_event_inside_a_bulk_copy_is_found_exactly(
         )
     cid = scratch_container.conversations.start(ctx(), "Backlog", []).id
     post = scratch_container.conversations.post_message
-    before = [post(ctx(), cid, role="user", content=f"m{i}") for i in range(40)]
+    for i in range(40):
+        post(ctx(), cid, role="user", content=f"m{i}")
     poison = post(ctx(), cid, role="user", content="poison")
-    for i in range(10):
-        post(ctx(), cid, role="user", content=f"after {i}")
-    engine = scratch_container.projection_engine(["messages"])
-    engine.start()
-    try:
-        wait_until(
-            lambda: (
-                scalar(
-                    dsn, "SELECT error_position FROM chronicle_projections WHERE name='messages'"
-                )
-                == poison.position
-            ),
-            15,
-        )
-    finally:
-        engine.stop()
-    assert checkpoint(dsn, "messages") == before[-1].position
+    after = [post(ctx(), cid, role="user", content=f"after {i}") for i in range(10)]
+    assert scratch_container.projector("messages").catch_up() == head(dsn)
     contents = [
         r["content"] for r in rows(dsn, "SELECT content FROM rm.messages ORDER BY position")
     ]
     assert contents == [f"m{i}" for i in range(40)]
+    parked = rows(
+        dsn,
+        "SELECT position, error_class FROM chronicle_parked WHERE name = 'messages'"
+        " ORDER BY position",
+    )
+    assert [(r["position"], r["error_class"]) for r in parked] == [
+        (poison.position, "CheckViolation"),
+        *[(a.position, None) for a in after],
+    ]
 
 
 def test_a_rebuild_equals_the_live_model_while_reads_go_on(

@@ -1,5 +1,6 @@
 """Usage and budgets: tokens and cost of completed runs per tenant and key per day, and
-new runs refused with 429 budget-exceeded once a tenant has used its daily budget."""
+new runs refused with 429 budget-exceeded once a tenant has used its daily budget, or with
+503 usage-unavailable while its usage events are parked."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+from litestar.testing import TestClient
 
+from api.app import create_app
 from api.bootstrap import Container
 from application.context import CommandContext
+from domain.identity import SCOPES
+from infrastructure.repairs import skip
 from infrastructure.settings import Settings
 from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory, serving
 from tests.integration.test_audit import audit, bearer, key_id_of
 from tests.integration.test_http_conversations import assert_problem
+from tests.integration.test_parking import catch_up, conversation
+from tests.integration.test_parking import complete_run as complete_unchecked
 
 
 async def complete_run(
@@ -134,3 +141,53 @@ def test_budgets_are_set_by_the_cli(
     negative = run_cli(servers, "budget", "set", "--tenant", tenant, "--tokens", "-1")
     assert negative.returncode == 2
     assert container.identity.budget_of(tenant).daily_tokens == 5000  # nothing half-written
+
+
+def test_new_runs_wait_while_the_tenants_usage_events_are_parked(scratch: Settings) -> None:
+    """A budget cannot be checked against a count that misses parked usage events: new
+    runs get 503 usage-unavailable until an operator deals with them."""
+    container = Container.build(scratch)
+    try:
+        tenant, neighbour = "acme", "other"
+        keys = {
+            t: container.identity.issue_key(
+                CommandContext(tenant_id=t, actor="test", command="keys.create"),
+                t,
+                "k",
+                list(SCOPES),
+            ).token
+            for t in (tenant, neighbour)
+        }
+        context = CommandContext(tenant_id=tenant, actor="test", command="budget.set")
+        container.identity.set_budget(context, tenant, 1_000_000, None)
+        chat = conversation(container, tenant)
+        usage: dict[str, float] = {"input_tokens": 4611686018427387904}
+        complete_unchecked(container, tenant, chat, usage)
+        overflowing = complete_unchecked(container, tenant, chat, usage)  # the sum overflows
+        catch_up(container)
+
+        with TestClient(create_app(scratch)) as client:
+
+            def start_run(token: str) -> httpx.Response:
+                auth = bearer(token)
+                cid = client.post("/v1/conversations", json={"title": "t"}, headers=auth)
+                body = {"conversation_id": cid.json()["id"], "agent": "a", "model": "m"}
+                return client.post("/v1/runs", json=body, headers=auth)
+
+            refused = start_run(keys[tenant])
+            problem = assert_problem(refused, 503)
+            assert problem["type"].endswith("/usage-unavailable")
+            assert int(refused.headers["retry-after"]) > 0
+            assert (
+                client.get("/v1/usage", headers=bearer(keys[tenant])).json()["parked_events"] == 1
+            )
+            assert start_run(keys[neighbour]).status_code == 201  # no budget, nothing parked
+            assert (
+                client.get("/v1/usage", headers=bearer(keys[neighbour])).json()["parked_events"]
+                == 0
+            )
+
+            skip(container.dsn, "usage", overflowing)  # an operator's decision
+            assert_problem(start_run(keys[tenant]), 429)  # counted again: over its budget
+    finally:
+        container.close()
