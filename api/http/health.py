@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 import anyio.to_thread
+import msgspec
 import structlog
 from litestar import Controller, Request, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 
 from api.bootstrap import Container
@@ -25,7 +27,7 @@ PROBE_TIMEOUT_SECONDS = 2.0
 log = structlog.get_logger(__name__)
 
 
-async def _check(name: str, probe: Callable[[], Awaitable[Any]]) -> str:
+async def _check(name: str, probe: Callable[[], Awaitable[Any]]) -> Check:
     try:
         await asyncio.wait_for(probe(), timeout=PROBE_TIMEOUT_SECONDS)
     except Exception as error:
@@ -49,22 +51,46 @@ def healthy(status: ProjectionStatus) -> bool:
     return status.state != "stopped" and status.parked == 0
 
 
+Check = Literal["ok", "unreachable"]
+
+
+class ProjectionState(msgspec.Struct):
+    state: str
+    position: int
+    lag: int
+    parked: int
+
+
+class Readiness(msgspec.Struct):
+    status: Literal["ready", "degraded"]
+    checks: dict[str, Check]
+    projections: dict[str, ProjectionState]
+
+
+class Liveness(msgspec.Struct):
+    status: Literal["ok"]
+
+
 class HealthController(Controller):
     include_in_schema = True
     tags = ["health"]
 
-    @get("/healthz")
-    async def healthz(self) -> dict[str, str]:
+    @get("/healthz", operation_id="getLiveness")
+    async def healthz(self) -> Liveness:
         """The process is alive."""
-        return {"status": "ok"}
+        return Liveness("ok")
 
-    @get("/readyz")
-    async def readyz(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    @get(
+        "/readyz",
+        operation_id="getReadiness",
+        responses={503: ResponseSpec(Readiness, description="Degraded: see the states")},
+    )
+    async def readyz(self, request: Request[Any, Any, Any]) -> Response[Readiness]:
         """200 ``ready`` when PostgreSQL, NATS and Valkey answer and no projection is
         stopped or has parked events; otherwise 503 ``degraded``. States and counts only."""
         state = request.app.state
         container: Container = state.container
-        checks = {
+        checks: dict[str, Check] = {
             "postgres": await _check(
                 "postgres", lambda: anyio.to_thread.run_sync(container.store.ping)
             ),
@@ -77,12 +103,9 @@ class HealthController(Controller):
             and statuses is not None
             and all(healthy(s) for s in statuses)
         )
-        body = {
-            "status": "ready" if ready else "degraded",
-            "checks": checks,
-            "projections": {
-                s.name: {"state": s.state, "position": s.position, "lag": s.lag, "parked": s.parked}
-                for s in statuses or ()
-            },
-        }
+        body = Readiness(
+            "ready" if ready else "degraded",
+            checks,
+            {s.name: ProjectionState(s.state, s.position, s.lag, s.parked) for s in statuses or ()},
+        )
         return Response(body, status_code=200 if ready else 503)

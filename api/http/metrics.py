@@ -49,7 +49,7 @@ class MetricsController(PrometheusController):
     """The plugin's /metrics, with the projection gauges refreshed first (in a worker
     thread); when the database does not answer they keep their last values."""
 
-    @get()
+    @get(operation_id="getMetrics", media_type="text/plain")
     async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:
         statuses = await projection_statuses(request.app.state.container)
         if statuses is not None:
