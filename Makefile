@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports unit integration e2e bench clean
+.PHONY: run test lint typecheck imports unit integration e2e fuzz bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+fuzz: $(STAMP)  # longer and unseeded than the fuzz run in `make test`
+	$(BIN)/python -m tests.fuzz --max-examples 500
 
 bench: $(STAMP)
 	$(BIN)/chronicle bench

@@ -12,7 +12,7 @@ from eventsourcing.domain import event
 
 from domain.errors import InvalidValue, TaskIsCancelled, TaskStateConflict
 from domain.ids import TimeOrderedAggregate
-from domain.values import check_chars, check_json
+from domain.values import check_chars, check_json, in_utc
 
 PENDING, RUNNING = "pending", "running"
 SUCCEEDED, FAILED, CANCELLED, DEAD = "succeeded", "failed", "cancelled", "dead"
@@ -28,12 +28,6 @@ _TYPE = re.compile(TYPE_PATTERN)
 def check_type(value: str) -> None:
     if not _TYPE.fullmatch(value):
         raise InvalidValue("type", "must be 1 to 100 of A-Z, a-z, 0-9, '.', '-' or '_'")
-
-
-def check_run_at(run_at: datetime) -> None:
-    """An aware time: a naive one cannot be compared with the clock."""
-    if run_at.tzinfo is None or run_at.utcoffset() is None:
-        raise InvalidValue("run_at", "must be a time with a UTC offset (RFC 3339)")
 
 
 class Task(TimeOrderedAggregate):
@@ -81,7 +75,7 @@ class Task(TimeOrderedAggregate):
     ) -> Task:
         check_type(type)
         check_json("payload", payload)
-        check_run_at(run_at)
+        run_at = in_utc("run_at", run_at)
         if not 0 <= priority <= 9:
             raise InvalidValue("priority", "must be 0 to 9")
         if not 1 <= max_attempts <= 20:

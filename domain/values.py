@@ -8,6 +8,7 @@ event is triggered, so nothing it accepts can stop a follower of the log.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from domain.errors import InvalidValue
@@ -43,6 +44,17 @@ def check_amount(field: str, value: float, maximum: float) -> None:
         raise InvalidValue(field, "must be a number")
     if not (math.isfinite(value) and 0 <= value <= maximum):
         raise InvalidValue(field, f"must be a number from 0 to {maximum:g}")
+
+
+def in_utc(field: str, moment: datetime) -> datetime:
+    """The same moment in UTC. A time must carry its offset; stored in UTC, it stays
+    readable where offsets are bounded (PostgreSQL takes at most ±15:59, Python ±23:59)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidValue(field, "must be a time with a UTC offset (RFC 3339)")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidValue(field, "is out of range") from None
 
 
 def check_json(field: str, value: Any) -> None:

@@ -22,6 +22,7 @@ from api.http.reads import (
     read_model,
 )
 from application.context import Principal
+from domain.values import in_utc
 from projections.audit import AuditQuery, audit_entries
 
 Time = Annotated[datetime | None, QueryParameter(description="RFC 3339 time with its offset")]
@@ -74,7 +75,14 @@ class AuditController(Controller):
         """Every command of the tenant, accepted or denied, oldest first: actor (``key:…``),
         key id, action (the command), target, outcome, status, reason, request and trace ids.
         """
-        query = AuditQuery(request.user.tenant_id, actor, action, target, since, until)
+        query = AuditQuery(
+            request.user.tenant_id,
+            actor,
+            action,
+            target,
+            since and in_utc("since", since),  # in range: checked by strict_queries
+            until and in_utc("until", until),
+        )
         cursor = parse_cursor(after)
         (rows, next_cursor), headers = await read_model(
             request,

@@ -20,6 +20,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import QueryParameter
 
 from api.http.bodies import invalid
+from domain.errors import InvalidValue
+from domain.values import in_utc
 
 WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -28,9 +30,9 @@ Rule = Callable[[str], str | None]  # the reason a raw value is refused, or None
 
 def _aware_time(raw: str) -> str | None:
     try:
-        msgspec.convert(raw, AwareTime, strict=True)
-    except msgspec.ValidationError:
-        return "must be an RFC 3339 time with its offset"
+        in_utc("", msgspec.convert(raw, AwareTime, strict=True))
+    except (msgspec.ValidationError, InvalidValue):
+        return "must be an RFC 3339 time with its offset, within years 1 to 9999 in UTC"
     return None
 
 

@@ -140,3 +140,17 @@ def test_results_notes_and_errors_must_be_storable() -> None:
         t.succeed({"x": float("nan")})
     with pytest.raises(InvalidValue):
         t.fail("", True, T0, 1.0)
+
+
+def test_run_at_is_kept_in_utc_whatever_offset_it_came_with() -> None:
+    far = datetime.fromisoformat("4380-02-18T00:24:51-22:12")
+    t = Task.submit("acme", "t", None, 0, 3, 10, far, 1)
+    assert t.run_at == far and t.run_at.utcoffset() == timedelta(0)
+
+
+def test_a_run_at_that_has_no_utc_equivalent_is_refused() -> None:
+    with pytest.raises(InvalidValue) as error:
+        Task.submit(
+            "acme", "t", None, 0, 3, 10, datetime.fromisoformat("0001-01-01T00:00:00+05:00"), 1
+        )
+    assert error.value.field == "run_at"
