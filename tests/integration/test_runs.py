@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -206,3 +207,26 @@ async def test_bad_input_is_400_and_writes_nothing(
     target = "/v1/runs" if path == "" else f"/v1/runs/{rid}{path}"
     assert_problem(await client.post(target, json=body), 400, field)
     assert len(await events_of(client, rid)) == 1
+
+
+async def test_streamed_deltas_stop_at_what_one_message_may_hold(
+    client: httpx.AsyncClient,
+) -> None:
+    _, run = await start_run(client)
+    rid = run["id"]
+    piece = "é" * 16_384  # four fill a message: 65,536 characters
+    for _ in range(4):
+        assert (
+            await client.post(f"/v1/runs/{rid}/deltas", json={"text": piece})
+        ).status_code == 202
+    assert_problem(await client.post(f"/v1/runs/{rid}/deltas", json={"text": "!"}), 409)
+    done = await ok(await client.post(f"/v1/runs/{rid}/complete", json={}))
+    assert done["message_id"]
+
+
+async def test_completing_with_nothing_to_say_is_409_after_the_run_is_found(
+    client: httpx.AsyncClient,
+) -> None:
+    _, run = await start_run(client)
+    assert_problem(await client.post(f"/v1/runs/{run['id']}/complete", json={}), 409)
+    assert_problem(await client.post(f"/v1/runs/{uuid.uuid4()}/complete", json={}), 404)
