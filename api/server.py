@@ -122,7 +122,7 @@ def run_up(settings: Settings, console: Console) -> None:
                 f"  API key:    {token}\n"
                 f"              (also in {data_dir / DEV_KEY_FILE})\n\n"
                 f'  Try: curl -H "Authorization: Bearer $(cat {data_dir / DEV_KEY_FILE})" \\\n'
-                f'         -d \'{{"title": "Hello"}}\' {base}/v1/conversations\n\n'
+                f'         --json \'{{"title": "Hello"}}\' {base}/v1/conversations\n\n'
                 "Press Ctrl-C to stop.",
                 highlight=False,
                 soft_wrap=True,
