@@ -18,6 +18,7 @@ from rich.console import Console
 
 from api.app import create_app
 from api.bootstrap import Container
+from api.http.protocol import ProblemHttpProtocol
 from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.chain import ChainSealer
@@ -45,6 +46,7 @@ class _Server(uvicorn.Server):
 
 WORKER_HEALTHCHECK_SECONDS = 60
 UVICORN_OPTIONS: dict[str, Any] = {
+    "http": ProblemHttpProtocol,
     "log_level": "warning",
     "access_log": False,
     "lifespan": "on",

@@ -16,6 +16,7 @@ import uvicorn
 
 from api.app import create_app
 from api.bootstrap import Container
+from api.server import UVICORN_OPTIONS
 from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.embedded import free_port
@@ -78,9 +79,7 @@ def relaying(container: Container) -> Iterator[None]:
 def serving(settings: Settings) -> Iterator[str]:
     """A real uvicorn server running the app in a background thread; yields its URL."""
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, **UVICORN_OPTIONS)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

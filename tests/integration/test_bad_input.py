@@ -5,6 +5,7 @@ advancing for everyone.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -230,3 +231,18 @@ async def test_options_lists_every_method_of_the_path(client: httpx.AsyncClient)
     ):
         response = await client.options(path)
         assert response.status_code == 204 and response.headers["Allow"] == methods
+
+
+@pytest.mark.parametrize(
+    "header", [b"X-Request-ID: a\x00b", b"Idempotency-Key: a\x00b", b"Authorization: Bearer \x00"]
+)
+async def test_a_header_holding_nul_is_a_400_problem(api_url: str, header: bytes) -> None:
+    host, port = api_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /v1/conversations HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n")
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400")
+    assert b"content-type: application/problem+json" in head.lower()
+    assert json.loads(body)["status"] == 400
