@@ -41,6 +41,7 @@ from api.http.search import SearchController
 from api.http.streams import StreamsController
 from api.http.tasks import DashboardController, TasksController
 from api.http.usage import UsageController
+from api.logs import configure_logging
 from infrastructure.bus import NatsConnection, redis_client
 from infrastructure.deltas import Deltas
 from infrastructure.live import LiveHub
@@ -67,6 +68,7 @@ async def record_rate_limits(limiter: RateLimiter, container: Container) -> None
 
 def app_from_env() -> Litestar:
     """The API for the settings of the environment: the factory of `serve`'s workers."""
+    configure_logging()
     return create_app(Settings.from_env())
 
 

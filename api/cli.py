@@ -24,7 +24,6 @@ import msgspec
 import nats.errors
 import psycopg
 import redis.exceptions
-import structlog
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -38,6 +37,7 @@ from rich.table import Table
 
 from api.bootstrap import Container
 from api.http.reads import as_utc
+from api.logs import configure_logging
 from application.context import CommandContext
 from application.errors import ApplicationError, StoreUnavailable
 from application.identity import IssuedKey
@@ -845,9 +845,7 @@ def _stop_on_signals() -> None:
 
 
 def main() -> None:
-    structlog.configure(
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
+    configure_logging()
     try:
         app()
     except KeyboardInterrupt:

@@ -30,6 +30,7 @@ RESYNC_CLOSE_CODE = 4000
 POLICY_VIOLATION = 1008
 SUBJECTS_MAX = 50
 SUBJECT_MAX_CHARS = 200
+SUBJECTS_QUERY_MAX_CHARS = 4096
 # One filter: `*`, an event type, or category[.id|*[.Type|*]].
 _TYPE = r"[A-Za-z_][A-Za-z0-9_]{0,99}"
 _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
@@ -52,7 +53,7 @@ Subjects = Annotated[
     str | None,
     QueryParameter(
         pattern=SUBJECTS_PATTERN,
-        max_length=SUBJECTS_MAX * (SUBJECT_MAX_CHARS + 1),
+        max_length=SUBJECTS_QUERY_MAX_CHARS,
         description="Comma-separated filters: conversation.<id>, conversation.*, run.*, an event"
         " type such as MessagePosted, or *",
     ),

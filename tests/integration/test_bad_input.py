@@ -196,7 +196,9 @@ async def test_a_bad_first_websocket_frame_is_a_problem_then_1008(
 async def test_a_created_resource_is_where_location_says(client: httpx.AsyncClient) -> None:
     created = await client.post("/v1/conversations", json={"title": "Here"})
     assert created.status_code == 201
-    conversation = await client.get(created.headers["Location"])
+    conversation = await client.get(
+        created.headers["Location"], params={"min_position": created.json()["position"]}
+    )
     assert conversation.status_code == 200 and conversation.json()["title"] == "Here"
     posted = await client.post(
         f"{created.headers['Location']}/messages", json={"role": "user", "content": "hi"}
