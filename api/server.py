@@ -108,6 +108,7 @@ def run_up(settings: Settings, console: Console) -> None:
                 settings.redis_url or servers.valkey().url,
             )
             token = ensure_dev_key(resolved)
+        servers.supervise()  # from here on, a server that exits is started again
         write_runtime(resolved)
 
         def banner() -> None:
