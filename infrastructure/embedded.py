@@ -341,7 +341,18 @@ class EmbeddedValkey(_ChildServer):
                 "no",
             ]
         )
-        _wait_until(self._check_alive, 30, "Valkey", self.log_path)
+        _wait_until(self._ready, 30, "Valkey", self.log_path)
+
+    def _ready(self) -> bool:
+        """It answers PING (while it loads its append-only file it answers LOADING)."""
+        if not self._check_alive():
+            return False
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
 
 
 S = TypeVar("S", bound=EmbeddedServer)
