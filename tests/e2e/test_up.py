@@ -241,3 +241,35 @@ def test_up_on_a_port_already_taken_says_so_in_one_line_and_starts_nothing(
         for p in psutil.process_iter(["cmdline"])
         if str(chronicle.data_dir) in " ".join(p.info["cmdline"] or [])
     ], "a server was started"
+
+
+def test_a_server_that_dies_is_started_again_and_stopped_with_up(chronicle: Chronicle) -> None:
+    chronicle.start()
+    assert chronicle.process is not None
+    nats = next(
+        c for c in psutil.Process(chronicle.process.pid).children() if c.name() == "nats-server"
+    )
+    nats.kill()
+    deadline = time.monotonic() + 30
+    while not (again := _child_named(chronicle, "nats-server")) or again == nats.pid:
+        assert time.monotonic() < deadline, "nats-server was not started again"
+        time.sleep(0.1)
+    time.sleep(1)  # it must outlive the start that spawned it (PR_SET_PDEATHSIG)
+    assert alive([again]) == [again]
+    with chronicle.client() as http:
+        assert http.get("/readyz").status_code == 200
+    log = chronicle.output.read_text()
+    assert "embedded server exited" in log and "exit_code=-9" in log
+    assert "embedded server restarted" in log
+    children = chronicle.children()
+    assert chronicle.stop(signal.SIGTERM) < 10
+    assert alive(children) == []
+    assert chronicle.process.returncode == 0
+
+
+def _child_named(chronicle: Chronicle, name: str) -> int | None:
+    assert chronicle.process is not None
+    for child in psutil.Process(chronicle.process.pid).children():
+        if child.name() == name and child.status() != psutil.STATUS_ZOMBIE:
+            return int(child.pid)
+    return None
