@@ -130,12 +130,12 @@ def container() -> Iterator[Container]:
 @app.command()
 def up() -> None:
     """Start Chronicle: embedded servers for unset URLs, then the API. Ctrl-C stops all."""
-    from api.server import run_up
+    from api.server import PortTaken, run_up
 
     _stop_on_signals()
     try:
         run_up(settings_from_env(), out)
-    except DataDirBusy as error:
+    except (DataDirBusy, PortTaken) as error:
         fail(str(error))
     except KeyboardInterrupt:
         return  # a requested stop is a clean exit

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import socket
@@ -98,9 +99,49 @@ def ensure_dev_key(settings: Settings) -> str:
     return issued.token
 
 
+class PortTaken(RuntimeError):
+    """The API's port is not free, so `up` starts nothing."""
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise `PortTaken` unless the API can listen on ``host:port`` (bound as uvicorn binds)."""
+    try:
+        with _bound(host, port):
+            return
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise PortTaken(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    free = next((p for p in range(port + 1, min(port + 100, 65536)) if _free(host, p)), None)
+    example = f", e.g. CHRONICLE_PORT={free} make run" if free else ""
+    raise PortTaken(
+        f"port {port} on {host} is already in use; choose another with CHRONICLE_PORT{example}"
+    )
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _free(host: str, port: int) -> bool:
+    try:
+        _bound(host, port).close()
+    except OSError:
+        return False
+    return True
+
+
 def run_up(settings: Settings, console: Console) -> None:
     """Embedded servers for every unset URL, the dev key, then the API until a signal."""
     began = time.monotonic()
+    check_port(settings.host, settings.port)  # before anything is started or written
     data_dir = settings.data_dir.resolve()
     with data_dir_lock(data_dir), EmbeddedServers(data_dir).running() as servers:
         with console.status("starting embedded servers…"):
@@ -110,6 +151,7 @@ def run_up(settings: Settings, console: Console) -> None:
                 settings.redis_url or servers.valkey().url,
             )
             token = ensure_dev_key(resolved)
+        servers.supervise()  # from here on, a server that exits is started again
         write_runtime(resolved)
 
         def banner() -> None:

@@ -9,6 +9,8 @@ import nats
 import redis.asyncio as aioredis
 import structlog
 from nats.aio.client import Client as NatsClient
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 
 log = structlog.get_logger(__name__)
 
@@ -70,4 +72,11 @@ class NatsConnection:
 
 
 def redis_client(url: str) -> aioredis.Redis:
-    return aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    """A client that rides out a restart of Valkey (about a second under `chronicle up`)
+    by retrying a command for up to 1.5 s before its caller sees the error."""
+    return aioredis.from_url(
+        url,
+        socket_connect_timeout=2,
+        socket_timeout=2,
+        retry=Retry(ExponentialBackoff(cap=0.4, base=0.05), retries=5),
+    )

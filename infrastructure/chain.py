@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 import structlog
 from psycopg.sql import SQL, Identifier
 
@@ -102,8 +101,8 @@ class ChainSealer:
                     while not self._stop.is_set():
                         if seal(conn) < BATCH:
                             self._stop.wait(self.poll_seconds)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-                log.warning("chain sealer lost its connection", error=str(error))
+            except Exception as error:  # whatever it was, the thread must live and retry
+                log.warning("chain sealer interrupted", error=f"{type(error).__name__}: {error}")
                 self._stop.wait(1.0)
 
     def start(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import random
 import shutil
@@ -20,6 +21,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Protocol, TypeVar
+
+from infrastructure.supervisor import Supervised, Supervisor
 
 PR_SET_PDEATHSIG = 1
 POSTGRES_SYSTEM_USER = "embedded_postgres"
@@ -63,6 +66,16 @@ def _die_with_parent(sig: int) -> Callable[[], None]:
     return preexec
 
 
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,15 +86,9 @@ def _wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path)
     raise EmbeddedServerError(f"{what} did not become ready in {timeout:.0f}s\n{tail}")
 
 
-class EmbeddedServer(Protocol):
-    name: str
-
+class EmbeddedServer(Supervised, Protocol):
     @property
     def url(self) -> str: ...
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 class _ChildServer:
@@ -111,6 +118,21 @@ class _ChildServer:
             process_group=0,
             preexec_fn=_die_with_parent(self.stop_signal),
         )
+
+    def exit_code(self) -> int | None:
+        """The exit status of its process once that has exited; ``None`` while it runs
+        (or when it was never started, or was stopped by us)."""
+        return None if self.process is None else self.process.poll()
+
+    def last_words(self) -> str:
+        """The last line of its log, as the server wrote it."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+                lines = log.read().decode(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1].strip()[:300] if lines else ""
 
     def _check_alive(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
@@ -213,14 +235,27 @@ class EmbeddedPostgres(_ChildServer):
         return POSTGRES_SYSTEM_USER
 
     def _stop_stale_postmaster(self) -> None:
-        """A postmaster left by a killed parent holds the data directory: stop it."""
+        """A postmaster left by a killed parent holds the data directory: stop it.
+
+        After a kill -9 of the postmaster its pid may belong to another process by now,
+        which is left alone; the lock file then names us instead, since PostgreSQL would
+        take that process for a running postmaster and refuse to start (its parent's pid
+        it knows to be stale). Its check for old backends still attached to the shared
+        memory the file names stays in force.
+        """
         pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
+        try:
+            first, _, rest = pid_file.read_text().partition("\n")
+            pid = int(first)
+        except (OSError, ValueError):
+            return
+        if not self._is_postmaster(pid):
+            if pid != os.getpid() and _exists(pid):
+                pid_file.write_text(f"{os.getpid()}\n{rest}")  # in place: keeps its owner
             return
         try:
-            pid = int(pid_file.read_text().split("\n", 1)[0])
             os.kill(pid, signal.SIGINT)
-        except (ValueError, ProcessLookupError, PermissionError):
+        except (ProcessLookupError, PermissionError):
             return
         for _ in range(200):
             try:
@@ -230,6 +265,18 @@ class EmbeddedPostgres(_ChildServer):
             time.sleep(0.05)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+    def _is_postmaster(self, pid: int) -> bool:
+        """Whether process ``pid`` is a postmaster of this data directory (backends
+        rewrite their command line; the postmaster keeps the one it was started with)."""
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        data_dir = str(self.data_dir).encode()
+        return Path(argv[0].decode(errors="replace")).name == "postgres" and any(
+            a == b"-D" and b == data_dir for a, b in itertools.pairwise(argv)
+        )
 
 
 class EmbeddedNats(_ChildServer):
@@ -294,18 +341,31 @@ class EmbeddedValkey(_ChildServer):
                 "no",
             ]
         )
-        _wait_until(self._check_alive, 30, "Valkey", self.log_path)
+        _wait_until(self._ready, 30, "Valkey", self.log_path)
+
+    def _ready(self) -> bool:
+        """It answers PING (while it loads its append-only file it answers LOADING)."""
+        if not self._check_alive():
+            return False
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
 
 
 S = TypeVar("S", bound=EmbeddedServer)
 
 
 class EmbeddedServers:
-    """The embedded servers that stand in for the URLs left unset, started and stopped together."""
+    """The embedded servers that stand in for the URLs left unset, started and stopped
+    together, and (once `supervise` is called) restarted when one exits by itself."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.resolve()
         self.servers: list[EmbeddedServer] = []
+        self._supervisor: Supervisor | None = None
 
     def postgres(self) -> EmbeddedPostgres:
         return self._start(EmbeddedPostgres(self.data_dir / "postgres" / "data"))
@@ -321,9 +381,21 @@ class EmbeddedServers:
         self.servers.append(server)
         return server
 
+    def supervise(self) -> None:
+        """Restart any of the servers started so far that exits, until `stop`."""
+        self._supervisor = Supervisor(self.servers)
+        self._supervisor.start()
+
     def stop(self) -> None:
-        while self.servers:
-            self.servers.pop().stop()
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.stop()  # before the servers: none must be restarted as it stops
+        try:
+            while self.servers:
+                self.servers.pop().stop()
+        finally:
+            if supervisor is not None:
+                supervisor.close()
 
     @contextlib.contextmanager
     def running(self) -> Iterator[EmbeddedServers]:

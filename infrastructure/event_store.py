@@ -33,6 +33,7 @@ from infrastructure.batch_writer import (
 )
 from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, BatchCounts, GroupCommit
 from infrastructure.loop_group_commit import LoopGroupCommit
+from infrastructure.pools import recover_quickly
 from infrastructure.read_models import setup_locked
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
@@ -186,6 +187,7 @@ class PostgresEventStore:
             self.app = ChronicleApplication(env=application_env(settings))
         recorder = self.app.recorder
         assert isinstance(recorder, ChronicleRecorder)
+        recover_quickly(recorder.datastore.pool)
         self.recorder = recorder
         self._database_url = settings.database_url
         self._max_batch = max_batch

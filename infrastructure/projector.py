@@ -52,6 +52,7 @@ COPY_MIN_ROWS = 32  # shorter runs go faster as one pipelined executemany
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 2.0
 STOP_CHECK_SECONDS = 0.25
+STABLE_SECONDS = 10.0  # a projector that followed the log this long retries from 0.1 s
 # Never parked: the event is not at fault, so the batch is tried again after a backoff.
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -388,6 +389,7 @@ class Projector:
     def run(self, stop: threading.Event) -> None:
         delay = 0.1
         while not stop.is_set():
+            began = time.monotonic()
             try:
                 self._follow(stop)
             except TRANSIENT as error:
@@ -399,6 +401,8 @@ class Projector:
             else:
                 delay = 0.1
                 continue
+            if time.monotonic() - began >= STABLE_SECONDS:
+                delay = 0.1  # it had followed the log: a new outage starts from 0.1 s
             stop.wait(delay)
             delay = min(delay * 2, 5.0)
 

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from infrastructure.loop_group_commit import LoopGroupCommit
 
 WINDOW_SECONDS = 60
+UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 # Count each request and start its window's clock; the requests of one moment share a call
 # (while a call is out, the requests that arrive queue for the next one).
 COUNT = """
@@ -75,8 +77,10 @@ class RateLimiter:
         self.default_per_minute = default_per_minute
         self.window_s = window_s
         self.pending = f"chronicle:rl:pending:{window_s}"  # windows with refusals, by number
+        # Unreachable, the requests of the moment fail together: one at a time, each
+        # would wait out the client's retries behind the others.
         self._counters: LoopGroupCommit[str, int] = LoopGroupCommit(
-            CountScript(redis, window_s * 2)
+            CountScript(redis, window_s * 2), fails_together=UNREACHABLE
         )
 
     async def hit(self, key_id: str, limit: int | None, *, track_refusals: bool = True) -> Verdict:

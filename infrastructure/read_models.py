@@ -18,6 +18,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import ConnectionPool
 
 from domain.events import RecordedEvent
+from infrastructure.pools import recover_quickly
 from projections.base import READ_SCHEMA, Projection
 
 T = TypeVar("T")
@@ -216,14 +217,14 @@ def projection_statuses(conn: Conn, events_table: str, decode: Decoder) -> list[
 
 def reader_pool(dsn: str, max_size: int) -> ConnectionPool[Conn]:
     """Autocommit connections returning dict rows, checked before each use."""
-    return ConnectionPool(
+    pool: ConnectionPool[Conn] = ConnectionPool(
         dsn,
         min_size=1,
         max_size=max_size,
         kwargs={"row_factory": dict_row, "autocommit": True},
-        check=ConnectionPool.check_connection,  # a restarted server leaves dead ones
         open=True,
     )
+    return recover_quickly(pool)  # a restarted server leaves dead ones
 
 
 class ReadStore:

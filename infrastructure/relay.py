@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from datetime import timedelta
+from typing import Any
 
 import nats
 import psycopg
@@ -37,6 +39,9 @@ CHECKPOINT_DDL = (
     " updated_at timestamptz NOT NULL DEFAULT now())"
 )
 DUPLICATE_WINDOW = timedelta(minutes=10)
+RETRY_FIRST_S = 0.1
+RETRY_MOST_S = 5.0
+STABLE_S = 10.0  # a relay that ran this long starts its retries again from the first delay
 
 
 def stream_config(retention: timedelta) -> StreamConfig:
@@ -95,22 +100,45 @@ class Relay:
         ).format(Identifier(EVENTS_TABLE))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until ``stop`` is set, reconnecting to PostgreSQL and NATS as needed."""
-        delay = 0.1
+        """Relay until ``stop`` is set, reconnecting to PostgreSQL and NATS as needed.
+
+        Any error starts it again after a delay that doubles while it keeps failing: one
+        it did not foresee too, since nothing else would restart it inside `up`.
+        """
+        delay = RETRY_FIRST_S
         while not stop.is_set():
+            began = time.monotonic()
             try:
                 await self._relay(stop)
-                delay = 0.1
-            except (OSError, psycopg.OperationalError, nats.errors.Error, TimeoutError) as error:
-                log.warning("relay interrupted; retrying", error=f"{type(error).__name__}: {error}")
+            except Exception as error:
+                if time.monotonic() - began >= STABLE_S:
+                    delay = RETRY_FIRST_S  # it had worked: this is a new outage
+                log.warning(
+                    "relay interrupted; retrying",
+                    error=f"{type(error).__name__}: {error}",
+                    retry_in_s=delay,
+                )
                 self.active.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, RETRY_MOST_S)
 
     async def _relay(self, stop: asyncio.Event) -> None:
+        lost = asyncio.Event()  # publishes under way when NATS went away are never acknowledged
+
+        async def disconnected() -> None:
+            lost.set()
+
+        async def error(error: Exception) -> None:
+            log.debug("nats error", error=f"{type(error).__name__}: {error}")
+
         nc: NatsClient = await nats.connect(
-            self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=2
+            self.nats_url,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+            disconnected_cb=disconnected,
+            error_cb=error,
         )
         try:
             js = nc.jetstream(timeout=self.publish_timeout)
@@ -131,7 +159,7 @@ class Relay:
                     return
                 self.active.set()
                 await listener.execute(SQL("LISTEN {0}").format(Identifier(EVENTS_TABLE)))
-                await self._follow(conn, listener, js, stop)
+                await self._follow(conn, listener, js, stop, lost)
         finally:
             self.active.clear()
             with contextlib.suppress(Exception):
@@ -156,6 +184,7 @@ class Relay:
         listener: psycopg.AsyncConnection[tuple[object, ...]],
         js: JetStreamContext,
         stop: asyncio.Event,
+        lost: asyncio.Event,
     ) -> None:
         """Publish what follows the checkpoint, batch after batch, waiting for a
         notification when there is nothing new; the checkpoint is stored with each read
@@ -171,14 +200,23 @@ class Relay:
                 await conn.execute(self._advance, {"done": done, "limit": self.batch_size})
             ).fetchall()
             if rows:
-                done = await self._publish([self.decode(r) for r in rows], js)
+                done = await self._publish([self.decode(r) for r in rows], js, lost)
             else:
                 await self._wait(listener, stop)
         await conn.execute(self._advance, {"done": done, "limit": 0})
 
-    async def _publish(self, events: list[RecordedEvent], js: JetStreamContext) -> int:
-        """Publish ``events`` and wait for JetStream's acknowledgements; the last position."""
-        acks = await asyncio.gather(
+    async def _publish(
+        self, events: list[RecordedEvent], js: JetStreamContext, lost: asyncio.Event
+    ) -> int:
+        """Publish ``events`` and wait for JetStream's acknowledgements; the last position.
+
+        A lost connection fails the batch at once rather than after the publish timeout:
+        the relay starts again from its checkpoint, and JetStream drops the events it
+        already has (their ``Nats-Msg-Id``).
+        """
+        if lost.is_set():
+            raise ConnectionError("the connection to NATS was lost")
+        acks = asyncio.gather(
             *(
                 js.publish(
                     subject_of(event),
@@ -188,7 +226,16 @@ class Relay:
                 for event in events
             )
         )
-        assert all(ack.stream == STREAM_NAME for ack in acks)
+        gone = asyncio.ensure_future(lost.wait())
+        either: set[asyncio.Future[Any]] = {acks, gone}
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        gone.cancel()
+        if not acks.done():
+            acks.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await acks
+            raise ConnectionError("the connection to NATS was lost while publishing")
+        assert all(ack.stream == STREAM_NAME for ack in acks.result())
         return events[-1].position
 
     async def _wait(

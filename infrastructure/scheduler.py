@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 
-import psycopg
 import structlog
 
 from application.context import CommandContext
@@ -33,8 +32,10 @@ class Scheduler:
         while not self._stop.wait(self.tick):
             try:
                 self.fire_due()
-            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-                log.warning("scheduler lost its database connection", error=str(error))
+            except Exception as error:  # e.g. the store's StoreUnavailable: the thread must live
+                log.warning(
+                    "scheduler could not time out tasks", error=f"{type(error).__name__}: {error}"
+                )
 
     def fire_due(self) -> int:
         fired = 0

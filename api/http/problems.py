@@ -9,6 +9,7 @@ from typing import Any
 
 import eventsourcing.persistence
 import psycopg
+import redis.exceptions
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -176,6 +177,15 @@ def _unavailable(exc: Exception) -> ProblemDetailsException:
     return problem(503, "store-unavailable", "Database unavailable", detail, headers=headers)
 
 
+def _valkey_unavailable(exc: Exception) -> ProblemDetailsException:
+    """Valkey (rate limits, live deltas) could not be reached even after the client's own
+    retries: worth a retry, like a database outage."""
+    log.warning("valkey unavailable", error=str(exc))
+    headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)}
+    detail = "the rate-limit store could not be reached; retry"
+    return problem(503, "service-unavailable", "Service unavailable", detail, headers=headers)
+
+
 def _internal(exc: Exception) -> ProblemDetailsException:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "internal-error", "Internal server error", "an unexpected error occurred")
@@ -224,6 +234,8 @@ PROBLEMS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     # The library's pool wraps the driver's errors in its own.
     eventsourcing.persistence.OperationalError: _unavailable,
     eventsourcing.persistence.InterfaceError: _unavailable,
+    redis.exceptions.ConnectionError: _valkey_unavailable,
+    redis.exceptions.TimeoutError: _valkey_unavailable,
     ConcurrencyConflict: _simple(409, "conflict", "Concurrent modification"),
     DuplicateReceipt: _simple(409, "conflict", "Concurrent duplicate request"),
     IdempotencyKeyReused: _simple(

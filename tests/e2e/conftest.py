@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -107,3 +108,18 @@ def chronicle(tmp_path: Path) -> Iterator[Chronicle]:
     yield instance
     if instance.process is not None and instance.process.poll() is None:
         instance.stop(signal.SIGKILL)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures fault tests measured, one line each."""
+    figures = [
+        value
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        for name, value in getattr(report, "user_properties", [])
+        if name == "fault"
+    ]
+    if figures:
+        terminalreporter.section("fault tests")
+        for line in figures:
+            terminalreporter.write_line(json.dumps(line))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import time
 
+import psutil
 import pytest
 
+from infrastructure.embedded import free_port
 from infrastructure.settings import Settings
 from tests.e2e.conftest import Chronicle, alive
 
@@ -139,6 +142,7 @@ def test_bad_cli_input_is_one_line_and_non_zero(
 
 def test_a_second_up_on_the_same_data_dir_is_refused(chronicle: Chronicle) -> None:
     chronicle.start()
+    chronicle.extra_env = {"CHRONICLE_PORT": str(free_port())}  # its own port: not refused for that
     second = chronicle.cli("up")
     assert second.returncode != 0
     assert "another Chronicle is running" in second.stderr
@@ -217,3 +221,55 @@ def test_up_schedules_timeouts_and_the_worker_finds_it_by_itself(chronicle: Chro
     with chronicle.client() as http:
         view = http.get(f"/v1/tasks/{echo['id']}", params={"min_position": echo["position"] + 2})
         assert view.json()["result"] == {"hello": "worker"}
+
+
+def test_up_on_a_port_already_taken_says_so_in_one_line_and_starts_nothing(
+    chronicle: Chronicle,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", chronicle.port))
+        taken.listen()
+        result = chronicle.cli("up")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"port {chronicle.port} on 127.0.0.1 is already in use" in result.stderr
+    assert "CHRONICLE_PORT=" in result.stderr and "make run" in result.stderr
+    assert not chronicle.data_dir.exists()
+    assert not [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if str(chronicle.data_dir) in " ".join(p.info["cmdline"] or [])
+    ], "a server was started"
+
+
+def test_a_server_that_dies_is_started_again_and_stopped_with_up(chronicle: Chronicle) -> None:
+    chronicle.start()
+    assert chronicle.process is not None
+    nats = next(
+        c for c in psutil.Process(chronicle.process.pid).children() if c.name() == "nats-server"
+    )
+    nats.kill()
+    deadline = time.monotonic() + 30
+    while not (again := _child_named(chronicle, "nats-server")) or again == nats.pid:
+        assert time.monotonic() < deadline, "nats-server was not started again"
+        time.sleep(0.1)
+    time.sleep(1)  # it must outlive the start that spawned it (PR_SET_PDEATHSIG)
+    assert alive([again]) == [again]
+    with chronicle.client() as http:
+        assert http.get("/readyz").status_code == 200
+    log = chronicle.output.read_text()
+    assert "embedded server exited" in log and "exit_code=-9" in log
+    assert "embedded server restarted" in log
+    children = chronicle.children()
+    assert chronicle.stop(signal.SIGTERM) < 10
+    assert alive(children) == []
+    assert chronicle.process.returncode == 0
+
+
+def _child_named(chronicle: Chronicle, name: str) -> int | None:
+    assert chronicle.process is not None
+    for child in psutil.Process(chronicle.process.pid).children():
+        if child.name() == name and child.status() != psutil.STATUS_ZOMBIE:
+            return int(child.pid)
+    return None

@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import replace
 
 import httpx
 import redis.asyncio as aioredis
+from litestar.testing import TestClient
 
+from api.app import create_app
 from api.bootstrap import Container
 from application.context import CommandContext
 from domain.identity import ApiKey
+from infrastructure.embedded import free_port
 from infrastructure.rate_limit import WINDOW_SECONDS, RateLimiter
 from infrastructure.settings import Settings
 from tests.integration.conftest import serving
@@ -108,3 +112,15 @@ async def test_concurrent_requests_share_script_calls_and_each_counts_once(
     assert sorted(v.remaining for v in mine if v.allowed) == list(range(40))
     assert sorted(v.remaining for v in theirs) == list(range(90, 100))
     assert calls < 10  # one call per request would be 60
+
+
+def test_requests_while_valkey_is_unreachable_are_503_problems(
+    servers: Settings, container: Container
+) -> None:
+    unreachable = replace(servers, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    headers = {"Authorization": f"Bearer {limited_key(container, 100)}"}
+    with TestClient(create_app(unreachable)) as client:
+        answer = client.post("/v1/conversations", json={"title": "t"}, headers=headers)
+    body = assert_problem(answer, 503)
+    assert body["type"].endswith("service-unavailable")
+    assert answer.headers["retry-after"] == "1"

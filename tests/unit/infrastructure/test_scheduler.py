@@ -1,0 +1,45 @@
+"""The scheduler's thread outlives a failed tick (no I/O: stand-in tasks and queue)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, cast
+from uuid import UUID, uuid4
+
+from application.context import CommandContext
+from application.errors import StoreUnavailable
+from infrastructure.scheduler import Scheduler
+
+
+class Queue:
+    def __init__(self) -> None:
+        self.task = uuid4()
+
+    def expired_leases(self) -> list[tuple[UUID, str]]:
+        return [(self.task, "acme")]
+
+
+class Tasks:
+    """Its first timeout finds the store unreachable, as during a database restart."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.timed_out = threading.Event()
+
+    def time_out(self, context: CommandContext, task_id: UUID) -> object:
+        self.calls += 1
+        if self.calls == 1:
+            raise StoreUnavailable("the event store cannot be reached")
+        self.timed_out.set()
+        return object()
+
+
+def test_a_tick_that_finds_the_store_unavailable_does_not_end_the_scheduler() -> None:
+    tasks = Tasks()
+    scheduler = Scheduler(cast(Any, tasks), cast(Any, Queue()), tick=0.01)
+    scheduler.start()
+    try:
+        assert tasks.timed_out.wait(5), "the scheduler stopped after a failed tick"
+    finally:
+        scheduler.stop()
+    assert tasks.calls >= 2
