@@ -47,7 +47,7 @@ PROBLEM_TITLES = {
     415: "The body is not application/json",
     422: "Idempotency-Key was already used with another request",
     429: "Over the key's rate limit (or, where noted, the tenant's daily budget)",
-    503: "The database cannot be reached now; retry after Retry-After",
+    503: "PostgreSQL or Valkey cannot be reached now; retry after Retry-After",
 }
 
 
