@@ -16,7 +16,9 @@ def configure_logging() -> None:
     structlog.configure(
         processors=[
             *(p for p in defaults if not isinstance(p, structlog.dev.ConsoleRenderer)),
-            structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+            ),
         ],
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 import structlog
 
 from api.logs import configure_logging
+
+
+@pytest.fixture(autouse=True)
+def logging_as_before() -> Iterator[None]:
+    """This test configures logging onto its captured output; others log after it."""
+    before: dict[str, Any] = structlog.get_config()
+    yield
+    structlog.configure(**before)
 
 
 def fail_with(header: str) -> None:
