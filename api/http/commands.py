@@ -33,7 +33,7 @@ IF_MATCH = re.compile(r'^(?:W/)?"?([0-9]{1,18})"?$')
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
-        header="Idempotency-Key",
+        name="Idempotency-Key",
         pattern=r"^[\x21-\x7e]{1,255}$",
         description="Makes the command safe to retry: a retry with the same key and body"
         " replays the first answer and writes nothing; the same key with another body is 422.",
@@ -43,7 +43,7 @@ IdempotencyKey = Annotated[
 RequestId = Annotated[
     str | None,
     HeaderParameter(
-        header="X-Request-ID",
+        name="X-Request-ID",
         pattern=r"^[\x21-\x7e]{1,200}$",
         description="Your id for this request, kept as the correlation id of its events.",
         required=False,
@@ -52,7 +52,7 @@ RequestId = Annotated[
 TraceParent = Annotated[
     str | None,
     HeaderParameter(
-        header="traceparent",
+        name="traceparent",
         max_length=512,
         description="W3C trace context, kept with the events (ignored when malformed).",
         required=False,
@@ -61,7 +61,7 @@ TraceParent = Annotated[
 IfMatch = Annotated[
     str | None,
     HeaderParameter(
-        header="If-Match",
+        name="If-Match",
         pattern=IF_MATCH_PATTERN,
         description='Only if the current version is this one ("3", W/"3" or 3); 412 if not.',
         required=False,

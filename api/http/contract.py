@@ -141,10 +141,7 @@ def _parameter_fields(handler: HTTPRouteHandler) -> dict[tuple[str, str], FieldD
             if not isinstance(kwarg, ParameterKwarg):
                 fields[("path", name)] = fields[("query", name)] = field
                 continue
-            place, alias = (
-                ("header", kwarg.header) if kwarg.header else ("query", kwarg.query or name)
-            )
-            fields[(place, alias)] = fields[("path", name)] = field
+            fields[(kwarg.param_type.value, kwarg.name or name)] = field
     return fields
 
 

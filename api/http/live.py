@@ -61,7 +61,7 @@ Subjects = Annotated[
 LastEventId = Annotated[
     str | None,
     HeaderParameter(
-        header="Last-Event-ID",
+        name="Last-Event-ID",
         pattern=r"^[0-9]{0,18}$",
         description="The id of the last event received: resume after it (wins over cursor)",
     ),

@@ -210,7 +210,7 @@ def parameter_names(handler: BaseRouteHandler) -> dict[str, str]:
     for signature in signatures:
         for name, field in signature.parameters.items():
             kwarg = field.kwarg_definition
-            if isinstance(kwarg, ParameterKwarg) and (alias := kwarg.header or kwarg.query):
+            if isinstance(kwarg, ParameterKwarg) and (alias := kwarg.name) and alias != name:
                 names[name] = alias
     return names
 

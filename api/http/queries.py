@@ -56,7 +56,7 @@ def _rule(annotation: Any) -> Rule | None:
 def declared_queries(handler: BaseRouteHandler) -> tuple[tuple[str, Rule | None], ...]:
     """The query parameters a handler declares, each with the rule of its type."""
     return tuple(
-        (field.kwarg_definition.query or name, _rule(field.annotation))
+        (field.kwarg_definition.name or name, _rule(field.annotation))
         for name, field in handler.parsed_fn_signature.parameters.items()
         if isinstance(field.kwarg_definition, QueryParameter)
     )

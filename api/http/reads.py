@@ -40,7 +40,7 @@ MinPosition = Annotated[
 IfNoneMatch = Annotated[
     str | None,
     HeaderParameter(
-        header="If-None-Match",
+        name="If-None-Match",
         max_length=1000,
         description="Answer 304 without a body if the resource's ETag is one of these",
     ),

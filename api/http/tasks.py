@@ -281,10 +281,10 @@ class TasksController(Controller):
         request: Request[Principal, Any, Any],
         task_type: Annotated[
             str | None,
-            QueryParameter(query="type", pattern=TYPE_PATTERN, description="Only this type"),
+            QueryParameter(name="type", pattern=TYPE_PATTERN, description="Only this type"),
         ] = None,
         task_state: Annotated[
-            TaskState | None, QueryParameter(query="state", description="Only tasks in this state")
+            TaskState | None, QueryParameter(name="state", description="Only tasks in this state")
         ] = None,
         after: After = None,
         limit: Limit = 50,
