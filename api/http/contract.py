@@ -29,6 +29,7 @@ from litestar.typing import FieldDefinition
 
 from api.http.commands import command_of
 from api.http.fields import JSON_VALUE_SCHEMA, json_value_schema
+from api.http.parameters import declared_parameters
 
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/schema")
 METRICS_PATH = "/metrics"
@@ -128,23 +129,6 @@ def struct_schemas(app: Litestar) -> dict[str, Any]:
 CONSTRAINTS = ("ge", "le", "gt", "lt", "min_length", "max_length", "pattern", "description")
 
 
-def _parameter_fields(handler: HTTPRouteHandler) -> dict[tuple[str, str], FieldDefinition]:
-    """The handler's (and its dependencies') parameters by where and under what name the
-    client sends them: ("query", "limit"), ("header", "If-Match"), ("path", "run_id")."""
-    signatures = [handler.parsed_fn_signature] + [
-        provider.parsed_fn_signature for provider in handler.resolve_dependencies().values()
-    ]
-    fields = {}
-    for signature in signatures:
-        for name, field in signature.parameters.items():
-            kwarg = field.kwarg_definition
-            if not isinstance(kwarg, ParameterKwarg):
-                fields[("path", name)] = fields[("query", name)] = field
-                continue
-            fields[(kwarg.param_type.value, kwarg.name or name)] = field
-    return fields
-
-
 def _parameter_schema(field: FieldDefinition) -> dict[str, Any]:
     """A parameter's schema as msgspec validates it: its type without ``None`` (an
     optional parameter is left out, not sent as null) and its declared constraints."""
@@ -169,7 +153,7 @@ def _parameter_schema(field: FieldDefinition) -> dict[str, Any]:
 
 
 def _refine_parameters(handler: HTTPRouteHandler, operation: dict[str, Any]) -> None:
-    fields = _parameter_fields(handler)
+    fields = {(p.place, p.name): p.field for p in declared_parameters(handler)}
     for parameter in operation.get("parameters", []):
         field = fields.get((parameter["in"], parameter["name"]))
         if field is None:

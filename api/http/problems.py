@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from functools import cache
 from typing import Any
 
 import eventsourcing.persistence
@@ -13,14 +12,13 @@ import redis.exceptions
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.handlers.base import BaseRouteHandler
-from litestar.params import ParameterKwarg
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
 
+from api.http.parameters import declared_parameters
 from application.errors import (
     BudgetExceeded,
     ConcurrencyConflict,
@@ -50,7 +48,8 @@ class Problem(ProblemDetailsException):
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         errors = self.extra.get("errors") if isinstance(self.extra, dict) else None
         handler = request.scope.get("route_handler")
-        if errors and handler is not None and (names := parameter_names(handler)):
+        if errors and handler is not None:
+            names = {p.python_name: p.name for p in declared_parameters(handler)}
             for error in errors:
                 error["field"] = names.get(error["field"], error["field"])
             self.detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
@@ -197,22 +196,6 @@ def _simple(status: int, slug: str, title: str) -> Callable[[Exception], Problem
         return problem(status, slug, title, str(exc), headers=headers)
 
     return convert
-
-
-@cache
-def parameter_names(handler: BaseRouteHandler) -> dict[str, str]:
-    """The HTTP name (``If-Match``, ``type``) of each parameter a handler or one of its
-    dependencies declares under another Python name."""
-    signatures = [handler.parsed_fn_signature] + [
-        provider.parsed_fn_signature for provider in handler.resolve_dependencies().values()
-    ]
-    names = {}
-    for signature in signatures:
-        for name, field in signature.parameters.items():
-            kwarg = field.kwarg_definition
-            if isinstance(kwarg, ParameterKwarg) and (alias := kwarg.name) and alias != name:
-                names[name] = alias
-    return names
 
 
 PROBLEMS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {

@@ -17,9 +17,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import msgspec
 from litestar import Request
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import QueryParameter
 
 from api.http.bodies import invalid
+from api.http.parameters import declared_parameters
 from domain.errors import InvalidValue
 from domain.values import in_utc
 
@@ -56,9 +56,9 @@ def _rule(annotation: Any) -> Rule | None:
 def declared_queries(handler: BaseRouteHandler) -> tuple[tuple[str, Rule | None], ...]:
     """The query parameters a handler declares, each with the rule of its type."""
     return tuple(
-        (field.kwarg_definition.name or name, _rule(field.annotation))
-        for name, field in handler.parsed_fn_signature.parameters.items()
-        if isinstance(field.kwarg_definition, QueryParameter)
+        (p.name, _rule(p.field.annotation))
+        for p in declared_parameters(handler)
+        if p.place == "query"
     )
 
 

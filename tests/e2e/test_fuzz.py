@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import Chronicle
-from tests.fuzz.runner import FUZZ_RATE_LIMIT, FUZZ_SCOPES, fuzz
+from tests.fuzz.runner import fuzz, fuzz_key
 
 SEED = 20261201
 MAX_EXAMPLES = 60
@@ -17,20 +17,7 @@ MAX_EXAMPLES = 60
 @pytest.mark.timeout(600)
 def test_the_fuzzer_finds_nothing_over_every_operation(chronicle: Chronicle) -> None:
     chronicle.start()
-    created = chronicle.cli(
-        "keys",
-        "create",
-        "--tenant",
-        "fuzz",
-        "--scopes",
-        FUZZ_SCOPES,
-        "--rate-limit",
-        str(FUZZ_RATE_LIMIT),
-    )
-    assert created.returncode == 0, created.stderr
-    run = fuzz(
-        chronicle.url, created.stdout.strip().splitlines()[-1], max_examples=MAX_EXAMPLES, seed=SEED
-    )
+    run = fuzz(chronicle.url, fuzz_key(chronicle), max_examples=MAX_EXAMPLES, seed=SEED)
     print(run.summary)
     assert run.returncode == 0, run.summary
     assert run.operations >= 37 and run.generated >= 1000 and run.passed == run.generated

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from tests.e2e.conftest import Chronicle
-from tests.fuzz.runner import FUZZ_RATE_LIMIT, FUZZ_SCOPES, fuzz
+from tests.fuzz.runner import fuzz, fuzz_key
 
 
 def main() -> int:
@@ -23,18 +23,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="chronicle-fuzz-") as directory:
         chronicle = Chronicle(Path(directory) / "data").start()
         try:
-            created = chronicle.cli(
-                "keys",
-                "create",
-                "--tenant",
-                "fuzz",
-                "--scopes",
-                FUZZ_SCOPES,
-                "--rate-limit",
-                str(FUZZ_RATE_LIMIT),
+            run = fuzz(
+                chronicle.url,
+                fuzz_key(chronicle),
+                max_examples=options.max_examples,
+                seed=options.seed,
             )
-            key = created.stdout.strip().splitlines()[-1]
-            run = fuzz(chronicle.url, key, max_examples=options.max_examples, seed=options.seed)
             print(run.output)
             ready = chronicle.client().get("/readyz")
             print(f"/readyz after the run: {ready.status_code} {ready.text}")

@@ -11,6 +11,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Chronicle
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -41,6 +45,16 @@ class FuzzRun:
 def _count(pattern: str, text: str) -> int:
     found = re.search(pattern, text)
     return int(found.group(1)) if found else 0
+
+
+def fuzz_key(chronicle: Chronicle) -> str:
+    """A key of its own tenant for the fuzzer: every scope, a limit it never meets."""
+    created = chronicle.cli(
+        "keys", "create", "--tenant", "fuzz", "--scopes", FUZZ_SCOPES,
+        "--rate-limit", str(FUZZ_RATE_LIMIT),
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]
 
 
 def fuzz(base_url: str, key: str, *, max_examples: int, seed: int | None = None) -> FuzzRun:
