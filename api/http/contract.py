@@ -14,8 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from types import NoneType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, get_args
 
 import msgspec
 from litestar import Litestar
@@ -25,11 +24,10 @@ from litestar.params import ParameterKwarg
 from litestar.router import Router
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
-from litestar.typing import FieldDefinition
 
 from api.http.commands import command_of
 from api.http.fields import JSON_VALUE_SCHEMA, json_value_schema
-from api.http.parameters import declared_parameters
+from api.http.parameters import Declared, declared_parameters
 
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/schema")
 METRICS_PATH = "/metrics"
@@ -129,13 +127,10 @@ def struct_schemas(app: Litestar) -> dict[str, Any]:
 CONSTRAINTS = ("ge", "le", "gt", "lt", "min_length", "max_length", "pattern", "description")
 
 
-def _parameter_schema(field: FieldDefinition) -> dict[str, Any]:
-    """A parameter's schema as msgspec validates it: its type without ``None`` (an
-    optional parameter is left out, not sent as null) and its declared constraints."""
-    annotation = field.annotation
-    if get_origin(annotation) in (Union, type(int | None)):
-        members = [a for a in get_args(annotation) if a is not NoneType]
-        annotation = members[0] if len(members) == 1 else Union[tuple(members)]  # noqa: UP007
+def _parameter_schema(parameter: Declared) -> dict[str, Any]:
+    """A parameter's schema as msgspec validates it: the type of a value sent and the
+    parameter's declared constraints."""
+    annotation, field = parameter.value_type, parameter.field
     kwarg = field.kwarg_definition
     constraints = {
         name: value
@@ -143,7 +138,7 @@ def _parameter_schema(field: FieldDefinition) -> dict[str, Any]:
         if isinstance(kwarg, ParameterKwarg) and (value := getattr(kwarg, name, None)) is not None
     }
     if annotation is datetime:
-        constraints["tz"] = True  # see api.http.reads.strict_queries
+        constraints["tz"] = True  # as api.http.queries holds query times
     if constraints:
         annotation = Annotated[annotation, msgspec.Meta(**constraints)]
     schema = msgspec.json.schema(annotation)
@@ -153,14 +148,14 @@ def _parameter_schema(field: FieldDefinition) -> dict[str, Any]:
 
 
 def _refine_parameters(handler: HTTPRouteHandler, operation: dict[str, Any]) -> None:
-    fields = {(p.place, p.name): p.field for p in declared_parameters(handler)}
+    declared = {(p.place, p.name): p for p in declared_parameters(handler)}
     for parameter in operation.get("parameters", []):
-        field = fields.get((parameter["in"], parameter["name"]))
-        if field is None:
+        found = declared.get((parameter["in"], parameter["name"]))
+        if found is None:
             continue
-        parameter["schema"] = _parameter_schema(field)
+        parameter["schema"] = _parameter_schema(found)
         parameter["required"] = parameter["in"] == "path" or not (
-            field.has_default or field.is_optional
+            found.field.has_default or found.field.is_optional
         )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from types import NoneType, UnionType
+from typing import Any, Union, get_args, get_origin
 
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import ParameterKwarg
@@ -17,6 +19,15 @@ class Declared:
     place: str  # "query", "header", "path" or "cookie"
     name: str
     field: FieldDefinition
+
+    @property
+    def value_type(self) -> Any:
+        """The type of a value sent (an optional parameter is left out, not sent as null)."""
+        annotation = self.field.annotation
+        if get_origin(annotation) not in (Union, UnionType):
+            return annotation
+        members = tuple(a for a in get_args(annotation) if a is not NoneType)
+        return members[0] if len(members) == 1 else Union[members]  # noqa: UP007
 
 
 @cache

@@ -11,8 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from types import NoneType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import msgspec
 from litestar import Request
@@ -37,9 +36,6 @@ def _aware_time(raw: str) -> str | None:
 
 
 def _rule(annotation: Any) -> Rule | None:
-    if get_origin(annotation) in (Union, type(int | None)):
-        members = [a for a in get_args(annotation) if a is not NoneType]
-        annotation = members[0] if len(members) == 1 else annotation
     if annotation is int:
         return lambda raw: None if WHOLE_NUMBER.fullmatch(raw) else "must be a whole number"
     if annotation is datetime:
@@ -56,9 +52,7 @@ def _rule(annotation: Any) -> Rule | None:
 def declared_queries(handler: BaseRouteHandler) -> tuple[tuple[str, Rule | None], ...]:
     """The query parameters a handler declares, each with the rule of its type."""
     return tuple(
-        (p.name, _rule(p.field.annotation))
-        for p in declared_parameters(handler)
-        if p.place == "query"
+        (p.name, _rule(p.value_type)) for p in declared_parameters(handler) if p.place == "query"
     )
 
 
