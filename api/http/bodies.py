@@ -17,7 +17,7 @@ from litestar import Request
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 
-from api.http.fields import NO_NUL
+from api.http.fields import plain_message
 from domain.errors import InvalidValue
 
 JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
@@ -62,9 +62,7 @@ def _field_and_message(error: msgspec.ValidationError) -> tuple[str, str]:
     message, path = match.group("message"), (match.group("path") or "").lstrip(".")
     if named := NAMED_FIELD.search(message):  # a missing or unknown field
         path = f"{path}.{named.group(1)}" if path else named.group(1)
-    if NO_NUL in message:
-        message = "must not contain NUL characters"
-    return path or "body", message
+    return path or "body", plain_message(message)
 
 
 def _whole_numbers(value: Any) -> Any:

@@ -50,6 +50,20 @@ JsonValue = Annotated[
 ]
 
 
+PATTERN_MEANINGS = {
+    NO_NUL: "must not contain NUL characters",
+    NOT_BLANK: "must not be blank or contain NUL characters",
+}
+
+
+def plain_message(message: str) -> str:
+    """A validation message in words where it would quote one of these patterns."""
+    for pattern, meaning in PATTERN_MEANINGS.items():
+        if f"matching regex {pattern!r}" in message:
+            return meaning
+    return message
+
+
 def checked_json(field: str, value: Any) -> Any:
     """``value`` if every reader can hold it (raises the domain's `InvalidValue`)."""
     check_json(field, value)

@@ -18,6 +18,7 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
+from api.http.fields import plain_message
 from api.http.parameters import declared_parameters
 from application.errors import (
     BudgetExceeded,
@@ -102,7 +103,7 @@ def _validation(exc: ValidationException) -> ProblemDetailsException:
     errors = [
         {
             "field": _field_of(item),
-            "message": str(item.get("message", "invalid")),
+            "message": plain_message(str(item.get("message", "invalid"))),
             "source": item.get("source", "body"),
         }
         for item in raw

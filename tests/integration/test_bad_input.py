@@ -248,3 +248,14 @@ async def test_a_header_holding_nul_is_a_400_problem(api_url: str, header: bytes
     assert head.startswith(b"HTTP/1.1 400")
     assert b"content-type: application/problem+json" in head.lower()
     assert json.loads(body)["status"] == 400
+
+
+async def test_a_refused_pattern_is_explained_in_words(client: httpx.AsyncClient) -> None:
+    searched = assert_problem(await client.get("/v1/search/messages?q=a%00b"), 400, "q")
+    assert searched["errors"][0]["message"] == "must not contain NUL characters"
+    blank = assert_problem(await client.post("/v1/conversations", json={"title": "  "}), 400)
+    assert blank["errors"][0] == {
+        "field": "title",
+        "message": "must not be blank or contain NUL characters",
+        "source": "body",
+    }
