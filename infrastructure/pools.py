@@ -25,7 +25,7 @@ def recover_quickly(pool: P) -> P:
     def check(conn: Any) -> None:
         try:
             ConnectionPool.check_connection(conn)
-        except Exception:
+        except Exception:  # raised again: the pool's own handling goes on
             pool.drain()  # the idle ones are as broken: do not find them a pause apart
             raise
 

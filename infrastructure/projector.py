@@ -217,8 +217,8 @@ class ProjectionWriter:
     def _parked(self, row: EventRow, error: Exception | None) -> ParkedEvent:
         try:
             tenant = self.decode(*row).tenant_id
-        except Exception:
-            tenant = ""  # the event cannot even be decoded
+        except Exception:  # undecodable: why is the cause parked with it
+            tenant = ""
         return ParkedEvent.of(row[0], row[1], tenant, error)
 
     def write(self, conn: Conn, generation: int, prepared: Prepared) -> None:
