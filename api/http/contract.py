@@ -30,7 +30,6 @@ from api.http.fields import JSON_VALUE_SCHEMA, json_value_schema
 from api.http.parameters import Declared, declared_parameters
 
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/schema")
-METRICS_PATH = "/metrics"
 ASSETS_PATH = "/schema/assets"
 ASSETS_DIR = Path(__file__).parent / "static" / "swagger-ui"
 REF = "#/components/schemas/{name}"
@@ -222,10 +221,6 @@ def _refine_operation(path: str, handler: HTTPRouteHandler, operation: dict[str,
         operation["summary"] = description.split("\n\n")[0].split(". ")[0].replace("\n", " ")
         operation["description"] = " ".join(description.split())
     _refine_parameters(handler, operation)
-    if path == METRICS_PATH:
-        operation["responses"]["200"]["content"] = {
-            "text/plain": {"schema": {"type": "string", "description": "Prometheus text format"}}
-        }
     if path.startswith(PUBLIC_PREFIXES):
         operation["security"] = []
         return
