@@ -13,6 +13,7 @@ from eventsourcing.domain import event
 
 from domain.errors import InvalidValue, RunIsFinished, ToolCallConflict
 from domain.ids import TimeOrderedAggregate
+from domain.tenancy import TenantOwned
 from domain.values import INT32_MAX, check_amount, check_chars, check_count, check_json
 
 RUNNING = "running"
@@ -42,7 +43,7 @@ def check_usage(usage: dict[str, float]) -> None:
     check_amount("usage.cost_usd", usage.get("cost_usd", 0), COST_MAX_USD)
 
 
-class AgentRun(TimeOrderedAggregate):
+class AgentRun(TimeOrderedAggregate, TenantOwned):
     """A run of an agent within a conversation."""
 
     category = "run"

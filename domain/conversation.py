@@ -12,6 +12,7 @@ from eventsourcing.domain import event
 
 from domain.errors import ConversationIsArchived, InvalidValue
 from domain.ids import TimeOrderedAggregate
+from domain.tenancy import TenantOwned
 from domain.values import check_chars, check_count, check_text
 
 Role = Literal["user", "assistant", "system", "tool"]
@@ -50,7 +51,7 @@ def check_tokens(tokens: int | None) -> None:
         check_count("tokens", tokens)
 
 
-class Conversation(TimeOrderedAggregate):
+class Conversation(TimeOrderedAggregate, TenantOwned):
     """A conversation between people, assistants and tools, owned by one tenant."""
 
     category = "conversation"

@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ApiKeyAlreadyRevoked, InvalidValue
 from domain.ids import TimeOrderedAggregate
+from domain.tenancy import TenantOwned
 from domain.values import check_chars
 
 Scope = Literal["commands:write", "read", "live:read", "admin", "audit:read"]
@@ -98,7 +99,7 @@ class Budget:
         )
 
 
-class ApiKey(TimeOrderedAggregate):
+class ApiKey(TimeOrderedAggregate, TenantOwned):
     """A credential of one tenant with a set of scopes, valid until revoked."""
 
     category = "audit"

@@ -12,6 +12,7 @@ from eventsourcing.domain import event
 
 from domain.errors import InvalidValue, TaskIsCancelled, TaskStateConflict
 from domain.ids import TimeOrderedAggregate
+from domain.tenancy import TenantOwned
 from domain.values import check_chars, check_json, in_utc
 
 PENDING, RUNNING = "pending", "running"
@@ -30,7 +31,7 @@ def check_type(value: str) -> None:
         raise InvalidValue("type", "must be 1 to 100 of A-Z, a-z, 0-9, '.', '-' or '_'")
 
 
-class Task(TimeOrderedAggregate):
+class Task(TimeOrderedAggregate, TenantOwned):
     """A unit of background work owned by one tenant."""
 
     category = "task"

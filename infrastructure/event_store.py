@@ -24,6 +24,7 @@ from psycopg.sql import SQL, Identifier
 from application.context import CommandContext
 from application.errors import NotFound, StoreUnavailable
 from application.ports import Change, CommandResult, RecordedEvent, StoredReceipt
+from application.tenancy import check_owner
 from infrastructure.batch_writer import (
     BatchStatements,
     BatchWriter,
@@ -277,6 +278,7 @@ class PostgresEventStore:
 
     def _pending(self, context: CommandContext, change: Change) -> tuple[list[Any], PendingCommit]:
         """The change's events, stamped with the context's metadata, and their stored form."""
+        check_owner(context.tenant_id, change.aggregates)
         events = [event for aggregate in change.aggregates for event in aggregate.collect_events()]
         if not events:
             raise ValueError("a change must record at least one event")

@@ -369,9 +369,10 @@ async def test_no_key_or_a_wrong_key_is_401(
 async def test_a_revoked_key_is_401(api_url: str, issue_key: KeyFactory, container: Any) -> None:
     from application.context import CommandContext
 
-    token = issue_key()
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    token = issue_key(tenant)
     key_id = uuid.UUID(hex=token.split("_")[1])
-    container.identity.revoke_key(CommandContext("x", "test", "keys.revoke"), key_id)
+    container.identity.revoke_key(CommandContext(tenant, "test", "keys.revoke"), key_id)
     await asyncio.sleep(1.1)
     async with httpx.AsyncClient(
         base_url=api_url, headers={"Authorization": f"Bearer {token}"}

@@ -1,0 +1,17 @@
+"""Ownership by a tenant: the aggregates whose every event belongs to one tenant.
+
+A plain marker with no I/O; the application checks it to keep tenants apart.
+"""
+
+from __future__ import annotations
+
+
+class TenantOwned:
+    """An aggregate owned by one tenant, named once by its created event (``tenant_id``).
+
+    Only that tenant's commands may load it or write its events. A mixin rather than an
+    annotated aggregate base: the library makes an aggregate class with annotations a
+    dataclass, with an ``__init__`` of its own.
+    """
+
+    tenant_id: str
