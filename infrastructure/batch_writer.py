@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from application.errors import ConcurrencyConflict, DuplicateReceipt, StoreUnavailable
+from infrastructure.event_columns import TYPE_OF_TOPIC
 
 Outcome = list[int] | Exception  # a commit's positions, or why it was refused
 Answer = tuple[int, int | None, str | None]  # a round's row: member, position, refusal
@@ -30,6 +31,7 @@ PARAMETERS = (  # the append function's array parameters, in order, with their t
     ("versions", "bigint[]"),
     ("topics", "text[]"),
     ("states", "bytea[]"),
+    ("event_tenants", "text[]"),
     ("rounds", "int[]"),
     ("receipt_members", "int[]"),
     ("tenants", "text[]"),
@@ -59,10 +61,12 @@ class PendingReceipt:
 
 @dataclass(frozen=True)
 class PendingCommit:
-    """One command's stored events and receipt, waiting to be written in a group commit."""
+    """One command's stored events and receipt, waiting to be written in a group commit,
+    and the tenant of the command (``None``: the one its events' metadata names)."""
 
     events: Sequence[StoredEvent]
     receipt: PendingReceipt | None = None
+    tenant_id: str | None = None
 
     @property
     def keys(self) -> list[tuple[UUID, int]]:
@@ -130,7 +134,9 @@ class BatchStatements:
 
     def _round(self, **values: Composable) -> Composable:
         """One round: screen its commits against the log and the receipts, and insert the
-        events and receipts of the rest.
+        events and receipts of the rest. Each event's row takes its command's tenant (where
+        none is given, the fill trigger of `EventColumns` reads it from the metadata) and
+        the type its topic names.
 
         Each receipt takes the position of its command's last event. The screens are
         LATERAL lookups with a LIMIT, so the cached generic plan probes the primary keys
@@ -141,9 +147,9 @@ class BatchStatements:
         answered with its positions, not refused as a conflict.
         """
         return SQL(
-            "WITH ev AS (SELECT m, id, v, topic, state, n, existing, same"
-            " FROM unnest({members}, {ids}, {versions}, {topics}, {states}, {rounds})"
-            " WITH ORDINALITY AS e(m, id, v, topic, state, rnd, n)"
+            "WITH ev AS (SELECT m, id, v, topic, state, tenant, n, existing, same"
+            " FROM unnest({members}, {ids}, {versions}, {topics}, {states}, {event_tenants},"
+            " {rounds}) WITH ORDINALITY AS e(m, id, v, topic, state, tenant, rnd, n)"
             " LEFT JOIN LATERAL (SELECT t.notification_id AS existing, t.state = e.state AS same"
             " FROM {events} t WHERE t.originator_id = e.id AND t.originator_version = e.v"
             " LIMIT 1) l ON true WHERE e.rnd = {round}),"
@@ -160,8 +166,9 @@ class BatchStatements:
             " UNION SELECT m, 'duplicate' FROM rc WHERE taken"
             " AND m NOT IN (SELECT m FROM rewritten)),"
             " inserted AS ("
-            " INSERT INTO {events} (originator_id, originator_version, topic, state)"
-            " SELECT id, v, topic, state FROM ev WHERE m NOT IN (SELECT m FROM refused)"
+            " INSERT INTO {events} (originator_id, originator_version, topic, state,"
+            " tenant_id, type) SELECT id, v, topic, state, tenant, {type}"
+            " FROM ev WHERE m NOT IN (SELECT m FROM refused)"
             " AND m NOT IN (SELECT m FROM rewritten)"
             " ORDER BY n RETURNING originator_id, originator_version, notification_id),"
             " receipts AS ("
@@ -173,7 +180,12 @@ class BatchStatements:
             " JOIN ev ON ev.id = i.originator_id AND ev.v = i.originator_version"
             " UNION ALL SELECT m, existing, NULL FROM ev WHERE m IN (SELECT m FROM rewritten)"
             " UNION ALL SELECT m, NULL, max(why) FROM refused GROUP BY m"
-        ).format(events=self._tables.events, receipts=self._tables.receipts, **values)
+        ).format(
+            events=self._tables.events,
+            receipts=self._tables.receipts,
+            type=SQL(TYPE_OF_TOPIC).format(topic=SQL("topic")),
+            **values,
+        )
 
     def params(self, commits: Sequence[PendingCommit]) -> list[Any]:
         """The call's parameters for ``commits``, in rounds (see `rounds`): a commit that
@@ -186,15 +198,17 @@ class BatchStatements:
         versions: list[int] = []
         topics: list[str] = []
         states: list[bytes] = []
+        tenants: list[str | None] = []
         event_rounds: list[int] = []
         for m, commit in enumerate(commits):
-            number = round_of[m]
+            number, tenant = round_of[m], commit.tenant_id
             for e in commit.events:
                 members.append(m)
                 ids.append(e.originator_id)  # type: ignore[arg-type]
                 versions.append(e.originator_version)
                 topics.append(e.topic)
                 states.append(e.state)
+                tenants.append(tenant)
                 event_rounds.append(number)
         receipts = [(m, c, c.receipt) for m, c in enumerate(commits) if c.receipt is not None]
         return [
@@ -203,6 +217,7 @@ class BatchStatements:
             versions,
             topics,
             states,
+            tenants,
             event_rounds,
             [m for m, _, _ in receipts],
             [r.tenant_id for _, _, r in receipts],

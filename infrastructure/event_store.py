@@ -32,6 +32,7 @@ from infrastructure.batch_writer import (
     PendingCommit,
     PendingReceipt,
 )
+from infrastructure.event_columns import EventColumns
 from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, BatchCounts, GroupCommit
 from infrastructure.loop_group_commit import LoopGroupCommit
 from infrastructure.pools import recover_quickly
@@ -45,7 +46,7 @@ A = TypeVar("A", bound=Aggregate)
 APPLICATION_NAME = "Chronicle"
 EVENTS_TABLE = "chronicle_events"  # eventsourcing names it after the application
 RECEIPTS_TABLE = "chronicle_receipts"
-APPEND_FUNCTION = "append_v1"  # the group commit's function: chronicle_events_append_v1
+APPEND_FUNCTION = "append_v2"  # the group commit's function: chronicle_events_append_v2
 LATEST_VERSION = 2**63 - 1
 EVENT_HEADER_FIELDS = (
     "originator_id",
@@ -184,10 +185,11 @@ class PostgresEventStore:
         snapshot_interval: int = SNAPSHOT_INTERVAL,
     ) -> None:
         assert settings.database_url
-        with setup_locked(settings.database_url):  # the application creates its tables
+        with setup_locked(settings.database_url) as conn:  # the application creates its tables
             self.app = ChronicleApplication(env=application_env(settings))
-        recorder = self.app.recorder
-        assert isinstance(recorder, ChronicleRecorder)
+            recorder = self.app.recorder
+            assert isinstance(recorder, ChronicleRecorder)
+            EventColumns(recorder.datastore.schema, recorder.events_table_name).migrate(conn)
         recover_quickly(recorder.datastore.pool)
         self.recorder = recorder
         self._database_url = settings.database_url
@@ -297,7 +299,7 @@ class PostgresEventStore:
                 result | {"fields": change.fields},
             )
         stored = [self.app.mapper.to_stored_event(event) for event in events]
-        return events, PendingCommit(stored, receipt)
+        return events, PendingCommit(stored, receipt, context.tenant_id)
 
     def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
         row = self.recorder.select_receipt(tenant_id, key)

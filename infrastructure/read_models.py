@@ -58,14 +58,14 @@ def connect(dsn: str) -> Conn:
 
 
 @contextmanager
-def setup_locked(dsn: str) -> Iterator[None]:
-    """Hold the schema setup lock (on a connection of its own) for setup that spans
-    several transactions: processes started together on a fresh database, as
+def setup_locked(dsn: str) -> Iterator[Conn]:
+    """Hold the schema setup lock (on a connection of its own, which it yields) for setup
+    that spans several transactions: processes started together on a fresh database, as
     ``docker compose up`` starts them, would otherwise race in ``CREATE … IF NOT EXISTS``
     and all but one fail on a unique index of the catalog."""
     with connect(dsn) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK,))
-        yield  # the lock goes with the connection
+        yield conn  # the lock goes with the connection
 
 
 def scalar(conn: Conn, query: Any, params: tuple[Any, ...] = ()) -> Any:

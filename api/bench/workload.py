@@ -12,6 +12,7 @@ from infrastructure.event_store import EVENTS_TABLE
 
 STARTED = "domain.conversation:Conversation.ConversationStarted"
 POSTED = "domain.conversation:Conversation.MessagePosted"
+STARTED_TYPE, POSTED_TYPE = "ConversationStarted", "MessagePosted"
 WORDS = [
     "budget", "plan", "review", "launch", "agent", "tool",
     "model", "prompt", "latency", "cost", "token", "answer",
@@ -28,7 +29,8 @@ def fill_log(dsn: str, events: int, per_conversation: int = 500, tenant: str = "
     metadata = {"tenant_id": tenant, "actor": "bench", "command": "bench"}
     with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
         copy_sql = (
-            f"COPY {EVENTS_TABLE} (originator_id, originator_version, topic, state) FROM STDIN"
+            f"COPY {EVENTS_TABLE} (originator_id, originator_version, topic, state, tenant_id,"
+            " type) FROM STDIN"
         )
         with cursor.copy(copy_sql) as copy:
             written = 0
@@ -42,7 +44,7 @@ def fill_log(dsn: str, events: int, per_conversation: int = 500, tenant: str = "
                     "participants": ["ada", "assistant"],
                     "metadata": metadata,
                 }
-                copy.write_row((conversation, 1, STARTED, encode(started)))
+                copy.write_row((conversation, 1, STARTED, encode(started), tenant, STARTED_TYPE))
                 written += 1
                 for version in range(2, per_conversation + 1):
                     if written >= events:
@@ -57,6 +59,8 @@ def fill_log(dsn: str, events: int, per_conversation: int = 500, tenant: str = "
                         "tokens": len(text) // 4,
                         "metadata": metadata,
                     }
-                    copy.write_row((conversation, version, POSTED, encode(posted)))
+                    copy.write_row(
+                        (conversation, version, POSTED, encode(posted), tenant, POSTED_TYPE)
+                    )
                     written += 1
         conn.commit()

@@ -26,7 +26,7 @@ def commit(*versions: tuple[uuid.UUID, int], key: str | None = None) -> PendingC
         for oid, v in versions
     ]
     receipt = PendingReceipt("acme", key, "f", {}) if key else None
-    return PendingCommit(events, receipt)
+    return PendingCommit(events, receipt, "acme")
 
 
 def test_commits_that_share_nothing_go_in_one_round() -> None:
@@ -78,10 +78,10 @@ class Tables:
 def test_the_call_numbers_each_event_with_its_commits_round() -> None:
     commits = [commit((A, 2)), commit((B, 1), (B, 2), key="k"), commit((A, 3)), commit((C, 1))]
     params = BatchStatements(Tables()).params(commits)
-    members, ids, versions, _, _, event_rounds, receipt_members, *_, last_ids, last_v, count = (
-        params
-    )
+    members, ids, versions, _, _, tenants, event_rounds, receipt_members, *_ = params
+    *_, last_ids, last_v, count = params
     assert members == [0, 1, 1, 2, 3]
+    assert tenants == ["acme"] * 5
     assert ids == [A, B, B, A, C]
     assert versions == [2, 1, 2, 3, 1]
     assert event_rounds == [0, 0, 0, 1, 0]

@@ -1,0 +1,157 @@
+"""The log's tenant and type columns: migrated into a log written before them, filled by
+every writer, and read by their index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from psycopg.rows import dict_row
+
+from api.bootstrap import Container
+from application.context import CommandContext
+from domain.conversation import Conversation
+from domain.ids import new_id
+from infrastructure.event_columns import TENANT_OF_STATE, TYPE_OF_TOPIC, EventColumns
+from infrastructure.event_store import (
+    APPLICATION_NAME,
+    EVENTS_TABLE,
+    PostgresEventStore,
+    application_env,
+)
+from infrastructure.settings import Settings
+
+TENANTS = ("acme", "globex", "initech")
+
+
+class Yesterday(Application[Any]):
+    """The log as the code before the columns wrote it: the library's own table, events
+    encoded by Chronicle's transcoder with the metadata the commit seam stamps."""
+
+    name = APPLICATION_NAME
+
+    def write(self, context: CommandContext, aggregate: Aggregate) -> None:
+        events = aggregate.collect_events()
+        metadata: dict[str, Any] = context.metadata()
+        metadata["occurred_at"] = events[0].timestamp.isoformat()
+        for event in events:
+            object.__setattr__(event, "metadata", metadata)
+        self.recorder.insert_events([self.mapper.to_stored_event(e) for e in events])
+
+
+def yesterdays_log(settings: Settings, conversations: int, messages: int) -> int:
+    """Each tenant's conversations with their messages, as yesterday wrote them; how many
+    events in all."""
+    env = application_env(settings)
+    del env["APPLICATION_RECORDER_TOPIC"]  # the library's recorder: the table as it was
+    app = Yesterday(env=env)
+    try:
+        for tenant in TENANTS:
+            context = CommandContext(tenant, "test", "conversations.post")
+            for _ in range(conversations):
+                conversation = Conversation.start(tenant, "Old", [])
+                for i in range(messages):
+                    conversation.post_message(new_id(), "user", f"m{i}", None, None)
+                app.write(context, conversation)
+    finally:
+        app.close()
+    return len(TENANTS) * conversations * (1 + messages)
+
+
+def one(conn: psycopg.Connection[dict[str, Any]], query: str, *params: Any) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return next(iter(row.values()))
+
+
+def columns_of(conn: psycopg.Connection[dict[str, Any]]) -> dict[str, bool]:
+    """The tenant and type columns of the log, and whether each is NOT NULL."""
+    rows = conn.execute(
+        "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = %s::regclass"
+        " AND attname IN ('tenant_id', 'type') AND NOT attisdropped",
+        (EVENTS_TABLE,),
+    ).fetchall()
+    return {row["attname"]: row["attnotnull"] for row in rows}
+
+
+def test_a_log_written_before_the_columns_gets_them_at_start_and_still_projects(
+    scratch: Settings,
+) -> None:
+    assert scratch.database_url
+    written = yesterdays_log(scratch, conversations=40, messages=99)
+    with psycopg.connect(scratch.database_url, row_factory=dict_row, autocommit=True) as conn:
+        assert columns_of(conn) == {}
+
+        container = Container.build(scratch)  # the new start migrates it
+        try:
+            assert columns_of(conn) == {"tenant_id": True, "type": True}
+            derived = (
+                f"SELECT count(*) FROM {EVENTS_TABLE} WHERE tenant_id <> "  # noqa: S608
+                + TENANT_OF_STATE.format(state="state")
+                + " OR type <> "
+                + TYPE_OF_TOPIC.format(topic="topic")
+            )
+            assert one(conn, derived) == 0
+            per_tenant = conn.execute(
+                f"SELECT tenant_id, count(*) AS n FROM {EVENTS_TABLE} GROUP BY tenant_id"  # noqa: S608
+            ).fetchall()
+            assert {row["tenant_id"]: row["n"] for row in per_tenant} == dict.fromkeys(
+                TENANTS, written // len(TENANTS)
+            )
+            # Backfilled a range of positions per transaction, not in one.
+            batches = one(conn, f"SELECT count(DISTINCT xmin::text) FROM {EVENTS_TABLE}")  # noqa: S608
+            assert batches == -(-written // 5000)
+
+            table = EventColumns("public", EVENTS_TABLE)
+            with psycopg.connect(scratch.database_url, row_factory=dict_row) as again:
+                assert table.found(again).done
+                assert table.migrate(again) == 0  # the next start finds it done
+
+            first = one(conn, f"SELECT originator_id FROM {EVENTS_TABLE} LIMIT 1")  # noqa: S608
+            stream = container.store.read_stream(first, 1, 3)
+            owner = one(
+                conn,
+                f"SELECT tenant_id FROM {EVENTS_TABLE} WHERE originator_id = %s LIMIT 1",  # noqa: S608
+                first,
+            )
+            assert {event.tenant_id for event in stream} == {owner}
+
+            started = container.conversations.start(CommandContext("acme", "t", "t"), "New", [])
+            row = conn.execute(
+                f"SELECT tenant_id, type FROM {EVENTS_TABLE} WHERE notification_id = %s",  # noqa: S608
+                (started.position,),
+            ).fetchone()
+            assert row == {"tenant_id": "acme", "type": "ConversationStarted"}
+
+            assert container.projector("messages").catch_up() == started.position
+            messages = conn.execute(
+                "SELECT tenant_id, count(*) AS n FROM rm.messages GROUP BY tenant_id"
+            ).fetchall()
+            assert {row["tenant_id"]: row["n"] for row in messages} == dict.fromkeys(
+                TENANTS, 40 * 99
+            )
+        finally:
+            container.close()
+
+
+def test_a_writer_that_gives_no_columns_has_them_filled(scratch: Settings) -> None:
+    """The library's own insert (as the append function of the last release) names no
+    tenant or type: the row takes them from the event's metadata and topic."""
+    store = PostgresEventStore(scratch)
+    try:
+        stamped = Conversation.start("acme", "Stamped", [])
+        Yesterday.write(store.app, CommandContext("acme", "t", "t"), stamped)  # type: ignore[arg-type]
+        bare = Conversation.start("acme", "Bare", [])
+        store.app.save(bare)  # no metadata at all
+        with store.recorder.datastore.get_connection() as conn:
+            rows = conn.execute(
+                f"SELECT originator_id, tenant_id, type FROM {EVENTS_TABLE}"  # noqa: S608
+            ).fetchall()
+    finally:
+        store.close()
+    assert {(r["originator_id"], r["tenant_id"], r["type"]) for r in rows} == {
+        (stamped.id, "acme", "ConversationStarted"),
+        (bare.id, "", "ConversationStarted"),
+    }
