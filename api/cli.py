@@ -662,11 +662,10 @@ def events_tail(
         position = start if start is not None else max(0, c.events.head() - limit)
         try:
             while True:
-                page = c.events.after(position, 500, tenant)
+                page = c.events.after(position, 500, tenant, event_type)
                 for event in page:
                     position = event.position
-                    if event_type is None or event.type == event_type:
-                        _print_event(event, as_json)
+                    _print_event(event, as_json)
                 if not follow:
                     if len(page) < 500:
                         return

@@ -38,7 +38,7 @@ class Streams:
         self, tenant_id: str, aggregate_id: UUID, from_version: int, limit: int
     ) -> Sequence[RecordedEvent]:
         first = self._store.read_stream(aggregate_id, 1, 1)
-        if not first or first[0].metadata.get("tenant_id") != tenant_id:
+        if not first or first[0].tenant_id != tenant_id:
             raise NotFound(f"stream {aggregate_id} not found")
         if from_version <= 1 and limit == 1:
             return first

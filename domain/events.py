@@ -24,7 +24,4 @@ class RecordedEvent:
     data: dict[str, Any]
     metadata: dict[str, Any]
     recorded_at: datetime
-
-    @property
-    def tenant_id(self) -> str:
-        return str(self.metadata.get("tenant_id", ""))
+    tenant_id: str = ""  # the tenant of the command that stored it ("" for none)

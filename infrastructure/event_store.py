@@ -98,8 +98,8 @@ class ChronicleRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(
                 SQL(
-                    "SELECT notification_id, originator_id, originator_version, topic, state"
-                    " FROM {0} WHERE originator_id=%s AND originator_version>=%s"
+                    "SELECT notification_id, originator_id, originator_version, topic, state,"
+                    " tenant_id FROM {0} WHERE originator_id=%s AND originator_version>=%s"
                     " ORDER BY originator_version LIMIT %s"
                 ).format(self.events),
                 (aggregate_id, from_version, limit),
@@ -334,12 +334,20 @@ class PostgresEventStore:
             row["originator_version"],
             row["topic"],
             row["state"],
+            row.get("tenant_id"),
         )
 
     def decode_values(
-        self, position: int, aggregate_id: UUID, version: int, topic: str, stored: bytes
+        self,
+        position: int,
+        aggregate_id: UUID,
+        version: int,
+        topic: str,
+        stored: bytes,
+        tenant_id: str | None = None,
     ) -> RecordedEvent:
-        """An event from the columns of its row, as `decode`.
+        """An event from the columns of its row, as `decode`; its tenant from the row's
+        column where it was read, else from its metadata.
 
         Followers read far more events than commands do, so the stored JSON is decoded
         directly (eventsourcing's tagged UUIDs, datetimes and decimals included) rather
@@ -347,9 +355,12 @@ class PostgresEventStore:
         """
         state: dict[str, Any] = msgspec.json.decode(stored)
         if "class_version" in state:
-            return self._decode_upcast(position, StoredEvent(aggregate_id, version, topic, stored))
+            stored_event = StoredEvent(aggregate_id, version, topic, stored)
+            return self._decode_upcast(position, stored_event, tenant_id)
         recorded_at = datetime.fromisoformat(state.pop("timestamp")["_data_"])
         metadata = state.pop("metadata", None) or {}
+        if tenant_id is None:
+            tenant_id = str(metadata.get("tenant_id", ""))
         for header in EVENT_HEADER_FIELDS:  # timestamp and metadata are gone already
             state.pop(header, None)
         for key, value in state.items():
@@ -358,12 +369,15 @@ class PostgresEventStore:
         kind, category = topic_parts(topic)
         # Positional: a follower makes one per event, and keywords cost a third more.
         return RecordedEvent(
-            position, aggregate_id, version, kind, category, state, metadata, recorded_at
+            position, aggregate_id, version, kind, category, state, metadata, recorded_at, tenant_id
         )
 
-    def _decode_upcast(self, position: int, stored: StoredEvent) -> RecordedEvent:
+    def _decode_upcast(
+        self, position: int, stored: StoredEvent, tenant_id: str | None
+    ) -> RecordedEvent:
         event = self.app.mapper.to_domain_event(stored)
         state = vars(event)
+        metadata = dict(state.get("metadata") or {})
         return RecordedEvent(
             position=position,
             aggregate_id=stored.originator_id,  # type: ignore[arg-type]
@@ -373,8 +387,9 @@ class PostgresEventStore:
             data=msgspec.to_builtins(
                 {k: v for k, v in state.items() if k not in EVENT_HEADER_FIELDS}
             ),
-            metadata=dict(state.get("metadata") or {}),
+            metadata=metadata,
             recorded_at=state["timestamp"],
+            tenant_id=str(metadata.get("tenant_id", "")) if tenant_id is None else tenant_id,
         )
 
 

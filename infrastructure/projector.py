@@ -46,7 +46,8 @@ log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 1000
 Prepared = list[tuple[int, list[Statement]]]  # each event's position and its statements
-EventRow = tuple[int, UUID, int, str, bytes]  # position, aggregate id, version, topic, state
+# position, aggregate id, version, topic, state, tenant
+EventRow = tuple[int, UUID, int, str, bytes, str]
 Failures = list[tuple[EventRow, Exception]]  # events that could not be decoded or prepared
 COPY_MIN_ROWS = 32  # shorter runs go faster as one pipelined executemany
 POLL_SECONDS = 1.0
@@ -86,7 +87,8 @@ class ProjectionWriter:
         self._sql: dict[tuple[str, str], Composed] = {}
         self._copies: dict[tuple[str, CopyInto], tuple[Composed, list[int]]] = {}
         columns = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
+            "SELECT notification_id, originator_id, originator_version, topic, state, tenant_id"
+            " FROM {0}"
         ).format(Identifier(EVENTS_TABLE))
         self._select = columns + SQL(
             " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
@@ -215,11 +217,7 @@ class ProjectionWriter:
         return held
 
     def _parked(self, row: EventRow, error: Exception | None) -> ParkedEvent:
-        try:
-            tenant = self.decode(*row).tenant_id
-        except Exception:  # undecodable: why is the cause parked with it
-            tenant = ""
-        return ParkedEvent.of(row[0], row[1], tenant, error)
+        return ParkedEvent.of(row[0], row[1], row[5], error)
 
     def write(self, conn: Conn, generation: int, prepared: Prepared) -> None:
         """Send prepared statements in the caller's transaction.

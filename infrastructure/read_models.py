@@ -24,8 +24,8 @@ from projections.base import READ_SCHEMA, Projection
 T = TypeVar("T")
 Conn = Connection[dict[str, Any]]
 Decoder = Callable[[dict[str, Any]], RecordedEvent]
-# The same from a row's columns: position, aggregate id, version, topic, stored state.
-ValuesDecoder = Callable[[int, UUID, int, str, bytes], RecordedEvent]
+# The same from a row's columns: position, aggregate id, version, topic, stored state, tenant.
+ValuesDecoder = Callable[[int, UUID, int, str, bytes, str], RecordedEvent]
 
 STATE_DDL = (
     "CREATE SCHEMA IF NOT EXISTS rm",

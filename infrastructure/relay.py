@@ -95,7 +95,8 @@ class Relay:
         self._advance = SQL(
             "WITH stored AS (UPDATE chronicle_relay SET position = %(done)s, updated_at = now()"
             " WHERE name = 'relay' AND position < %(done)s)"
-            " SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
+            " SELECT notification_id, originator_id, originator_version, topic, state, tenant_id"
+            " FROM {0}"
             " WHERE notification_id > %(done)s ORDER BY notification_id LIMIT %(limit)s"
         ).format(Identifier(EVENTS_TABLE))
 

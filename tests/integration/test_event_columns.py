@@ -9,12 +9,14 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from psycopg.rows import dict_row
+from psycopg.sql import SQL
 
 from api.bootstrap import Container
 from application.context import CommandContext
 from domain.conversation import Conversation
 from domain.ids import new_id
 from infrastructure.event_columns import TENANT_OF_STATE, TYPE_OF_TOPIC, EventColumns
+from infrastructure.event_log import EventLog
 from infrastructure.event_store import (
     APPLICATION_NAME,
     EVENTS_TABLE,
@@ -155,3 +157,64 @@ def test_a_writer_that_gives_no_columns_has_them_filled(scratch: Settings) -> No
         (stamped.id, "acme", "ConversationStarted"),
         (bare.id, "", "ConversationStarted"),
     }
+
+
+def numbered(query: SQL | Any, conn: psycopg.Connection[Any]) -> str:
+    """The statement with $1, $2… for its parameters, as EXPLAIN (GENERIC_PLAN) takes it."""
+    text: str = query.as_string(conn)
+    parts = text.split("%s")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def test_a_tenants_stream_after_a_position_is_read_by_its_index(scratch: Settings) -> None:
+    """A live client's resume and the hub's repair read one tenant's events after a
+    position: by the index on (tenant_id, notification_id), not a scan of every tenant's."""
+    assert scratch.database_url
+    store = PostgresEventStore(scratch)
+    store.close()
+    with psycopg.connect(scratch.database_url, row_factory=dict_row, autocommit=True) as conn:
+        conn.execute(
+            f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state,"  # noqa: S608
+            " tenant_id, type) SELECT gen_random_uuid(), 1,"
+            " 'domain.conversation:Conversation.ConversationStarted', '{}'::bytea,"
+            " 't' || (i % 100), 'ConversationStarted' FROM generate_series(1, 100000) i"
+        )
+        conn.execute(f"ANALYZE {EVENTS_TABLE}")
+        log = EventLog(scratch.database_url, store.decode)
+        try:
+            query = log.query(tenant=True)
+            plans = {
+                "custom": conn.execute(SQL("EXPLAIN ") + query, (10_000, "t7", 500)).fetchall(),
+                "generic": conn.execute(
+                    f"EXPLAIN (GENERIC_PLAN) {numbered(query, conn)}"
+                ).fetchall(),
+            }
+        finally:
+            log.close()
+    for kind, rows in plans.items():
+        plan = "\n".join(row["QUERY PLAN"] for row in rows)
+        print(f"{kind} plan of a tenant's events after a position:\n{plan}")
+        # An index scan, or a bitmap of the few rows a small tenant has.
+        assert f"Index Scan using {EVENTS_TABLE}_tenant_position" in plan or (
+            f"Bitmap Index Scan on {EVENTS_TABLE}_tenant_position" in plan
+        ), plan
+        assert "Seq Scan" not in plan and "Filter" not in plan, plan  # no other tenant's rows
+
+
+def test_the_log_reads_one_tenants_events_in_order(scratch: Settings) -> None:
+    assert scratch.database_url
+    container = Container.build(scratch)
+    try:
+        positions: dict[str, list[int]] = {tenant: [] for tenant in TENANTS}
+        for i in range(9):
+            tenant = TENANTS[i % 3]
+            context = CommandContext(tenant, "t", "t")
+            positions[tenant].append(container.conversations.start(context, f"c{i}", []).position)
+        after = positions["globex"][0]
+        page = container.events.after(after, 500, "globex")
+        assert [e.position for e in page] == positions["globex"][1:]
+        assert {e.tenant_id for e in page} == {"globex"}
+        typed = container.events.after(0, 500, "acme", "ConversationStarted")
+        assert [e.position for e in typed] == positions["acme"]
+    finally:
+        container.close()
