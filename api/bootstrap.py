@@ -80,7 +80,7 @@ class Container:
             tasks=Tasks(store, runner, queue),
             queue=queue,
             reads=ReadStore(settings.database_url, max_size=settings.db_pool_size),
-            events=EventLog(settings.database_url, store.decode),
+            events=EventLog(settings.database_url, store.decode_values),
             projections=PROJECTIONS,
         )
 
@@ -102,7 +102,7 @@ class Container:
 
     def relay(self) -> Relay:
         assert self.settings.nats_url
-        return Relay(self.dsn, self.settings.nats_url, self.store.decode)
+        return Relay(self.dsn, self.settings.nats_url, self.store.decode_values)
 
     def scheduler(self) -> Scheduler:
         return Scheduler(self.tasks, self.queue)

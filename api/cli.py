@@ -255,7 +255,7 @@ def projections_status(
     """Each projection's position, the log head, lag in events and seconds, state and
     parked events."""
     with container() as c:
-        statuses = c.reads.statuses(EVENTS_TABLE, c.store.decode)
+        statuses = c.reads.statuses(c.events.reader)
     if as_json:
         print(json.dumps([_status_json(s) for s in statuses], indent=2))
         return

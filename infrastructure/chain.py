@@ -1,11 +1,11 @@
 """Tamper evidence: a hash chain over the global log, and its verification.
 
 Each link covers the previous link, the position and the stored event's bytes
-(originator id, version, topic, state). The sealer follows the log and stores one link
-per event (the head row is locked while it extends the chain, so sealers may run side
-by side). Verification recomputes the chain from the first event and names the first
-position where the log and the sealed links disagree: a changed byte, a deleted row,
-or rows swapped.
+(originator id, version, topic, state). The sealer follows the log
+(``infrastructure.log_follower``) and stores one link per event (the head row is locked
+while it extends the chain, so sealers may run side by side). Verification recomputes
+the chain from the first event and names the first position where the log and the
+sealed links disagree: a changed byte, a deleted row, or rows swapped.
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-from psycopg.sql import SQL, Identifier
-
-from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.event_log import EventRow, LogReader
+from infrastructure.log_follower import LogFollower, Retrying
 from infrastructure.read_models import SETUP_LOCK, Conn, connect
-
-log = structlog.get_logger(__name__)
 
 GENESIS = bytes(32)
 BATCH = 2000
@@ -33,20 +29,18 @@ CHAIN_DDL = (
     "INSERT INTO chronicle_chain_head (id, position, link) VALUES (1, 0, %s)"
     " ON CONFLICT DO NOTHING",
 )
-SELECT_EVENTS = SQL(
-    "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
-    " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
-).format(Identifier(EVENTS_TABLE))
+LOG: LogReader[Any] = LogReader()  # rows only: the chain covers the stored bytes
 
 
-def link(previous: bytes, row: dict[str, Any]) -> bytes:
+def link(previous: bytes, row: EventRow) -> bytes:
     """The chain link of one stored event."""
+    position, aggregate_id, version, topic, state, _ = row
     digest = hashlib.sha256(previous)
-    digest.update(row["notification_id"].to_bytes(8, "big"))
-    digest.update(row["originator_id"].bytes)
-    digest.update(row["originator_version"].to_bytes(8, "big"))
-    digest.update(row["topic"].encode() + b"\0")
-    digest.update(bytes(row["state"]))
+    digest.update(position.to_bytes(8, "big"))
+    digest.update(aggregate_id.bytes)
+    digest.update(version.to_bytes(8, "big"))
+    digest.update(topic.encode() + b"\0")
+    digest.update(state)
     return digest.digest()
 
 
@@ -65,13 +59,13 @@ def seal(conn: Conn, batch: int = BATCH) -> int:
             "SELECT position, link FROM chronicle_chain_head WHERE id = 1 FOR UPDATE"
         ).fetchone()
         assert head is not None
-        rows = conn.execute(SELECT_EVENTS, (head["position"], batch)).fetchall()
+        rows = LOG.read(conn, head["position"], batch)
         if not rows:
             return 0
         previous, links = bytes(head["link"]), []
         for row in rows:
             previous = link(previous, row)
-            links.append((row["notification_id"], previous))
+            links.append((row[0], previous))
         with conn.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO chronicle_chain (position, link) VALUES (%s, %s)", links
@@ -88,22 +82,12 @@ class ChainSealer:
     """Keeps the chain sealed up to the head of the log, until stopped."""
 
     def __init__(self, dsn: str, poll_seconds: float = 1.0) -> None:
-        self.dsn = dsn
-        self.poll_seconds = poll_seconds
+        self.follower = LogFollower(dsn, Retrying("chain sealer"), poll_seconds=poll_seconds)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="chain-sealer", daemon=True)
 
     def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with connect(self.dsn) as conn:
-                    ensure_chain(conn)
-                    while not self._stop.is_set():
-                        if seal(conn) < BATCH:
-                            self._stop.wait(self.poll_seconds)
-            except Exception as error:  # whatever it was, the thread must live and retry
-                log.warning("chain sealer interrupted", error=f"{type(error).__name__}: {error}")
-                self._stop.wait(1.0)
+        self.follower.run(self._stop, lambda conn: seal(conn) == BATCH, ensure_chain)
 
     def start(self) -> None:
         self._thread.start()
@@ -136,15 +120,15 @@ def verify(dsn: str, progress: Callable[[int, int], None] = lambda done, total: 
         sealed_up_to = int(head["position"]) if head else 0
         previous, after, checked = GENESIS, 0, 0
         while after < sealed_up_to:
-            rows = conn.execute(SELECT_EVENTS, (after, BATCH)).fetchall()
+            rows = LOG.read(conn, after, BATCH)
             sealed = conn.execute(
                 "SELECT position, link FROM chronicle_chain WHERE position > %s"
                 " ORDER BY position LIMIT %s",
                 (after, BATCH),
             ).fetchall()
-            rows = [r for r in rows if r["notification_id"] <= sealed_up_to]
+            rows = [r for r in rows if r[0] <= sealed_up_to]
             for row, stored in zip(rows, sealed, strict=False):
-                position = row["notification_id"]
+                position = row[0]
                 if stored["position"] < position:
                     return Verdict(
                         checked,

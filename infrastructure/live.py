@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -27,6 +28,7 @@ from infrastructure.bus import NatsConnection
 from infrastructure.deltas import DELTA_PREFIX
 from infrastructure.envelope import SUBJECT_PREFIX, cloud_event, wire_type
 from infrastructure.event_log import EventLog
+from infrastructure.log_follower import Retrying
 
 log = structlog.get_logger(__name__)
 
@@ -193,6 +195,7 @@ class LiveHub:
         self._lost = False
         self._tasks: list[asyncio.Task[None]] = []
         self._watchers: dict[str, list[Callable[[str], None]]] = {}
+        self._retrying = Retrying("live hub")
 
     def watch(self, event_type: str, callback: Callable[[str], None]) -> None:
         """Call ``callback(aggregate_id)`` for each event of this type, whoever follows it."""
@@ -260,12 +263,14 @@ class LiveHub:
                 event = await asyncio.wait_for(self._inbox.get(), IDLE_REPAIR_SECONDS)
             except TimeoutError:
                 event = None
+            began = time.monotonic()
             try:
                 await self._dispatch(event)
+                self._retrying.succeeded()
                 await asyncio.sleep(0)  # let sessions drain their buffers during a burst
             except Exception as error:
-                log.warning("live dispatch failed", error=f"{type(error).__name__}: {error}")
-                await asyncio.sleep(0.5)
+                self._lost = True  # what it held is read from the log on the next dispatch
+                await asyncio.sleep(self._retrying.failed(error, time.monotonic() - began))
 
     async def _dispatch(self, event: LiveEvent | None) -> None:
         if event is None or self._lost or event.position > self.last + 1:

@@ -4,8 +4,8 @@ Each batch reads events after the checkpoint, applies them, and moves the checkp
 one transaction, under a lock on the projection's row, so any number of projector
 processes may run side by side. An event a projection cannot apply is parked with the
 later events of its aggregate (``infrastructure.parking``) in that same transaction, and
-the projection goes on with every other aggregate. Live following uses LISTEN/NOTIFY with
-polling as the fallback; a lost notification or a dropped connection only delays.
+the projection goes on with every other aggregate. The log is read and followed through
+``infrastructure.log_follower``; a lost notification or a dropped connection only delays.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from uuid import UUID
 import psycopg
 import structlog
 from psycopg import Cursor
-from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.uuid import UUIDBinaryDumper
 
-from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.event_log import EventRow, LogReader
+from infrastructure.log_follower import TRANSIENT, LogFollower, Retrying
 from infrastructure.parking import ParkedEvent, park, parked_among
 from infrastructure.read_models import (
     Conn,
@@ -46,16 +46,10 @@ log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 1000
 Prepared = list[tuple[int, list[Statement]]]  # each event's position and its statements
-# position, aggregate id, version, topic, state, tenant
-EventRow = tuple[int, UUID, int, str, bytes, str]
 Failures = list[tuple[EventRow, Exception]]  # events that could not be decoded or prepared
 COPY_MIN_ROWS = 32  # shorter runs go faster as one pipelined executemany
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 2.0
-STOP_CHECK_SECONDS = 0.25
-STABLE_SECONDS = 10.0  # a projector that followed the log this long retries from 0.1 s
-# Never parked: the event is not at fault, so the batch is tried again after a backoff.
-TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 class IdBinaryDumper(UUIDBinaryDumper):
@@ -83,36 +77,15 @@ class ProjectionWriter:
 
     def __init__(self, projection: Projection, decode: ValuesDecoder) -> None:
         self.projection = projection
-        self.decode = decode
+        self.reader = LogReader(decode)
         self._sql: dict[tuple[str, str], Composed] = {}
         self._copies: dict[tuple[str, CopyInto], tuple[Composed, list[int]]] = {}
-        columns = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state, tenant_id"
-            " FROM {0}"
-        ).format(Identifier(EVENTS_TABLE))
-        self._select = columns + SQL(
-            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
-        )
-        self._select_at = columns + SQL(" WHERE notification_id = ANY(%s) ORDER BY notification_id")
         types = projection.event_types
         self._wanted: Callable[[str], bool] = (
             (lambda topic: True)
             if types is None
             else (lambda topic: topic.rsplit(".", 1)[-1] in types)
         )
-
-    def read(self, conn: Conn, after: int, limit: int) -> list[EventRow]:
-        """Up to ``limit`` events after a position, as plain tuples (the cheapest rows).
-
-        In binary: the stored JSON then comes as it is, not as hex to decode on both ends.
-        """
-        with conn.cursor(row_factory=tuple_row) as cursor:
-            return cursor.execute(self._select, (after, limit), binary=True).fetchall()
-
-    def read_at(self, conn: Conn, positions: Sequence[int]) -> list[EventRow]:
-        """The events at these positions, in order (as `read` gives them)."""
-        with conn.cursor(row_factory=tuple_row) as cursor:
-            return cursor.execute(self._select_at, (list(positions),), binary=True).fetchall()
 
     def prepare(self, rows: Iterable[EventRow]) -> tuple[Prepared, Failures]:
         """The statements of each wanted event (decoding only: no database needed), and
@@ -123,7 +96,7 @@ class ProjectionWriter:
             if not self._wanted(row[3]):
                 continue
             try:
-                statements = list(self.projection.apply(self.decode(*row)))
+                statements = list(self.projection.apply(self.reader.event(row)))
             except Exception as error:
                 failures.append((row, error))
                 continue
@@ -183,7 +156,7 @@ class ProjectionWriter:
         """Apply one event in a savepoint of its own; the error that refused it, or None.
         Transient errors (a lost connection, a deadlock) propagate: the event is not at fault."""
         try:
-            statements = list(self.projection.apply(self.decode(*row)))
+            statements = list(self.projection.apply(self.reader.event(row)))
             if statements:
                 schema = schema_of(self.projection.name, generation)
                 with conn.transaction(), conn.cursor() as cursor:
@@ -325,7 +298,7 @@ class ProjectionWriter:
                 (name, generation),
             ).fetchone()
             assert checkpoint is not None, f"no checkpoint for {name} generation {generation}"
-            rows = self.read(conn, checkpoint["position"], batch_size)
+            rows = self.reader.read(conn, checkpoint["position"], batch_size)
             if not rows:
                 return Batch(0, checkpoint["position"])
             parked = (
@@ -380,29 +353,19 @@ class Projector:
         self.writer = ProjectionWriter(projection, decode)
         self.name = projection.name
         self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
-        self.listen = listen
+        retrying = Retrying("projector", projection=projection.name)
+        self.follower = LogFollower(dsn, retrying, poll_seconds=poll_seconds, listen=listen)
         self._last_heartbeat = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        delay = 0.1
-        while not stop.is_set():
-            began = time.monotonic()
-            try:
-                self._follow(stop)
-            except TRANSIENT as error:
-                log.warning("projector lost its connection", projection=self.name, error=str(error))
-            except Exception:
-                # Not an event's fault (that one would be parked): a thread that died here
-                # would leave the projection behind without a word; try again, loudly.
-                log.exception("projector failed", projection=self.name)
-            else:
-                delay = 0.1
-                continue
-            if time.monotonic() - began >= STABLE_SECONDS:
-                delay = 0.1  # it had followed the log: a new outage starts from 0.1 s
-            stop.wait(delay)
-            delay = min(delay * 2, 5.0)
+        """Follow the log until ``stop``, a batch per transaction; never dies of an error
+        (an event's is parked, any other retried)."""
+        self.follower.run(stop, self._step)
+
+    def _step(self, conn: Conn) -> bool:
+        """One batch; whether it was full (more may be waiting)."""
+        self._heartbeat(conn)
+        return self.writer.step(conn, 0, self.batch_size, live=True).read == self.batch_size
 
     def catch_up(self) -> int:
         """Apply what the log holds now, once; the position reached, or -1 when the
@@ -412,31 +375,6 @@ class Projector:
                 batch = self.writer.step(conn, 0, self.batch_size, live=True)
                 if batch.read < self.batch_size:
                     return batch.last_position
-
-    def _follow(self, stop: threading.Event) -> None:
-        with connect(self.dsn) as conn, connect(self.dsn) as listener:
-            if self.listen:
-                listener.execute(SQL("LISTEN {0}").format(Identifier(EVENTS_TABLE)))
-            while not stop.is_set():
-                self._heartbeat(conn)
-                batch = self.writer.step(conn, 0, self.batch_size, live=True)
-                if batch.read == self.batch_size:
-                    continue  # catching up: no waiting between full batches
-                self._wait(listener, stop)
-
-    def _wait(self, listener: Conn, stop: threading.Event) -> None:
-        """Until a notification, the poll interval, or a stop (checked every slice)."""
-        deadline = time.monotonic() + self.poll_seconds
-        while not stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            slice_ = min(remaining, STOP_CHECK_SECONDS)
-            if not self.listen:
-                stop.wait(slice_)
-                continue
-            for _ in listener.notifies(timeout=slice_, stop_after=1):
-                return
 
     def _heartbeat(self, conn: Conn) -> None:
         now = time.monotonic()
@@ -543,7 +481,7 @@ class Rebuild:
         read = 0
 
         def fetch(source: Conn, after: int) -> tuple[list[EventRow], tuple[Prepared, Failures]]:
-            rows = self.writer.read(source, after, self.batch_size)
+            rows = self.writer.reader.read(source, after, self.batch_size)
             return rows, self.writer.prepare(rows)
 
         with (
@@ -560,7 +498,7 @@ class Rebuild:
                         self._apply(conn, generation, rows, prepared)
                         self.writer.checkpoint(conn, generation, rows[-1][0])
                 read += len(rows)
-                progress(self._position(conn, generation), self._head(conn))
+                progress(self._position(conn, generation), self.writer.reader.head(conn))
                 if len(rows) < self.batch_size:
                     return read
 
@@ -587,7 +525,8 @@ class Rebuild:
             )
             tail = 0
             while True:  # the live projector waits on our lock; catch up the last events
-                rows = self.writer.read(conn, self._position(conn, generation), self.batch_size)
+                after = self._position(conn, generation)
+                rows = self.writer.reader.read(conn, after, self.batch_size)
                 if not rows:
                     break
                 self._apply(conn, generation, rows)
@@ -631,15 +570,6 @@ class Rebuild:
             conn.execute(
                 "UPDATE chronicle_projections SET rebuilding = NULL WHERE name = %s", (name,)
             )
-
-    @staticmethod
-    def _head(conn: Conn) -> int:
-        row = conn.execute(
-            SQL("SELECT coalesce(max(notification_id), 0) AS head FROM {0}").format(
-                Identifier(EVENTS_TABLE)
-            )
-        ).fetchone()
-        return int(row["head"]) if row else 0
 
     def _position(self, conn: Conn, generation: int) -> int:
         row = conn.execute(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -21,10 +21,13 @@ from domain.events import RecordedEvent
 from infrastructure.pools import recover_quickly
 from projections.base import READ_SCHEMA, Projection
 
+if TYPE_CHECKING:  # the log's reader builds on this module's pools
+    from infrastructure.event_log import LogReader
+
 T = TypeVar("T")
 Conn = Connection[dict[str, Any]]
-Decoder = Callable[[dict[str, Any]], RecordedEvent]
-# The same from a row's columns: position, aggregate id, version, topic, stored state, tenant.
+# An event from the columns of its row: position, aggregate id, version, topic, stored state,
+# tenant.
 ValuesDecoder = Callable[[int, UUID, int, str, bytes, str], RecordedEvent]
 
 STATE_DDL = (
@@ -159,18 +162,13 @@ class ProjectionStatus:
 STALE_AFTER_SECONDS = 15
 
 
-def projection_statuses(conn: Conn, events_table: str, decode: Decoder) -> list[ProjectionStatus]:
+def projection_statuses(conn: Conn, events: LogReader[RecordedEvent]) -> list[ProjectionStatus]:
     """Each projection's position against the head of the log, and its state.
 
     ``state`` is ``stopped`` (at a poison event, by a version before parking), ``idle``
     (no projector seen lately) or ``running``; ``parked`` counts the events it set aside.
     """
-    head = conn.execute(
-        SQL("SELECT coalesce(max(notification_id), 0) AS head FROM {0}").format(
-            Identifier(events_table)
-        )
-    ).fetchone()
-    assert head is not None
+    head = events.head(conn)
     rows = conn.execute(
         SQL(
             "SELECT p.name, p.generation, c.position, p.state, p.error, p.error_position,"
@@ -182,17 +180,13 @@ def projection_statuses(conn: Conn, events_table: str, decode: Decoder) -> list[
             " ON c.name = p.name AND c.generation = p.generation ORDER BY p.name"
         )
     ).fetchall()
-    next_event = SQL(
-        "SELECT notification_id, originator_id, originator_version, topic, state"
-        " FROM {0} WHERE notification_id > %s ORDER BY notification_id LIMIT 1"
-    ).format(Identifier(events_table))
     now = datetime.now(UTC)
     statuses = []
     for row in rows:
-        lag = max(0, head["head"] - row["position"])
+        lag = max(0, head - row["position"])
         lag_seconds = 0.0
-        if lag and (oldest := conn.execute(next_event, (row["position"],)).fetchone()):
-            lag_seconds = max(0.0, (now - decode(oldest).recorded_at).total_seconds())
+        if lag and (oldest := events.events(events.read(conn, row["position"], 1))):
+            lag_seconds = max(0.0, (now - oldest[0].recorded_at).total_seconds())
         state = row["state"]
         if state == "running" and (row["silent"] is None or row["silent"] > STALE_AFTER_SECONDS):
             state = "idle"
@@ -201,7 +195,7 @@ def projection_statuses(conn: Conn, events_table: str, decode: Decoder) -> list[
                 name=row["name"],
                 generation=row["generation"],
                 position=row["position"],
-                head=head["head"],
+                head=head,
                 lag=lag,
                 lag_seconds=round(lag_seconds, 3),
                 state=state,
@@ -251,9 +245,9 @@ class ReadStore:
         with self._snapshot() as conn:
             return run(conn), self._position(conn, names)
 
-    def statuses(self, events_table: str, decode: Decoder) -> list[ProjectionStatus]:
+    def statuses(self, events: LogReader[RecordedEvent]) -> list[ProjectionStatus]:
         with self._snapshot() as conn:
-            return projection_statuses(conn, events_table, decode)
+            return projection_statuses(conn, events)
 
     @staticmethod
     def _position(conn: Conn, names: tuple[str, ...]) -> int:

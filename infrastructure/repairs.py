@@ -81,7 +81,8 @@ def retry_parked(
         ).fetchall()
         if aggregate_id is not None and not parked:
             raise RepairRefused(f"no event of aggregate {aggregate_id} is parked for {name}")
-        events = {row[0]: row for row in writer.read_at(conn, [p["position"] for p in parked])}
+        positions = [p["position"] for p in parked]
+        events = {row[0]: row for row in writer.reader.read_at(conn, positions)}
         blocked: set[UUID] = set()
         for entry in parked:
             position, aggregate = entry["position"], entry["aggregate_id"]

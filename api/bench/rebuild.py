@@ -11,26 +11,24 @@ import time
 from pathlib import Path
 
 from psycopg.rows import dict_row, tuple_row
-from psycopg.sql import SQL, Identifier
 
 from api.bootstrap import Container
-from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.event_log import LogReader
 from infrastructure.read_models import connect
 
 READ_BATCH = 5000
 
 
 def raw_read_rate(dsn: str, *, binary: bool = False) -> float:
-    """Events/s of reading the whole log in position order, as a follower's query does:
-    rows as dicts in text format (plain psycopg), or with ``binary`` as tuples in binary
-    format (the cheapest psycopg read, as the projector reads)."""
-    query = SQL(
-        "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
-        " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
-    ).format(Identifier(EVENTS_TABLE))
+    """Events/s of reading the whole log in position order with the followers' statement
+    (`LogReader`), undecoded: rows as dicts in text format (plain psycopg), or with
+    ``binary`` as tuples in binary format (the cheapest psycopg read, as followers read)."""
+    query = LogReader().statement()
     began, read, last = time.perf_counter(), 0, 0
     with connect(dsn) as conn, conn.cursor(row_factory=tuple_row if binary else dict_row) as cur:
-        while rows := cur.execute(query, (last, READ_BATCH), binary=binary).fetchall():
+        while rows := cur.execute(
+            query, {"after": last, "limit": READ_BATCH}, binary=binary
+        ).fetchall():
             read += len(rows)
             last = rows[-1][0] if binary else rows[-1]["notification_id"]  # type: ignore[index]
     return read / (time.perf_counter() - began)

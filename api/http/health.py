@@ -20,7 +20,6 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 
 from api.bootstrap import Container
-from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.read_models import ProjectionStatus
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -39,9 +38,7 @@ async def _check(name: str, probe: Callable[[], Awaitable[Any]]) -> Check:
 async def projection_statuses(container: Container) -> list[ProjectionStatus] | None:
     """Each projection's state, or None when the database cannot tell (logged)."""
     try:
-        return await anyio.to_thread.run_sync(
-            container.reads.statuses, EVENTS_TABLE, container.store.decode
-        )
+        return await anyio.to_thread.run_sync(container.reads.statuses, container.events.reader)
     except Exception as error:
         log.warning("projection states unavailable", error=str(error))
         return None
