@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,9 +46,10 @@ from domain.errors import DomainError
 from domain.events import RecordedEvent
 from domain.identity import SCOPES
 from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.log_follower import LogFollower, Retrying
 from infrastructure.parking import ParkedRow, list_parked, parked_count
 from infrastructure.projector import RebuildError
-from infrastructure.read_models import ProjectionStatus, connect
+from infrastructure.read_models import Conn, ProjectionStatus, connect
 from infrastructure.repairs import RepairRefused, Retried, retry_parked, skip
 from infrastructure.runtime import DataDirBusy, read_runtime, servers_for
 from infrastructure.settings import Settings, SettingsError
@@ -85,6 +87,7 @@ UNREACHABLE = (
     nats.errors.NoServersError,
     ConnectionError,
 )
+TAIL_PAGE = 500
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
 out = Console()
 err = Console(stderr=True)
@@ -660,18 +663,24 @@ def events_tail(
     _stop_on_signals()
     with container() as c:
         position = start if start is not None else max(0, c.events.head() - limit)
+        reader = c.events.reader
+
+        def step(conn: Conn) -> bool:
+            """Print the next page; whether it was full."""
+            nonlocal position
+            rows = reader.read(conn, position, TAIL_PAGE, tenant=tenant, event_type=event_type)
+            for event in reader.events(rows):
+                position = event.position
+                _print_event(event, as_json)
+            sys.stdout.flush()  # a pipe would hold what a follower waits for
+            return len(rows) == TAIL_PAGE
+
         try:
-            while True:
-                page = c.events.after(position, 500, tenant, event_type)
-                for event in page:
-                    position = event.position
-                    _print_event(event, as_json)
-                if not follow:
-                    if len(page) < 500:
-                        return
-                    continue
-                if len(page) < 500:
-                    time.sleep(0.5)
+            if follow:  # until a signal, which raises KeyboardInterrupt
+                LogFollower(c.dsn, Retrying("events tail")).run(threading.Event(), step)
+            with connect(c.dsn) as conn:
+                while step(conn):
+                    pass
         except KeyboardInterrupt:
             return
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import httpx
 from api.bootstrap import Container
 from application.context import CommandContext
 from infrastructure.settings import Settings
-from tests.integration.cli import run_cli
+from tests.integration.cli import CHRONICLE, cli_env, run_cli
 from tests.integration.conftest import KeyFactory
 from tests.integration.test_http_conversations import assert_problem, start
 
@@ -108,6 +109,32 @@ def test_events_show_and_tail_from_the_cli(scratch: Settings) -> None:
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0
     missing = cli("events", "show", "6d9a9d3c-2c3a-4bb1-9d1a-2f3c3c6a0b11")
     assert missing.returncode != 0 and "no stream" in missing.stderr
+
+
+def test_events_tail_follow_prints_each_new_event_of_its_tenant_as_it_is_appended(
+    scratch: Settings,
+) -> None:
+    container = Container.build(scratch)
+    follower = subprocess.Popen(
+        [CHRONICLE, "events", "tail", "--follow", "--tenant", "acme", "--json", "--from", "0"],
+        env=cli_env(scratch),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert follower.stdout is not None
+    try:
+        for title in ("First", "Second"):
+            container.conversations.start(CommandContext("zeta", "test", "t"), "Not acme's", [])
+            container.conversations.start(CommandContext("acme", "test", "t"), title, [])
+            ready, _, _ = select.select([follower.stdout], [], [], 20)
+            assert ready, "no line within 20 s"
+            line = json.loads(follower.stdout.readline())
+            assert (line["tenant"], line["data"]["title"]) == ("acme", title)
+    finally:
+        follower.terminate()
+        container.close()
+    assert follower.wait(20) == 0  # SIGTERM ends it as Ctrl-C does
 
 
 def test_replay_shows_a_run_step_by_step_at_recorded_pace(scratch: Settings) -> None:
