@@ -59,9 +59,7 @@ async def record_rate_limits(limiter: RateLimiter, container: Container) -> None
         await asyncio.sleep(RECORD_EVERY_SECONDS)
         try:
             for key_id, window_start, refused in await limiter.ended_windows():
-                await anyio.to_thread.run_sync(
-                    container.identity.record_rate_limited, UUID(key_id), window_start, refused
-                )
+                await container.identity.record_rate_limited(UUID(key_id), window_start, refused)
         except Exception as error:
             log.warning("could not record rate-limit refusals", error=str(error))
 
@@ -82,6 +80,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         container = await anyio.to_thread.run_sync(Container.build, settings)
+        container.portal.attach()  # the API's loop writes every command of this process
         nats = NatsConnection(nats_url)
         await nats.start()
         redis = redis_client(redis_url)

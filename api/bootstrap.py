@@ -4,21 +4,20 @@ infrastructure; handlers receive what they need from here.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from application.audit import AuditTrail
-from application.commands import CommandRunner, LoopRunner
+from application.commands import CommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
 from application.operations import ProjectionAudit
-from application.ports import CommandResult
 from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
 from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
+from infrastructure.portal import Portal
 from infrastructure.projector import ProjectionEngine, Projector, Rebuild
 from infrastructure.read_models import ReadStore, ensure_projections
 from infrastructure.relay import Relay
@@ -29,28 +28,20 @@ from projections.base import Projection
 from projections.registry import PROJECTIONS
 
 
-@dataclass(frozen=True)
-class LoopCommands:
-    """The use cases whose commands the HTTP API awaits on its event loop."""
-
-    conversations: Conversations[Awaitable[CommandResult]]
-    runs: Runs[Awaitable[CommandResult]]
-
-
 @dataclass
 class Container:
     """Everything a Chronicle process uses, built once at start-up."""
 
     settings: Settings
+    portal: Portal
     store: PostgresEventStore
     runner: CommandRunner
-    conversations: Conversations[CommandResult]
-    on_loop: LoopCommands
+    conversations: Conversations
     identity: Identity
     streams: Streams
     projection_log: ProjectionAudit
     audit: AuditTrail
-    runs: Runs[CommandResult]
+    runs: Runs
     tasks: Tasks
     queue: PostgresTaskQueue
     reads: ReadStore
@@ -60,18 +51,17 @@ class Container:
     @classmethod
     def build(cls, settings: Settings) -> Container:
         assert settings.database_url
-        store = PostgresEventStore(settings)
+        portal = Portal()
+        store = PostgresEventStore(settings, portal)
         runner = CommandRunner(store)
         ensure_projections(settings.database_url, PROJECTIONS.values())
         queue = PostgresTaskQueue(settings.database_url, max_size=settings.db_pool_size)
         return cls(
             settings=settings,
+            portal=portal,
             store=store,
             runner=runner,
             conversations=Conversations(store, runner),
-            on_loop=LoopCommands(
-                Conversations(store, LoopRunner(runner)), Runs(store, LoopRunner(runner))
-            ),
             identity=Identity(store, runner, settings.auth_cache_seconds),
             streams=Streams(store),
             projection_log=ProjectionAudit(store, runner),
@@ -105,10 +95,11 @@ class Container:
         return Relay(self.dsn, self.settings.nats_url, self.store.decode)
 
     def scheduler(self) -> Scheduler:
-        return Scheduler(self.tasks, self.queue)
+        return Scheduler(self.tasks, self.queue, self.portal)
 
     def close(self) -> None:
         self.queue.close()
         self.events.close()
         self.reads.close()
         self.store.close()
+        self.portal.close()

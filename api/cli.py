@@ -376,7 +376,15 @@ def projections_rebuild(
             except RebuildError as error:
                 fail(str(error))
         seconds = time.monotonic() - began
-        c.projection_log.rebuilt(cli_actor(), name, generation, position, events, round(seconds, 3))
+        c.portal.call(
+            c.projection_log.rebuilt,
+            cli_actor(),
+            name,
+            generation,
+            position,
+            events,
+            round(seconds, 3),
+        )
     out.print(
         f"rebuilt {name} to position {position}: {events} events in {seconds:.1f}s "
         f"({events / max(seconds, 1e-6):,.0f} events/s)",
@@ -408,8 +416,13 @@ def projections_retry(
             retried = retry_parked(c.dsn, c.projections[name], c.store.decode_values, aggregate_id)
         except RepairRefused as problem:
             fail(str(problem))
-        c.projection_log.retried(
-            cli_actor(), name, aggregate, len(retried.applied), len(retried.still_parked)
+        c.portal.call(
+            c.projection_log.retried,
+            cli_actor(),
+            name,
+            aggregate,
+            len(retried.applied),
+            len(retried.still_parked),
         )
     _print_retried(name, retried)
 
@@ -459,7 +472,7 @@ def projections_skip(
             skipped = skip(c.dsn, name, position)
         except RepairRefused as problem:
             fail(str(problem))
-        c.projection_log.skipped(cli_actor(), name, position, skipped.error)
+        c.portal.call(c.projection_log.skipped, cli_actor(), name, position, skipped.error)
     out.print(f"{name} skipped the event at position {position}", highlight=False, soft_wrap=True)
     if skipped.behind:
         out.print(
@@ -581,7 +594,9 @@ def budget_set(
     """Set a tenant's daily budget; a bound left out is lifted (then the server's
     CHRONICLE_DAILY_*_BUDGET applies). Over budget, new agent runs get 429."""
     with container() as c:
-        c.identity.set_budget(cli_context(tenant, "budget.set"), tenant, tokens, cost_usd)
+        c.portal.call(
+            c.identity.set_budget, cli_context(tenant, "budget.set"), tenant, tokens, cost_usd
+        )
     shown_tokens = "unbounded" if tokens is None else str(tokens)
     shown_cost = "unbounded" if cost_usd is None else f"${cost_usd}"
     out.print(f"{tenant}: {shown_tokens} tokens, {shown_cost} per day", highlight=False)
@@ -759,7 +774,7 @@ def keys_create(
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
     with container() as c:
         context = cli_context(tenant, "keys.create")
-        issued = c.identity.issue_key(context, tenant, name, wanted, rate_limit)
+        issued = c.portal.call(c.identity.issue_key, context, tenant, name, wanted, rate_limit)
     _print_issued(issued)
 
 
@@ -772,7 +787,9 @@ def keys_rotate(
     parsed = _key_id(key_id)
     with container() as c:
         key = c.identity.find_key(parsed)
-        issued = c.identity.rotate_key(cli_context(key.tenant_id, "keys.rotate"), parsed)
+        issued = c.portal.call(
+            c.identity.rotate_key, cli_context(key.tenant_id, "keys.rotate"), parsed
+        )
     out.print(f"rotated: {parsed} (still valid until revoked)", highlight=False)
     _print_issued(issued)
 
@@ -831,7 +848,9 @@ def keys_revoke(
     parsed = _key_id(key_id)
     with container() as c:
         key = c.identity.find_key(parsed)
-        c.identity.revoke_key(cli_context(key.tenant_id, "keys.revoke"), parsed, reason)
+        c.portal.call(
+            c.identity.revoke_key, cli_context(key.tenant_id, "keys.revoke"), parsed, reason
+        )
     out.print(f"revoked {parsed}", highlight=False)
 
 

@@ -91,7 +91,9 @@ def ensure_dev_key(settings: Settings) -> str:
         if path.exists() and container.identity.is_valid(token := path.read_text().strip()):
             return token
         context = CommandContext(tenant_id=DEV_TENANT, actor="chronicle:up", command="keys.create")
-        issued = container.identity.issue_key(context, DEV_TENANT, "development", list(SCOPES))
+        issued = container.portal.call(
+            container.identity.issue_key, context, DEV_TENANT, "development", list(SCOPES)
+        )
     finally:
         container.close()
     path.write_text(issued.token + "\n")

@@ -27,13 +27,12 @@ from application.ports import Change, CommandResult, RecordedEvent, StoredReceip
 from infrastructure.batch_writer import (
     BatchStatements,
     BatchWriter,
-    LoopBatchWriter,
     PendingCommit,
     PendingReceipt,
 )
-from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, BatchCounts, GroupCommit
-from infrastructure.loop_group_commit import LoopGroupCommit
+from infrastructure.group_commit import MAX_BATCH, BatchCounts, GroupCommit
 from infrastructure.pools import recover_quickly
+from infrastructure.portal import Portal
 from infrastructure.read_models import setup_locked
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
@@ -135,7 +134,7 @@ def topic_parts(topic: str) -> tuple[str, str]:
     return topic.rsplit(".", 1)[-1], category_of(topic)
 
 
-Committer = LoopGroupCommit[PendingCommit, list[int]]
+Committer = GroupCommit[PendingCommit, list[int]]
 
 
 class ChronicleApplication(Application[UUID]):
@@ -177,8 +176,8 @@ class PostgresEventStore:
     def __init__(
         self,
         settings: Settings,
+        portal: Portal | None = None,
         *,
-        linger: float = LINGER_SECONDS,
         max_batch: int = MAX_BATCH,
         snapshot_interval: int = SNAPSHOT_INTERVAL,
     ) -> None:
@@ -189,26 +188,22 @@ class PostgresEventStore:
         assert isinstance(recorder, ChronicleRecorder)
         recover_quickly(recorder.datastore.pool)
         self.recorder = recorder
-        self._database_url = settings.database_url
+        self._own_portal = portal is None  # a store made alone writes on a loop of its own
+        self.portal = portal or Portal()
+        self.database_url = settings.database_url
         self._max_batch = max_batch
         self.counts = BatchCounts()
-        self._writer = BatchWriter(recorder.datastore.pool, recorder)
-        self.group: GroupCommit[PendingCommit, list[int]] = GroupCommit(
-            self._writer.write,
-            linger=linger,
-            max_batch=max_batch,
-            counts=self.counts,
-            fails_together=(StoreUnavailable,),
-        )
-        self._loop_groups: dict[asyncio.AbstractEventLoop, Committer] = {}
+        self._group: Committer | None = None
+        self._closed = False
         self.snapshots = Snapshotter(self._take_snapshot, snapshot_interval)
 
     def close(self) -> None:
-        """Write what has queued (threads' and every loop's commands), then let go."""
-        self.group.close()
-        for group in list(self._loop_groups.values()):
-            group.close()
-        self._writer.close()
+        """Write what has queued, then let go (from any thread but the home loop's)."""
+        self._closed = True
+        if self._group is not None:
+            self._group.close()
+        if self._own_portal:
+            self.portal.close()
         self.app.close()
 
     def ping(self) -> None:
@@ -237,42 +232,35 @@ class PostgresEventStore:
         """The aggregate from its latest snapshot and the events after it, not from the cache."""
         return self.get_at(aggregate_id, LATEST_VERSION)
 
-    def commit(self, context: CommandContext, change: Change) -> CommandResult:
-        """Write the change in the next group commit; snapshot long aggregates after it."""
+    async def commit(self, context: CommandContext, change: Change) -> CommandResult:
+        """Write the change in the next group commit, on the home loop, and snapshot a
+        long aggregate after it (in a thread: the library's snapshots are synchronous)."""
         events, pending = self._pending(context, change)
-        positions = self.group.submit(pending)
-        self.snapshots.after_commit(change.aggregates, events)
-        return CommandResult(
-            change.subject.id, change.subject.version, max(positions), change.fields
-        )
-
-    async def commit_async(self, context: CommandContext, change: Change) -> CommandResult:
-        """``commit`` for the event loop: the loop's own group commit writes it, awaited
-        (a snapshot that falls due is taken in a thread)."""
-        events, pending = self._pending(context, change)
-        positions = await self._loop_group().submit(pending)
+        positions = await self.portal.run(self._submit, pending)
         if self.snapshots.due(events):
             await asyncio.to_thread(self.snapshots.after_commit, change.aggregates, events)
         return CommandResult(
             change.subject.id, change.subject.version, max(positions), change.fields
         )
 
-    def _loop_group(self) -> Committer:
-        """The running loop's group commit: each event loop writes on a connection of its
-        own, which it awaits."""
-        loop = asyncio.get_running_loop()
-        if (group := self._loop_groups.get(loop)) is None:
-            self._loop_groups = {
-                other: group for other, group in self._loop_groups.items() if not other.is_closed()
-            }
-            writer = LoopBatchWriter(self._database_url, self.recorder)
-            group = LoopGroupCommit(
+    async def _submit(self, pending: PendingCommit) -> list[int]:
+        return await self._home_group().submit(pending)
+
+    def _home_group(self) -> Committer:
+        """The group commit of the home loop (a new one when the home loop changed)."""
+        group = self._group
+        if self._closed:
+            raise RuntimeError("the event store is closed")
+        if group is None or group.stopped or not group.on_own_loop():
+            if group is not None:
+                group.close()  # writes what it holds, on its own loop
+            writer = BatchWriter(self.database_url, self.recorder)
+            group = self._group = GroupCommit(
                 writer,
                 max_batch=self._max_batch,
                 counts=self.counts,
                 fails_together=(StoreUnavailable,),
             )
-            self._loop_groups[loop] = group
         return group
 
     def _pending(self, context: CommandContext, change: Change) -> tuple[list[Any], PendingCommit]:

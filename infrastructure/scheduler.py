@@ -12,6 +12,7 @@ import structlog
 
 from application.context import CommandContext
 from application.tasks import Tasks
+from infrastructure.portal import Portal
 from infrastructure.task_queue import PostgresTaskQueue
 
 log = structlog.get_logger(__name__)
@@ -21,9 +22,12 @@ TICK_SECONDS = 0.25
 class Scheduler:
     """Scans for expired leases every tick until stopped."""
 
-    def __init__(self, tasks: Tasks, queue: PostgresTaskQueue, tick: float = TICK_SECONDS) -> None:
+    def __init__(
+        self, tasks: Tasks, queue: PostgresTaskQueue, portal: Portal, tick: float = TICK_SECONDS
+    ) -> None:
         self.tasks = tasks
         self.queue = queue
+        self.portal = portal
         self.tick = tick
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
@@ -41,7 +45,7 @@ class Scheduler:
         fired = 0
         for task_id, tenant in self.queue.expired_leases():
             context = CommandContext(tenant_id=tenant, actor="scheduler", command="task.time_out")
-            if self.tasks.time_out(context, task_id) is not None:
+            if self.portal.call(self.tasks.time_out, context, task_id) is not None:
                 fired += 1
         return fired
 

@@ -1,12 +1,20 @@
 """The task queue over the tasks read model: claimable candidates, best first, each
 locked (FOR UPDATE SKIP LOCKED) while one claimer tries it, so claimers spread out.
+
+A reservation holds its transaction while the claimer awaits its command's commit on the
+event loop; the transaction's statements run in worker threads (the pool is synchronous).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 from uuid import UUID
+
+import psycopg
 
 from infrastructure.read_models import Conn, reader_pool
 from projections.base import READ_SCHEMA
@@ -26,9 +34,10 @@ class LockedCandidate:
         self.conn = conn
         self.task_id = task_id
 
-    def claimed(self) -> None:
+    async def claimed(self) -> None:
         # A hint until the projector applies TaskStarted: other claimers skip the row.
-        self.conn.execute(
+        await asyncio.to_thread(
+            self.conn.execute,
             f"UPDATE {READ_SCHEMA}.tasks SET state = 'running' WHERE id = %s",  # noqa: S608
             (self.task_id,),
         )
@@ -43,22 +52,34 @@ class PostgresTaskQueue:
     def close(self) -> None:
         self.pool.close()
 
-    @contextmanager
-    def reserve(
+    @asynccontextmanager
+    async def reserve(
         self, tenant_id: str, types: list[str], limit: int
-    ) -> Iterator[Iterator[LockedCandidate]]:
-        with self.pool.connection() as conn, conn.transaction():
+    ) -> AsyncIterator[AsyncIterator[LockedCandidate]]:
+        conn = await asyncio.to_thread(self.pool.getconn)
+        try:
+            await asyncio.to_thread(conn.execute, "BEGIN")
 
-            def candidates() -> Iterator[LockedCandidate]:
+            def next_candidate(seen: list[UUID]) -> dict[str, Any] | None:
+                return conn.execute(CANDIDATE, (tenant_id, types, seen)).fetchone()
+
+            async def candidates() -> AsyncIterator[LockedCandidate]:
                 seen: list[UUID] = []
                 while len(seen) < limit:
-                    row = conn.execute(CANDIDATE, (tenant_id, types, seen)).fetchone()
+                    row = await asyncio.to_thread(next_candidate, seen)
                     if row is None:
                         return
                     seen.append(row["id"])
                     yield LockedCandidate(conn, row["id"])
 
             yield candidates()
+            await asyncio.to_thread(conn.execute, "COMMIT")
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):  # a broken connection rolled back itself
+                await asyncio.to_thread(conn.execute, "ROLLBACK")
+            raise
+        finally:
+            await asyncio.to_thread(self.pool.putconn, conn)
 
     def expired_leases(self, limit: int = 100) -> list[tuple[UUID, str]]:
         """Running tasks whose lease has passed, across tenants (for the scheduler)."""

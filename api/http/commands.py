@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-import anyio.to_thread
 import msgspec
 from litestar import Request
 from litestar.di import Provide
@@ -158,10 +157,3 @@ async def run_command(
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(render(result), status_code=status_code, headers=headers)
-
-
-def in_thread(
-    handler: Callable[[CommandContext], CommandResult],
-) -> Callable[[CommandContext], Awaitable[CommandResult]]:
-    """A handler of a synchronous use case, run in a worker thread."""
-    return lambda context: anyio.to_thread.run_sync(handler, context)

@@ -122,7 +122,7 @@ class ConversationsController(Controller):
         container: Container = request.app.state.container
         return await run_command(
             context,
-            lambda ctx: container.on_loop.conversations.start(ctx, data.title, data.participants),
+            lambda ctx: container.conversations.start(ctx, data.title, data.participants),
             created,
             201,
             _conversation_url,
@@ -147,7 +147,7 @@ class ConversationsController(Controller):
         container: Container = request.app.state.container
         return await run_command(
             context,
-            lambda ctx: container.on_loop.conversations.post_message(
+            lambda ctx: container.conversations.post_message(
                 ctx,
                 conversation_id,
                 role=data.role,
@@ -180,7 +180,7 @@ class ConversationsController(Controller):
         container: Container = request.app.state.container
         return await run_command(
             context,
-            lambda ctx: container.on_loop.conversations.rename(
+            lambda ctx: container.conversations.rename(
                 ctx, conversation_id, data.title, expected_version
             ),
             changed,
@@ -204,9 +204,7 @@ class ConversationsController(Controller):
         container: Container = request.app.state.container
         return await run_command(
             context,
-            lambda ctx: container.on_loop.conversations.archive(
-                ctx, conversation_id, expected_version
-            ),
+            lambda ctx: container.conversations.archive(ctx, conversation_id, expected_version),
             changed,
         )
 

@@ -99,7 +99,7 @@ class DenialAuditMiddleware(ASGIMiddleware):
                 request_id=headers.get("x-request-id"),
                 traceparent=headers.get("traceparent"),
             )
-            await anyio.to_thread.run_sync(container.audit.record_denial, denial)
+            await container.audit.record_denial(denial)
         except Exception as error:  # the refusal stands even if its record cannot be written
             log.warning("could not record a refused command", command=command, error=str(error))
 

@@ -17,7 +17,7 @@ from litestar.response import Response
 
 from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import Changed, changed, in_thread, run_command
+from api.http.commands import Changed, changed, run_command
 from api.http.fields import NO_NUL
 from application.context import CommandContext, Principal
 from domain.identity import REVOKE_REASON_MAX_CHARS
@@ -77,6 +77,6 @@ class KeysController(Controller):
         reason = data.reason if data else ""
         return await run_command(
             context,
-            in_thread(lambda ctx: container.identity.revoke_key(ctx, key_id, reason, own=True)),
+            lambda ctx: container.identity.revoke_key(ctx, key_id, reason, own=True),
             changed,
         )

@@ -151,7 +151,7 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             context,
-            lambda ctx: c.on_loop.runs.start(
+            lambda ctx: c.runs.start(
                 ctx, data.conversation_id, data.agent, data.model, data.input_message_id
             ),
             created,
@@ -175,9 +175,7 @@ class RunsController(Controller):
     ) -> Response[Changed]:
         """Record a thought (agent_thinking)."""
         c: Container = request.app.state.container
-        return await run_command(
-            context, lambda ctx: c.on_loop.runs.think(ctx, run_id, data.text), changed
-        )
+        return await run_command(context, lambda ctx: c.runs.think(ctx, run_id, data.text), changed)
 
     @post(
         "/{run_id:uuid}/tools",
@@ -197,9 +195,7 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             context,
-            lambda ctx: c.on_loop.runs.start_tool(
-                ctx, run_id, data.call_id, data.tool, data.arguments
-            ),
+            lambda ctx: c.runs.start_tool(ctx, run_id, data.call_id, data.tool, data.arguments),
             changed,
         )
 
@@ -222,7 +218,7 @@ class RunsController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             context,
-            lambda ctx: c.on_loop.runs.finish_tool(
+            lambda ctx: c.runs.finish_tool(
                 ctx, run_id, call_id, data.result, data.error, data.duration_ms
             ),
             changed,
@@ -258,7 +254,7 @@ class RunsController(Controller):
         usage = msgspec.structs.asdict(data.usage)
         response = await run_command(
             context,
-            lambda ctx: c.on_loop.runs.complete(ctx, run_id, content, usage),
+            lambda ctx: c.runs.complete(ctx, run_id, content, usage),
             _completed,
         )
         await deltas.discard(tenant, str(run_id))
@@ -280,9 +276,7 @@ class RunsController(Controller):
     ) -> Response[Changed]:
         """The run failed (agent_failed)."""
         c: Container = request.app.state.container
-        return await run_command(
-            context, lambda ctx: c.on_loop.runs.fail(ctx, run_id, data.error), changed
-        )
+        return await run_command(context, lambda ctx: c.runs.fail(ctx, run_id, data.error), changed)
 
     @post(
         "/{run_id:uuid}/cancel",
@@ -301,7 +295,7 @@ class RunsController(Controller):
         """The run was cancelled (agent_cancelled)."""
         c: Container = request.app.state.container
         return await run_command(
-            context, lambda ctx: c.on_loop.runs.cancel(ctx, run_id, data.reason), changed
+            context, lambda ctx: c.runs.cancel(ctx, run_id, data.reason), changed
         )
 
     @post(

@@ -19,7 +19,7 @@ from litestar.response import Response
 
 from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import Changed, Created, changed, created, in_thread, run_command
+from api.http.commands import Changed, Created, changed, created, run_command
 from api.http.fields import NO_NUL, JsonValue, Name, TaskType, checked_json
 from api.http.reads import (
     READ_MODEL,
@@ -135,17 +135,15 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             context,
-            in_thread(
-                lambda ctx: c.tasks.submit(
-                    ctx,
-                    data.type,
-                    data.payload,
-                    data.priority,
-                    data.max_attempts,
-                    data.timeout_s,
-                    data.run_at,
-                    data.backoff_s,
-                )
+            lambda ctx: c.tasks.submit(
+                ctx,
+                data.type,
+                data.payload,
+                data.priority,
+                data.max_attempts,
+                data.timeout_s,
+                data.run_at,
+                data.backoff_s,
             ),
             created,
             201,
@@ -171,9 +169,7 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         deadline = time.monotonic() + data.wait_s
         while True:
-            claim = await anyio.to_thread.run_sync(
-                c.tasks.claim, context, data.worker_id, data.types
-            )
+            claim = await c.tasks.claim(context, data.worker_id, data.types)
             if claim is not None:
                 break
             if time.monotonic() >= deadline:
@@ -209,7 +205,7 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             context,
-            in_thread(lambda ctx: c.tasks.heartbeat(ctx, task_id, data.progress, data.note)),
+            lambda ctx: c.tasks.heartbeat(ctx, task_id, data.progress, data.note),
             changed,
         )
 
@@ -230,7 +226,7 @@ class TasksController(Controller):
         """The running attempt succeeded."""
         c: Container = request.app.state.container
         return await run_command(
-            context, in_thread(lambda ctx: c.tasks.complete(ctx, task_id, data.result)), changed
+            context, lambda ctx: c.tasks.complete(ctx, task_id, data.result), changed
         )
 
     @post(
@@ -251,7 +247,7 @@ class TasksController(Controller):
         c: Container = request.app.state.container
         return await run_command(
             context,
-            in_thread(lambda ctx: c.tasks.fail(ctx, task_id, data.error, data.retryable)),
+            lambda ctx: c.tasks.fail(ctx, task_id, data.error, data.retryable),
             changed,
         )
 
@@ -272,7 +268,7 @@ class TasksController(Controller):
         """Cancel a pending or running task (its worker learns it at its next heartbeat)."""
         c: Container = request.app.state.container
         return await run_command(
-            context, in_thread(lambda ctx: c.tasks.cancel(ctx, task_id, data.reason)), changed
+            context, lambda ctx: c.tasks.cancel(ctx, task_id, data.reason), changed
         )
 
     @get("/", guards=READ, operation_id="listTasks", opt=READ_MODEL)

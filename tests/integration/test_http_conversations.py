@@ -371,7 +371,7 @@ async def test_a_revoked_key_is_401(api_url: str, issue_key: KeyFactory, contain
 
     token = issue_key()
     key_id = uuid.UUID(hex=token.split("_")[1])
-    container.identity.revoke_key(CommandContext("x", "test", "keys.revoke"), key_id)
+    await container.identity.revoke_key(CommandContext("x", "test", "keys.revoke"), key_id)
     await asyncio.sleep(1.1)
     async with httpx.AsyncClient(
         base_url=api_url, headers={"Authorization": f"Bearer {token}"}

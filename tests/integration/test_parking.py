@@ -57,7 +57,9 @@ def scratch_container(scratch: Settings) -> Iterator[Container]:
 
 def commit(container: Container, tenant: str, *aggregates: Aggregate) -> CommandResult:
     context = CommandContext(tenant_id=tenant, actor="test", command="test")
-    return container.store.commit(context, Change(aggregates, aggregates[-1]))
+    return container.portal.call(
+        container.store.commit, context, Change(aggregates, aggregates[-1])
+    )
 
 
 def conversation(container: Container, tenant: str) -> Conversation:

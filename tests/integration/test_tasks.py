@@ -234,7 +234,7 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
     return cli_env(settings) | extra
 
 
-def test_a_scheduler_killed_mid_backoff_still_retries_once(scratch: Settings) -> None:
+async def test_a_scheduler_killed_mid_backoff_still_retries_once(scratch: Settings) -> None:
     container = Container.build(scratch)
     ctx = CommandContext("acme", "test", "t")
     scheduler = subprocess.Popen(
@@ -246,11 +246,11 @@ def test_a_scheduler_killed_mid_backoff_still_retries_once(scratch: Settings) ->
     engine = container.projection_engine(["tasks"])
     engine.start()
     try:
-        task = container.tasks.submit(ctx, "slow", None, 0, 3, 0.3, None, 1.5)
+        task = await container.tasks.submit(ctx, "slow", None, 0, 3, 0.3, None, 1.5)
         deadline = time.monotonic() + 10
         claimed = None
         while claimed is None and time.monotonic() < deadline:
-            claimed = container.tasks.claim(ctx, "w1", ["slow"])
+            claimed = await container.tasks.claim(ctx, "w1", ["slow"])
             time.sleep(0.05)
         assert claimed is not None
         while (
@@ -268,10 +268,10 @@ def test_a_scheduler_killed_mid_backoff_still_retries_once(scratch: Settings) ->
         )
         second = None
         while second is None and time.monotonic() < deadline + 10:
-            second = container.tasks.claim(ctx, "w2", ["slow"])
+            second = await container.tasks.claim(ctx, "w2", ["slow"])
             time.sleep(0.05)
         assert second is not None and second.attempt == 2
-        container.tasks.complete(ctx, task.id, "done")
+        await container.tasks.complete(ctx, task.id, "done")
         time.sleep(0.5)
         types = [e.type for e in container.store.read_stream(task.id, 1, 100)]
         assert types == [
