@@ -22,7 +22,6 @@ from api.bootstrap import Container
 from api.http.protocol import ProblemHttpProtocol
 from application.context import CommandContext
 from domain.identity import SCOPES
-from infrastructure.chain import ChainSealer
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.relay import RelayThread
 from infrastructure.runtime import data_dir_lock, remove_runtime, servers_for, write_runtime
@@ -178,7 +177,7 @@ def run_up(settings: Settings, console: Console) -> None:
         engine = container.projection_engine()
         relay = RelayThread(container.relay())
         scheduler = container.scheduler()
-        sealer = ChainSealer(container.dsn)
+        sealer = container.sealer()
         engine.start()
         sealer.start()
         relay.start()

@@ -20,7 +20,7 @@ from application.context import CommandContext, Principal
 from application.errors import NotFound, OwnKeyRevocation, Unauthenticated
 from application.ports import Change, CommandResult, EventStore
 from application.tenancy import load_owned
-from domain.identity import ApiKey, Budget, Tenant
+from domain.identity import ApiKey, Tenant
 
 TOKEN_PREFIX = "chr"  # noqa: S105 - a prefix, not a secret
 TOKEN_PATTERN = re.compile(rf"^{TOKEN_PREFIX}_([0-9a-f]{{32}})_([A-Za-z0-9_-]{{43}})$")
@@ -147,13 +147,6 @@ class Identity:
             return Change((record,), record)
 
         return await self._runner.run(context, decide, retry_on_conflict=True)
-
-    def budget_of(self, tenant: str) -> Budget:
-        """The tenant's own daily budget (unbounded where it sets none)."""
-        try:
-            return self._store.get(Tenant.create_id(tenant), Tenant).budget
-        except NotFound:
-            return Budget()
 
     def find_key(self, key_id: UUID) -> KeyView:
         key = self._store.get(key_id, ApiKey)

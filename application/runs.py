@@ -4,9 +4,12 @@ message in the same commit), fail, cancel.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from application.budgets import Budgets
 from application.commands import CommandRunner
 from application.context import CommandContext
 from application.ports import Change, CommandResult, EventStore
@@ -19,9 +22,10 @@ from domain.ids import new_id
 class Runs:
     """Command handlers of agent runs."""
 
-    def __init__(self, store: EventStore, runner: CommandRunner) -> None:
+    def __init__(self, store: EventStore, runner: CommandRunner, budgets: Budgets) -> None:
         self._store = store
         self._runner = runner
+        self._budgets = budgets
 
     async def start(
         self,
@@ -31,6 +35,9 @@ class Runs:
         model: str,
         input_message_id: UUID | None,
     ) -> CommandResult:
+        """Start a run (agent_started), once the tenant's daily budget allows one."""
+        await self._budgets.ensure_within(context.tenant_id, datetime.now(UTC))
+
         def decide() -> Change:
             conversation = self._conversation(context.tenant_id, conversation_id)
             conversation.check_open()
@@ -84,9 +91,9 @@ class Runs:
     async def cancel(self, context: CommandContext, run_id: UUID, reason: str) -> CommandResult:
         return await self._step(context, run_id, lambda run: run.cancel(reason))
 
-    def check_running(self, tenant_id: str, run_id: UUID) -> None:
+    async def check_running(self, tenant_id: str, run_id: UUID) -> None:
         """``NotFound`` outside the tenant, `RunIsFinished` after the run ended."""
-        self.active(tenant_id, run_id).check_running()
+        (await asyncio.to_thread(self.active, tenant_id, run_id)).check_running()
 
     def active(self, tenant_id: str, run_id: UUID) -> AgentRun:
         """The tenant's run; ``NotFound`` otherwise."""

@@ -81,7 +81,8 @@ class DenialAuditMiddleware(ASGIMiddleware):
         app = scope["litestar_app"]
         container: Container = app.state.container
         try:
-            attribution = await self._attribute(scope, container, app.state.rate_limiter)
+            assert container.connections is not None
+            attribution = await self._attribute(scope, container, container.connections.limiter)
             if attribution is None:
                 return
             tenant, actor, key_id = attribution

@@ -134,13 +134,13 @@ def test_budgets_are_set_by_the_cli(
         servers, "budget", "set", "--tenant", tenant, "--tokens", "5000", "--cost-usd", "2.5"
     )
     assert done.returncode == 0, done.stderr
-    budget = container.identity.budget_of(tenant)
+    budget = container.budgets.of(tenant)
     assert (budget.daily_tokens, budget.daily_cost_usd) == (5000, 2.5)
     unknown = run_cli(servers, "budget", "set", "--tenant", "no-such-tenant", "--tokens", "1")
     assert unknown.returncode != 0 and "no tenant" in unknown.stderr
     negative = run_cli(servers, "budget", "set", "--tenant", tenant, "--tokens", "-1")
     assert negative.returncode == 2
-    assert container.identity.budget_of(tenant).daily_tokens == 5000  # nothing half-written
+    assert container.budgets.of(tenant).daily_tokens == 5000  # nothing half-written
 
 
 async def test_new_runs_wait_while_the_tenants_usage_events_are_parked(scratch: Settings) -> None:
