@@ -12,7 +12,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from rich.console import Console
@@ -29,6 +29,24 @@ from infrastructure.settings import Settings
 
 DEV_TENANT = "default"
 DEV_KEY_FILE = "dev-api-key"
+
+
+class Worker(Protocol):
+    """A process kind that `up` runs on threads beside the API."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+# What `chronicle up` runs beside the API (`serve`), each under the `chronicle` command that
+# runs it alone; docker-compose has a service for each (tests/unit/api/test_compose.py).
+UP_WORKERS: dict[str, Callable[[Container], Worker]] = {
+    "project": lambda container: container.projection_engine(),
+    "seal": lambda container: container.sealer(),
+    "relay": lambda container: RelayThread(container.relay()),
+    "scheduler": lambda container: container.scheduler(),
+}
 
 
 class _Server(uvicorn.Server):
@@ -174,23 +192,16 @@ def run_up(settings: Settings, console: Console) -> None:
             )
 
         container = Container.build(resolved)
-        engine = container.projection_engine()
-        relay = RelayThread(container.relay())
-        scheduler = container.scheduler()
-        sealer = container.sealer()
-        engine.start()
-        sealer.start()
-        relay.start()
-        scheduler.start()
+        workers = [build(container) for build in UP_WORKERS.values()]
+        for worker in workers:
+            worker.start()
         try:
             serve_api(resolved, banner)
         finally:
             remove_runtime(data_dir)
             console.print("stopping…", highlight=False)
-            scheduler.stop()
-            sealer.stop()
-            relay.stop()
-            engine.stop()
+            for worker in reversed(workers):
+                worker.stop()
             container.close()
 
 
