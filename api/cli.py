@@ -44,6 +44,7 @@ from application.identity import IssuedKey
 from domain.errors import DomainError
 from domain.events import RecordedEvent
 from domain.identity import SCOPES
+from infrastructure import health as checks
 from infrastructure.event_store import EVENTS_TABLE
 from infrastructure.parking import ParkedRow, list_parked, parked_count
 from infrastructure.projector import RebuildError
@@ -184,6 +185,57 @@ def scheduler() -> None:
             pass
         finally:
             ticking.stop()
+
+
+@app.command()
+def seal() -> None:
+    """Seal the hash chain up to the head of the log, as it grows (sealers may run side by
+    side); `audit verify` then proves the log was not altered."""
+    _stop_on_signals()
+    with container() as c:
+        sealer = c.sealer()
+        sealer.start()
+        out.print("sealing the hash chain; Ctrl-C stops", highlight=False)
+        try:
+            while True:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sealer.stop()
+
+
+# What `chronicle health KIND` asks of the database for each command of `up`'s workers.
+WORKER_HEALTH = {
+    "project": checks.projections,
+    "relay": checks.relay,
+    "seal": checks.chain,
+    "scheduler": checks.scheduler,
+}
+
+
+@app.command()
+def health(
+    kind: Annotated[
+        str, typer.Argument(help=f"Whose work: {', '.join(WORKER_HEALTH)} (the command).")
+    ],
+) -> None:
+    """Exit 0 while the work of that command gets done, else 1 and why (a healthcheck).
+
+    It asks the database, not a process, so with several processes of a kind
+    it answers for their work together. It writes nothing.
+    """
+    judge = WORKER_HEALTH.get(kind)
+    if judge is None:
+        fail(f"unknown kind {kind!r}; known: {', '.join(WORKER_HEALTH)}", 2)
+    settings = settings_from_env()
+    dsn = settings.database_url or (read_runtime(settings.data_dir) or {}).get("database_url")
+    if not dsn:
+        fail("no database to ask: set CHRONICLE_DATABASE_URL or start `chronicle up`")
+    verdict = checks.check(dsn, judge)
+    if not verdict.ok:
+        fail(f"{kind}: {verdict.detail}")
+    out.print(f"{kind}: ok, {verdict.detail}", highlight=False)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
