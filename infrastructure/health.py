@@ -48,7 +48,7 @@ def following(conn: Conn, positions: Positions, within: float) -> Health:
     deadline = time.monotonic() + within
     while True:
         now = positions(conn)
-        stuck = {name: at for name, at in now.items() if at < target and at <= first[name]}
+        stuck = {n: at for n, at in now.items() if at < target and at <= first.get(n, at)}
         if not stuck:
             caught_up = all(at >= target for at in now.values())
             return Health(True, f"{'caught up with' if caught_up else 'moving to'} {target}")
