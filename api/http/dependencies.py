@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from api.bootstrap import Connections, Container
 from api.http.commands import COMMAND_DEPENDENCIES
@@ -30,44 +30,44 @@ def provide_container(state: State) -> Container:
     return container
 
 
-def provide_connections(container: Container) -> Connections:
+def provide_connections(container: NamedDependency[Container]) -> Connections:
     assert container.connections is not None, "the API connects in its lifespan"
     return container.connections
 
 
-def provide_conversations(container: Container) -> Conversations:
+def provide_conversations(container: NamedDependency[Container]) -> Conversations:
     return container.conversations
 
 
-def provide_runs(container: Container) -> Runs:
+def provide_runs(container: NamedDependency[Container]) -> Runs:
     return container.runs
 
 
-def provide_tasks(container: Container) -> Tasks:
+def provide_tasks(container: NamedDependency[Container]) -> Tasks:
     return container.tasks
 
 
-def provide_identity(container: Container) -> Identity:
+def provide_identity(container: NamedDependency[Container]) -> Identity:
     return container.identity
 
 
-def provide_budgets(container: Container) -> Budgets:
+def provide_budgets(container: NamedDependency[Container]) -> Budgets:
     return container.budgets
 
 
-def provide_streams(container: Container) -> Streams:
+def provide_streams(container: NamedDependency[Container]) -> Streams:
     return container.streams
 
 
-def provide_read_models(container: Container) -> ReadModels:
+def provide_read_models(container: NamedDependency[Container]) -> ReadModels:
     return ReadModels(container.reads, container.events)
 
 
-def provide_hub(connections: Connections) -> LiveHub:
+def provide_hub(connections: NamedDependency[Connections]) -> LiveHub:
     return connections.hub
 
 
-def provide_deltas(connections: Connections) -> Deltas:
+def provide_deltas(connections: NamedDependency[Connections]) -> Deltas:
     return connections.deltas
 
 
