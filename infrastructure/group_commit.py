@@ -49,9 +49,8 @@ class GroupCommit(Generic[T, R]):
     One writer task writes one batch at a time; what queues during a write goes in the
     next. When the writer was idle and finds callers queued, it writes half of them first:
     while the second half is written, the first half's callers decide their next commands,
-    so the loop decides while the database writes instead of taking turns with it (with
-    every caller in one batch, the loop sat idle through each write and the database
-    through each round of decisions). A batch whose write raises is retried one member at
+    so the loop decides while the database writes instead of taking turns with it
+    (decision 5). A batch whose write raises is retried one member at
     a time, so one bad member never fails the others, unless the error is one of
     ``fails_together`` (nothing could be written: with the database unreachable, each
     retry would wait out its own connection timeout).
