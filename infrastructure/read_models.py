@@ -20,12 +20,14 @@ from psycopg_pool import ConnectionPool
 from domain.events import RecordedEvent
 from infrastructure.pools import recover_quickly
 from projections.base import READ_SCHEMA, Projection
+from projections.events import Event
 
 T = TypeVar("T")
 Conn = Connection[dict[str, Any]]
 Decoder = Callable[[dict[str, Any]], RecordedEvent]
-# The same from a row's columns: position, aggregate id, version, topic, stored state.
-ValuesDecoder = Callable[[int, UUID, int, str, bytes], RecordedEvent]
+# A projection's typed event from a row's columns: position, aggregate id, version, topic,
+# stored state.
+ValuesDecoder = Callable[[int, UUID, int, str, bytes], Event]
 
 STATE_DDL = (
     "CREATE SCHEMA IF NOT EXISTS rm",

@@ -14,20 +14,9 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from domain.events import RecordedEvent
 from projections.base import READ_SCHEMA, Statement
+from projections.events import Event, MessagePosted, names
 
-INSERTED = (
-    "message_id",
-    "conversation_id",
-    "tenant_id",
-    "role",
-    "author",
-    "content",
-    "tokens",
-    "position",
-    "created_at",
-)
 COLUMNS_DDL = (
     "message_id uuid NOT NULL, conversation_id uuid NOT NULL,"
     " tenant_id text NOT NULL, role text NOT NULL, author text NOT NULL,"
@@ -43,7 +32,7 @@ class MessageRowsProjection:
 
     name: str
     tables: tuple[str, ...]
-    event_types = frozenset({"MessagePosted"})
+    event_types = names(MessagePosted)
     extra_columns = ""
     indexes: tuple[str, ...] = ()
 
@@ -55,23 +44,21 @@ class MessageRowsProjection:
         for index in self.indexes:
             yield f"CREATE INDEX ON {{schema}}.{table} {index}"
 
-    def apply(self, event: RecordedEvent) -> Iterable[Statement]:
-        data = event.data
-        yield Statement.insert(
-            self.tables[0],
-            INSERTED,
-            (
-                data["message_id"],
-                event.aggregate_id,
-                event.tenant_id,
-                data["role"],
-                data["author"],
-                data["content"],
-                data.get("tokens"),
-                event.position,
-                event.recorded_at,
-            ),
-        )
+    def apply(self, event: Event) -> Iterable[Statement]:
+        match event:
+            case MessagePosted():
+                yield Statement.insert(
+                    self.tables[0],
+                    message_id=event.message_id,
+                    conversation_id=event.aggregate_id,
+                    tenant_id=event.metadata.tenant_id,
+                    role=event.role,
+                    author=event.author,
+                    content=event.content,
+                    tokens=event.tokens,
+                    position=event.position,
+                    created_at=event.recorded_at,
+                )
 
 
 class MessagesProjection(MessageRowsProjection):

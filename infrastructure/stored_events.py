@@ -1,0 +1,166 @@
+"""Stored events read back for followers: as typed events for projections, and as
+envelopes with plain JSON data for the relay, live clients and tools. Writes nothing.
+
+Followers read far more events than commands write, so the stored JSON (the
+`eventsourcing` library's, with tagged UUIDs, datetimes and decimals) is decoded directly
+rather than through domain objects. An event stored by an older version of its class
+(``class_version``) goes through the library's mapper, which upcasts it; both ways give
+the same event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import resolve_topic
+
+from domain.events import RecordedEvent
+from projections.events import TYPED, Event, Metadata, OtherEvent
+
+EVENT_HEADER_FIELDS = (
+    "originator_id",
+    "originator_version",
+    "originator_topic",
+    "timestamp",
+    "metadata",
+)
+
+
+class UnexpectedShape(ValueError):
+    """A stored event whose state does not fit its typed event: a field renamed, removed
+    or retyped in the domain without an upcast. Parked like any event a projection cannot
+    apply, under the tenant it names."""
+
+    def __init__(self, message: str, tenant_id: str) -> None:
+        super().__init__(message)
+        self.tenant_id = tenant_id
+
+
+@cache
+def category_of(topic: str) -> str:
+    """The category (``conversation``, ``run``, ``task``, ``audit``…) of an event's topic."""
+    module, qualname = topic.split(":", 1)
+    aggregate = resolve_topic(f"{module}:{qualname.split('.', 1)[0]}")
+    return str(getattr(aggregate, "category", "audit"))
+
+
+@cache
+def topic_parts(topic: str) -> tuple[str, str]:
+    """The event type and the category of a topic."""
+    return topic.rsplit(".", 1)[-1], category_of(topic)
+
+
+@cache
+def class_version_of(topic: str) -> int:
+    """The version of the event class a topic names today (1 unless it was upcast)."""
+    return int(getattr(resolve_topic(topic), "class_version", 1))
+
+
+@cache
+def typed_event_of(topic: str) -> type[Event]:
+    return TYPED.get(resolve_topic(topic), OtherEvent)
+
+
+class StoredEventDecoder:
+    """Decodes rows of the events table; the mapper is the application's (for upcasts)."""
+
+    def __init__(self, mapper: Mapper[UUID]) -> None:
+        self._mapper = mapper
+
+    def typed(
+        self, position: int, aggregate_id: UUID, version: int, topic: str, stored: bytes
+    ) -> Event:
+        """The typed event a projection applies (an `OtherEvent` if it has none).
+
+        Raises `UnexpectedShape` when the stored state does not fit it.
+        """
+        state: dict[str, Any] = msgspec.json.decode(stored)
+        if state.pop("class_version", 1) != class_version_of(topic):
+            state = self._upcast_state(aggregate_id, version, topic, stored)
+        kind = typed_event_of(topic)
+        metadata = state.pop("metadata", None) or {}
+        try:
+            if kind is OtherEvent:
+                return OtherEvent(
+                    position=position,
+                    aggregate_id=aggregate_id,
+                    version=version,
+                    recorded_at=_timestamp(state["timestamp"]),
+                    metadata=msgspec.convert(metadata, Metadata),
+                    name=topic_parts(topic)[0],
+                )
+            for key, value in state.items():
+                if type(value) is dict or type(value) is list:
+                    state[key] = untag(value)
+            state["recorded_at"] = state.pop("timestamp")
+            state["metadata"] = metadata
+            state["position"], state["aggregate_id"] = position, aggregate_id
+            state["version"] = version
+            return msgspec.convert(state, kind)
+        except msgspec.ValidationError as error:
+            tenant = metadata.get("tenant_id") if isinstance(metadata, dict) else None
+            raise UnexpectedShape(
+                f"{kind.__name__} at position {position} does not fit its typed event: {error}",
+                str(tenant or ""),
+            ) from error
+
+    def recorded(
+        self, position: int, aggregate_id: UUID, version: int, topic: str, stored: bytes
+    ) -> RecordedEvent:
+        """The event as an envelope with plain JSON data (UUIDs, times, decimals as strings)."""
+        state: dict[str, Any] = msgspec.json.decode(stored)
+        if state.pop("class_version", 1) != class_version_of(topic):
+            state = self._upcast_state(aggregate_id, version, topic, stored)
+        recorded_at = _timestamp(state.pop("timestamp"))
+        metadata = state.pop("metadata", None) or {}
+        for header in EVENT_HEADER_FIELDS:  # timestamp and metadata are gone already
+            state.pop(header, None)
+        for key, value in state.items():
+            if type(value) is dict or type(value) is list:
+                state[key] = untag(value)
+        kind, category = topic_parts(topic)
+        # Positional: a follower makes one per event.
+        return RecordedEvent(
+            position, aggregate_id, version, kind, category, state, metadata, recorded_at
+        )
+
+    def _upcast_state(
+        self, aggregate_id: UUID, version: int, topic: str, stored: bytes
+    ) -> dict[str, Any]:
+        """The state of an event stored by an older version of its class, upcast by the
+        library's mapper and written back as plain JSON values, as the direct way reads
+        stored ones."""
+        event = self._mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, stored))
+        state = dict(vars(event))
+        timestamp, metadata = state.pop("timestamp"), state.pop("metadata", None)
+        plain: dict[str, Any] = msgspec.to_builtins(
+            {k: v for k, v in state.items() if k not in EVENT_HEADER_FIELDS}
+        )
+        return plain | {"timestamp": timestamp, "metadata": metadata}
+
+
+def _timestamp(value: Any) -> datetime:
+    """A stored timestamp: tagged as the library stores it, or a datetime already."""
+    if type(value) is datetime:
+        return value
+    return datetime.fromisoformat(value["_data_"])
+
+
+def untag(value: Any) -> Any:
+    """Plain JSON values from eventsourcing's tagged ones (``{"_type_": …, "_data_": …}``)."""
+    if isinstance(value, dict):
+        tag = value.get("_type_")
+        if tag == "uuid_hex":
+            h = value["_data_"]  # 32 hex digits, as eventsourcing writes them
+            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        if tag is not None and "_data_" in value:
+            return value["_data_"]  # datetimes as ISO strings, decimals as strings
+        return {k: untag(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [untag(v) for v in value]
+    return value
