@@ -14,7 +14,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, Plus, Statement
+from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
 from projections.events import AccessDenied, Event, RateLimitExceeded, event_name
 
 TABLE = "audit"
@@ -39,6 +39,7 @@ class AuditProjection:
 
     name = "audit"
     tables: tuple[str, ...] = (TABLE,)
+    added_columns: tuple[AddedColumn, ...] = ()
     event_types = None  # every event
 
     def ddl(self) -> Iterable[str]:

@@ -118,11 +118,24 @@ def _insert_or_add(
     )
 
 
+class AddedColumn(NamedTuple):
+    """A column a table gained after generations of it were created: added to them at
+    start, filled with its default, so the read model need not be rebuilt for it."""
+
+    table: str
+    name: str
+    definition: str  # type and default, e.g. "text NOT NULL DEFAULT 'text/plain'"
+
+
 class Projection(Protocol):
     """A read model: its tables, and how each event changes them."""
 
     name: str
     tables: tuple[str, ...]
+
+    @property
+    def added_columns(self) -> tuple[AddedColumn, ...]:
+        """Columns its tables gained since they were first created."""
 
     @property
     def event_types(self) -> frozenset[str] | None:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, Plus, Statement
+from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
 from projections.events import (
     ConversationArchived,
     ConversationRenamed,
@@ -29,6 +29,7 @@ class ConversationsProjection:
 
     name = "conversations"
     tables: tuple[str, ...] = (TABLE,)
+    added_columns: tuple[AddedColumn, ...] = ()
     event_types = names(
         ConversationStarted, MessagePosted, ConversationRenamed, ConversationArchived
     )

@@ -81,6 +81,7 @@ class MessagePosted(Event, frozen=True):
     role: str
     content: str
     tokens: int | None
+    content_type: str
 
 
 class ConversationRenamed(Event, frozen=True):

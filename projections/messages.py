@@ -14,14 +14,16 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, Statement
+from domain.conversation import PLAIN_TEXT
+from projections.base import READ_SCHEMA, AddedColumn, Statement
 from projections.events import Event, MessagePosted, names
 
+CONTENT_TYPE_COLUMN = f"text NOT NULL DEFAULT '{PLAIN_TEXT}'"  # as MessagePosted v1 upcasts
 COLUMNS_DDL = (
     "message_id uuid NOT NULL, conversation_id uuid NOT NULL,"
     " tenant_id text NOT NULL, role text NOT NULL, author text NOT NULL,"
     " content text NOT NULL, tokens integer, position bigint NOT NULL,"
-    " created_at timestamptz NOT NULL"
+    f" created_at timestamptz NOT NULL, content_type {CONTENT_TYPE_COLUMN}"
 )
 
 
@@ -35,6 +37,10 @@ class MessageRowsProjection:
     event_types = names(MessagePosted)
     extra_columns = ""
     indexes: tuple[str, ...] = ()
+
+    @property
+    def added_columns(self) -> tuple[AddedColumn, ...]:
+        return (AddedColumn(self.tables[0], "content_type", CONTENT_TYPE_COLUMN),)
 
     def ddl(self) -> Iterable[str]:
         (table,) = self.tables
@@ -58,6 +64,7 @@ class MessageRowsProjection:
                     tokens=event.tokens,
                     position=event.position,
                     created_at=event.recorded_at,
+                    content_type=event.content_type,
                 )
 
 
@@ -79,9 +86,12 @@ class MessageRow:
     tokens: int | None
     position: int
     created_at: datetime
+    content_type: str
 
 
-COLUMNS = "message_id, conversation_id, role, author, content, tokens, position, created_at"
+COLUMNS = (
+    "message_id, conversation_id, role, author, content, tokens, position, created_at, content_type"
+)
 
 
 def message_row(values: dict[str, Any]) -> MessageRow:

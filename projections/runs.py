@@ -11,7 +11,7 @@ from uuid import UUID
 import msgspec
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, Statement
+from projections.base import READ_SCHEMA, AddedColumn, Statement
 from projections.events import (
     ENVELOPE,
     AgentRunCancelled,
@@ -44,6 +44,7 @@ class RunsProjection:
 
     name = "runs"
     tables: tuple[str, ...] = (RUNS, STEPS)
+    added_columns: tuple[AddedColumn, ...] = ()
     event_types = names(
         AgentRunStarted,
         AgentThought,

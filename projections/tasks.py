@@ -12,7 +12,7 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, Statement
+from projections.base import READ_SCHEMA, AddedColumn, Statement
 from projections.events import (
     Event,
     TaskCancelled,
@@ -34,6 +34,7 @@ class TasksProjection:
 
     name = "tasks"
     tables: tuple[str, ...] = (T, A)
+    added_columns: tuple[AddedColumn, ...] = ()
     event_types = names(
         TaskSubmitted,
         TaskStarted,

@@ -15,7 +15,7 @@ from litestar.response import Response
 from api.bootstrap import Container
 from api.http.auth import requires
 from api.http.commands import Changed, Created, changed, created, run_command
-from api.http.fields import Content, Count, Name, Title
+from api.http.fields import Content, ContentType, Count, Name, Title
 from api.http.reads import (
     READ_MODEL,
     After,
@@ -30,7 +30,7 @@ from api.http.reads import (
 from application.context import CommandContext, Principal
 from application.errors import NotFound
 from application.ports import CommandResult
-from domain.conversation import PARTICIPANTS_MAX
+from domain.conversation import PARTICIPANTS_MAX, PLAIN_TEXT
 from infrastructure.read_models import Conn
 from projections.conversations import ConversationRow, get_conversation, list_conversations
 from projections.messages import MessageRow, get_message, message_history
@@ -51,6 +51,7 @@ class PostMessage(msgspec.Struct, forbid_unknown_fields=True):
     content: Content
     author: Name | None = None
     tokens: Count | None = None
+    content_type: ContentType = PLAIN_TEXT
 
 
 class RenameConversation(msgspec.Struct, forbid_unknown_fields=True):
@@ -76,6 +77,7 @@ class MessageOut(msgspec.Struct):
     tokens: int | None
     position: int
     created_at: datetime
+    content_type: str
 
 
 class MessagePage(msgspec.Struct):
@@ -85,7 +87,14 @@ class MessagePage(msgspec.Struct):
 
 def _message(row: MessageRow) -> MessageOut:
     return MessageOut(
-        row.message_id, row.role, row.author, row.content, row.tokens, row.position, row.created_at
+        row.message_id,
+        row.role,
+        row.author,
+        row.content,
+        row.tokens,
+        row.position,
+        row.created_at,
+        row.content_type,
     )
 
 
@@ -154,6 +163,7 @@ class ConversationsController(Controller):
                 content=data.content,
                 author=data.author,
                 tokens=data.tokens,
+                content_type=data.content_type,
                 expected_version=expected_version,
             ),
             _posted,

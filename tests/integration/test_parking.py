@@ -71,7 +71,7 @@ def conversation(container: Container, tenant: str) -> Conversation:
 
 def post(container: Container, chat: Conversation, content: str, tokens: int | None = None) -> int:
     """Post a message without the domain's checks; the event's position."""
-    chat._message_posted(new_id(), "user", "user", content, tokens)
+    chat._message_posted(new_id(), "user", "user", content, tokens, "text/plain")
     return commit(container, chat.tenant_id, chat).position
 
 
@@ -83,7 +83,7 @@ def complete_run(
     commit(container, tenant, run)
     message_id = new_id()
     tokens = int(usage.get("output_tokens", 0)) or None
-    chat._message_posted(message_id, "agent", "assistant", "done", tokens)
+    chat._message_posted(message_id, "agent", "assistant", "done", tokens, "text/plain")
     run._completed(message_id, usage)
     return commit(container, tenant, chat, run).position
 

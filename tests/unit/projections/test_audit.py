@@ -31,6 +31,7 @@ def test_the_events_of_one_command_are_one_accepted_entry() -> None:
         role="assistant",
         content="x",
         tokens=None,
+        content_type="text/plain",
     )
     completed = log.event(OtherEvent, uuid4(), command, name="AgentRunCompleted")
     entry = Tables().apply(AuditProjection(), posted, completed).one("audit")

@@ -25,7 +25,14 @@ def started(log: Log) -> ConversationStarted:
 
 def posted(log: Log) -> MessagePosted:
     return log.event(
-        MessagePosted, CHAT, message_id=uuid4(), author="ann", role="user", content="hi", tokens=2
+        MessagePosted,
+        CHAT,
+        message_id=uuid4(),
+        author="ann",
+        role="user",
+        content="hi",
+        tokens=2,
+        content_type="text/plain",
     )
 
 

@@ -21,8 +21,9 @@ def test_a_posted_message_is_a_row_of_its_conversation_at_its_position() -> None
         message_id=message_id,
         author="ann",
         role="user",
-        content="hello",
+        content="*hello*",
         tokens=None,
+        content_type="text/markdown",
     )
     row = Tables().apply(MessagesProjection(), posted).one("messages", message_id=message_id)
     assert row == {
@@ -31,17 +32,25 @@ def test_a_posted_message_is_a_row_of_its_conversation_at_its_position() -> None
         "tenant_id": "acme",
         "role": "user",
         "author": "ann",
-        "content": "hello",
+        "content": "*hello*",
         "tokens": None,
         "position": posted.position,
         "created_at": posted.recorded_at,
+        "content_type": "text/markdown",
     }
 
 
 def test_search_keeps_the_same_rows_in_its_own_table() -> None:
     log = Log()
     posted = log.event(
-        MessagePosted, CHAT, message_id=uuid4(), author="a", role="user", content="x", tokens=1
+        MessagePosted,
+        CHAT,
+        message_id=uuid4(),
+        author="a",
+        role="user",
+        content="x",
+        tokens=1,
+        content_type="text/plain",
     )
     history = Tables().apply(MessagesProjection(), posted).rows["messages"]
     search = Tables().apply(MessageSearchProjection(), posted).rows["message_search"]
