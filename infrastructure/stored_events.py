@@ -4,19 +4,20 @@ envelopes with plain JSON data for the relay, live clients and tools. Writes not
 Followers read far more events than commands write, so the stored JSON (the
 `eventsourcing` library's, with tagged UUIDs, datetimes and decimals) is decoded directly
 rather than through domain objects. An event stored by an older version of its class
-(``class_version``) goes through the library's mapper, which upcasts it; both ways give
-the same event.
+(``class_version``) is upcast by its class's ``upcast_vN_vN+1`` methods as the library's
+mapper upcasts it, on the state the mapper would give them, and reads as an event stored
+by the current version would.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.utils import resolve_topic
 
 from domain.events import RecordedEvent
@@ -67,10 +68,15 @@ def typed_event_of(topic: str) -> type[Event]:
 
 
 class StoredEventDecoder:
-    """Decodes rows of the events table; the mapper is the application's (for upcasts)."""
+    """Decodes rows of the events table; the mapper is the application's (its transcoder
+    decodes tagged values for upcasts)."""
 
     def __init__(self, mapper: Mapper[UUID]) -> None:
-        self._mapper = mapper
+        assert isinstance(mapper.transcoder, JSONTranscoder)
+        self._decoders = {name: t.decode for name, t in mapper.transcoder.names.items()}
+        # The same UUID as the library's transcoding gives, made in C: uuid.UUID's own
+        # constructor is the dearest part of reading an old event.
+        self._decoders["uuid_hex"] = partial(msgspec.convert, type=UUID)
 
     def typed(
         self, position: int, aggregate_id: UUID, version: int, topic: str, stored: bytes
@@ -80,8 +86,8 @@ class StoredEventDecoder:
         Raises `UnexpectedShape` when the stored state does not fit it.
         """
         state: dict[str, Any] = msgspec.json.decode(stored)
-        if state.pop("class_version", 1) != class_version_of(topic):
-            state = self._upcast_state(aggregate_id, version, topic, stored)
+        if (stored_version := state.pop("class_version", 1)) != class_version_of(topic):
+            state = self._upcast(state, stored_version, aggregate_id, version, topic)
         kind = typed_event_of(topic)
         metadata = state.pop("metadata", None) or {}
         try:
@@ -114,8 +120,8 @@ class StoredEventDecoder:
     ) -> RecordedEvent:
         """The event as an envelope with plain JSON data (UUIDs, times, decimals as strings)."""
         state: dict[str, Any] = msgspec.json.decode(stored)
-        if state.pop("class_version", 1) != class_version_of(topic):
-            state = self._upcast_state(aggregate_id, version, topic, stored)
+        if (stored_version := state.pop("class_version", 1)) != class_version_of(topic):
+            state = self._upcast(state, stored_version, aggregate_id, version, topic)
         recorded_at = _timestamp(state.pop("timestamp"))
         metadata = state.pop("metadata", None) or {}
         for header in EVENT_HEADER_FIELDS:  # timestamp and metadata are gone already
@@ -129,19 +135,44 @@ class StoredEventDecoder:
             position, aggregate_id, version, kind, category, state, metadata, recorded_at
         )
 
-    def _upcast_state(
-        self, aggregate_id: UUID, version: int, topic: str, stored: bytes
+    def _upcast(
+        self,
+        state: dict[str, Any],
+        stored_version: int,
+        aggregate_id: UUID,
+        version: int,
+        topic: str,
     ) -> dict[str, Any]:
-        """The state of an event stored by an older version of its class, upcast by the
-        library's mapper and written back as plain JSON values, as the direct way reads
-        stored ones."""
-        event = self._mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, stored))
-        state = dict(vars(event))
-        timestamp, metadata = state.pop("timestamp"), state.pop("metadata", None)
+        """The stored state of an older version of its class, upcast step by step as the
+        library's mapper does (``Mapper.to_domain_event``: tagged values decoded, the
+        originator added; the metadata, plain text, as stored), then given back as plain JSON
+        values as stored ones are read."""
+        event_class = resolve_topic(topic)
+        revived = dict(state)
+        for key, value in state.items():
+            if key != "metadata" and (type(value) is dict or type(value) is list):
+                revived[key] = self._revived(value)
+        revived["originator_id"], revived["originator_version"] = aggregate_id, version
+        while stored_version < event_class.class_version:
+            getattr(event_class, f"upcast_v{stored_version}_v{stored_version + 1}")(revived)
+            stored_version += 1
+        timestamp, metadata = revived.pop("timestamp"), revived.pop("metadata", None)
         plain: dict[str, Any] = msgspec.to_builtins(
-            {k: v for k, v in state.items() if k not in EVENT_HEADER_FIELDS}
+            {k: v for k, v in revived.items() if k not in EVENT_HEADER_FIELDS}
         )
         return plain | {"timestamp": timestamp, "metadata": metadata}
+
+    def _revived(self, value: Any) -> Any:
+        """A JSON value with the library's tagged values decoded, innermost first, as its
+        transcoder's object hook decodes them."""
+        if type(value) is dict:
+            if len(value) == 2 and "_type_" in value and "_data_" in value:
+                data = self._revived(value["_data_"])
+                return self._decoders[value["_type_"]](data)
+            return {key: self._revived(item) for key, item in value.items()}
+        if type(value) is list:
+            return [self._revived(item) for item in value]
+        return value
 
 
 def _timestamp(value: Any) -> datetime:

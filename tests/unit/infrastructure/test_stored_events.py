@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import msgspec
 import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
@@ -153,7 +154,10 @@ def test_a_message_stored_before_content_types_reads_as_plain_text_both_ways(
     old_envelope = decoder.recorded(7, *columns(old))
     new_envelope = decoder.recorded(7, *columns(current))
     assert old_envelope == new_envelope and old_envelope.data["content_type"] == "text/plain"
-    assert vars(mapper.to_domain_event(old))["content_type"] == "text/plain"
+    upcast_by_the_library = vars(mapper.to_domain_event(old))
+    assert old_envelope.data == msgspec.to_builtins(
+        {name: upcast_by_the_library[name] for name in old_envelope.data}
+    )
 
 
 def test_a_message_of_another_content_type_keeps_it(mapper: Mapper[UUID]) -> None:
