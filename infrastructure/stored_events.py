@@ -63,8 +63,9 @@ def class_version_of(topic: str) -> int:
 
 
 @cache
-def typed_event_of(topic: str) -> type[Event]:
-    return TYPED.get(resolve_topic(topic), OtherEvent)
+def typed_event_of(topic: str) -> tuple[type[Event], int]:
+    """The typed event of a topic's events, and the version of their class today."""
+    return TYPED.get(resolve_topic(topic), OtherEvent), class_version_of(topic)
 
 
 class StoredEventDecoder:
@@ -86,9 +87,9 @@ class StoredEventDecoder:
         Raises `UnexpectedShape` when the stored state does not fit it.
         """
         state: dict[str, Any] = msgspec.json.decode(stored)
-        if (stored_version := state.pop("class_version", 1)) != class_version_of(topic):
+        kind, current = typed_event_of(topic)
+        if (stored_version := state.pop("class_version", 1)) != current:
             state = self._upcast(state, stored_version, aggregate_id, version, topic)
-        kind = typed_event_of(topic)
         metadata = state.pop("metadata", None) or {}
         try:
             if kind is OtherEvent:
@@ -100,9 +101,7 @@ class StoredEventDecoder:
                     metadata=msgspec.convert(metadata, Metadata),
                     name=topic_parts(topic)[0],
                 )
-            for key, value in state.items():
-                if type(value) is dict or type(value) is list:
-                    state[key] = untag(value)
+            untag_values(state)
             state["recorded_at"] = state.pop("timestamp")
             state["metadata"] = metadata
             state["position"], state["aggregate_id"] = position, aggregate_id
@@ -126,9 +125,7 @@ class StoredEventDecoder:
         metadata = state.pop("metadata", None) or {}
         for header in EVENT_HEADER_FIELDS:  # timestamp and metadata are gone already
             state.pop(header, None)
-        for key, value in state.items():
-            if type(value) is dict or type(value) is list:
-                state[key] = untag(value)
+        untag_values(state)
         kind, category = topic_parts(topic)
         # Positional: a follower makes one per event.
         return RecordedEvent(
@@ -180,6 +177,13 @@ def _timestamp(value: Any) -> datetime:
     if type(value) is datetime:
         return value
     return datetime.fromisoformat(value["_data_"])
+
+
+def untag_values(state: dict[str, Any]) -> None:
+    """`untag` each value of a stored state, in place."""
+    for key, value in state.items():
+        if type(value) is dict or type(value) is list:
+            state[key] = untag(value)
 
 
 def untag(value: Any) -> Any:
