@@ -11,7 +11,7 @@ from application.commands import CommandRunner, check_expected_version
 from application.context import CommandContext
 from application.ports import Change, CommandResult, EventStore
 from application.tenancy import load_owned
-from domain.conversation import Conversation
+from domain.conversation import PLAIN_TEXT, Conversation
 from domain.ids import new_id
 
 
@@ -40,6 +40,7 @@ class Conversations:
         content: str,
         author: str | None = None,
         tokens: int | None = None,
+        content_type: str = PLAIN_TEXT,
         expected_version: int | None = None,
     ) -> CommandResult:
         message_id = new_id()
@@ -47,7 +48,7 @@ class Conversations:
         def decide() -> Change:
             conversation = self._load(context.tenant_id, conversation_id)
             check_expected_version(conversation, expected_version)
-            conversation.post_message(message_id, role, content, author, tokens)
+            conversation.post_message(message_id, role, content, author, tokens, content_type)
             return Change((conversation,), conversation, {"message_id": str(message_id)})
 
         return await self._runner.run(

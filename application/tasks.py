@@ -49,8 +49,9 @@ class Claim:
 class Reservation(Protocol):
     task_id: UUID
 
-    async def claimed(self) -> None:
-        """Mark the candidate taken, so others skip it before the read model catches up."""
+    async def claimed(self, attempt: int) -> None:
+        """Remember that this attempt of the candidate started, so that others skip it
+        until the read model shows it."""
 
 
 class TaskQueue(Protocol):
@@ -120,7 +121,7 @@ class Tasks:
                     continue
                 if result.replayed:
                     return await self._replayed_claim(result)
-                await reservation.claimed()
+                await reservation.claimed(task.attempt)
                 return self._claim_of(task, result)
         return None
 

@@ -1,6 +1,6 @@
-"""The envelope of a stored event as followers see it: position, stream, type, data, metadata.
-
-Shared by the application (raw streams) and projections (read models); a plain value.
+"""The envelope of a stored event with its data as plain JSON: position, stream, type,
+data, metadata. What raw streams, the relay, live clients and tools see; a plain value.
+(Projections get typed events instead: ``projections/events.py``.)
 """
 
 from __future__ import annotations

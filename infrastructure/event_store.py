@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
-from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
-import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
@@ -36,7 +32,9 @@ from infrastructure.portal import Portal
 from infrastructure.read_models import setup_locked
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
+from infrastructure.stored_events import StoredEventDecoder
 from infrastructure.transcoder import ChronicleTranscoder
+from projections.events import Event
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -45,13 +43,6 @@ EVENTS_TABLE = "chronicle_events"  # eventsourcing names it after the applicatio
 RECEIPTS_TABLE = "chronicle_receipts"
 APPEND_FUNCTION = "append_v1"  # the group commit's function: chronicle_events_append_v1
 LATEST_VERSION = 2**63 - 1
-EVENT_HEADER_FIELDS = (
-    "originator_id",
-    "originator_version",
-    "originator_topic",
-    "timestamp",
-    "metadata",
-)
 
 
 class ChronicleRecorder(PostgresApplicationRecorder):
@@ -120,20 +111,6 @@ class ChronicleRecorder(PostgresApplicationRecorder):
             curs.execute("SELECT 1")
 
 
-@cache
-def category_of(topic: str) -> str:
-    """The category (``conversation``, ``run``, ``task``, ``audit``…) of an event's topic."""
-    module, qualname = topic.split(":", 1)
-    aggregate = resolve_topic(f"{module}:{qualname.split('.', 1)[0]}")
-    return str(getattr(aggregate, "category", "audit"))
-
-
-@cache
-def topic_parts(topic: str) -> tuple[str, str]:
-    """The event type and the category of a topic."""
-    return topic.rsplit(".", 1)[-1], category_of(topic)
-
-
 Committer = GroupCommit[PendingCommit, list[int]]
 
 
@@ -188,6 +165,7 @@ class PostgresEventStore:
         assert isinstance(recorder, ChronicleRecorder)
         recover_quickly(recorder.datastore.pool)
         self.recorder = recorder
+        self.decoder = StoredEventDecoder(self.app.mapper)
         self._own_portal = portal is None  # a store made alone writes on a loop of its own
         self.portal = portal or Portal()
         self.database_url = settings.database_url
@@ -312,7 +290,7 @@ class PostgresEventStore:
 
     def decode(self, row: dict[str, Any]) -> RecordedEvent:
         """A row of the events table (with ``notification_id``) as a `RecordedEvent`."""
-        return self.decode_values(
+        return self.decoder.recorded(
             row["notification_id"],
             row["originator_id"],
             row["originator_version"],
@@ -322,56 +300,7 @@ class PostgresEventStore:
 
     def decode_values(
         self, position: int, aggregate_id: UUID, version: int, topic: str, stored: bytes
-    ) -> RecordedEvent:
-        """An event from the columns of its row, as `decode`.
-
-        Followers read far more events than commands do, so the stored JSON is decoded
-        directly (eventsourcing's tagged UUIDs, datetimes and decimals included) rather
-        than through domain objects; upcast events take the library's path.
-        """
-        state: dict[str, Any] = msgspec.json.decode(stored)
-        if "class_version" in state:
-            return self._decode_upcast(position, StoredEvent(aggregate_id, version, topic, stored))
-        recorded_at = datetime.fromisoformat(state.pop("timestamp")["_data_"])
-        metadata = state.pop("metadata", None) or {}
-        for header in EVENT_HEADER_FIELDS:  # timestamp and metadata are gone already
-            state.pop(header, None)
-        for key, value in state.items():
-            if type(value) is dict or type(value) is list:
-                state[key] = untag(value)
-        kind, category = topic_parts(topic)
-        # Positional: a follower makes one per event, and keywords cost a third more.
-        return RecordedEvent(
-            position, aggregate_id, version, kind, category, state, metadata, recorded_at
-        )
-
-    def _decode_upcast(self, position: int, stored: StoredEvent) -> RecordedEvent:
-        event = self.app.mapper.to_domain_event(stored)
-        state = vars(event)
-        return RecordedEvent(
-            position=position,
-            aggregate_id=stored.originator_id,  # type: ignore[arg-type]
-            version=stored.originator_version,
-            type=type(event).__name__,
-            category=category_of(stored.topic),
-            data=msgspec.to_builtins(
-                {k: v for k, v in state.items() if k not in EVENT_HEADER_FIELDS}
-            ),
-            metadata=dict(state.get("metadata") or {}),
-            recorded_at=state["timestamp"],
-        )
-
-
-def untag(value: Any) -> Any:
-    """Plain JSON values from eventsourcing's tagged ones (``{"_type_": …, "_data_": …}``)."""
-    if isinstance(value, dict):
-        tag = value.get("_type_")
-        if tag == "uuid_hex":
-            h = value["_data_"]  # 32 hex digits, as eventsourcing writes them
-            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-        if tag is not None and "_data_" in value:
-            return value["_data_"]  # datetimes as ISO strings, decimals as strings
-        return {k: untag(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [untag(v) for v in value]
-    return value
+    ) -> Event:
+        """The typed event a projection applies, from the columns of its row (raises
+        `UnexpectedShape` when the stored state does not fit it)."""
+        return self.decoder.typed(position, aggregate_id, version, topic, stored)

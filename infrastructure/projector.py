@@ -23,6 +23,8 @@ from uuid import UUID
 import psycopg
 import structlog
 from psycopg import Cursor
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.uuid import UUIDBinaryDumper
@@ -40,7 +42,8 @@ from infrastructure.read_models import (
     scalar,
     schema_of,
 )
-from projections.base import CopyInto, Projection, Statement
+from infrastructure.stored_events import UnexpectedShape
+from projections.base import INSERT, Projection, Shape, Statement
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +69,17 @@ class IdBinaryDumper(UUIDBinaryDumper):
         return super().dump(obj)  # type: ignore[return-value,arg-type]
 
 
+class JsonTextBinaryDumper(Dumper):
+    """A jsonb column's binary value from JSON text, as projections give it: COPY then
+    stores what a statement's text parameter would (psycopg's own would quote it)."""
+
+    format = Format.BINARY
+    oid = psycopg.adapters.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
+
+
 class WriteRefused(Exception):
     """The database refused a batch written together (not for a transient reason): roll
     its transaction back and apply it event by event, parking the events it refuses."""
@@ -84,7 +98,7 @@ class ProjectionWriter:
         self.projection = projection
         self.decode = decode
         self._sql: dict[tuple[str, str], Composed] = {}
-        self._copies: dict[tuple[str, CopyInto], tuple[Composed, list[int]]] = {}
+        self._copies: dict[tuple[str, Shape], tuple[Composed, list[int]]] = {}
         columns = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {0}"
         ).format(Identifier(EVENTS_TABLE))
@@ -216,7 +230,9 @@ class ProjectionWriter:
 
     def _parked(self, row: EventRow, error: Exception | None) -> ParkedEvent:
         try:
-            tenant = self.decode(*row).tenant_id
+            tenant = self.decode(*row).metadata.tenant_id
+        except UnexpectedShape as unfit:
+            tenant = unfit.tenant_id
         except Exception:  # undecodable: why is the cause parked with it
             tenant = ""
         return ParkedEvent.of(row[0], row[1], tenant, error)
@@ -259,15 +275,16 @@ class ProjectionWriter:
 
         The COPY is binary, the cheapest to format here and to parse on the server; its
         column types are the table's own (binary values must match them: a uuid column
-        also takes a string, as ids are in event data).
+        also takes a string, a jsonb column takes JSON text as statements do).
         """
-        into = run[0].copy
-        if into is None or len(run) < COPY_MIN_ROWS:
+        into = run[0].shape
+        if into is None or into.kind != INSERT or len(run) < COPY_MIN_ROWS:
             return False
         try:
             with conn.transaction():
                 copy_sql, types = self._copy_into(cursor, schema, into)
                 cursor.adapters.register_dumper(None, IdBinaryDumper)  # before set_types
+                cursor.adapters.register_dumper(None, JsonTextBinaryDumper)
                 with cursor.copy(copy_sql) as copy:
                     copy.set_types(types)
                     for statement in run:
@@ -282,7 +299,7 @@ class ProjectionWriter:
         return True
 
     def _copy_into(
-        self, cursor: Cursor[dict[str, Any]], schema: str, into: CopyInto
+        self, cursor: Cursor[dict[str, Any]], schema: str, into: Shape
     ) -> tuple[Composed, list[int]]:
         """The binary COPY of a run into a table, and the types of its columns (cached)."""
         key = (schema, into)

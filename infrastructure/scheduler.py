@@ -1,4 +1,5 @@
-"""The scheduler: times out tasks whose lease expired, from what the log says.
+"""The scheduler: times out tasks whose lease expired, from what the log says, and
+forgets the queue's claims the read model has caught up with.
 
 Timers are data (lease_until, run_at), so a restart loses none; each timeout is a
 command the task accepts only once, so none fires twice.
@@ -20,7 +21,7 @@ TICK_SECONDS = 0.25
 
 
 class Scheduler:
-    """Scans for expired leases every tick until stopped."""
+    """Scans for expired leases (and claims to forget) every tick until stopped."""
 
     def __init__(
         self, tasks: Tasks, queue: PostgresTaskQueue, portal: Portal, tick: float = TICK_SECONDS
@@ -36,6 +37,7 @@ class Scheduler:
         while not self._stop.wait(self.tick):
             try:
                 self.fire_due()
+                self.queue.forget_claims()
             except Exception as error:  # e.g. the store's StoreUnavailable: the thread must live
                 log.warning(
                     "scheduler could not time out tasks", error=f"{type(error).__name__}: {error}"

@@ -14,7 +14,7 @@ from litestar.response import Response
 
 from api.http.auth import requires
 from api.http.commands import Changed, Created, answer
-from api.http.fields import Content, Count, Name, Title
+from api.http.fields import Content, ContentType, Count, Name, Title
 from api.http.reads import (
     READ_MODEL,
     After,
@@ -30,7 +30,7 @@ from application.context import CommandContext, Principal
 from application.conversations import Conversations
 from application.errors import NotFound
 from application.ports import CommandResult
-from domain.conversation import PARTICIPANTS_MAX
+from domain.conversation import PARTICIPANTS_MAX, PLAIN_TEXT
 from infrastructure.read_models import Conn
 from projections.conversations import ConversationRow, get_conversation, list_conversations
 from projections.messages import MessageRow, get_message, message_history
@@ -51,6 +51,7 @@ class PostMessage(msgspec.Struct, forbid_unknown_fields=True):
     content: Content
     author: Name | None = None
     tokens: Count | None = None
+    content_type: ContentType = PLAIN_TEXT
 
 
 class RenameConversation(msgspec.Struct, forbid_unknown_fields=True):
@@ -80,6 +81,7 @@ class MessageOut(msgspec.Struct):
     tokens: int | None
     position: int
     created_at: datetime
+    content_type: str
 
 
 class MessagePage(msgspec.Struct):
@@ -89,7 +91,14 @@ class MessagePage(msgspec.Struct):
 
 def _message(row: MessageRow) -> MessageOut:
     return MessageOut(
-        row.message_id, row.role, row.author, row.content, row.tokens, row.position, row.created_at
+        row.message_id,
+        row.role,
+        row.author,
+        row.content,
+        row.tokens,
+        row.position,
+        row.created_at,
+        row.content_type,
     )
 
 
@@ -138,6 +147,7 @@ class ConversationsController(Controller):
             content=data.content,
             author=data.author,
             tokens=data.tokens,
+            content_type=data.content_type,
             expected_version=expected_version,
         )
         posted = MessageCreated.of(result)

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,8 +23,10 @@ from structlog.testing import capture_logs
 
 from api.bootstrap import Container
 from application.context import CommandContext
+from application.ports import Change
 from domain.conversation import Conversation
 from domain.operations import ProjectionLog
+from domain.task import Task
 from infrastructure.event_store import EVENTS_TABLE, PostgresEventStore
 from infrastructure.projector import Projector
 from infrastructure.read_models import ensure_projections
@@ -455,3 +458,23 @@ def test_an_existing_database_keeps_its_messages_and_fills_message_search(
         assert scalar(dsn, "SELECT count(*) FROM rm.messages") == 150
     finally:
         upgraded.close()
+
+
+def test_json_columns_keep_their_json_when_a_long_run_of_inserts_goes_by_copy(
+    scratch_container: Container,
+) -> None:
+    """Tasks submitted together make runs of inserts long enough for COPY, live and in a
+    rebuild; their payloads stay objects, as single inserts store them."""
+    payloads: list[Any] = [{"n": i, "tags": ["a", "b"]} for i in range(60)]
+    tasks = [Task.submit("acme", "t", p, 0, 3, 30.0, datetime.now(UTC), 1.0) for p in payloads]
+    commit = scratch_container.store.commit
+    scratch_container.portal.call(commit, ctx(), Change(tuple(tasks), tasks[-1]))
+    payloads.append("a JSON string")  # alone: a statement, not a COPY
+    single = Task.submit("acme", "t", payloads[-1], 0, 3, 30.0, datetime.now(UTC), 1.0)
+    scratch_container.portal.call(commit, ctx(), Change((single,), single))
+    query = "SELECT payload FROM rm.tasks ORDER BY submitted_position"
+    projector = scratch_container.projector("tasks")
+    assert projector.catch_up() == head(scratch_container.dsn)
+    assert [r["payload"] for r in rows(scratch_container.dsn, query)] == payloads
+    scratch_container.rebuild("tasks").run()
+    assert [r["payload"] for r in rows(scratch_container.dsn, query)] == payloads

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from api.bootstrap import Container
@@ -329,3 +330,33 @@ async def test_the_worker_cli_runs_a_command_per_task(
             break
         await asyncio.sleep(0.1)
     assert view["state"] == "dead" and view["last_error"] == "nope"
+
+
+async def test_a_claim_is_remembered_outside_the_read_model_until_the_projector_shows_it(
+    scratch: Settings,
+) -> None:
+    """Claimers skip a task whose attempt just started although the read model, written
+    only by its projector, still shows it pending; once the projector has applied the
+    start the claim is forgotten, and a retry of the task can be claimed again."""
+    container = Container.build(scratch)
+    ctx = CommandContext("acme", "test", "t")
+    projector = container.projector("tasks")
+    try:
+        task = await container.tasks.submit(ctx, "hinted", None, 0, 3, 30.0, None, 0.0)
+        projector.catch_up()
+        claimed = await container.tasks.claim(ctx, "w1", ["hinted"])
+        assert claimed is not None and claimed.attempt == 1
+
+        state = "SELECT state, attempt FROM rm.tasks WHERE id = %s"
+        with psycopg.connect(container.dsn) as conn:
+            assert conn.execute(state, (task.id,)).fetchone() == ("pending", 0)
+        assert await container.tasks.claim(ctx, "w2", ["hinted"]) is None
+
+        projector.catch_up()
+        assert container.queue.forget_claims() == 1
+        await container.tasks.fail(ctx, task.id, "flaky", retryable=True)
+        projector.catch_up()
+        again = await container.tasks.claim(ctx, "w2", ["hinted"])
+        assert again is not None and again.attempt == 2
+    finally:
+        container.close()
