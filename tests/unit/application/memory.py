@@ -61,10 +61,13 @@ class MemoryEventStore:
             receipt_key = (context.tenant_id, context.idempotency.key)
             if receipt_key in self.receipts:
                 raise DuplicateReceipt(context.idempotency.key)
+        heads = {
+            event.originator_id: len(self.streams.get(event.originator_id, [])) for event in events
+        }
         for event in events:  # check every stream before writing any: all or nothing
-            stream = self.streams.get(event.originator_id, [])
-            if event.originator_version != len(stream) + 1 or _repeats(events, event):
+            if event.originator_version != heads[event.originator_id] + 1:
                 raise ConcurrencyConflict(f"aggregate {event.originator_id} changed meanwhile")
+            heads[event.originator_id] += 1
         metadata = context.metadata() | {"occurred_at": events[0].timestamp.isoformat()}
         for event in events:
             self.streams.setdefault(event.originator_id, []).append(copy.deepcopy(event))
@@ -107,12 +110,6 @@ class MemoryEventStore:
             aggregate = event.mutate(aggregate)
         assert aggregate is not None
         return aggregate
-
-
-def _repeats(events: list[Event], event: Event) -> bool:
-    """Two events of one change claim the same version of one aggregate."""
-    same = [e for e in events if e.originator_id == event.originator_id]
-    return any(e is not event and e.originator_version == event.originator_version for e in same)
 
 
 def _recorded(position: int, event: Event, metadata: dict[str, Any]) -> RecordedEvent:
