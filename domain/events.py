@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 
-@dataclass(slots=True)  # not frozen: followers build ~10^5 a second, and frozen costs 3x
+@dataclass(slots=True)  # not frozen: followers build one per event (docs/decisions/0007)
 class RecordedEvent:
     """One stored event: its global position, aggregate, version, type and contents.
     Treat it as a value: nothing changes one after it is decoded."""

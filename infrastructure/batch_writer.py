@@ -97,9 +97,8 @@ class BatchStatements:
         It takes the table lock first, so positions follow commit order and the screens
         of each round see every earlier commit (each statement of a function takes a new
         snapshot); a refused commit takes no position, so positions stay dense. Called
-        with binary parameters as one statement, a batch costs one round trip and no
-        parsing: the text of a transaction with its values inlined cost the server more
-        than inserting them (and was parsed under the lock).
+        with binary parameters as one statement, a batch costs one round trip and nothing
+        is parsed under the lock (docs/decisions/0002).
         """
         arguments = SQL(", ").join(
             SQL("{0} {1}").format(Identifier(f"p_{name}"), SQL(kind)) for name, kind in PARAMETERS
@@ -132,8 +131,7 @@ class BatchStatements:
 
         Each receipt takes the position of its command's last event. The screens are
         LATERAL lookups with a LIMIT, so the cached generic plan probes the primary keys
-        row by row: planned on a young table's statistics, a join was planned as a scan
-        of the whole log (or of every receipt) in every transaction. A commit whose every
+        row by row whatever the table's statistics (docs/decisions/0003). A commit whose every
         event is already in the log byte for byte (its metadata names the command, its
         timestamp the moment) was written before: a retry after a lost answer. It is
         answered with its positions, not refused as a conflict.

@@ -42,8 +42,7 @@ class Shape(NamedTuple):
 
 class Statement(NamedTuple):
     """SQL with a ``{schema}`` placeholder for the projection's tables, its parameters,
-    and its shape. (A named tuple: a rebuild makes one per event, and tuples are the
-    cheapest to make.)"""
+    and its shape. (A named tuple: a rebuild makes one per event; docs/decisions/0007.)"""
 
     sql: str
     params: tuple[Any, ...]
