@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 import yaml  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
-from api.cli import WORKER_HEALTH, app
+from api.cli import app
+from api.cli.processes import WORKER_HEALTH
 from api.server import UP_WORKERS
 from infrastructure.settings import Settings
 
