@@ -22,7 +22,7 @@ commands = typer.Typer()
 @commands.command()
 def up() -> None:
     """Start Chronicle: embedded servers for unset URLs, then the API. Ctrl-C stops all."""
-    from api.server import PortTaken, run_up
+    from api.processes.up import PortTaken, run_up
     from infrastructure.runtime import DataDirBusy
 
     stop_on_signals()
@@ -42,7 +42,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start the API only, on the servers named by CHRONICLE_*_URL or a running `up`."""
-    from api.server import run_serve
+    from api.processes.serve import run_serve
 
     settings = settings_from_env()
     if workers is not None:
@@ -57,7 +57,7 @@ def serve(
 @commands.command()
 def relay() -> None:
     """Publish every committed event to NATS JetStream (one active relay; others stand by)."""
-    from api.server import run_relay
+    from api.processes.workers import run_relay
 
     out.print("relaying events to NATS JetStream; Ctrl-C stops", highlight=False)
     run_relay(settings_from_env())
@@ -150,7 +150,7 @@ def worker(
     """Run `-- CMD` for each claimed task: payload on stdin, result from stdout."""
     import httpx
 
-    from api.worker import Worker, WorkerConfig, default_worker_id
+    from api.processes.task_worker import Worker, WorkerConfig, default_worker_id
     from infrastructure.runtime import read_runtime
 
     command = list(ctx.args)

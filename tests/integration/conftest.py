@@ -16,7 +16,7 @@ import uvicorn
 
 from api.app import create_app
 from api.bootstrap import Container
-from api.server import UVICORN_OPTIONS
+from api.processes.serve import UVICORN_OPTIONS
 from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.embedded import free_port

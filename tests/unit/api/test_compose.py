@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.cli.processes import WORKER_HEALTH
-from api.server import UP_WORKERS
+from api.processes.workers import UP_WORKERS
 from infrastructure.settings import Settings
 
 COMPOSE = Path(__file__).parents[3] / "docker-compose.yml"
