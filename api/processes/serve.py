@@ -13,8 +13,8 @@ from typing import Any
 
 import uvicorn
 
-from api.app import create_app
 from api.bootstrap import Container
+from api.http.app import create_app
 from api.http.protocol import ProblemHttpProtocol
 from infrastructure.runtime import servers_for
 from infrastructure.settings import Settings
@@ -53,7 +53,7 @@ def serve_api(settings: Settings, on_started: Callable[[], None] = lambda: None)
     if settings.api_workers > 1:
         os.environ.update(settings.url_environment())  # the workers read their settings
         uvicorn.run(
-            "api.app:app_from_env",
+            "api.http.app:app_from_env",
             factory=True,
             host=settings.host,
             port=settings.port,

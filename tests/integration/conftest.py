@@ -14,8 +14,8 @@ import psycopg
 import pytest
 import uvicorn
 
-from api.app import create_app
 from api.bootstrap import Container
+from api.http.app import create_app
 from api.processes.serve import UVICORN_OPTIONS
 from application.context import CommandContext
 from domain.identity import SCOPES
