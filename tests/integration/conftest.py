@@ -14,9 +14,9 @@ import psycopg
 import pytest
 import uvicorn
 
-from api.app import create_app
 from api.bootstrap import Container
-from api.server import UVICORN_OPTIONS
+from api.http.app import create_app
+from api.processes.serve import UVICORN_OPTIONS
 from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.embedded import free_port

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from api.app import create_app
 from api.bootstrap import Container
+from api.http.app import create_app
 from application.commands import CommandRunner
 from application.context import CommandContext
 from application.errors import StoreUnavailable

@@ -12,8 +12,8 @@ import httpx
 import redis.asyncio as aioredis
 from litestar.testing import TestClient
 
-from api.app import create_app
 from api.bootstrap import Container
+from api.http.app import create_app
 from application.context import CommandContext
 from domain.identity import ApiKey
 from infrastructure.embedded import free_port

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from litestar.testing import TestClient
 
-from api.app import create_app
 from api.bootstrap import Container
+from api.http.app import create_app
 from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.repairs import skip

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import yaml  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
-from api.cli import WORKER_HEALTH, app
-from api.server import UP_WORKERS
+from api.cli import app
+from api.cli.processes import WORKER_HEALTH
+from api.processes.workers import UP_WORKERS
 from infrastructure.settings import Settings
 
 COMPOSE = Path(__file__).parents[3] / "docker-compose.yml"

@@ -27,7 +27,6 @@ from api.http.dependencies import dependencies
 from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
 from api.http.keys import KeysController
-from api.http.live import LiveController, live_websocket
 from api.http.metrics import MetricsController
 from api.http.options import allow_every_method
 from api.http.problems import problem_details_plugin
@@ -36,6 +35,7 @@ from api.http.rate_limit import RateLimitMiddleware
 from api.http.runs import ConversationRunsController, RunsController
 from api.http.search import SearchController
 from api.http.streams import StreamsController
+from api.http.subscriptions import LiveController, live_websocket
 from api.http.tasks import DashboardController, TasksController
 from api.http.usage import UsageController
 from api.logs import configure_logging

@@ -1,4 +1,5 @@
-"""Live event streams: Server-Sent Events and WebSocket, resumable from a position.
+"""Subscriptions to the live event stream over HTTP: Server-Sent Events and WebSocket,
+each resumable from a position, each a subscriber of the process's live hub.
 
 The tenant always comes from the API key; clients never reach NATS themselves.
 """
