@@ -16,7 +16,7 @@ import httpx
 import nats
 import psutil
 
-from api.bench.processes import running
+from api.bench.launch import running
 from infrastructure.embedded import free_port
 from infrastructure.settings import Settings
 
