@@ -1,40 +1,71 @@
-"""The composition root: builds the object graph from settings. Nothing else constructs
-infrastructure; handlers receive what they need from here.
+"""The composition root: builds everything a Chronicle process uses, from settings.
+Nothing else constructs infrastructure; `up`, `serve`, `project`, `relay`, the scheduler,
+the CLI and the tests all start from here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
+
+import redis.asyncio as aioredis
+import structlog
 
 from application.audit import AuditTrail
-from application.commands import CommandRunner, LoopRunner
+from application.budgets import Budgets
+from application.commands import CommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
 from application.operations import ProjectionAudit
-from application.ports import CommandResult
 from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
+from domain.identity import Budget
+from infrastructure.bus import NatsConnection, redis_client
+from infrastructure.chain import ChainSealer
+from infrastructure.deltas import Deltas
 from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
+from infrastructure.live import LiveHub
+from infrastructure.portal import Portal
 from infrastructure.projector import ProjectionEngine, Projector, Rebuild
+from infrastructure.rate_limit import RateLimiter
 from infrastructure.read_models import ReadStore, ensure_projections
 from infrastructure.relay import Relay
 from infrastructure.scheduler import Scheduler
 from infrastructure.settings import Settings
 from infrastructure.task_queue import PostgresTaskQueue
+from infrastructure.usage_ledger import ReadModelLedger
 from projections.base import Projection
 from projections.registry import PROJECTIONS
 
+RECORD_REFUSALS_EVERY_SECONDS = 5.0
+log = structlog.get_logger(__name__)
 
-@dataclass(frozen=True)
-class LoopCommands:
-    """The use cases whose commands the HTTP API awaits on its event loop."""
 
-    conversations: Conversations[Awaitable[CommandResult]]
-    runs: Runs[Awaitable[CommandResult]]
+@dataclass
+class Connections:
+    """What an API process holds open on its event loop: NATS and Valkey, the live hub,
+    token deltas, the rate limiter and the task recording its refusals."""
+
+    nats: NatsConnection
+    redis: aioredis.Redis
+    hub: LiveHub
+    deltas: Deltas
+    limiter: RateLimiter
+    recorder: asyncio.Task[None]
+
+    async def close(self) -> None:
+        self.recorder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.recorder
+        await self.hub.close()
+        await self.nats.close()
+        self.limiter.close()
+        await self.redis.aclose()
 
 
 @dataclass
@@ -42,45 +73,50 @@ class Container:
     """Everything a Chronicle process uses, built once at start-up."""
 
     settings: Settings
+    portal: Portal
     store: PostgresEventStore
     runner: CommandRunner
-    conversations: Conversations[CommandResult]
-    on_loop: LoopCommands
+    conversations: Conversations
     identity: Identity
+    budgets: Budgets
     streams: Streams
     projection_log: ProjectionAudit
     audit: AuditTrail
-    runs: Runs[CommandResult]
+    runs: Runs
     tasks: Tasks
     queue: PostgresTaskQueue
     reads: ReadStore
     events: EventLog
     projections: dict[str, Projection]
+    connections: Connections | None = None  # an API process's, once `connect`ed
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
         assert settings.database_url
-        store = PostgresEventStore(settings)
+        portal = Portal()
+        store = PostgresEventStore(settings, portal)
         runner = CommandRunner(store)
         ensure_projections(settings.database_url, PROJECTIONS.values())
         queue = PostgresTaskQueue(settings.database_url, max_size=settings.db_pool_size)
+        reads = ReadStore(settings.database_url, max_size=settings.db_pool_size)
+        default_budget = Budget(settings.daily_token_budget, settings.daily_cost_budget_usd)
+        budgets = Budgets(store, ReadModelLedger(reads), default_budget)
         return cls(
             settings=settings,
+            portal=portal,
             store=store,
             runner=runner,
             conversations=Conversations(store, runner),
-            on_loop=LoopCommands(
-                Conversations(store, LoopRunner(runner)), Runs(store, LoopRunner(runner))
-            ),
             identity=Identity(store, runner, settings.auth_cache_seconds),
+            budgets=budgets,
             streams=Streams(store),
             projection_log=ProjectionAudit(store, runner),
             audit=AuditTrail(runner),
-            runs=Runs(store, runner),
+            runs=Runs(store, runner, budgets),
             tasks=Tasks(store, runner, queue),
             queue=queue,
-            reads=ReadStore(settings.database_url, max_size=settings.db_pool_size),
-            events=EventLog(settings.database_url, store.decode_values),
+            reads=reads,
+            events=EventLog(settings.database_url, store.decoder.recorded),
             projections=PROJECTIONS,
         )
 
@@ -88,6 +124,39 @@ class Container:
     def dsn(self) -> str:
         assert self.settings.database_url
         return self.settings.database_url
+
+    async def connect(self) -> Connections:
+        """Open what an API process needs on its loop, which becomes the home of its
+        writes: NATS, Valkey, the live hub (which also tells every process at once of a
+        revoked key), deltas and the rate limiter."""
+        assert self.settings.nats_url, "an API process needs NATS"
+        assert self.settings.redis_url, "an API process needs Valkey"
+        self.portal.attach()
+        nats = NatsConnection(self.settings.nats_url)
+        await nats.start()
+        redis = redis_client(self.settings.redis_url)
+        hub = LiveHub(nats, self.events, self.settings.live_buffer)
+        hub.watch("ApiKeyRevoked", self.identity.forget)
+        await hub.start()
+        limiter = RateLimiter(redis, self.settings.rate_limit_per_minute)
+        recorder = asyncio.create_task(self._record_refusals(limiter))
+        self.connections = Connections(nats, redis, hub, Deltas(nats, redis), limiter, recorder)
+        return self.connections
+
+    async def disconnect(self) -> None:
+        if self.connections is not None:
+            await self.connections.close()
+            self.connections = None
+
+    async def _record_refusals(self, limiter: RateLimiter) -> None:
+        """Every few seconds, record each ended minute's refusals as one event per key."""
+        while True:
+            await asyncio.sleep(RECORD_REFUSALS_EVERY_SECONDS)
+            try:
+                for key_id, window_start, refused in await limiter.ended_windows():
+                    await self.identity.record_rate_limited(UUID(key_id), window_start, refused)
+            except Exception as error:
+                log.warning("could not record rate-limit refusals", error=str(error))
 
     def projection_engine(self, names: list[str] | None = None, **options: Any) -> ProjectionEngine:
         """Projector threads for the named projections (all by default)."""
@@ -102,13 +171,17 @@ class Container:
 
     def relay(self) -> Relay:
         assert self.settings.nats_url
-        return Relay(self.dsn, self.settings.nats_url, self.store.decode_values)
+        return Relay(self.dsn, self.settings.nats_url, self.store.decoder.recorded)
 
     def scheduler(self) -> Scheduler:
-        return Scheduler(self.tasks, self.queue)
+        return Scheduler(self.tasks, self.queue, self.portal)
+
+    def sealer(self) -> ChainSealer:
+        return ChainSealer(self.dsn)
 
     def close(self) -> None:
         self.queue.close()
         self.events.close()
         self.reads.close()
         self.store.close()
+        self.portal.close()

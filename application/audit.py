@@ -35,7 +35,7 @@ class AuditTrail:
     def __init__(self, runner: CommandRunner) -> None:
         self._runner = runner
 
-    def record_denial(self, denial: Denial) -> CommandResult:
+    async def record_denial(self, denial: Denial) -> CommandResult:
         context = CommandContext(
             tenant_id=denial.tenant_id,
             actor=denial.actor,
@@ -57,4 +57,4 @@ class AuditTrail:
             )
             return Change((record,), record)
 
-        return self._runner.run(context, decide)
+        return await self._runner.run(context, decide, decide_blocks=False)

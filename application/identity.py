@@ -5,6 +5,7 @@ A key's secret is returned once at issue; only its SHA-256 digest is stored.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -19,7 +20,7 @@ from application.context import CommandContext, Principal
 from application.errors import NotFound, OwnKeyRevocation, Unauthenticated
 from application.ports import Change, CommandResult, EventStore
 from application.tenancy import load_owned
-from domain.identity import ApiKey, Budget, Tenant
+from domain.identity import ApiKey, Tenant
 
 TOKEN_PREFIX = "chr"  # noqa: S105 - a prefix, not a secret
 TOKEN_PATTERN = re.compile(rf"^{TOKEN_PREFIX}_([0-9a-f]{{32}})_([A-Za-z0-9_-]{{43}})$")
@@ -62,7 +63,7 @@ class Identity:
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
-    def issue_key(
+    async def issue_key(
         self,
         context: CommandContext,
         tenant: str,
@@ -83,10 +84,10 @@ class Identity:
             aggregates.append(key)
             return Change(tuple(aggregates), key)
 
-        result = self._runner.run(context, decide, retry_on_conflict=True)
-        return self._issued(result.id, secret)
+        result = await self._runner.run(context, decide, retry_on_conflict=True)
+        return await asyncio.to_thread(self._issued, result.id, secret)
 
-    def rotate_key(self, context: CommandContext, key_id: UUID) -> IssuedKey:
+    async def rotate_key(self, context: CommandContext, key_id: UUID) -> IssuedKey:
         """A new key with the same tenant, name, scopes and limit; the old one stays
         valid until it is revoked, so clients can switch over without downtime."""
         secret = secrets.token_urlsafe(32)
@@ -95,14 +96,15 @@ class Identity:
             successor = self._store.get(key_id, ApiKey).successor(digest(secret))
             return Change((successor,), successor)
 
-        return self._issued(self._runner.run(context, decide).id, secret)
+        result = await self._runner.run(context, decide)
+        return await asyncio.to_thread(self._issued, result.id, secret)
 
     def _issued(self, key_id: UUID, secret: str) -> IssuedKey:
         key = self._store.get(key_id, ApiKey)
         token = f"{TOKEN_PREFIX}_{key.id.hex}_{secret}"
         return IssuedKey(key.id, key.tenant_id, key.name, tuple(key.scopes), token)
 
-    def revoke_key(
+    async def revoke_key(
         self, context: CommandContext, key_id: UUID, reason: str = "", *, own: bool = False
     ) -> CommandResult:
         """Revoke a key; with ``own`` only a key of the context's tenant (else `NotFound`),
@@ -118,7 +120,7 @@ class Identity:
             key.revoke(reason)
             return Change((key,), key)
 
-        result = self._runner.run(context, decide)
+        result = await self._runner.run(context, decide)
         self.forget(str(key_id))
         return result
 
@@ -129,7 +131,7 @@ class Identity:
                 if principal.key_id == key_id:
                     del self._cache[cache_key]
 
-    def set_budget(
+    async def set_budget(
         self,
         context: CommandContext,
         tenant: str,
@@ -144,14 +146,7 @@ class Identity:
             record.set_budget(daily_tokens, daily_cost_usd)
             return Change((record,), record)
 
-        return self._runner.run(context, decide, retry_on_conflict=True)
-
-    def budget_of(self, tenant: str) -> Budget:
-        """The tenant's own daily budget (unbounded where it sets none)."""
-        try:
-            return self._store.get(Tenant.create_id(tenant), Tenant).budget
-        except NotFound:
-            return Budget()
+        return await self._runner.run(context, decide, retry_on_conflict=True)
 
     def find_key(self, key_id: UUID) -> KeyView:
         key = self._store.get(key_id, ApiKey)
@@ -237,7 +232,7 @@ class Identity:
         limit = getattr(key, "rate_limit_per_minute", None)  # keys issued before limits
         return Principal(key.tenant_id, str(key.id), frozenset(key.scopes), limit)
 
-    def record_rate_limited(self, key_id: UUID, window_start: str, refused: int) -> None:
+    async def record_rate_limited(self, key_id: UUID, window_start: str, refused: int) -> None:
         """One RateLimitExceeded event for a key's refusals within one minute."""
 
         def decide() -> Change:
@@ -245,8 +240,8 @@ class Identity:
             key.rate_limited(window_start, refused)
             return Change((key,), key)
 
-        key = self._store.get(key_id, ApiKey)
+        key = await asyncio.to_thread(self._store.get, key_id, ApiKey)
         context = CommandContext(
             tenant_id=key.tenant_id, actor="rate-limiter", command="rate_limit"
         )
-        self._runner.run(context, decide, retry_on_conflict=True)
+        await self._runner.run(context, decide, retry_on_conflict=True)

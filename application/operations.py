@@ -16,32 +16,32 @@ class ProjectionAudit:
         self._store = store
         self._runner = runner
 
-    def rebuilt(
+    async def rebuilt(
         self, actor: str, name: str, generation: int, position: int, events: int, seconds: float
     ) -> None:
-        self._record(
+        await self._record(
             actor,
             name,
             "projections.rebuild",
             lambda log: log.rebuilt(generation, position, events, seconds),
         )
 
-    def retried(
+    async def retried(
         self, actor: str, name: str, aggregate_id: str | None, applied: int, still_parked: int
     ) -> None:
-        self._record(
+        await self._record(
             actor,
             name,
             "projections.retry",
             lambda log: log.parked_retried(aggregate_id, applied, still_parked),
         )
 
-    def skipped(self, actor: str, name: str, position: int, error: str) -> None:
-        self._record(
+    async def skipped(self, actor: str, name: str, position: int, error: str) -> None:
+        await self._record(
             actor, name, "projections.skip", lambda log: log.event_skipped(position, error)
         )
 
-    def _record(self, actor: str, name: str, command: str, change: object) -> None:
+    async def _record(self, actor: str, name: str, command: str, change: object) -> None:
         context = CommandContext(tenant_id=SYSTEM_TENANT, actor=actor, command=command)
 
         def decide() -> Change:
@@ -52,4 +52,4 @@ class ProjectionAudit:
             change(log)  # type: ignore[operator]
             return Change((log,), log)
 
-        self._runner.run(context, decide, retry_on_conflict=True)
+        await self._runner.run(context, decide, retry_on_conflict=True)

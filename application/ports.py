@@ -57,15 +57,12 @@ class EventStore(Protocol):
     def get_at(self, aggregate_id: UUID, version: int) -> Aggregate:
         """The aggregate as it was at ``version``; ``NotFound`` when it never existed."""
 
-    def commit(self, context: CommandContext, change: Change) -> CommandResult:
+    async def commit(self, context: CommandContext, change: Change) -> CommandResult:
         """Store the change's events atomically with the context's idempotency receipt.
 
         Raises ``ConcurrencyConflict`` when another writer got there first and
         ``DuplicateReceipt`` when the same idempotency key committed concurrently.
         """
-
-    async def commit_async(self, context: CommandContext, change: Change) -> CommandResult:
-        """``commit`` for the event loop, with the same guarantees."""
 
     def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
         """The outcome remembered for an idempotency key, if any."""

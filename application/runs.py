@@ -4,52 +4,59 @@ message in the same commit), fail, cancel.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
-from application.commands import Runner
+from application.budgets import Budgets
+from application.commands import CommandRunner
 from application.context import CommandContext
-from application.ports import Change, EventStore
+from application.ports import Change, CommandResult, EventStore
 from application.tenancy import load_owned
 from domain.agent_run import AgentRun
 from domain.conversation import Conversation
 from domain.ids import new_id
 
-R = TypeVar("R")
 
-
-class Runs(Generic[R]):
+class Runs:
     """Command handlers of agent runs."""
 
-    def __init__(self, store: EventStore, runner: Runner[R]) -> None:
+    def __init__(self, store: EventStore, runner: CommandRunner, budgets: Budgets) -> None:
         self._store = store
         self._runner = runner
+        self._budgets = budgets
 
-    def start(
+    async def start(
         self,
         context: CommandContext,
         conversation_id: UUID,
         agent: str,
         model: str,
         input_message_id: UUID | None,
-    ) -> R:
+    ) -> CommandResult:
+        """Start a run (agent_started), once the tenant's daily budget allows one."""
+        await self._budgets.ensure_within(context.tenant_id, datetime.now(UTC))
+
         def decide() -> Change:
             conversation = self._conversation(context.tenant_id, conversation_id)
             conversation.check_open()
             run = AgentRun.begin(context.tenant_id, conversation.id, agent, model, input_message_id)
             return Change((run,), run)
 
-        return self._runner.run(context, decide)
+        return await self._runner.run(context, decide)
 
-    def think(self, context: CommandContext, run_id: UUID, text: str) -> R:
-        return self._step(context, run_id, lambda run: run.think(text))
+    async def think(self, context: CommandContext, run_id: UUID, text: str) -> CommandResult:
+        return await self._step(context, run_id, lambda run: run.think(text))
 
-    def start_tool(
+    async def start_tool(
         self, context: CommandContext, run_id: UUID, call_id: str, tool: str, arguments: Any
-    ) -> R:
-        return self._step(context, run_id, lambda run: run.start_tool(call_id, tool, arguments))
+    ) -> CommandResult:
+        return await self._step(
+            context, run_id, lambda run: run.start_tool(call_id, tool, arguments)
+        )
 
-    def finish_tool(
+    async def finish_tool(
         self,
         context: CommandContext,
         run_id: UUID,
@@ -57,14 +64,14 @@ class Runs(Generic[R]):
         result: Any,
         error: str | None,
         duration_ms: int,
-    ) -> R:
-        return self._step(
+    ) -> CommandResult:
+        return await self._step(
             context, run_id, lambda run: run.finish_tool(call_id, result, error, duration_ms)
         )
 
-    def complete(
+    async def complete(
         self, context: CommandContext, run_id: UUID, content: str, usage: dict[str, float]
-    ) -> R:
+    ) -> CommandResult:
         """The run completes and its answer is posted to the conversation, atomically."""
         message_id = new_id()
 
@@ -76,30 +83,30 @@ class Runs(Generic[R]):
             run.complete(message_id, usage)
             return Change((run, conversation), run, {"message_id": str(message_id)})
 
-        return self._runner.run(context, decide, retry_on_conflict=True)
+        return await self._runner.run(context, decide, retry_on_conflict=True)
 
-    def fail(self, context: CommandContext, run_id: UUID, error: str) -> R:
-        return self._step(context, run_id, lambda run: run.fail(error))
+    async def fail(self, context: CommandContext, run_id: UUID, error: str) -> CommandResult:
+        return await self._step(context, run_id, lambda run: run.fail(error))
 
-    def cancel(self, context: CommandContext, run_id: UUID, reason: str) -> R:
-        return self._step(context, run_id, lambda run: run.cancel(reason))
+    async def cancel(self, context: CommandContext, run_id: UUID, reason: str) -> CommandResult:
+        return await self._step(context, run_id, lambda run: run.cancel(reason))
 
-    def check_running(self, tenant_id: str, run_id: UUID) -> None:
+    async def check_running(self, tenant_id: str, run_id: UUID) -> None:
         """``NotFound`` outside the tenant, `RunIsFinished` after the run ended."""
-        self.active(tenant_id, run_id).check_running()
+        (await asyncio.to_thread(self.active, tenant_id, run_id)).check_running()
 
     def active(self, tenant_id: str, run_id: UUID) -> AgentRun:
         """The tenant's run; ``NotFound`` otherwise."""
         return load_owned(self._store, run_id, AgentRun, tenant_id)
 
-    def _step(self, context: CommandContext, run_id: UUID, act: Any) -> R:
+    async def _step(self, context: CommandContext, run_id: UUID, act: Any) -> CommandResult:
         def decide() -> Change:
             run = self.active(context.tenant_id, run_id)
             act(run)
             return Change((run,), run)
 
         # Steps of one run commute with nothing but each other; a concurrent step retries.
-        return self._runner.run(context, decide, retry_on_conflict=True)
+        return await self._runner.run(context, decide, retry_on_conflict=True)
 
     def _conversation(self, tenant_id: str, conversation_id: UUID) -> Conversation:
         return load_owned(self._store, conversation_id, Conversation, tenant_id)

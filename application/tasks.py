@@ -5,9 +5,10 @@ A claim is a command on the task: two workers never hold the same task.
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -28,6 +29,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def decided(change: Change) -> Callable[[], Change]:
+    """A decision already made (the claim decides while its candidate is locked)."""
+    return lambda: change
+
+
 def jitter() -> float:
     return random.uniform(0.5, 1.0)  # noqa: S311 - spreading retries, not secrecy
 
@@ -43,16 +49,18 @@ class Claim:
 class Reservation(Protocol):
     task_id: UUID
 
-    def claimed(self) -> None:
-        """Mark the candidate taken, so others skip it before the read model catches up."""
+    async def claimed(self, attempt: int) -> None:
+        """Remember that this attempt of the candidate started, so that others skip it
+        until the read model shows it."""
 
 
 class TaskQueue(Protocol):
-    """Claimable tasks, best first, each locked while one claimer looks at it."""
+    """Claimable tasks, best first, each locked while one claimer looks at it (and until
+    its claim has committed)."""
 
     def reserve(
         self, tenant_id: str, types: list[str], limit: int
-    ) -> AbstractContextManager[Iterator[Reservation]]: ...
+    ) -> AbstractAsyncContextManager[AsyncIterator[Reservation]]: ...
 
 
 class Tasks:
@@ -63,7 +71,7 @@ class Tasks:
         self._runner = runner
         self._queue = queue
 
-    def submit(
+    async def submit(
         self,
         context: CommandContext,
         type: str,
@@ -87,15 +95,17 @@ class Tasks:
             )
             return Change((task,), task)
 
-        return self._runner.run(context, decide)
+        return await self._runner.run(context, decide, decide_blocks=False)
 
-    def claim(self, context: CommandContext, worker_id: str, types: list[str]) -> Claim | None:
+    async def claim(
+        self, context: CommandContext, worker_id: str, types: list[str]
+    ) -> Claim | None:
         """Start the best claimable task of these types for this worker, if any."""
-        if (replayed := self._runner.replay(context)) is not None:
-            return self._claim_of(self._store.get(replayed.id, Task), replayed)
-        with self._queue.reserve(context.tenant_id, types, CLAIM_CANDIDATES) as candidates:
-            for reservation in candidates:
-                task = self._store.get(reservation.task_id, Task)
+        if (replayed := await self._runner.replay(context)) is not None:
+            return await self._replayed_claim(replayed)
+        async with self._queue.reserve(context.tenant_id, types, CLAIM_CANDIDATES) as candidates:
+            async for reservation in candidates:
+                task = await asyncio.to_thread(self._store.get, reservation.task_id, Task)
                 if not task.claimable(now()):
                     continue
                 task.start(worker_id, now())
@@ -106,52 +116,55 @@ class Tasks:
                     {"attempt": str(task.attempt), "lease_until": task.lease_until.isoformat()},
                 )
                 try:
-                    result = self._runner.run(context, lambda change=change: change)  # type: ignore[misc]
+                    result = await self._runner.run(context, decided(change), decide_blocks=False)
                 except ConcurrencyConflict:
                     continue
                 if result.replayed:
-                    return self._claim_of(self._store.get(result.id, Task), result)
-                reservation.claimed()
+                    return await self._replayed_claim(result)
+                await reservation.claimed(task.attempt)
                 return self._claim_of(task, result)
         return None
+
+    async def _replayed_claim(self, result: CommandResult) -> Claim:
+        return self._claim_of(await asyncio.to_thread(self._store.get, result.id, Task), result)
 
     @staticmethod
     def _claim_of(task: Task, result: CommandResult) -> Claim:
         lease_until = datetime.fromisoformat(result.fields["lease_until"])
         return Claim(task, int(result.fields["attempt"]), lease_until, result)
 
-    def heartbeat(
+    async def heartbeat(
         self, context: CommandContext, task_id: UUID, percent: float | None, note: str | None
     ) -> CommandResult:
-        return self._act(context, task_id, lambda task: task.heartbeat(now(), percent, note))
+        return await self._act(context, task_id, lambda task: task.heartbeat(now(), percent, note))
 
-    def complete(self, context: CommandContext, task_id: UUID, result: Any) -> CommandResult:
-        return self._act(context, task_id, lambda task: task.succeed(result))
+    async def complete(self, context: CommandContext, task_id: UUID, result: Any) -> CommandResult:
+        return await self._act(context, task_id, lambda task: task.succeed(result))
 
-    def fail(
+    async def fail(
         self, context: CommandContext, task_id: UUID, error: str, retryable: bool
     ) -> CommandResult:
-        return self._act(
+        return await self._act(
             context, task_id, lambda task: task.fail(error, retryable, now(), jitter())
         )
 
-    def cancel(self, context: CommandContext, task_id: UUID, reason: str) -> CommandResult:
-        return self._act(context, task_id, lambda task: task.cancel(reason))
+    async def cancel(self, context: CommandContext, task_id: UUID, reason: str) -> CommandResult:
+        return await self._act(context, task_id, lambda task: task.cancel(reason))
 
-    def time_out(self, context: CommandContext, task_id: UUID) -> CommandResult | None:
+    async def time_out(self, context: CommandContext, task_id: UUID) -> CommandResult | None:
         """Time out an expired lease; ``None`` when the task moved on meanwhile."""
         try:
-            return self._act(context, task_id, lambda task: task.time_out(now(), jitter()))
+            return await self._act(context, task_id, lambda task: task.time_out(now(), jitter()))
         except (TaskStateConflict, ConcurrencyConflict):
             return None
 
     def get(self, tenant_id: str, task_id: UUID) -> Task:
         return load_owned(self._store, task_id, Task, tenant_id)
 
-    def _act(self, context: CommandContext, task_id: UUID, act: Any) -> CommandResult:
+    async def _act(self, context: CommandContext, task_id: UUID, act: Any) -> CommandResult:
         def decide() -> Change:
             task = self.get(context.tenant_id, task_id)
             act(task)
             return Change((task,), task)
 
-        return self._runner.run(context, decide)
+        return await self._runner.run(context, decide)

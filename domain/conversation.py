@@ -5,7 +5,8 @@ Invariants are checked before an event is triggered; no I/O happens here.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+import re
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -22,6 +23,10 @@ TITLE_MAX_CHARS = 200
 NAME_MAX_CHARS = 200  # authors and participants
 CONTENT_MAX_CHARS = 65_536
 PARTICIPANTS_MAX = 100
+PLAIN_TEXT = "text/plain"
+# A media type without parameters, in lower case (RFC 6838's restricted names).
+CONTENT_TYPE_PATTERN = r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$"
+_CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN)
 
 
 def check_title(title: str) -> None:
@@ -32,6 +37,13 @@ def check_title(title: str) -> None:
 
 def check_content(content: str) -> None:
     check_chars("content", content, CONTENT_MAX_CHARS)
+
+
+def check_content_type(content_type: str) -> None:
+    if not _CONTENT_TYPE.fullmatch(content_type):
+        raise InvalidValue(
+            "content_type", "must be a media type in lower case, such as text/markdown"
+        )
 
 
 def check_role(role: str) -> None:
@@ -71,19 +83,47 @@ class Conversation(TimeOrderedAggregate, TenantOwned):
         return cls(tenant_id=tenant_id, title=title, participants=participants)
 
     def post_message(
-        self, message_id: UUID, role: str, content: str, author: str | None, tokens: int | None
+        self,
+        message_id: UUID,
+        role: str,
+        content: str,
+        author: str | None,
+        tokens: int | None,
+        content_type: str = PLAIN_TEXT,
     ) -> None:
         self.check_open()
         check_role(role)
         check_content(content)
+        check_content_type(content_type)
         check_tokens(tokens)
         if author is not None:
             check_chars("author", author, NAME_MAX_CHARS)
-        self._message_posted(message_id, author or role, role, content, tokens)
+        self._message_posted(message_id, author or role, role, content, tokens, content_type)
 
-    @event("MessagePosted")
+    class MessagePosted(TimeOrderedAggregate.Event):
+        """Version 2 added ``content_type``; messages posted before were plain text."""
+
+        class_version = 2
+        message_id: UUID
+        author: str
+        role: str
+        content: str
+        tokens: int | None
+        content_type: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["content_type"] = PLAIN_TEXT
+
+    @event(MessagePosted)
     def _message_posted(
-        self, message_id: UUID, author: str, role: str, content: str, tokens: int | None
+        self,
+        message_id: UUID,
+        author: str,
+        role: str,
+        content: str,
+        tokens: int | None,
+        content_type: str,
     ) -> None:
         self.message_count += 1
 

@@ -1,6 +1,6 @@
-"""The envelope of a stored event as followers see it: position, stream, type, data, metadata.
-
-Shared by the application (raw streams) and projections (read models); a plain value.
+"""The envelope of a stored event with its data as plain JSON: position, stream, type,
+data, metadata. What raw streams, the relay, live clients and tools see; a plain value.
+(Projections get typed events instead: ``projections/events.py``.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 
-@dataclass(slots=True)  # not frozen: followers build ~10^5 a second, and frozen costs 3x
+@dataclass(slots=True)  # not frozen: followers build one per event (docs/decisions/0007)
 class RecordedEvent:
     """One stored event: its global position, aggregate, version, type and contents.
     Treat it as a value: nothing changes one after it is decoded."""

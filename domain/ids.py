@@ -1,8 +1,8 @@
 """Identifiers of new aggregates and messages: UUIDv7, ordered by creation time.
 
 Time-ordered ids make the log's primary key grow at its right edge instead of touching a
-random page per insert, and ``uuid_utils`` draws them from a generator seeded once rather
-than a ``getrandom`` system call per id (which also hands the GIL to another thread).
+random page per insert; ``uuid_utils`` draws them without a system call per id
+(decision 8).
 """
 
 from __future__ import annotations

@@ -5,8 +5,7 @@ Only writes what it is given, in order; batching and waiting belong to `GroupCom
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -14,10 +13,9 @@ from uuid import UUID
 import psycopg
 import psycopg.errors
 from eventsourcing.persistence import StoredEvent
-from psycopg.rows import DictRow, tuple_row
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 from application.errors import ConcurrencyConflict, DuplicateReceipt, StoreUnavailable
 from infrastructure.event_columns import TYPE_OF_TOPIC
@@ -42,7 +40,7 @@ PARAMETERS = (  # the append function's array parameters, in order, with their t
     ("last_versions", "bigint[]"),
 )
 CONNECT_TIMEOUT_SECONDS = 10
-LOOP_WRITER_NAME = "chronicle-loop-writer"  # the application_name of a loop's connection
+WRITER_NAME = "chronicle-writer"  # the application_name of the writer's connection
 UNREACHABLE = (
     "the database could not be reached; a command that was being written may have"
     " committed: retry it with the same Idempotency-Key"
@@ -103,9 +101,8 @@ class BatchStatements:
         It takes the table lock first, so positions follow commit order and the screens
         of each round see every earlier commit (each statement of a function takes a new
         snapshot); a refused commit takes no position, so positions stay dense. Called
-        with binary parameters as one statement, a batch costs one round trip and no
-        parsing: the text of a transaction with its values inlined cost the server more
-        than inserting them (and was parsed under the lock).
+        with binary parameters as one statement, a batch costs one round trip and nothing
+        is parsed under the lock (docs/decisions/0002).
         """
         arguments = SQL(", ").join(
             SQL("{0} {1}").format(Identifier(f"p_{name}"), SQL(kind)) for name, kind in PARAMETERS
@@ -140,8 +137,7 @@ class BatchStatements:
 
         Each receipt takes the position of its command's last event. The screens are
         LATERAL lookups with a LIMIT, so the cached generic plan probes the primary keys
-        row by row: planned on a young table's statistics, a join was planned as a scan
-        of the whole log (or of every receipt) in every transaction. A commit whose every
+        row by row whatever the table's statistics (docs/decisions/0003). A commit whose every
         event is already in the log byte for byte (its metadata names the command, its
         timestamp the moment) was written before: a retry after a lost answer. It is
         answered with its positions, not refused as a conflict.
@@ -231,63 +227,7 @@ class BatchStatements:
 
 
 class BatchWriter:
-    """Writes batches of commits for threads, on one pooled connection of its own (one
-    leader writes at a time)."""
-
-    def __init__(self, pool: ConnectionPool[psycopg.Connection[DictRow]], tables: Tables) -> None:
-        self._pool = pool
-        self._connection: psycopg.Connection[DictRow] | None = None
-        self.statements = BatchStatements(tables)
-
-    def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
-        """Write the commits in one transaction, in order; refuse only those that conflict
-        (see `BatchStatements.function`). Raises `StoreUnavailable` when the database cannot
-        be reached: the writer's kept connection, found broken (a restarted server, an
-        idle timeout), is replaced once first (had the batch committed before the break,
-        the append function answers it with its positions)."""
-        kept = self._connection is not None
-        try:
-            return self._write(commits)
-        except StoreUnavailable:
-            if not kept:
-                raise
-        return self._write(commits)
-
-    def _write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
-        try:
-            with self._connected() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-                cursor.execute(self.statements.call, self.statements.params(commits), prepare=True)
-                rows: list[Answer] = cursor.fetchall()
-        except psycopg.errors.UniqueViolation as error:
-            return refused_alone(commits, error)
-        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-            if unreachable(error):
-                raise StoreUnavailable(UNREACHABLE) from error
-            raise
-        return outcomes(commits, rows)
-
-    @contextmanager
-    def _connected(self) -> Iterator[psycopg.Connection[DictRow]]:
-        """The writer's own connection, returned to the pool (which drops it) on an error."""
-        conn, self._connection = self._connection, None
-        try:
-            if conn is None:
-                conn = self._pool.getconn()
-            yield conn
-        except BaseException:
-            if conn is not None:
-                self._pool.putconn(conn)
-            raise
-        self._connection = conn
-
-    def close(self) -> None:
-        if self._connection is not None:
-            self._pool.putconn(self._connection)
-            self._connection = None
-
-
-class LoopBatchWriter:
-    """Writes batches of commits for one event loop, on a connection of its own that the
+    """Writes batches of commits for the group commit, on a connection of its own that the
     loop awaits: the loop goes on deciding commands while the database writes."""
 
     def __init__(self, conninfo: str, tables: Tables) -> None:
@@ -296,7 +236,11 @@ class LoopBatchWriter:
         self.statements = BatchStatements(tables)
 
     async def write(self, commits: Sequence[PendingCommit]) -> list[Outcome]:
-        """`BatchWriter.write`, awaited."""
+        """Write the commits in one transaction, in order; refuse only those that conflict
+        (see `BatchStatements.function`). Raises `StoreUnavailable` when the database cannot
+        be reached: the writer's kept connection, found broken (a restarted server, an
+        idle timeout), is replaced once first (had the batch committed before the break,
+        the append function answers it with its positions)."""
         kept = self._connection is not None
         try:
             return await self._write(commits)
@@ -326,7 +270,7 @@ class LoopBatchWriter:
             self._conninfo,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            application_name=LOOP_WRITER_NAME,
+            application_name=WRITER_NAME,
         )
         return self._connection
 

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
-from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
-import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
@@ -28,18 +24,19 @@ from application.tenancy import check_owner
 from infrastructure.batch_writer import (
     BatchStatements,
     BatchWriter,
-    LoopBatchWriter,
     PendingCommit,
     PendingReceipt,
 )
 from infrastructure.event_columns import EventColumns
-from infrastructure.group_commit import LINGER_SECONDS, MAX_BATCH, BatchCounts, GroupCommit
-from infrastructure.loop_group_commit import LoopGroupCommit
+from infrastructure.group_commit import MAX_BATCH, BatchCounts, GroupCommit
 from infrastructure.pools import recover_quickly
+from infrastructure.portal import Portal
 from infrastructure.read_models import setup_locked
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
+from infrastructure.stored_events import StoredEventDecoder
 from infrastructure.transcoder import ChronicleTranscoder
+from projections.events import Event
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -48,13 +45,6 @@ EVENTS_TABLE = "chronicle_events"  # eventsourcing names it after the applicatio
 RECEIPTS_TABLE = "chronicle_receipts"
 APPEND_FUNCTION = "append_v2"  # the group commit's function: chronicle_events_append_v2
 LATEST_VERSION = 2**63 - 1
-EVENT_HEADER_FIELDS = (
-    "originator_id",
-    "originator_version",
-    "originator_topic",
-    "timestamp",
-    "metadata",
-)
 
 
 class ChronicleRecorder(PostgresApplicationRecorder):
@@ -123,21 +113,7 @@ class ChronicleRecorder(PostgresApplicationRecorder):
             curs.execute("SELECT 1")
 
 
-@cache
-def category_of(topic: str) -> str:
-    """The category (``conversation``, ``run``, ``task``, ``audit``…) of an event's topic."""
-    module, qualname = topic.split(":", 1)
-    aggregate = resolve_topic(f"{module}:{qualname.split('.', 1)[0]}")
-    return str(getattr(aggregate, "category", "audit"))
-
-
-@cache
-def topic_parts(topic: str) -> tuple[str, str]:
-    """The event type and the category of a topic."""
-    return topic.rsplit(".", 1)[-1], category_of(topic)
-
-
-Committer = LoopGroupCommit[PendingCommit, list[int]]
+Committer = GroupCommit[PendingCommit, list[int]]
 
 
 class ChronicleApplication(Application[UUID]):
@@ -179,8 +155,8 @@ class PostgresEventStore:
     def __init__(
         self,
         settings: Settings,
+        portal: Portal | None = None,
         *,
-        linger: float = LINGER_SECONDS,
         max_batch: int = MAX_BATCH,
         snapshot_interval: int = SNAPSHOT_INTERVAL,
     ) -> None:
@@ -192,26 +168,23 @@ class PostgresEventStore:
             EventColumns(recorder.datastore.schema, recorder.events_table_name).migrate(conn)
         recover_quickly(recorder.datastore.pool)
         self.recorder = recorder
-        self._database_url = settings.database_url
+        self.decoder = StoredEventDecoder(self.app.mapper)
+        self._own_portal = portal is None  # a store made alone writes on a loop of its own
+        self.portal = portal or Portal()
+        self.database_url = settings.database_url
         self._max_batch = max_batch
         self.counts = BatchCounts()
-        self._writer = BatchWriter(recorder.datastore.pool, recorder)
-        self.group: GroupCommit[PendingCommit, list[int]] = GroupCommit(
-            self._writer.write,
-            linger=linger,
-            max_batch=max_batch,
-            counts=self.counts,
-            fails_together=(StoreUnavailable,),
-        )
-        self._loop_groups: dict[asyncio.AbstractEventLoop, Committer] = {}
+        self._group: Committer | None = None
+        self._closed = False
         self.snapshots = Snapshotter(self._take_snapshot, snapshot_interval)
 
     def close(self) -> None:
-        """Write what has queued (threads' and every loop's commands), then let go."""
-        self.group.close()
-        for group in list(self._loop_groups.values()):
-            group.close()
-        self._writer.close()
+        """Write what has queued, then let go (from any thread but the home loop's)."""
+        self._closed = True
+        if self._group is not None:
+            self._group.close()
+        if self._own_portal:
+            self.portal.close()
         self.app.close()
 
     def ping(self) -> None:
@@ -240,42 +213,35 @@ class PostgresEventStore:
         """The aggregate from its latest snapshot and the events after it, not from the cache."""
         return self.get_at(aggregate_id, LATEST_VERSION)
 
-    def commit(self, context: CommandContext, change: Change) -> CommandResult:
-        """Write the change in the next group commit; snapshot long aggregates after it."""
+    async def commit(self, context: CommandContext, change: Change) -> CommandResult:
+        """Write the change in the next group commit, on the home loop, and snapshot a
+        long aggregate after it (in a thread: the library's snapshots are synchronous)."""
         events, pending = self._pending(context, change)
-        positions = self.group.submit(pending)
-        self.snapshots.after_commit(change.aggregates, events)
-        return CommandResult(
-            change.subject.id, change.subject.version, max(positions), change.fields
-        )
-
-    async def commit_async(self, context: CommandContext, change: Change) -> CommandResult:
-        """``commit`` for the event loop: the loop's own group commit writes it, awaited
-        (a snapshot that falls due is taken in a thread)."""
-        events, pending = self._pending(context, change)
-        positions = await self._loop_group().submit(pending)
+        positions = await self.portal.run(self._submit, pending)
         if self.snapshots.due(events):
             await asyncio.to_thread(self.snapshots.after_commit, change.aggregates, events)
         return CommandResult(
             change.subject.id, change.subject.version, max(positions), change.fields
         )
 
-    def _loop_group(self) -> Committer:
-        """The running loop's group commit: each event loop writes on a connection of its
-        own, which it awaits."""
-        loop = asyncio.get_running_loop()
-        if (group := self._loop_groups.get(loop)) is None:
-            self._loop_groups = {
-                other: group for other, group in self._loop_groups.items() if not other.is_closed()
-            }
-            writer = LoopBatchWriter(self._database_url, self.recorder)
-            group = LoopGroupCommit(
+    async def _submit(self, pending: PendingCommit) -> list[int]:
+        return await self._home_group().submit(pending)
+
+    def _home_group(self) -> Committer:
+        """The group commit of the home loop (a new one when the home loop changed)."""
+        group = self._group
+        if self._closed:
+            raise RuntimeError("the event store is closed")
+        if group is None or group.stopped or not group.on_own_loop():
+            if group is not None:
+                group.close()  # writes what it holds, on its own loop
+            writer = BatchWriter(self.database_url, self.recorder)
+            group = self._group = GroupCommit(
                 writer,
                 max_batch=self._max_batch,
                 counts=self.counts,
                 fails_together=(StoreUnavailable,),
             )
-            self._loop_groups[loop] = group
         return group
 
     def _pending(self, context: CommandContext, change: Change) -> tuple[list[Any], PendingCommit]:
@@ -328,7 +294,7 @@ class PostgresEventStore:
 
     def decode(self, row: dict[str, Any]) -> RecordedEvent:
         """A row of the events table (with ``notification_id``) as a `RecordedEvent`."""
-        return self.decode_values(
+        return self.decoder.recorded(
             row["notification_id"],
             row["originator_id"],
             row["originator_version"],
@@ -345,64 +311,7 @@ class PostgresEventStore:
         topic: str,
         stored: bytes,
         tenant_id: str | None = None,
-    ) -> RecordedEvent:
-        """An event from the columns of its row, as `decode`; its tenant from the row's
-        column where it was read, else from its metadata.
-
-        Followers read far more events than commands do, so the stored JSON is decoded
-        directly (eventsourcing's tagged UUIDs, datetimes and decimals included) rather
-        than through domain objects; upcast events take the library's path.
-        """
-        state: dict[str, Any] = msgspec.json.decode(stored)
-        if "class_version" in state:
-            stored_event = StoredEvent(aggregate_id, version, topic, stored)
-            return self._decode_upcast(position, stored_event, tenant_id)
-        recorded_at = datetime.fromisoformat(state.pop("timestamp")["_data_"])
-        metadata = state.pop("metadata", None) or {}
-        if tenant_id is None:
-            tenant_id = str(metadata.get("tenant_id", ""))
-        for header in EVENT_HEADER_FIELDS:  # timestamp and metadata are gone already
-            state.pop(header, None)
-        for key, value in state.items():
-            if type(value) is dict or type(value) is list:
-                state[key] = untag(value)
-        kind, category = topic_parts(topic)
-        # Positional: a follower makes one per event, and keywords cost a third more.
-        return RecordedEvent(
-            position, aggregate_id, version, kind, category, state, metadata, recorded_at, tenant_id
-        )
-
-    def _decode_upcast(
-        self, position: int, stored: StoredEvent, tenant_id: str | None
-    ) -> RecordedEvent:
-        event = self.app.mapper.to_domain_event(stored)
-        state = vars(event)
-        metadata = dict(state.get("metadata") or {})
-        return RecordedEvent(
-            position=position,
-            aggregate_id=stored.originator_id,  # type: ignore[arg-type]
-            version=stored.originator_version,
-            type=type(event).__name__,
-            category=category_of(stored.topic),
-            data=msgspec.to_builtins(
-                {k: v for k, v in state.items() if k not in EVENT_HEADER_FIELDS}
-            ),
-            metadata=metadata,
-            recorded_at=state["timestamp"],
-            tenant_id=str(metadata.get("tenant_id", "")) if tenant_id is None else tenant_id,
-        )
-
-
-def untag(value: Any) -> Any:
-    """Plain JSON values from eventsourcing's tagged ones (``{"_type_": …, "_data_": …}``)."""
-    if isinstance(value, dict):
-        tag = value.get("_type_")
-        if tag == "uuid_hex":
-            h = value["_data_"]  # 32 hex digits, as eventsourcing writes them
-            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-        if tag is not None and "_data_" in value:
-            return value["_data_"]  # datetimes as ISO strings, decimals as strings
-        return {k: untag(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [untag(v) for v in value]
-    return value
+    ) -> Event:
+        """The typed event a projection applies, from the columns of its row (raises
+        `UnexpectedShape` when the stored state does not fit it)."""
+        return self.decoder.typed(position, aggregate_id, version, topic, stored, tenant_id)

@@ -1,23 +1,23 @@
-"""Group commit for threads: concurrent callers share one write, each with an outcome of
-its own (coroutines have `LoopGroupCommit`).
+"""Group commit: the commands of one event loop share awaited writes, each with an outcome
+of its own, and the loop never blocks on the database.
 
 Knows nothing of SQL; the writer it is given decides what a batch is and how members fail.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
+MAX_BATCH = 500
 T = TypeVar("T")
 R = TypeVar("R")
-
-Writer = Callable[[Sequence[T]], Sequence[R | Exception]]
-
-LINGER_SECONDS = 0.001
-MAX_BATCH = 500
+T_contra = TypeVar("T_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
 
 
 @dataclass
@@ -35,119 +35,126 @@ class BatchCounts:
             self.items += size
 
 
-class _Waiter(Generic[R]):
-    """A thread waiting for its item's outcome."""
+class Writer(Protocol[T_contra, R_co]):
+    """Writes a batch on the event loop; owns whatever connection it writes on."""
 
-    __slots__ = ("done", "outcome")
+    async def write(self, items: Sequence[T_contra]) -> Sequence[R_co | Exception]: ...
 
-    def __init__(self) -> None:
-        self.done = threading.Lock()  # held until the outcome is in
-        self.done.acquire()
-        self.outcome: R | BaseException | None = None
-
-    def settle(self, outcome: R | BaseException) -> None:
-        self.outcome = outcome
-        self.done.release()
-
-    def result(self) -> R:
-        self.done.acquire()
-        if isinstance(self.outcome, BaseException):
-            raise self.outcome
-        return self.outcome  # type: ignore[return-value]
-
-
-Pending = tuple[T, _Waiter[R]]
+    async def aclose(self) -> None: ...
 
 
 class GroupCommit(Generic[T, R]):
-    """Batches concurrent ``submit`` calls of threads into calls of ``write``.
+    """Batches the ``submit`` calls of one event loop's coroutines into awaited writes.
 
-    One writer thread takes whatever has queued: when the previous batch was shared
-    (callers are arriving together) it lingers up to ``linger`` seconds or until
-    ``max_batch`` items have queued, then writes the batch and hands every member its own
-    outcome. Items that queue during a write go in the next batch. A batch whose
-    ``write`` raises is retried one member at a time, so one bad member never fails the
-    others, unless the error is one of ``fails_together`` (nothing could be written: with
-    the database unreachable, each retry would wait out its own connection timeout).
+    One writer task writes one batch at a time; what queues during a write goes in the
+    next. When the writer was idle and finds callers queued, it writes half of them first:
+    while the second half is written, the first half's callers decide their next commands,
+    so the loop decides while the database writes instead of taking turns with it
+    (decision 5). A batch whose write raises is retried one member at
+    a time, so one bad member never fails the others, unless the error is one of
+    ``fails_together`` (nothing could be written: with the database unreachable, each
+    retry would wait out its own connection timeout).
     """
 
     def __init__(
         self,
-        write: Writer[T, R],
+        writer: Writer[T, R],
         *,
-        linger: float = LINGER_SECONDS,
         max_batch: int = MAX_BATCH,
         counts: BatchCounts | None = None,
         fails_together: tuple[type[Exception], ...] = (),
     ) -> None:
-        self._write = write
+        self._writer = writer
         self._fails_together = fails_together
-        self._linger = linger
         self._max_batch = max_batch
-        self._lock = threading.Lock()
-        self._arrived = threading.Condition(self._lock)
-        self._queue: list[Pending[T, R]] = []
-        self._thread: threading.Thread | None = None
+        self._loop = asyncio.get_running_loop()
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        self._arrived = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._stopped = threading.Event()
         self.counts = counts or BatchCounts()
 
-    def submit(self, item: T) -> R:
-        """Write ``item`` together with whatever else arrives now; its outcome or error."""
-        waiter: _Waiter[R] = _Waiter()
-        self._enqueue((item, waiter))
-        return waiter.result()
+    @property
+    def stopped(self) -> bool:
+        """Whether it takes no more items: closed, or its loop has ended."""
+        return self._closed or self._loop.is_closed()
+
+    async def submit(self, item: T) -> R:
+        """Write ``item`` in the loop's next batch; its outcome or error."""
+        if self._closed:
+            raise RuntimeError("the group commit is closed")
+        future: asyncio.Future[R] = self._loop.create_future()
+        self._queue.append((item, future))
+        if self._task is None:
+            self._task = self._loop.create_task(self._run(), name="group-commit")
+        self._arrived.set()
+        return await future
 
     def close(self, timeout: float = 30.0) -> None:
-        """Write what has queued, then stop the writer thread (waiting up to ``timeout``)."""
-        with self._lock:
-            self._closed = True
-            self._arrived.notify()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        """Write what has queued, then stop the writer; from another thread, wait for it
+        (up to ``timeout``). Safe from any thread."""
+        self._closed = True
+        if self._task is None or self._loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(self._arrived.set)
+        if self._loop.is_running() and not self.on_own_loop():
+            self._stopped.wait(timeout)
 
-    def _enqueue(self, pending: Pending[T, R]) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the group commit is closed")
-            self._queue.append(pending)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-                self._thread.start()
-            elif len(self._queue) == 1 or len(self._queue) >= self._max_batch:
-                self._arrived.notify()
-
-    def _run(self) -> None:
-        shared = False
-        while True:
-            with self._lock:
-                self._arrived.wait_for(lambda: self._queue or self._closed)
-                if not self._queue:
-                    return
-                if shared and not self._closed:
-                    self._arrived.wait_for(
-                        lambda: len(self._queue) >= self._max_batch or self._closed, self._linger
-                    )
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-            outcomes = self._write_all([item for item, _ in batch])
-            for (_, waiter), outcome in zip(batch, outcomes, strict=True):
-                waiter.settle(outcome)
-            self.counts.record(len(batch))
-            shared = len(batch) > 1
-
-    def _write_all(self, items: Sequence[T]) -> Sequence[R | BaseException]:
+    def on_own_loop(self) -> bool:
+        """Whether the caller runs on the loop this group commit writes for."""
         try:
-            return self._write(items)
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    async def _run(self) -> None:
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        try:
+            while not (self._closed and not self._queue):
+                await self._arrived.wait()
+                self._arrived.clear()
+                take = (len(self._queue) + 1) // 2  # the writer was idle: half first
+                while self._queue:
+                    batch = self._queue[: min(take, self._max_batch)]
+                    del self._queue[: len(batch)]
+                    outcomes = await self._write_all([item for item, _ in batch])
+                    for (_, future), outcome in zip(batch, outcomes, strict=True):
+                        settle(future, outcome)
+                    self.counts.record(len(batch))
+                    batch, take = [], self._max_batch
+        finally:
+            self._closed = True
+            stopped = RuntimeError("the group commit stopped before writing this command")
+            for _, future in [*batch, *self._queue]:
+                settle(future, stopped)
+            self._queue.clear()
+            try:
+                await self._writer.aclose()
+            finally:
+                self._stopped.set()
+
+    async def _write_all(self, items: Sequence[T]) -> Sequence[R | Exception]:
+        try:
+            return await self._writer.write(items)
         except Exception as error:
             if len(items) == 1 or isinstance(error, self._fails_together):
                 return [error] * len(items)
-        except BaseException as error:  # the writer must answer every member, whatever happened
-            return [error] * len(items)
-        return [self._write_one(item) for item in items]
+        return [await self._write_one(item) for item in items]
 
-    def _write_one(self, item: T) -> R | Exception:
+    async def _write_one(self, item: T) -> R | Exception:
         try:
-            return self._write([item])[0]
+            return (await self._writer.write([item]))[0]
         except Exception as error:
             return error
+
+
+def settle(future: asyncio.Future[R], outcome: R | BaseException) -> None:
+    """Hand a waiting coroutine its outcome, unless it stopped waiting (was cancelled)."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -186,9 +186,10 @@ class Resync:
 class LiveHub:
     """Dispatches each event once, in position order, to the subscribers that want it."""
 
-    def __init__(self, nats: NatsConnection, events: EventLog) -> None:
+    def __init__(self, nats: NatsConnection, events: EventLog, buffer: int = 1000) -> None:
         self.nats = nats
         self.events = events
+        self.buffer = buffer  # events held for a client that falls behind, before a resync
         self.subscribers = Subscribers()
         self.last = 0
         self._inbox: asyncio.Queue[LiveEvent | None] = asyncio.Queue(INBOX_LIMIT)

@@ -23,6 +23,8 @@ from uuid import UUID
 import psycopg
 import structlog
 from psycopg import Cursor
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.uuid import UUIDBinaryDumper
 
@@ -40,7 +42,7 @@ from infrastructure.read_models import (
     scalar,
     schema_of,
 )
-from projections.base import CopyInto, Projection, Statement
+from projections.base import INSERT, Projection, Shape, Statement
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +63,17 @@ class IdBinaryDumper(UUIDBinaryDumper):
         return super().dump(obj)  # type: ignore[return-value,arg-type]
 
 
+class JsonTextBinaryDumper(Dumper):
+    """A jsonb column's binary value from JSON text, as projections give it: COPY then
+    stores what a statement's text parameter would (psycopg's own would quote it)."""
+
+    format = Format.BINARY
+    oid = psycopg.adapters.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
+
+
 class WriteRefused(Exception):
     """The database refused a batch written together (not for a transient reason): roll
     its transaction back and apply it event by event, parking the events it refuses."""
@@ -79,7 +92,7 @@ class ProjectionWriter:
         self.projection = projection
         self.reader = LogReader(decode)
         self._sql: dict[tuple[str, str], Composed] = {}
-        self._copies: dict[tuple[str, CopyInto], tuple[Composed, list[int]]] = {}
+        self._copies: dict[tuple[str, Shape], tuple[Composed, list[int]]] = {}
         types = projection.event_types
         self._wanted: Callable[[str], bool] = (
             (lambda topic: True)
@@ -230,15 +243,16 @@ class ProjectionWriter:
 
         The COPY is binary, the cheapest to format here and to parse on the server; its
         column types are the table's own (binary values must match them: a uuid column
-        also takes a string, as ids are in event data).
+        also takes a string, a jsonb column takes JSON text as statements do).
         """
-        into = run[0].copy
-        if into is None or len(run) < COPY_MIN_ROWS:
+        into = run[0].shape
+        if into is None or into.kind != INSERT or len(run) < COPY_MIN_ROWS:
             return False
         try:
             with conn.transaction():
                 copy_sql, types = self._copy_into(cursor, schema, into)
                 cursor.adapters.register_dumper(None, IdBinaryDumper)  # before set_types
+                cursor.adapters.register_dumper(None, JsonTextBinaryDumper)
                 with cursor.copy(copy_sql) as copy:
                     copy.set_types(types)
                     for statement in run:
@@ -253,7 +267,7 @@ class ProjectionWriter:
         return True
 
     def _copy_into(
-        self, cursor: Cursor[dict[str, Any]], schema: str, into: CopyInto
+        self, cursor: Cursor[dict[str, Any]], schema: str, into: Shape
     ) -> tuple[Composed, list[int]]:
         """The binary COPY of a run into a table, and the types of its columns (cached)."""
         key = (schema, into)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import redis.asyncio as aioredis
 import redis.exceptions
 
-from infrastructure.loop_group_commit import LoopGroupCommit
+from infrastructure.group_commit import GroupCommit
 
 WINDOW_SECONDS = 60
 UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -32,7 +32,7 @@ return counts
 
 
 class CountScript:
-    """Increments counters in Valkey/Redis, a batch in one script call: the `LoopWriter`
+    """Increments counters in Valkey/Redis, a batch in one script call: the `Writer`
     of the group commit that gathers the requests of one moment."""
 
     def __init__(self, redis: aioredis.Redis, ttl_s: int) -> None:
@@ -79,7 +79,7 @@ class RateLimiter:
         self.pending = f"chronicle:rl:pending:{window_s}"  # windows with refusals, by number
         # Unreachable, the requests of the moment fail together: one at a time, each
         # would wait out the client's retries behind the others.
-        self._counters: LoopGroupCommit[str, int] = LoopGroupCommit(
+        self._counters: GroupCommit[str, int] = GroupCommit(
             CountScript(redis, window_s * 2), fails_together=UNREACHABLE
         )
 

@@ -19,16 +19,17 @@ from psycopg_pool import ConnectionPool
 
 from domain.events import RecordedEvent
 from infrastructure.pools import recover_quickly
-from projections.base import READ_SCHEMA, Projection
+from projections.base import READ_SCHEMA, AddedColumn, Projection
+from projections.events import Event
 
 if TYPE_CHECKING:  # the log's reader builds on this module's pools
     from infrastructure.event_log import LogReader
 
 T = TypeVar("T")
 Conn = Connection[dict[str, Any]]
-# An event from the columns of its row: position, aggregate id, version, topic, stored state,
-# tenant.
-ValuesDecoder = Callable[[int, UUID, int, str, bytes, str], RecordedEvent]
+# A projection's typed event from a row's columns: position, aggregate id, version, topic,
+# stored state, tenant.
+ValuesDecoder = Callable[[int, UUID, int, str, bytes, str], Event]
 
 STATE_DDL = (
     "CREATE SCHEMA IF NOT EXISTS rm",
@@ -124,7 +125,8 @@ def point_views(conn: Conn, projection: Projection, generation: int) -> None:
 
 
 def ensure_projections(dsn: str, projections: Iterable[Projection]) -> None:
-    """Create the state tables, and generation 1 of every projection not yet set up."""
+    """Create the state tables, and generation 1 of every projection not yet set up;
+    add the columns a projection's tables gained to its existing generations."""
     with connect(dsn) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
         for statement in STATE_DDL:
@@ -134,6 +136,7 @@ def ensure_projections(dsn: str, projections: Iterable[Projection]) -> None:
                 "SELECT 1 FROM chronicle_projections WHERE name = %s", (projection.name,)
             ).fetchone()
             if exists:
+                add_columns(conn, projection)
                 continue
             create_generation(conn, projection, 1)
             point_views(conn, projection, 1)
@@ -141,6 +144,47 @@ def ensure_projections(dsn: str, projections: Iterable[Projection]) -> None:
                 "INSERT INTO chronicle_projections (name, generation) VALUES (%s, 1)",
                 (projection.name,),
             )
+
+
+def add_columns(conn: Conn, projection: Projection) -> None:
+    """Add the projection's `added_columns` to each generation that lacks them (with their
+    defaults), and show them in the views of the live one. Looks before it alters: an
+    ALTER TABLE would wait for every reader of the table even when there is nothing to do."""
+    if not projection.added_columns:
+        return
+    live = scalar(
+        conn, "SELECT generation FROM chronicle_projections WHERE name = %s", (projection.name,)
+    )
+    generations = conn.execute(
+        "SELECT generation FROM chronicle_checkpoints WHERE name = %s", (projection.name,)
+    ).fetchall()
+    for generation in (row["generation"] for row in generations):
+        schema = schema_of(projection.name, generation)
+        missing = [column for column in projection.added_columns if lacks(conn, schema, column)]
+        for column in missing:
+            conn.execute(
+                SQL("ALTER TABLE {0}.{1} ADD COLUMN IF NOT EXISTS {2} {3}").format(
+                    Identifier(schema),
+                    Identifier(column.table),
+                    Identifier(column.name),
+                    SQL(column.definition),
+                )
+            )
+        if missing and generation == live:
+            point_views(conn, projection, generation)
+
+
+def lacks(conn: Conn, schema: str, column: AddedColumn) -> bool:
+    """Whether the schema's table exists without the column."""
+    return bool(
+        scalar(
+            conn,
+            "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL"
+            " AND NOT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = %s"
+            " AND table_name = %s AND column_name = %s)",
+            (schema, column.table, schema, column.table, column.name),
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The scheduler: times out tasks whose lease expired, from what the log says.
+"""The scheduler: times out tasks whose lease expired, from what the log says, and
+forgets the queue's claims the read model has caught up with.
 
 Timers are data (lease_until, run_at), so a restart loses none; each timeout is a
 command the task accepts only once, so none fires twice.
@@ -12,6 +13,7 @@ import structlog
 
 from application.context import CommandContext
 from application.tasks import Tasks
+from infrastructure.portal import Portal
 from infrastructure.task_queue import PostgresTaskQueue
 
 log = structlog.get_logger(__name__)
@@ -19,11 +21,14 @@ TICK_SECONDS = 0.25
 
 
 class Scheduler:
-    """Scans for expired leases every tick until stopped."""
+    """Scans for expired leases (and claims to forget) every tick until stopped."""
 
-    def __init__(self, tasks: Tasks, queue: PostgresTaskQueue, tick: float = TICK_SECONDS) -> None:
+    def __init__(
+        self, tasks: Tasks, queue: PostgresTaskQueue, portal: Portal, tick: float = TICK_SECONDS
+    ) -> None:
         self.tasks = tasks
         self.queue = queue
+        self.portal = portal
         self.tick = tick
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="scheduler", daemon=True)
@@ -32,6 +37,7 @@ class Scheduler:
         while not self._stop.wait(self.tick):
             try:
                 self.fire_due()
+                self.queue.forget_claims()
             except Exception as error:  # e.g. the store's StoreUnavailable: the thread must live
                 log.warning(
                     "scheduler could not time out tasks", error=f"{type(error).__name__}: {error}"
@@ -41,7 +47,7 @@ class Scheduler:
         fired = 0
         for task_id, tenant in self.queue.expired_leases():
             context = CommandContext(tenant_id=tenant, actor="scheduler", command="task.time_out")
-            if self.tasks.time_out(context, task_id) is not None:
+            if self.portal.call(self.tasks.time_out, context, task_id) is not None:
                 fired += 1
         return fired
 

@@ -14,18 +14,13 @@ from typing import Any
 
 from psycopg import Connection
 
-from domain.events import RecordedEvent
-from projections.base import READ_SCHEMA, Statement
+from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
+from projections.events import AccessDenied, Event, RateLimitExceeded, event_name
 
-T = "{schema}.audit"
+TABLE = "audit"
 COLUMNS = (
     "position, at, actor, key_id, action, target, outcome, status, reason,"
     " request_id, trace_id, events"
-)
-INSERT = (
-    f"INSERT INTO {T} (command_id, tenant_id, {COLUMNS})"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1)"
-    f" ON CONFLICT (command_id) DO UPDATE SET events = {T}.events + 1"
 )
 
 
@@ -43,56 +38,56 @@ class AuditProjection:
     """Every event, folded into one row per command."""
 
     name = "audit"
-    tables: tuple[str, ...] = ("audit",)
+    tables: tuple[str, ...] = (TABLE,)
+    added_columns: tuple[AddedColumn, ...] = ()
     event_types = None  # every event
 
     def ddl(self) -> Iterable[str]:
         yield (
-            f"CREATE TABLE {T} ("
+            "CREATE TABLE {schema}.audit ("
             " command_id uuid PRIMARY KEY, tenant_id text NOT NULL, position bigint NOT NULL,"
             " at timestamptz NOT NULL, actor text NOT NULL, key_id text, action text NOT NULL,"
             " target text, outcome text NOT NULL, status smallint, reason text,"
             " request_id text, trace_id text, events integer NOT NULL)"
         )
-        yield f"CREATE INDEX ON {T} (tenant_id, position)"
-        yield f"CREATE INDEX ON {T} (tenant_id, actor, position)"
-        yield f"CREATE INDEX ON {T} (tenant_id, action, position)"
-        yield f"CREATE INDEX ON {T} (tenant_id, target, position)"
-        yield f"CREATE INDEX ON {T} (tenant_id, at)"
+        yield "CREATE INDEX ON {schema}.audit (tenant_id, position)"
+        yield "CREATE INDEX ON {schema}.audit (tenant_id, actor, position)"
+        yield "CREATE INDEX ON {schema}.audit (tenant_id, action, position)"
+        yield "CREATE INDEX ON {schema}.audit (tenant_id, target, position)"
+        yield "CREATE INDEX ON {schema}.audit (tenant_id, at)"
 
-    def apply(self, event: RecordedEvent) -> Iterable[Statement]:
-        meta, data = event.metadata, event.data
-        command_id = meta.get("command_id")
-        if command_id is None:
+    def apply(self, event: Event) -> Iterable[Statement]:
+        meta = event.metadata
+        if meta.command_id is None:
             return
-        actor = str(meta.get("actor", "unknown"))
+        actor = meta.actor or "unknown"
         target: str | None = str(event.aggregate_id)
-        outcome, status, reason = "accepted", None, None
-        if event.type == "AccessDenied":
-            outcome, status, reason = "denied", data["status"], data["reason"]
-            target = data.get("target")
-        elif event.type == "RateLimitExceeded":
-            actor, outcome, status = f"key:{event.aggregate_id}", "denied", 429
-            reason = (
-                f"rate-limited: {data['refused']} refused in the minute from {data['window_start']}"
-            )
-        yield Statement(
-            INSERT,
-            (
-                command_id,
-                event.tenant_id,
-                event.position,
-                event.recorded_at,
-                actor,
-                key_of(actor),
-                str(meta.get("command", event.type)),
-                target,
-                outcome,
-                status,
-                reason,
-                meta.get("correlation_id"),
-                trace_of(meta.get("traceparent")),
-            ),
+        outcome = "accepted"
+        status: int | None = None
+        reason: str | None = None
+        match event:
+            case AccessDenied(status=status, reason=reason, target=target):
+                outcome = "denied"
+            case RateLimitExceeded(window_start=window_start, refused=refused):
+                actor, outcome, status = f"key:{event.aggregate_id}", "denied", 429
+                reason = f"rate-limited: {refused} refused in the minute from {window_start}"
+        yield Statement.insert_or_add(
+            TABLE,
+            ("command_id",),
+            command_id=meta.command_id,
+            tenant_id=meta.tenant_id,
+            position=event.position,
+            at=event.recorded_at,
+            actor=actor,
+            key_id=key_of(actor),
+            action=meta.command or event_name(event),
+            target=target,
+            outcome=outcome,
+            status=status,
+            reason=reason,
+            request_id=meta.correlation_id,
+            trace_id=trace_of(meta.traceparent),
+            events=Plus(1),
         )
 
 

@@ -1,48 +1,129 @@
-"""What a projection is: named tables in a schema, and SQL statements for each event.
+"""What a projection is: named tables in a schema, and statements for each typed event.
 
-The engine owns transactions, checkpoints and schemas; a projection only maps events to rows.
+The engine owns transactions, checkpoints and schemas; a projection only maps events to
+rows, naming each column it writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
-from domain.events import RecordedEvent
+from projections.events import Event
 
 READ_SCHEMA = "rm"  # stable views over the live generation of each projection
+INSERT, UPDATE, INSERT_OR_ADD = "insert", "update", "insert_or_add"
+_tuple = tuple.__new__  # makes a named tuple without its own __new__, a Python function
+
+
+class Plus(NamedTuple):
+    """A change that adds ``amount`` to the column's value instead of replacing it."""
+
+    amount: Any
+
+
+class Shape(NamedTuple):
+    """What a statement does, by name: the engine sends runs of plain inserts by COPY, and
+    tests apply statements to tables in memory.
+
+    ``columns`` name the parameters in order; an update's ``key`` columns follow them
+    (``unset`` ones must be NULL, without a parameter), an insert-or-add's ``key`` is its
+    conflict target; ``added`` columns add their value to the row's.
+    """
+
+    kind: str
+    table: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...] = ()
+    unset: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
 
 
 class Statement(NamedTuple):
-    """SQL with a ``{schema}`` placeholder for the projection's tables, and its parameters.
-    (A named tuple: a rebuild makes one per event, and tuples are the cheapest to make.)"""
+    """SQL with a ``{schema}`` placeholder for the projection's tables, its parameters,
+    and its shape. (A named tuple: a rebuild makes one per event; docs/decisions/0007.)"""
 
     sql: str
     params: tuple[Any, ...]
-    copy: CopyInto | None = None  # plain inserts: where the same rows may go by COPY
+    shape: Shape | None = None
 
     @classmethod
-    def insert(cls, table: str, columns: tuple[str, ...], values: tuple[Any, ...]) -> Statement:
-        """A plain INSERT of one row, which the engine may send with its neighbours as COPY."""
-        sql, into = _insert(table, columns)
-        return cls(sql, values, into)
+    def insert(cls, table: str, /, **values: Any) -> Statement:
+        """A plain INSERT of one row."""
+        sql, shape = _insert(table, tuple(values))
+        return _tuple(cls, (sql, tuple(values.values()), shape))
 
+    @classmethod
+    def update(cls, table: str, where: Mapping[str, Any], /, **changes: Any) -> Statement:
+        """UPDATE the rows whose ``where`` columns equal the values given (``None``: are
+        NULL), setting each changed column (a `Plus` adds to it)."""
+        added = tuple(column for column, value in changes.items() if type(value) is Plus)
+        key = tuple(column for column, value in where.items() if value is not None)
+        unset = tuple(column for column, value in where.items() if value is None)
+        sql, shape = _update(table, tuple(changes), key, unset, added)
+        params = [value.amount if type(value) is Plus else value for value in changes.values()]
+        params.extend(where[column] for column in key)
+        return _tuple(cls, (sql, tuple(params), shape))
 
-class CopyInto(NamedTuple):
-    """The table and columns of a plain insert, for sending a run of them as one COPY."""
-
-    table: str
-    columns: tuple[str, ...]
+    @classmethod
+    def insert_or_add(cls, table: str, key: tuple[str, ...], /, **values: Any) -> Statement:
+        """INSERT a row, or where one with the same ``key`` exists, add its `Plus` values
+        to that row's (its other columns stay)."""
+        added = tuple(column for column, value in values.items() if type(value) is Plus)
+        sql, shape = _insert_or_add(table, tuple(values), key, added)
+        params = tuple(value.amount if type(value) is Plus else value for value in values.values())
+        return _tuple(cls, (sql, params, shape))
 
 
 @cache
-def _insert(table: str, columns: tuple[str, ...]) -> tuple[str, CopyInto]:
+def _insert(table: str, columns: tuple[str, ...]) -> tuple[str, Shape]:
     marks = ", ".join(["%s"] * len(columns))
     return (
         f"INSERT INTO {{schema}}.{table} ({', '.join(columns)}) VALUES ({marks})",
-        CopyInto(table, columns),
+        Shape(INSERT, table, columns),
     )
+
+
+@cache
+def _update(
+    table: str,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    unset: tuple[str, ...],
+    added: tuple[str, ...],
+) -> tuple[str, Shape]:
+    changes = ", ".join(
+        f"{column} = {column} + %s" if column in added else f"{column} = %s" for column in columns
+    )
+    where = " AND ".join([f"{column} = %s" for column in key] + [f"{c} IS NULL" for c in unset])
+    return (
+        f"UPDATE {{schema}}.{table} SET {changes} WHERE {where}",
+        Shape(UPDATE, table, columns, key, unset, added),
+    )
+
+
+@cache
+def _insert_or_add(
+    table: str, columns: tuple[str, ...], key: tuple[str, ...], added: tuple[str, ...]
+) -> tuple[str, Shape]:
+    marks = ", ".join(["%s"] * len(columns))
+    sums = ", ".join(f"{column} = existing.{column} + excluded.{column}" for column in added)
+    on_conflict = f"DO UPDATE SET {sums}" if added else "DO NOTHING"
+    return (
+        f"INSERT INTO {{schema}}.{table} AS existing ({', '.join(columns)}) VALUES ({marks})"
+        f" ON CONFLICT ({', '.join(key)}) {on_conflict}",
+        Shape(INSERT_OR_ADD, table, columns, key, (), added),
+    )
+
+
+class AddedColumn(NamedTuple):
+    """A column a table gained after generations of it were created: added to them at
+    start, filled with its default, so the read model need not be rebuilt for it."""
+
+    table: str
+    name: str
+    definition: str  # type and default, e.g. "text NOT NULL DEFAULT 'text/plain'"
 
 
 class Projection(Protocol):
@@ -52,11 +133,15 @@ class Projection(Protocol):
     tables: tuple[str, ...]
 
     @property
+    def added_columns(self) -> tuple[AddedColumn, ...]:
+        """Columns its tables gained since they were first created."""
+
+    @property
     def event_types(self) -> frozenset[str] | None:
         """The types ``apply`` takes; ``None`` for every event."""
 
     def ddl(self) -> Iterable[str]:
         """CREATE statements for the tables and indexes, with ``{schema}`` placeholders."""
 
-    def apply(self, event: RecordedEvent) -> Iterable[Statement]:
+    def apply(self, event: Event) -> Iterable[Statement]:
         """The statements that apply one event (only called for ``event_types``, if given)."""

@@ -11,17 +11,27 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from domain.events import RecordedEvent
-from projections.base import READ_SCHEMA, Statement
+from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
+from projections.events import (
+    ConversationArchived,
+    ConversationRenamed,
+    ConversationStarted,
+    Event,
+    MessagePosted,
+    names,
+)
+
+TABLE = "conversations"
 
 
 class ConversationsProjection:
     """One row per conversation, with message count and last activity."""
 
     name = "conversations"
-    tables: tuple[str, ...] = ("conversations",)
-    event_types = frozenset(
-        {"ConversationStarted", "MessagePosted", "ConversationRenamed", "ConversationArchived"}
+    tables: tuple[str, ...] = (TABLE,)
+    added_columns: tuple[AddedColumn, ...] = ()
+    event_types = names(
+        ConversationStarted, MessagePosted, ConversationRenamed, ConversationArchived
     )
 
     def ddl(self) -> Iterable[str]:
@@ -35,43 +45,37 @@ class ConversationsProjection:
         )
         yield ("CREATE INDEX ON {schema}.conversations (tenant_id, started_position DESC)")
 
-    def apply(self, event: RecordedEvent) -> Iterable[Statement]:
-        data, at = event.data, event.recorded_at
-        if event.type == "ConversationStarted":
-            yield Statement(
-                "INSERT INTO {schema}.conversations (id, tenant_id, title, participants, version,"
-                " created_at, updated_at, last_activity_at, started_position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    event.aggregate_id,
-                    data["tenant_id"],
-                    data["title"],
-                    json.dumps(data["participants"]),
-                    event.version,
-                    at,
-                    at,
-                    at,
-                    event.position,
-                ),
-            )
-        elif event.type == "MessagePosted":
-            yield Statement(
-                "UPDATE {schema}.conversations SET message_count = message_count + 1,"
-                " version = %s, updated_at = %s, last_activity_at = %s WHERE id = %s",
-                (event.version, at, at, event.aggregate_id),
-            )
-        elif event.type == "ConversationRenamed":
-            yield Statement(
-                "UPDATE {schema}.conversations SET title = %s, version = %s, updated_at = %s"
-                " WHERE id = %s",
-                (data["title"], event.version, at, event.aggregate_id),
-            )
-        elif event.type == "ConversationArchived":
-            yield Statement(
-                "UPDATE {schema}.conversations SET archived = true, version = %s, updated_at = %s"
-                " WHERE id = %s",
-                (event.version, at, event.aggregate_id),
-            )
+    def apply(self, event: Event) -> Iterable[Statement]:
+        at, version, this = event.recorded_at, event.version, {"id": event.aggregate_id}
+        match event:
+            case ConversationStarted(tenant_id=tenant, title=title, participants=participants):
+                yield Statement.insert(
+                    TABLE,
+                    id=event.aggregate_id,
+                    tenant_id=tenant,
+                    title=title,
+                    participants=json.dumps(participants),
+                    message_count=0,
+                    archived=False,
+                    version=version,
+                    created_at=at,
+                    updated_at=at,
+                    last_activity_at=at,
+                    started_position=event.position,
+                )
+            case MessagePosted():
+                yield Statement.update(
+                    TABLE,
+                    this,
+                    message_count=Plus(1),
+                    version=version,
+                    updated_at=at,
+                    last_activity_at=at,
+                )
+            case ConversationRenamed(title=title):
+                yield Statement.update(TABLE, this, title=title, version=version, updated_at=at)
+            case ConversationArchived():
+                yield Statement.update(TABLE, this, archived=True, version=version, updated_at=at)
 
 
 @dataclass(frozen=True)

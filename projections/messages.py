@@ -14,25 +14,16 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from domain.events import RecordedEvent
-from projections.base import READ_SCHEMA, Statement
+from domain.conversation import PLAIN_TEXT
+from projections.base import READ_SCHEMA, AddedColumn, Statement
+from projections.events import Event, MessagePosted, names
 
-INSERTED = (
-    "message_id",
-    "conversation_id",
-    "tenant_id",
-    "role",
-    "author",
-    "content",
-    "tokens",
-    "position",
-    "created_at",
-)
+CONTENT_TYPE_COLUMN = f"text NOT NULL DEFAULT '{PLAIN_TEXT}'"  # as MessagePosted v1 upcasts
 COLUMNS_DDL = (
     "message_id uuid NOT NULL, conversation_id uuid NOT NULL,"
     " tenant_id text NOT NULL, role text NOT NULL, author text NOT NULL,"
     " content text NOT NULL, tokens integer, position bigint NOT NULL,"
-    " created_at timestamptz NOT NULL"
+    f" created_at timestamptz NOT NULL, content_type {CONTENT_TYPE_COLUMN}"
 )
 
 
@@ -43,9 +34,13 @@ class MessageRowsProjection:
 
     name: str
     tables: tuple[str, ...]
-    event_types = frozenset({"MessagePosted"})
+    event_types = names(MessagePosted)
     extra_columns = ""
     indexes: tuple[str, ...] = ()
+
+    @property
+    def added_columns(self) -> tuple[AddedColumn, ...]:
+        return (AddedColumn(self.tables[0], "content_type", CONTENT_TYPE_COLUMN),)
 
     def ddl(self) -> Iterable[str]:
         (table,) = self.tables
@@ -55,23 +50,22 @@ class MessageRowsProjection:
         for index in self.indexes:
             yield f"CREATE INDEX ON {{schema}}.{table} {index}"
 
-    def apply(self, event: RecordedEvent) -> Iterable[Statement]:
-        data = event.data
-        yield Statement.insert(
-            self.tables[0],
-            INSERTED,
-            (
-                data["message_id"],
-                event.aggregate_id,
-                event.tenant_id,
-                data["role"],
-                data["author"],
-                data["content"],
-                data.get("tokens"),
-                event.position,
-                event.recorded_at,
-            ),
-        )
+    def apply(self, event: Event) -> Iterable[Statement]:
+        match event:
+            case MessagePosted():
+                yield Statement.insert(
+                    self.tables[0],
+                    message_id=event.message_id,
+                    conversation_id=event.aggregate_id,
+                    tenant_id=event.metadata.tenant_id,
+                    role=event.role,
+                    author=event.author,
+                    content=event.content,
+                    tokens=event.tokens,
+                    position=event.position,
+                    created_at=event.recorded_at,
+                    content_type=event.content_type,
+                )
 
 
 class MessagesProjection(MessageRowsProjection):
@@ -92,9 +86,12 @@ class MessageRow:
     tokens: int | None
     position: int
     created_at: datetime
+    content_type: str
 
 
-COLUMNS = "message_id, conversation_id, role, author, content, tokens, position, created_at"
+COLUMNS = (
+    "message_id, conversation_id, role, author, content, tokens, position, created_at, content_type"
+)
 
 
 def message_row(values: dict[str, Any]) -> MessageRow:

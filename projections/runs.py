@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from psycopg import Connection
 
-from domain.events import RecordedEvent
-from projections.base import READ_SCHEMA, Statement
+from projections.base import READ_SCHEMA, AddedColumn, Statement
+from projections.events import (
+    ENVELOPE,
+    AgentRunCancelled,
+    AgentRunCompleted,
+    AgentRunFailed,
+    AgentRunStarted,
+    AgentThought,
+    Event,
+    ToolExecutionCompleted,
+    ToolExecutionStarted,
+    event_name,
+    names,
+)
 
 # The five agent events (and failed/cancelled) by which runs are known on the wire.
 WIRE_TYPES = {
@@ -23,19 +36,24 @@ WIRE_TYPES = {
     "AgentRunFailed": "agent_failed",
     "AgentRunCancelled": "agent_cancelled",
 }
-FINAL_STATES = {
-    "AgentRunCompleted": "completed",
-    "AgentRunFailed": "failed",
-    "AgentRunCancelled": "cancelled",
-}
+RUNS, STEPS = "runs", "run_steps"
 
 
 class RunsProjection:
     """One row per run and one per step."""
 
     name = "runs"
-    tables: tuple[str, ...] = ("runs", "run_steps")
-    event_types = frozenset(WIRE_TYPES)
+    tables: tuple[str, ...] = (RUNS, STEPS)
+    added_columns: tuple[AddedColumn, ...] = ()
+    event_types = names(
+        AgentRunStarted,
+        AgentThought,
+        ToolExecutionStarted,
+        ToolExecutionCompleted,
+        AgentRunCompleted,
+        AgentRunFailed,
+        AgentRunCancelled,
+    )
 
     def ddl(self) -> Iterable[str]:
         yield (
@@ -55,71 +73,83 @@ class RunsProjection:
         )
         yield "CREATE INDEX ON {schema}.run_steps (run_id, position)"
 
-    def apply(self, event: RecordedEvent) -> Iterable[Statement]:
-        data, at, run = event.data, event.recorded_at, event.aggregate_id
-        if event.type == "AgentRunStarted":
-            yield Statement(
-                "INSERT INTO {schema}.runs (id, tenant_id, conversation_id, agent, model, state,"
-                " input_message_id, started_at, version, started_position)"
-                " VALUES (%s, %s, %s, %s, %s, 'running', %s, %s, %s, %s)",
-                (
-                    run,
-                    data["tenant_id"],
-                    data["conversation_id"],
-                    data["agent"],
-                    data["model"],
-                    data.get("input_message_id"),
-                    at,
-                    event.version,
-                    event.position,
-                ),
-            )
-        elif event.type == "AgentRunCompleted":
-            usage = data["usage"]
-            yield Statement(
-                "UPDATE {schema}.runs SET state = 'completed', output_message_id = %s,"
-                " input_tokens = %s, output_tokens = %s, cost_usd = %s, ended_at = %s,"
-                " version = %s WHERE id = %s",
-                (
-                    data["output_message_id"],
-                    int(usage.get("input_tokens", 0)),
-                    int(usage.get("output_tokens", 0)),
-                    usage.get("cost_usd", 0),
-                    at,
-                    event.version,
-                    run,
-                ),
-            )
-        elif event.type in FINAL_STATES:
-            yield Statement(
-                "UPDATE {schema}.runs SET state = %s, error = %s, ended_at = %s, version = %s"
-                " WHERE id = %s",
-                (
-                    FINAL_STATES[event.type],
-                    data.get("error") or data.get("reason"),
-                    at,
-                    event.version,
-                    run,
-                ),
-            )
-        else:
-            yield Statement(
-                "UPDATE {schema}.runs SET version = %s WHERE id = %s", (event.version, run)
-            )
-        detail = {k: v for k, v in data.items() if k not in ("tenant_id",)}
-        yield Statement(
-            "INSERT INTO {schema}.run_steps (position, run_id, kind, at, call_id, tool, detail)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (
-                event.position,
-                run,
-                WIRE_TYPES[event.type],
-                at,
-                data.get("call_id"),
-                data.get("tool"),
-                json.dumps(detail),
-            ),
+    def apply(self, event: Event) -> Iterable[Statement]:
+        yield self._run(event)
+        yield self._step(event)
+
+    @staticmethod
+    def _run(event: Event) -> Statement:
+        at, version, this = event.recorded_at, event.version, {"id": event.aggregate_id}
+        match event:
+            case AgentRunStarted():
+                return Statement.insert(
+                    RUNS,
+                    id=event.aggregate_id,
+                    tenant_id=event.tenant_id,
+                    conversation_id=event.conversation_id,
+                    agent=event.agent,
+                    model=event.model,
+                    state="running",
+                    input_message_id=event.input_message_id,
+                    input_tokens=0,
+                    output_tokens=0,
+                    cost_usd=0,
+                    started_at=at,
+                    version=version,
+                    started_position=event.position,
+                )
+            case AgentRunCompleted(output_message_id=output_message_id, usage=usage):
+                return Statement.update(
+                    RUNS,
+                    this,
+                    state="completed",
+                    output_message_id=output_message_id,
+                    input_tokens=int(usage.get("input_tokens", 0)),
+                    output_tokens=int(usage.get("output_tokens", 0)),
+                    cost_usd=usage.get("cost_usd", 0),
+                    ended_at=at,
+                    version=version,
+                )
+            case AgentRunFailed(error=error):
+                return Statement.update(
+                    RUNS, this, state="failed", error=error, ended_at=at, version=version
+                )
+            case AgentRunCancelled(reason=reason):
+                return Statement.update(
+                    RUNS, this, state="cancelled", error=reason, ended_at=at, version=version
+                )
+            case _:
+                return Statement.update(RUNS, this, version=version)
+
+    @staticmethod
+    def _step(event: Event) -> Statement:
+        call_id: str | None = None
+        tool: str | None = None
+        match event:
+            case ToolExecutionStarted(call_id=call_id, tool=tool):
+                pass
+            case ToolExecutionCompleted(call_id=call_id):
+                pass
+        return Statement.insert(
+            STEPS,
+            position=event.position,
+            run_id=event.aggregate_id,
+            kind=WIRE_TYPES[event_name(event)],
+            at=event.recorded_at,
+            call_id=call_id,
+            tool=tool,
+            detail=msgspec.json.encode(step_detail(event)).decode(),
         )
+
+
+def step_detail(event: Event) -> dict[str, Any]:
+    """A step's own fields, as its timeline shows them (the tenant is the run's)."""
+    return {name: getattr(event, name) for name in _detail_fields(type(event))}
+
+
+@cache
+def _detail_fields(kind: type[Event]) -> tuple[str, ...]:
+    return tuple(f for f in kind.__struct_fields__ if f not in ENVELOPE and f != "tenant_id")
 
 
 RUN_COLUMNS = (

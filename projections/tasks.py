@@ -6,39 +6,49 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from psycopg import Connection
 
-from domain.events import RecordedEvent
-from projections.base import READ_SCHEMA, Statement
+from projections.base import READ_SCHEMA, AddedColumn, Statement
+from projections.events import (
+    Event,
+    TaskCancelled,
+    TaskDeadLettered,
+    TaskFailed,
+    TaskProgressed,
+    TaskStarted,
+    TaskSubmitted,
+    TaskSucceeded,
+    TaskTimedOut,
+    names,
+)
 
-T = "{schema}.tasks"
-A = "{schema}.task_attempts"
+T, A = "tasks", "task_attempts"
 
 
 class TasksProjection:
     """One row per task and one per attempt."""
 
     name = "tasks"
-    tables: tuple[str, ...] = ("tasks", "task_attempts")
-    event_types = frozenset(
-        {
-            "TaskSubmitted",
-            "TaskStarted",
-            "TaskProgressed",
-            "TaskSucceeded",
-            "TaskFailed",
-            "TaskTimedOut",
-            "TaskCancelled",
-            "TaskDeadLettered",
-        }
+    tables: tuple[str, ...] = (T, A)
+    added_columns: tuple[AddedColumn, ...] = ()
+    event_types = names(
+        TaskSubmitted,
+        TaskStarted,
+        TaskProgressed,
+        TaskSucceeded,
+        TaskFailed,
+        TaskTimedOut,
+        TaskCancelled,
+        TaskDeadLettered,
     )
 
     def ddl(self) -> Iterable[str]:
         yield (
-            f"CREATE TABLE {T} ("
+            "CREATE TABLE {schema}.tasks ("
             " id uuid PRIMARY KEY, tenant_id text NOT NULL, type text NOT NULL,"
             " payload jsonb, priority smallint NOT NULL, max_attempts smallint NOT NULL,"
             " timeout_s double precision NOT NULL, state text NOT NULL,"
@@ -48,103 +58,138 @@ class TasksProjection:
             " updated_at timestamptz NOT NULL, finished_at timestamptz,"
             " version integer NOT NULL, submitted_position bigint NOT NULL)"
         )
-        yield (f"CREATE INDEX ON {T} (tenant_id, state, type, priority DESC, submitted_position)")
-        yield f"CREATE INDEX ON {T} (tenant_id, submitted_position DESC)"
-        yield f"CREATE INDEX ON {T} (lease_until) WHERE state = 'running'"
         yield (
-            f"CREATE TABLE {A} ("
+            "CREATE INDEX ON {schema}.tasks"
+            " (tenant_id, state, type, priority DESC, submitted_position)"
+        )
+        yield "CREATE INDEX ON {schema}.tasks (tenant_id, submitted_position DESC)"
+        yield "CREATE INDEX ON {schema}.tasks (lease_until) WHERE state = 'running'"
+        yield (
+            "CREATE TABLE {schema}.task_attempts ("
             " task_id uuid NOT NULL, attempt smallint NOT NULL, tenant_id text NOT NULL,"
             " worker_id text NOT NULL, started_at timestamptz NOT NULL, ended_at timestamptz,"
             " outcome text, error text, PRIMARY KEY (task_id, attempt))"
         )
-        yield f"CREATE INDEX ON {A} (tenant_id, ended_at)"
+        yield "CREATE INDEX ON {schema}.task_attempts (tenant_id, ended_at)"
 
-    def apply(self, event: RecordedEvent) -> Iterable[Statement]:
-        d, at, task, v = event.data, event.recorded_at, event.aggregate_id, event.version
-        kind = event.type
-        if kind == "TaskSubmitted":
-            yield Statement(
-                f"INSERT INTO {T} (id, tenant_id, type, payload, priority, max_attempts,"
-                " timeout_s, state, run_at, submitted_at, updated_at, version,"
-                " submitted_position) VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending',"
-                " %s::timestamptz, %s, %s, %s, %s)",
-                (
-                    task,
-                    d["tenant_id"],
-                    d["type"],
-                    json.dumps(d["payload"]),
-                    d["priority"],
-                    d["max_attempts"],
-                    d["timeout_s"],
-                    d["run_at"],
-                    at,
-                    at,
-                    v,
-                    event.position,
-                ),
-            )
-        elif kind == "TaskStarted":
-            yield Statement(
-                f"UPDATE {T} SET state = 'running', attempt = %s, worker_id = %s,"
-                " lease_until = %s::timestamptz, progress = NULL, note = NULL,"
-                " updated_at = %s, version = %s WHERE id = %s",
-                (d["attempt"], d["worker_id"], d["lease_until"], at, v, task),
-            )
-            yield Statement(
-                f"INSERT INTO {A} (task_id, attempt, tenant_id, worker_id, started_at)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (task, d["attempt"], event.tenant_id, d["worker_id"], at),
-            )
-        elif kind == "TaskProgressed":
-            yield Statement(
-                f"UPDATE {T} SET progress = coalesce(%s, progress), note = coalesce(%s, note),"
-                " lease_until = %s::timestamptz, updated_at = %s, version = %s WHERE id = %s",
-                (d["percent"], d["note"], d["lease_until"], at, v, task),
-            )
-        elif kind == "TaskSucceeded":
-            yield Statement(
-                f"UPDATE {T} SET state = 'succeeded', result = %s, lease_until = NULL,"
-                " finished_at = %s, updated_at = %s, version = %s WHERE id = %s",
-                (json.dumps(d["result"]), at, at, v, task),
-            )
-            yield from self._end_attempt(task, None, at, "succeeded", None)
-        elif kind in ("TaskFailed", "TaskTimedOut"):
-            retry_at = d.get("retry_at")
-            error = d.get("error") or "timed out"
-            state = "pending" if retry_at or kind == "TaskTimedOut" else "failed"
-            yield Statement(
-                f"UPDATE {T} SET state = %s, run_at = coalesce(%s::timestamptz, run_at),"
-                " worker_id = NULL, lease_until = NULL, last_error = %s,"
-                " finished_at = CASE WHEN %s = 'failed' THEN %s ELSE NULL END,"
-                " updated_at = %s, version = %s WHERE id = %s",
-                (state, retry_at, error, state, at, at, v, task),
-            )
-            outcome = "failed" if kind == "TaskFailed" else "timed_out"
-            yield from self._end_attempt(task, d["attempt"], at, outcome, error)
-        elif kind == "TaskDeadLettered":
-            yield Statement(
-                f"UPDATE {T} SET state = 'dead', last_error = %s, finished_at = %s,"
-                " updated_at = %s, version = %s WHERE id = %s",
-                (d["last_error"], at, at, v, task),
-            )
-        elif kind == "TaskCancelled":
-            yield Statement(
-                f"UPDATE {T} SET state = 'cancelled', cancel_reason = %s, lease_until = NULL,"
-                " finished_at = %s, updated_at = %s, version = %s WHERE id = %s",
-                (d["reason"], at, at, v, task),
-            )
-            yield from self._end_attempt(task, None, at, "cancelled", d["reason"])
+    def apply(self, event: Event) -> Iterable[Statement]:
+        at, version, task = event.recorded_at, event.version, event.aggregate_id
+        this = {"id": task}
+        match event:
+            case TaskSubmitted():
+                yield Statement.insert(
+                    T,
+                    id=task,
+                    tenant_id=event.tenant_id,
+                    type=event.type,
+                    payload=json.dumps(event.payload),
+                    priority=event.priority,
+                    max_attempts=event.max_attempts,
+                    timeout_s=event.timeout_s,
+                    state="pending",
+                    attempt=0,
+                    run_at=event.run_at,
+                    submitted_at=at,
+                    updated_at=at,
+                    version=version,
+                    submitted_position=event.position,
+                )
+            case TaskStarted(attempt=attempt, worker_id=worker_id, lease_until=lease_until):
+                yield Statement.update(
+                    T,
+                    this,
+                    state="running",
+                    attempt=attempt,
+                    worker_id=worker_id,
+                    lease_until=lease_until,
+                    progress=None,
+                    note=None,
+                    updated_at=at,
+                    version=version,
+                )
+                yield Statement.insert(
+                    A,
+                    task_id=task,
+                    attempt=attempt,
+                    tenant_id=event.metadata.tenant_id,
+                    worker_id=worker_id,
+                    started_at=at,
+                )
+            case TaskProgressed(percent=percent, note=note, lease_until=lease_until):
+                sent = {"progress": percent, "note": note}  # a heartbeat without them keeps them
+                given = {column: value for column, value in sent.items() if value is not None}
+                yield Statement.update(
+                    T, this, **given, lease_until=lease_until, updated_at=at, version=version
+                )
+            case TaskSucceeded(result=result):
+                yield Statement.update(
+                    T,
+                    this,
+                    state="succeeded",
+                    result=json.dumps(result),
+                    lease_until=None,
+                    finished_at=at,
+                    updated_at=at,
+                    version=version,
+                )
+                yield self._attempt_ended(task, None, at, "succeeded", None)
+            case TaskFailed(error=error, attempt=attempt, retry_at=retry_at):
+                state = "pending" if retry_at is not None else "failed"
+                yield self._given_back(event, state, retry_at, error)
+                yield self._attempt_ended(task, attempt, at, "failed", error)
+            case TaskTimedOut(attempt=attempt, retry_at=retry_at):
+                yield self._given_back(event, "pending", retry_at, "timed out")
+                yield self._attempt_ended(task, attempt, at, "timed_out", "timed out")
+            case TaskDeadLettered(last_error=last_error):
+                yield Statement.update(
+                    T,
+                    this,
+                    state="dead",
+                    last_error=last_error,
+                    finished_at=at,
+                    updated_at=at,
+                    version=version,
+                )
+            case TaskCancelled(reason=reason):
+                yield Statement.update(
+                    T,
+                    this,
+                    state="cancelled",
+                    cancel_reason=reason,
+                    lease_until=None,
+                    finished_at=at,
+                    updated_at=at,
+                    version=version,
+                )
+                yield self._attempt_ended(task, None, at, "cancelled", reason)
 
     @staticmethod
-    def _end_attempt(
-        task: UUID, attempt: int | None, at: Any, outcome: str, error: str | None
-    ) -> Iterable[Statement]:
-        """Close the given attempt (or the open one)."""
-        yield Statement(
-            f"UPDATE {A} SET ended_at = %s, outcome = %s, error = %s"
-            " WHERE task_id = %s AND ended_at IS NULL AND (%s::smallint IS NULL OR attempt = %s)",
-            (at, outcome, error, task, attempt, attempt),
+    def _given_back(event: Event, state: str, retry_at: datetime | None, error: str) -> Statement:
+        """The task after its attempt failed: waiting for its retry, or failed for good."""
+        retry = {} if retry_at is None else {"run_at": retry_at}
+        at = event.recorded_at
+        return Statement.update(
+            T,
+            {"id": event.aggregate_id},
+            **retry,
+            state=state,
+            worker_id=None,
+            lease_until=None,
+            last_error=error,
+            finished_at=at if state == "failed" else None,
+            updated_at=at,
+            version=event.version,
         )
+
+    @staticmethod
+    def _attempt_ended(
+        task: UUID, attempt: int | None, at: datetime, outcome: str, error: str | None
+    ) -> Statement:
+        """Close the given attempt (or the open one)."""
+        still_open: dict[str, Any] = {"task_id": task, "ended_at": None}
+        if attempt is not None:
+            still_open["attempt"] = attempt
+        return Statement.update(A, still_open, ended_at=at, outcome=outcome, error=error)
 
 
 TASK_COLUMNS = (

@@ -8,45 +8,43 @@ from typing import Any
 
 from psycopg import Connection
 
-from domain.events import RecordedEvent
 from projections.audit import key_of
-from projections.base import READ_SCHEMA, Statement
+from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
+from projections.events import AgentRunCompleted, Event, names
 
-T = "{schema}.usage"
+TABLE = "usage"
 
 
 class UsageProjection:
     """Sums of each completed run's usage, by the key that completed it."""
 
     name = "usage"
-    tables: tuple[str, ...] = ("usage",)
-    event_types = frozenset({"AgentRunCompleted"})
+    tables: tuple[str, ...] = (TABLE,)
+    added_columns: tuple[AddedColumn, ...] = ()
+    event_types = names(AgentRunCompleted)
 
     def ddl(self) -> Iterable[str]:
         yield (
-            f"CREATE TABLE {T} ("
+            "CREATE TABLE {schema}.usage ("
             " tenant_id text NOT NULL, day date NOT NULL, key_id text NOT NULL,"
             " runs bigint NOT NULL, input_tokens bigint NOT NULL, output_tokens bigint NOT NULL,"
             " cost_usd numeric NOT NULL, PRIMARY KEY (tenant_id, day, key_id))"
         )
 
-    def apply(self, event: RecordedEvent) -> Iterable[Statement]:
-        usage = event.data.get("usage") or {}
-        yield Statement(
-            f"INSERT INTO {T} AS u VALUES (%s, %s, %s, 1, %s, %s, %s)"
-            " ON CONFLICT (tenant_id, day, key_id) DO UPDATE SET runs = u.runs + 1,"
-            " input_tokens = u.input_tokens + excluded.input_tokens,"
-            " output_tokens = u.output_tokens + excluded.output_tokens,"
-            " cost_usd = u.cost_usd + excluded.cost_usd",
-            (
-                event.tenant_id,
-                event.recorded_at.astimezone(UTC).date(),
-                key_of(str(event.metadata.get("actor", ""))) or "",
-                int(usage.get("input_tokens", 0)),
-                int(usage.get("output_tokens", 0)),
-                usage.get("cost_usd", 0),
-            ),
-        )
+    def apply(self, event: Event) -> Iterable[Statement]:
+        match event:
+            case AgentRunCompleted(usage=usage, metadata=metadata):
+                yield Statement.insert_or_add(
+                    TABLE,
+                    ("tenant_id", "day", "key_id"),
+                    tenant_id=metadata.tenant_id,
+                    day=event.recorded_at.astimezone(UTC).date(),
+                    key_id=key_of(metadata.actor or "") or "",
+                    runs=Plus(1),
+                    input_tokens=Plus(int(usage.get("input_tokens", 0))),
+                    output_tokens=Plus(int(usage.get("output_tokens", 0))),
+                    cost_usd=Plus(usage.get("cost_usd", 0)),
+                )
 
 
 def usage_of_day(conn: Connection[dict[str, Any]], tenant_id: str, day: date) -> dict[str, Any]:

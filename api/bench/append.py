@@ -59,7 +59,8 @@ def concurrently(callers: int, commands: int, command: Callable[[int], object]) 
 
 def store_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS) -> float:
     """Commands/s of starting conversations through the CommandRunner and the store, from
-    ``callers`` coroutines awaiting ``run_async`` (as the HTTP API calls it, on its loop)."""
+    ``callers`` coroutines awaiting the runner on the store's home loop (as the HTTP API
+    calls it, on its loop)."""
     runner = CommandRunner(store)
     context = CommandContext("bench", "bench", "conversations.start")
     counter = iter(range(commands))
@@ -71,9 +72,10 @@ def store_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS)
                 conversation = Conversation.start("bench", title, [])
                 return Change((conversation,), conversation)
 
-            await runner.run_async(context, decide, decide_blocks=False)
+            await runner.run(context, decide, decide_blocks=False)
 
     async def all_callers() -> float:
+        store.portal.attach()  # this loop writes, as the API's does
         began = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(callers)))
         return commands / (time.perf_counter() - began)

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from api.bench.processes import running
+from api.bench.launch import running
 from infrastructure.embedded import free_port
 from infrastructure.settings import Settings
 

@@ -26,7 +26,7 @@ def long_conversation(store: PostgresEventStore, events: int) -> UUID:
     while conversation.version < events:
         for _ in range(min(CHUNK - conversation.version % CHUNK, events - conversation.version)):
             conversation.post_message(uuid.uuid4(), "user", "a message of ten words or so", None, 9)
-        store.commit(context, Change((conversation,), conversation))
+        store.portal.call(store.commit, context, Change((conversation,), conversation))
     return conversation.id
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from api.bench.live import bench_live, summary
-from api.bench.processes import bench_key
+from api.bench.fanout import bench_live, summary
+from api.bench.launch import bench_key
 from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
 from api.bench.report import Plan, Report, fresh_database
 from api.bench.tasks import (

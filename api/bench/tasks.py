@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import httpx
 import psycopg
 
-from api.bench.processes import running
+from api.bench.launch import running
 from infrastructure.embedded import free_port
 from infrastructure.settings import Settings
 

@@ -57,7 +57,9 @@ def fill_log(dsn: str, events: int, per_conversation: int = 500, tenant: str = "
                         "role": "user" if version % 2 else "assistant",
                         "content": text,
                         "tokens": len(text) // 4,
+                        "content_type": "text/plain",
                         "metadata": metadata,
+                        "class_version": 2,  # as MessagePosted stores it today
                     }
                     copy.write_row(
                         (conversation, version, POSTED, encode(posted), tenant, POSTED_TYPE)

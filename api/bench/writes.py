@@ -11,8 +11,8 @@ from dataclasses import replace
 
 from api.bench.append import bare_rate, encoded_rows, raw_rate, store_rate
 from api.bench.http import WORKERS, http_figures
+from api.bench.launch import bench_key
 from api.bench.load import cold_loads_ms, long_conversation, replay_ms
-from api.bench.processes import bench_key
 from api.bench.report import Plan, Report, checkpoint, fresh_database
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Response
 
@@ -17,9 +18,9 @@ from api.http.reads import (
     READ_MODEL,
     After,
     MinPosition,
+    ReadModels,
     next_cursor_of,
     parse_cursor,
-    read_model,
 )
 from application.context import Principal
 from domain.values import in_utc
@@ -63,6 +64,7 @@ class AuditController(Controller):
     async def entries(
         self,
         request: Request[Principal, Any, Any],
+        read_models: NamedDependency[ReadModels],
         actor: Filter = None,
         action: Filter = None,
         target: Filter = None,
@@ -84,8 +86,7 @@ class AuditController(Controller):
             until and in_utc("until", until),
         )
         cursor = parse_cursor(after)
-        (rows, next_cursor), headers = await read_model(
-            request,
+        (rows, next_cursor), headers = await read_models.query(
             ("audit",),
             lambda conn: audit_entries(conn, query, cursor, limit),
             min_position,

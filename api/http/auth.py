@@ -41,8 +41,8 @@ def authentication_middleware() -> DefineMiddleware:
 
 @dataclass(frozen=True)
 class Requires:
-    """A guard that lets through only principals holding ``scope``. A coroutine, so
-    Litestar runs it on the event loop (a plain function would cost a thread hop)."""
+    """A guard that lets through only principals holding ``scope``; a coroutine, so
+    Litestar runs it on the event loop rather than in a worker thread."""
 
     scope: str
 

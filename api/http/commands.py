@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-import anyio.to_thread
 import msgspec
 from litestar import Request
 from litestar.di import Provide
@@ -122,6 +120,10 @@ class Changed(msgspec.Struct):
     version: int
     position: int
 
+    @classmethod
+    def of(cls, result: CommandResult) -> Changed:
+        return cls(result.version, result.position)
+
 
 class Created(msgspec.Struct):
     """A new aggregate: its id, version and the position of its last event."""
@@ -130,38 +132,19 @@ class Created(msgspec.Struct):
     version: int
     position: int
 
-
-def changed(result: CommandResult) -> Changed:
-    return Changed(result.version, result.position)
-
-
-def created(result: CommandResult) -> Created:
-    return Created(result.id, result.version, result.position)
+    @classmethod
+    def of(cls, result: CommandResult) -> Created:
+        return cls(result.id, result.version, result.position)
 
 
-async def run_command(
-    context: CommandContext,
-    handler: Callable[[CommandContext], Awaitable[CommandResult]],
-    render: Callable[[CommandResult], T],
-    status_code: int = 200,
-    location: Callable[[CommandResult], str] | None = None,
+def answer(
+    body: T, result: CommandResult, *, status_code: int = 200, location: str | None = None
 ) -> Response[T]:
-    """Await ``handler`` and answer with ``render(result)``, its version as ``ETag`` and,
-    for a created resource, its ``Location``.
-
-    A replayed idempotent command answers with the same status and body as the first.
-    """
-    result = await handler(context)
+    """A command's answer: ``body``, the subject's version as ``ETag`` and, for a created
+    resource, its ``Location``. A replayed idempotent command answers as the first did."""
     headers = {"ETag": f'"{result.version}"'}
     if location is not None:
-        headers["Location"] = location(result)
+        headers["Location"] = location
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return Response(render(result), status_code=status_code, headers=headers)
-
-
-def in_thread(
-    handler: Callable[[CommandContext], CommandResult],
-) -> Callable[[CommandContext], Awaitable[CommandResult]]:
-    """A handler of a synchronous use case, run in a worker thread."""
-    return lambda context: anyio.to_thread.run_sync(handler, context)
+    return Response(body, status_code=status_code, headers=headers)

@@ -12,25 +12,25 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response
 
-from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import Changed, Created, changed, created, run_command
-from api.http.fields import Content, Count, Name, Title
+from api.http.commands import Changed, Created, answer
+from api.http.fields import Content, ContentType, Count, Name, Title
 from api.http.reads import (
     READ_MODEL,
     After,
     IfNoneMatch,
     Limit,
     MinPosition,
+    ReadModels,
     next_cursor_of,
     one,
     parse_cursor,
-    read_model,
 )
 from application.context import CommandContext, Principal
+from application.conversations import Conversations
 from application.errors import NotFound
 from application.ports import CommandResult
-from domain.conversation import PARTICIPANTS_MAX
+from domain.conversation import PARTICIPANTS_MAX, PLAIN_TEXT
 from infrastructure.read_models import Conn
 from projections.conversations import ConversationRow, get_conversation, list_conversations
 from projections.messages import MessageRow, get_message, message_history
@@ -51,6 +51,7 @@ class PostMessage(msgspec.Struct, forbid_unknown_fields=True):
     content: Content
     author: Name | None = None
     tokens: Count | None = None
+    content_type: ContentType = PLAIN_TEXT
 
 
 class RenameConversation(msgspec.Struct, forbid_unknown_fields=True):
@@ -61,6 +62,10 @@ class MessageCreated(msgspec.Struct):
     message_id: UUID
     version: int
     position: int
+
+    @classmethod
+    def of(cls, result: CommandResult) -> MessageCreated:
+        return cls(UUID(result.fields["message_id"]), result.version, result.position)
 
 
 class ConversationPage(msgspec.Struct):
@@ -76,6 +81,7 @@ class MessageOut(msgspec.Struct):
     tokens: int | None
     position: int
     created_at: datetime
+    content_type: str
 
 
 class MessagePage(msgspec.Struct):
@@ -85,20 +91,15 @@ class MessagePage(msgspec.Struct):
 
 def _message(row: MessageRow) -> MessageOut:
     return MessageOut(
-        row.message_id, row.role, row.author, row.content, row.tokens, row.position, row.created_at
+        row.message_id,
+        row.role,
+        row.author,
+        row.content,
+        row.tokens,
+        row.position,
+        row.created_at,
+        row.content_type,
     )
-
-
-def _posted(result: CommandResult) -> MessageCreated:
-    return MessageCreated(UUID(result.fields["message_id"]), result.version, result.position)
-
-
-def _conversation_url(result: CommandResult) -> str:
-    return f"/v1/conversations/{result.id}"
-
-
-def _message_url(result: CommandResult) -> str:
-    return f"/v1/conversations/{result.id}/messages/{result.fields['message_id']}"
 
 
 class ConversationsController(Controller):
@@ -114,19 +115,14 @@ class ConversationsController(Controller):
     )
     async def start(
         self,
-        request: Request[Principal, Any, Any],
         context: NamedDependency[CommandContext],
+        conversations: NamedDependency[Conversations],
         data: JSONBody[StartConversation],
     ) -> Response[Created]:
         """Start a conversation."""
-        container: Container = request.app.state.container
-        return await run_command(
-            context,
-            lambda ctx: container.on_loop.conversations.start(ctx, data.title, data.participants),
-            created,
-            201,
-            _conversation_url,
-        )
+        result = await conversations.start(context, data.title, data.participants)
+        location = f"/v1/conversations/{result.id}"
+        return answer(Created.of(result), result, status_code=201, location=location)
 
     @post(
         "/{conversation_id:uuid}/messages",
@@ -137,29 +133,26 @@ class ConversationsController(Controller):
     )
     async def post_message(
         self,
-        request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
         expected_version: NamedDependency[int | None],
+        conversations: NamedDependency[Conversations],
         data: JSONBody[PostMessage],
     ) -> Response[MessageCreated]:
         """Post a message; without If-Match it retries by itself on a concurrent write."""
-        container: Container = request.app.state.container
-        return await run_command(
+        result = await conversations.post_message(
             context,
-            lambda ctx: container.on_loop.conversations.post_message(
-                ctx,
-                conversation_id,
-                role=data.role,
-                content=data.content,
-                author=data.author,
-                tokens=data.tokens,
-                expected_version=expected_version,
-            ),
-            _posted,
-            201,
-            _message_url,
+            conversation_id,
+            role=data.role,
+            content=data.content,
+            author=data.author,
+            tokens=data.tokens,
+            content_type=data.content_type,
+            expected_version=expected_version,
         )
+        posted = MessageCreated.of(result)
+        location = f"/v1/conversations/{conversation_id}/messages/{posted.message_id}"
+        return answer(posted, result, status_code=201, location=location)
 
     @post(
         "/{conversation_id:uuid}/rename",
@@ -170,21 +163,15 @@ class ConversationsController(Controller):
     )
     async def rename(
         self,
-        request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
         expected_version: NamedDependency[int | None],
+        conversations: NamedDependency[Conversations],
         data: JSONBody[RenameConversation],
     ) -> Response[Changed]:
         """Rename a conversation."""
-        container: Container = request.app.state.container
-        return await run_command(
-            context,
-            lambda ctx: container.on_loop.conversations.rename(
-                ctx, conversation_id, data.title, expected_version
-            ),
-            changed,
-        )
+        result = await conversations.rename(context, conversation_id, data.title, expected_version)
+        return answer(Changed.of(result), result)
 
     @post(
         "/{conversation_id:uuid}/archive",
@@ -195,55 +182,44 @@ class ConversationsController(Controller):
     )
     async def archive(
         self,
-        request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
         expected_version: NamedDependency[int | None],
+        conversations: NamedDependency[Conversations],
     ) -> Response[Changed]:
         """Archive a conversation; later posts are refused with 409."""
-        container: Container = request.app.state.container
-        return await run_command(
-            context,
-            lambda ctx: container.on_loop.conversations.archive(
-                ctx, conversation_id, expected_version
-            ),
-            changed,
-        )
+        result = await conversations.archive(context, conversation_id, expected_version)
+        return answer(Changed.of(result), result)
 
     @get("/", guards=READ, operation_id="listConversations", opt=READ_MODEL)
     async def list_conversations(
         self,
         request: Request[Principal, Any, Any],
+        read_models: NamedDependency[ReadModels],
         after: After = None,
         limit: Limit = 50,
         min_position: MinPosition = None,
     ) -> Response[ConversationPage]:
         """The tenant's conversations, newest first."""
         tenant, cursor = request.user.tenant_id, parse_cursor(after)
-        (rows, next_cursor), headers = await read_model(
-            request,
-            READS,
-            lambda conn: list_conversations(conn, tenant, cursor, limit),
-            min_position,
+        (rows, next_cursor), headers = await read_models.query(
+            READS, lambda conn: list_conversations(conn, tenant, cursor, limit), min_position
         )
-        page = ConversationPage(rows, next_cursor_of(next_cursor))
-        return Response(page, headers=headers)
+        return Response(ConversationPage(rows, next_cursor_of(next_cursor)), headers=headers)
 
     @get("/{conversation_id:uuid}", guards=READ, operation_id="getConversation", opt=READ_MODEL)
     async def get_one(
         self,
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
+        read_models: NamedDependency[ReadModels],
         min_position: MinPosition = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response[ConversationRow]:
         """One conversation, with its version as ETag."""
         tenant = request.user.tenant_id
-        row, headers = await read_model(
-            request,
-            READS,
-            lambda conn: get_conversation(conn, tenant, conversation_id),
-            min_position,
+        row, headers = await read_models.query(
+            READS, lambda conn: get_conversation(conn, tenant, conversation_id), min_position
         )
         if row is None:
             raise NotFound(f"conversation {conversation_id} not found")
@@ -256,6 +232,7 @@ class ConversationsController(Controller):
         self,
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
+        read_models: NamedDependency[ReadModels],
         after: After = None,
         limit: Limit = 100,
         min_position: MinPosition = None,
@@ -268,13 +245,12 @@ class ConversationsController(Controller):
                 return None
             return message_history(conn, tenant, conversation_id, cursor, limit)
 
-        found, headers = await read_model(request, HISTORY_READS, run, min_position)
+        found, headers = await read_models.query(HISTORY_READS, run, min_position)
         if found is None:
             raise NotFound(f"conversation {conversation_id} not found")
         rows, next_cursor = found
-        return Response(
-            MessagePage([_message(r) for r in rows], next_cursor_of(next_cursor)), headers=headers
-        )
+        page = MessagePage([_message(r) for r in rows], next_cursor_of(next_cursor))
+        return Response(page, headers=headers)
 
     @get(
         "/{conversation_id:uuid}/messages/{message_id:uuid}",
@@ -287,12 +263,12 @@ class ConversationsController(Controller):
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
         message_id: FromPath[UUID],
+        read_models: NamedDependency[ReadModels],
         min_position: MinPosition = None,
     ) -> Response[MessageOut]:
         """One message of a conversation (where a posted message's Location points)."""
         tenant = request.user.tenant_id
-        row, headers = await read_model(
-            request,
+        row, headers = await read_models.query(
             ("messages",),
             lambda conn: get_message(conn, tenant, conversation_id, message_id),
             min_position,

@@ -81,7 +81,8 @@ class DenialAuditMiddleware(ASGIMiddleware):
         app = scope["litestar_app"]
         container: Container = app.state.container
         try:
-            attribution = await self._attribute(scope, container, app.state.rate_limiter)
+            assert container.connections is not None
+            attribution = await self._attribute(scope, container, container.connections.limiter)
             if attribution is None:
                 return
             tenant, actor, key_id = attribution
@@ -99,7 +100,7 @@ class DenialAuditMiddleware(ASGIMiddleware):
                 request_id=headers.get("x-request-id"),
                 traceparent=headers.get("traceparent"),
             )
-            await anyio.to_thread.run_sync(container.audit.record_denial, denial)
+            await container.audit.record_denial(denial)
         except Exception as error:  # the refusal stands even if its record cannot be written
             log.warning("could not record a refused command", command=command, error=str(error))
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 
 from domain.agent_run import NAME_MAX_CHARS, REASON_MAX_CHARS, TEXT_MAX_CHARS
-from domain.conversation import CONTENT_MAX_CHARS, TITLE_MAX_CHARS
+from domain.conversation import CONTENT_MAX_CHARS, CONTENT_TYPE_PATTERN, TITLE_MAX_CHARS
 from domain.task import TYPE_PATTERN
 from domain.values import INT32_MAX, INT64_MAX, JSON_MAX_DEPTH, check_json
 
@@ -31,6 +31,13 @@ Title = Annotated[
     ),
 ]
 Content = Annotated[str, msgspec.Meta(min_length=1, max_length=CONTENT_MAX_CHARS, pattern=NO_NUL)]
+ContentType = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=CONTENT_TYPE_PATTERN,
+        description="the content's media type, in lower case, e.g. text/markdown",
+    ),
+]
 LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=TEXT_MAX_CHARS, pattern=NO_NUL)]
 Reason = Annotated[str, msgspec.Meta(max_length=REASON_MAX_CHARS, pattern=NO_NUL)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
@@ -53,6 +60,7 @@ JsonValue = Annotated[
 PATTERN_MEANINGS = {
     NO_NUL: "must not contain NUL characters",
     NOT_BLANK: "must not be blank or contain NUL characters",
+    CONTENT_TYPE_PATTERN: "must be a media type in lower case, such as text/markdown",
 }
 
 

@@ -15,11 +15,12 @@ from typing import Any, Literal
 import anyio.to_thread
 import msgspec
 import structlog
-from litestar import Controller, Request, get
+from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 
-from api.bootstrap import Container
+from api.bootstrap import Connections, Container
 from infrastructure.read_models import ProjectionStatus
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -82,17 +83,17 @@ class HealthController(Controller):
         operation_id="getReadiness",
         responses={503: ResponseSpec(Readiness, description="Degraded: see the states")},
     )
-    async def readyz(self, request: Request[Any, Any, Any]) -> Response[Readiness]:
+    async def readyz(
+        self, container: NamedDependency[Container], connections: NamedDependency[Connections]
+    ) -> Response[Readiness]:
         """200 ``ready`` when PostgreSQL, NATS and Valkey answer and no projection is
         stopped or has parked events; otherwise 503 ``degraded``. States and counts only."""
-        state = request.app.state
-        container: Container = state.container
         checks: dict[str, Check] = {
             "postgres": await _check(
                 "postgres", lambda: anyio.to_thread.run_sync(container.store.ping)
             ),
-            "nats": await _check("nats", state.nats.ping),
-            "redis": await _check("redis", state.redis.ping),
+            "nats": await _check("nats", connections.nats.ping),
+            "redis": await _check("redis", connections.redis.ping),
         }
         statuses = await projection_statuses(container)
         ready = (

@@ -15,11 +15,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response
 
-from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import Changed, changed, in_thread, run_command
+from api.http.commands import Changed, answer
 from api.http.fields import NO_NUL
 from application.context import CommandContext, Principal
+from application.identity import Identity
 from domain.identity import REVOKE_REASON_MAX_CHARS
 
 ADMIN = [requires("admin")]
@@ -48,10 +48,11 @@ class KeysController(Controller):
     tags = ["keys"]
 
     @get("/", guards=ADMIN, operation_id="listKeys")
-    async def list_keys(self, request: Request[Principal, Any, Any]) -> KeyPage:
+    async def list_keys(
+        self, request: Request[Principal, Any, Any], identity: NamedDependency[Identity]
+    ) -> KeyPage:
         """The tenant's keys (never their secrets), revoked ones included."""
-        container: Container = request.app.state.container
-        keys = await anyio.to_thread.run_sync(container.identity.list_keys, request.user.tenant_id)
+        keys = await anyio.to_thread.run_sync(identity.list_keys, request.user.tenant_id)
         items = [
             KeyOut(k.key_id, k.name, list(k.scopes), k.revoked, k.created_at, k.rotated_from)
             for k in sorted(keys, key=lambda k: k.created_at)
@@ -67,16 +68,12 @@ class KeysController(Controller):
     )
     async def revoke(
         self,
-        request: Request[Principal, Any, Any],
         key_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        identity: NamedDependency[Identity],
         data: JSONBody[Revoke | None] = None,
     ) -> Response[Changed]:
         """Revoke one of the tenant's keys; every API process refuses it within a second."""
-        container: Container = request.app.state.container
         reason = data.reason if data else ""
-        return await run_command(
-            context,
-            in_thread(lambda ctx: container.identity.revoke_key(ctx, key_id, reason, own=True)),
-            changed,
-        )
+        result = await identity.revoke_key(context, key_id, reason, own=True)
+        return answer(Changed.of(result), result)

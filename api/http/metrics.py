@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
+from litestar import get
+from litestar.di import NamedDependency
 from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Response
 from prometheus_client import Gauge
 
+from api.bootstrap import Container
 from api.http.health import projection_statuses
 from infrastructure.read_models import ProjectionStatus
 
@@ -50,8 +52,8 @@ class MetricsController(PrometheusController):
     thread); when the database does not answer they keep their last values."""
 
     @get(operation_id="getMetrics", media_type="text/plain")
-    async def get(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        statuses = await projection_statuses(request.app.state.container)
+    async def get(self, container: NamedDependency[Container]) -> Response[Any]:
+        statuses = await projection_statuses(container)
         if statuses is not None:
             record(statuses)
         return await PrometheusController.get.fn(self)  # type: ignore[no-any-return]

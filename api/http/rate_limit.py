@@ -9,8 +9,8 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.bootstrap import Connections
 from application.context import Principal
-from infrastructure.rate_limit import RateLimiter
 
 
 class RateLimitMiddleware(ASGIMiddleware):
@@ -21,7 +21,8 @@ class RateLimitMiddleware(ASGIMiddleware):
         if not isinstance(principal, Principal):
             await next_app(scope, receive, send)
             return
-        limiter: RateLimiter = scope["litestar_app"].state.rate_limiter
+        connections: Connections = scope["litestar_app"].state.container.connections
+        limiter = connections.limiter
         verdict = await limiter.hit(principal.key_id, principal.rate_limit_per_minute)
         if not verdict.allowed:
             raise TooManyRequestsException(

@@ -7,17 +7,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import anyio.to_thread
-from litestar import Request
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Response
 
-from api.bootstrap import Container
 from api.http.bodies import invalid
 from domain.values import INT64_MAX
-from infrastructure.read_models import Conn
+from infrastructure.event_log import EventLog
+from infrastructure.read_models import Conn, ReadStore
 
 T = TypeVar("T")
 
@@ -75,30 +74,34 @@ def next_cursor_of(cursor: int | None) -> str | None:
     return None if cursor is None else str(cursor)
 
 
-async def read_model(
-    request: Request[Any, Any, Any],
-    names: tuple[str, ...],
-    run: Callable[[Conn], T],
-    min_position: int | None,
-) -> tuple[T, dict[str, str]]:
-    """``run`` over a snapshot of the named read models, once they reach ``min_position``
-    (or after at most 5 s), and the header saying how far that snapshot goes.
+class ReadModels:
+    """Queries over read models, as HTTP answers them: read-your-writes and the position."""
 
-    A position beyond the log's head was never given by a command (a command answers
-    after its commit), so there is nothing to wait for.
-    """
-    container: Container = request.app.state.container
-    if min_position:
-        deadline = time.monotonic() + MAX_WAIT_SECONDS
-        reached = await anyio.to_thread.run_sync(container.reads.position, names)
-        if reached < min_position and min_position <= await anyio.to_thread.run_sync(
-            container.events.head
-        ):
-            while reached < min_position and time.monotonic() < deadline:
-                await anyio.sleep(POLL_SECONDS)
-                reached = await anyio.to_thread.run_sync(container.reads.position, names)
-    result, position = await anyio.to_thread.run_sync(container.reads.query, names, run)
-    return result, {POSITION_HEADER: str(position)}
+    def __init__(self, reads: ReadStore, events: EventLog) -> None:
+        self._reads = reads
+        self._events = events
+
+    async def query(
+        self, names: tuple[str, ...], run: Callable[[Conn], T], min_position: int | None
+    ) -> tuple[T, dict[str, str]]:
+        """``run`` over a snapshot of the named read models, once they reach
+        ``min_position`` (or after at most 5 s), and the header saying how far that
+        snapshot goes.
+
+        A position beyond the log's head was never given by a command (a command answers
+        after its commit), so there is nothing to wait for.
+        """
+        if min_position:
+            deadline = time.monotonic() + MAX_WAIT_SECONDS
+            reached = await anyio.to_thread.run_sync(self._reads.position, names)
+            if reached < min_position and min_position <= await anyio.to_thread.run_sync(
+                self._events.head
+            ):
+                while reached < min_position and time.monotonic() < deadline:
+                    await anyio.sleep(POLL_SECONDS)
+                    reached = await anyio.to_thread.run_sync(self._reads.position, names)
+        result, position = await anyio.to_thread.run_sync(self._reads.query, names, run)
+        return result, {POSITION_HEADER: str(position)}
 
 
 def etag_of(version: int) -> str:

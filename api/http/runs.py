@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter
 from litestar.response import Response
 
-from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import Changed, Created, changed, created, run_command
+from api.http.commands import Changed, Created, answer
 from api.http.conversations import MessageCreated
 from api.http.fields import (
     NO_NUL,
@@ -32,15 +30,14 @@ from api.http.reads import (
     IfNoneMatch,
     Limit,
     MinPosition,
+    ReadModels,
     next_cursor_of,
     one,
     parse_cursor,
-    read_model,
 )
-from api.http.usage import ensure_within_budget
 from application.context import CommandContext, Principal
 from application.errors import NotFound
-from application.ports import CommandResult
+from application.runs import Runs
 from domain.agent_run import COST_MAX_USD, NAME_MAX_CHARS
 from domain.errors import RuleViolation
 from infrastructure.deltas import Deltas
@@ -112,14 +109,6 @@ class Buffered(msgspec.Struct):
     buffered_bytes: int
 
 
-def _completed(result: CommandResult) -> MessageCreated:
-    return MessageCreated(UUID(result.fields["message_id"]), result.version, result.position)
-
-
-def _run_url(result: CommandResult) -> str:
-    return f"/v1/runs/{result.id}"
-
-
 class RunsController(Controller):
     path = "/v1/runs"
     tags = ["runs"]
@@ -136,28 +125,24 @@ class RunsController(Controller):
                 404: "The conversation is not found, or another tenant's",
                 429: "Over the key's rate limit, or the tenant's daily budget is used"
                 " (type budget-exceeded, until 00:00 UTC)",
+                503: "PostgreSQL or Valkey cannot be reached now, or a budget applies and the"
+                " tenant's usage cannot be counted (type usage-unavailable)",
             },
         },
     )
     async def start(
         self,
-        request: Request[Principal, Any, Any],
         context: NamedDependency[CommandContext],
+        runs: NamedDependency[Runs],
         data: JSONBody[StartRun],
     ) -> Response[Created]:
         """Start an agent run in a conversation (agent_started); ``429 budget-exceeded``
         once the tenant has used its daily budget."""
-        await ensure_within_budget(request)
-        c: Container = request.app.state.container
-        return await run_command(
-            context,
-            lambda ctx: c.on_loop.runs.start(
-                ctx, data.conversation_id, data.agent, data.model, data.input_message_id
-            ),
-            created,
-            201,
-            _run_url,
+        result = await runs.start(
+            context, data.conversation_id, data.agent, data.model, data.input_message_id
         )
+        location = f"/v1/runs/{result.id}"
+        return answer(Created.of(result), result, status_code=201, location=location)
 
     @post(
         "/{run_id:uuid}/thinking",
@@ -168,16 +153,14 @@ class RunsController(Controller):
     )
     async def thinking(
         self,
-        request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        runs: NamedDependency[Runs],
         data: JSONBody[Thinking],
     ) -> Response[Changed]:
         """Record a thought (agent_thinking)."""
-        c: Container = request.app.state.container
-        return await run_command(
-            context, lambda ctx: c.on_loop.runs.think(ctx, run_id, data.text), changed
-        )
+        result = await runs.think(context, run_id, data.text)
+        return answer(Changed.of(result), result)
 
     @post(
         "/{run_id:uuid}/tools",
@@ -188,20 +171,14 @@ class RunsController(Controller):
     )
     async def tool(
         self,
-        request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        runs: NamedDependency[Runs],
         data: JSONBody[ToolCall],
     ) -> Response[Changed]:
         """A tool call starts (tool_executing)."""
-        c: Container = request.app.state.container
-        return await run_command(
-            context,
-            lambda ctx: c.on_loop.runs.start_tool(
-                ctx, run_id, data.call_id, data.tool, data.arguments
-            ),
-            changed,
-        )
+        result = await runs.start_tool(context, run_id, data.call_id, data.tool, data.arguments)
+        return answer(Changed.of(result), result)
 
     @post(
         "/{run_id:uuid}/tools/{call_id:str}/result",
@@ -212,21 +189,17 @@ class RunsController(Controller):
     )
     async def tool_result(
         self,
-        request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
         call_id: CallId,
         context: NamedDependency[CommandContext],
+        runs: NamedDependency[Runs],
         data: JSONBody[ToolResult],
     ) -> Response[Changed]:
         """A started tool call ends, once (tool_completed)."""
-        c: Container = request.app.state.container
-        return await run_command(
-            context,
-            lambda ctx: c.on_loop.runs.finish_tool(
-                ctx, run_id, call_id, data.result, data.error, data.duration_ms
-            ),
-            changed,
+        result = await runs.finish_tool(
+            context, run_id, call_id, data.result, data.error, data.duration_ms
         )
+        return answer(Changed.of(result), result)
 
     @post(
         "/{run_id:uuid}/complete",
@@ -240,29 +213,24 @@ class RunsController(Controller):
         request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        runs: NamedDependency[Runs],
+        deltas: NamedDependency[Deltas],
         data: JSONBody[Complete],
     ) -> Response[MessageCreated]:
         """Complete the run and post its answer to the conversation, atomically
         (agent_completed). Without ``content`` the streamed deltas are stored; with neither,
         ``409``.
         """
-        c: Container = request.app.state.container
-        deltas: Deltas = request.app.state.deltas
         tenant = request.user.tenant_id
         content = data.content
         if not content:
-            await anyio.to_thread.run_sync(c.runs.check_running, tenant, run_id)
+            await runs.check_running(tenant, run_id)
             content = await deltas.buffered(tenant, str(run_id))
             if not content:
                 raise RuleViolation("give content, or stream deltas before completing")
-        usage = msgspec.structs.asdict(data.usage)
-        response = await run_command(
-            context,
-            lambda ctx: c.on_loop.runs.complete(ctx, run_id, content, usage),
-            _completed,
-        )
+        result = await runs.complete(context, run_id, content, msgspec.structs.asdict(data.usage))
         await deltas.discard(tenant, str(run_id))
-        return response
+        return answer(MessageCreated.of(result), result)
 
     @post(
         "/{run_id:uuid}/fail",
@@ -273,16 +241,14 @@ class RunsController(Controller):
     )
     async def fail(
         self,
-        request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        runs: NamedDependency[Runs],
         data: JSONBody[Fail],
     ) -> Response[Changed]:
         """The run failed (agent_failed)."""
-        c: Container = request.app.state.container
-        return await run_command(
-            context, lambda ctx: c.on_loop.runs.fail(ctx, run_id, data.error), changed
-        )
+        result = await runs.fail(context, run_id, data.error)
+        return answer(Changed.of(result), result)
 
     @post(
         "/{run_id:uuid}/cancel",
@@ -293,16 +259,14 @@ class RunsController(Controller):
     )
     async def cancel(
         self,
-        request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        runs: NamedDependency[Runs],
         data: JSONBody[Cancel],
     ) -> Response[Changed]:
         """The run was cancelled (agent_cancelled)."""
-        c: Container = request.app.state.container
-        return await run_command(
-            context, lambda ctx: c.on_loop.runs.cancel(ctx, run_id, data.reason), changed
-        )
+        result = await runs.cancel(context, run_id, data.reason)
+        return answer(Changed.of(result), result)
 
     @post(
         "/{run_id:uuid}/deltas",
@@ -312,13 +276,16 @@ class RunsController(Controller):
         opt={"command": "run.delta"},
     )
     async def delta(
-        self, request: Request[Principal, Any, Any], run_id: FromPath[UUID], data: JSONBody[Delta]
+        self,
+        request: Request[Principal, Any, Any],
+        run_id: FromPath[UUID],
+        runs: NamedDependency[Runs],
+        deltas: NamedDependency[Deltas],
+        data: JSONBody[Delta],
     ) -> Buffered:
         """A token delta: published live, never stored; `complete` stores their concatenation."""
-        c: Container = request.app.state.container
         tenant = request.user.tenant_id
-        await anyio.to_thread.run_sync(c.runs.check_running, tenant, run_id)
-        deltas: Deltas = request.app.state.deltas
+        await runs.check_running(tenant, run_id)
         return Buffered(await deltas.publish(tenant, str(run_id), data.text))
 
     @get("/{run_id:uuid}", guards=READ, operation_id="getRun", opt=READ_MODEL)
@@ -326,13 +293,14 @@ class RunsController(Controller):
         self,
         request: Request[Principal, Any, Any],
         run_id: FromPath[UUID],
+        read_models: NamedDependency[ReadModels],
         min_position: MinPosition = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response[dict[str, Any]]:
         """Steps in order with timestamps and durations, tool calls, and totals."""
         tenant = request.user.tenant_id
-        found, headers = await read_model(
-            request, ("runs",), lambda conn: run_timeline(conn, tenant, run_id), min_position
+        found, headers = await read_models.query(
+            ("runs",), lambda conn: run_timeline(conn, tenant, run_id), min_position
         )
         if found is None:
             raise NotFound(f"run {run_id} not found")
@@ -353,19 +321,16 @@ class ConversationRunsController(Controller):
         self,
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
+        read_models: NamedDependency[ReadModels],
         after: After = None,
         limit: Limit = 50,
         min_position: MinPosition = None,
     ) -> Response[dict[str, Any]]:
         """The conversation's runs, oldest first."""
         tenant, cursor = request.user.tenant_id, parse_cursor(after)
-        (items, next_cursor), headers = await read_model(
-            request,
+        (items, next_cursor), headers = await read_models.query(
             ("runs",),
             lambda conn: conversation_runs(conn, tenant, conversation_id, cursor, limit),
             min_position,
         )
-        return Response(
-            {"items": items, "next": next_cursor_of(next_cursor)},
-            headers=headers,
-        )
+        return Response({"items": items, "next": next_cursor_of(next_cursor)}, headers=headers)

@@ -8,12 +8,13 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Response
 
 from api.http.auth import requires
 from api.http.fields import NO_NUL
-from api.http.reads import READ_MODEL, After, Limit, MinPosition, parse_cursor, read_model
+from api.http.reads import READ_MODEL, After, Limit, MinPosition, ReadModels, parse_cursor
 from application.context import Principal
 from projections.message_search import search_messages
 
@@ -47,6 +48,7 @@ class SearchController(Controller):
     async def messages(
         self,
         request: Request[Principal, Any, Any],
+        read_models: NamedDependency[ReadModels],
         q: Query,
         after: After = None,
         limit: Limit = 20,
@@ -54,8 +56,7 @@ class SearchController(Controller):
     ) -> Response[SearchPage]:
         """Messages matching ``q`` (words, "phrases", -exclusions, or), best first."""
         tenant, offset = request.user.tenant_id, parse_cursor(after) or 0
-        (hits, next_offset), headers = await read_model(
-            request,
+        (hits, next_offset), headers = await read_models.query(
             ("message_search",),
             lambda conn: search_messages(conn, tenant, q, offset, limit),
             min_position,

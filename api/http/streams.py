@@ -9,11 +9,12 @@ from uuid import UUID
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from api.bootstrap import Container
 from api.http.auth import requires
 from application.context import Principal
+from application.streams import Streams
 from domain.values import INT64_MAX
 
 
@@ -55,15 +56,15 @@ class StreamsController(Controller):
         self,
         request: Request[Principal, Any, Any],
         aggregate_id: FromPath[UUID],
+        streams: NamedDependency[Streams],
         from_version: Annotated[
             int, QueryParameter(ge=1, le=INT64_MAX, description="The first version to read")
         ] = 1,
         limit: Annotated[int, QueryParameter(ge=1, le=500, description="At most 500")] = 100,
     ) -> StreamPage:
         """Stored events of one aggregate, oldest first; ``next`` is the next from_version."""
-        container: Container = request.app.state.container
         events = await anyio.to_thread.run_sync(
-            container.streams.read, request.user.tenant_id, aggregate_id, from_version, limit
+            streams.read, request.user.tenant_id, aggregate_id, from_version, limit
         )
         items = [
             StoredEventOut(e.position, e.version, e.type, e.data, e.metadata, e.recorded_at)
@@ -77,15 +78,15 @@ class StreamsController(Controller):
         self,
         request: Request[Principal, Any, Any],
         aggregate_id: FromPath[UUID],
+        streams: NamedDependency[Streams],
         version: Annotated[int | None, QueryParameter(ge=1, le=INT64_MAX)] = None,
         as_of: Annotated[datetime | None, QueryParameter(description="RFC 3339 time")] = None,
     ) -> StateOut:
         """The aggregate's state as of a version or a time (latest by default; with both,
         the version as it stood then), and the events that led there.
         """
-        container: Container = request.app.state.container
         found = await anyio.to_thread.run_sync(
-            container.streams.state_at, request.user.tenant_id, aggregate_id, version, as_of
+            streams.state_at, request.user.tenant_id, aggregate_id, version, as_of
         )
         return StateOut(
             id=found.aggregate_id,

@@ -10,16 +10,14 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import anyio
-import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response
 
-from api.bootstrap import Container
 from api.http.auth import requires
-from api.http.commands import Changed, Created, changed, created, in_thread, run_command
+from api.http.commands import Changed, Created, answer
 from api.http.fields import NO_NUL, JsonValue, Name, TaskType, checked_json
 from api.http.reads import (
     READ_MODEL,
@@ -27,14 +25,14 @@ from api.http.reads import (
     IfNoneMatch,
     Limit,
     MinPosition,
+    ReadModels,
     next_cursor_of,
     one,
     parse_cursor,
-    read_model,
 )
 from application.context import CommandContext, Principal
 from application.errors import NotFound
-from application.ports import CommandResult
+from application.tasks import Tasks
 from domain.task import ERROR_MAX_CHARS, NOTE_MAX_CHARS, TYPE_PATTERN, Task
 from projections.tasks import get_task, list_tasks, task_dashboard
 
@@ -85,10 +83,6 @@ class CancelTask(msgspec.Struct, forbid_unknown_fields=True):
     reason: Note = ""
 
 
-def _task_url(result: CommandResult) -> str:
-    return f"/v1/tasks/{result.id}"
-
-
 class ClaimedTask(msgspec.Struct):
     """What a worker needs, from the task itself (the read model may not have caught up)."""
 
@@ -127,29 +121,23 @@ class TasksController(Controller):
     )
     async def submit(
         self,
-        request: Request[Principal, Any, Any],
         context: NamedDependency[CommandContext],
+        tasks: NamedDependency[Tasks],
         data: JSONBody[Submit],
     ) -> Response[Created]:
         """Submit a task; it may be claimed from ``run_at`` on (now by default)."""
-        c: Container = request.app.state.container
-        return await run_command(
+        result = await tasks.submit(
             context,
-            in_thread(
-                lambda ctx: c.tasks.submit(
-                    ctx,
-                    data.type,
-                    data.payload,
-                    data.priority,
-                    data.max_attempts,
-                    data.timeout_s,
-                    data.run_at,
-                    data.backoff_s,
-                )
-            ),
-            created,
-            201,
-            _task_url,
+            data.type,
+            data.payload,
+            data.priority,
+            data.max_attempts,
+            data.timeout_s,
+            data.run_at,
+            data.backoff_s,
+        )
+        return answer(
+            Created.of(result), result, status_code=201, location=f"/v1/tasks/{result.id}"
         )
 
     @post(
@@ -161,21 +149,15 @@ class TasksController(Controller):
     )
     async def claim(
         self,
-        request: Request[Principal, Any, Any],
         context: NamedDependency[CommandContext],
+        tasks: NamedDependency[Tasks],
         data: JSONBody[ClaimRequest],
     ) -> Response[Claimed]:
         """Start the best claimable task (higher priority, then older) for this worker;
         ``204`` when none turns up within ``wait_s``.
         """
-        c: Container = request.app.state.container
         deadline = time.monotonic() + data.wait_s
-        while True:
-            claim = await anyio.to_thread.run_sync(
-                c.tasks.claim, context, data.worker_id, data.types
-            )
-            if claim is not None:
-                break
+        while (claim := await tasks.claim(context, data.worker_id, data.types)) is None:
             if time.monotonic() >= deadline:
                 return Response(None, status_code=204)  # type: ignore[arg-type]
             await anyio.sleep(CLAIM_POLL_SECONDS)
@@ -186,10 +168,7 @@ class TasksController(Controller):
             claim.result.version,
             claim.result.position,
         )
-        headers = {"ETag": f'"{claim.result.version}"'}
-        if claim.result.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(body, headers=headers)
+        return answer(body, claim.result)
 
     @post(
         "/{task_id:uuid}/heartbeat",
@@ -200,18 +179,14 @@ class TasksController(Controller):
     )
     async def heartbeat(
         self,
-        request: Request[Principal, Any, Any],
         task_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        tasks: NamedDependency[Tasks],
         data: JSONBody[Heartbeat],
     ) -> Response[Changed]:
         """Extend the lease; a cancelled task answers 409 (type task-cancelled)."""
-        c: Container = request.app.state.container
-        return await run_command(
-            context,
-            in_thread(lambda ctx: c.tasks.heartbeat(ctx, task_id, data.progress, data.note)),
-            changed,
-        )
+        result = await tasks.heartbeat(context, task_id, data.progress, data.note)
+        return answer(Changed.of(result), result)
 
     @post(
         "/{task_id:uuid}/complete",
@@ -222,16 +197,14 @@ class TasksController(Controller):
     )
     async def complete(
         self,
-        request: Request[Principal, Any, Any],
         task_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        tasks: NamedDependency[Tasks],
         data: JSONBody[CompleteTask],
     ) -> Response[Changed]:
         """The running attempt succeeded."""
-        c: Container = request.app.state.container
-        return await run_command(
-            context, in_thread(lambda ctx: c.tasks.complete(ctx, task_id, data.result)), changed
-        )
+        result = await tasks.complete(context, task_id, data.result)
+        return answer(Changed.of(result), result)
 
     @post(
         "/{task_id:uuid}/fail",
@@ -242,18 +215,14 @@ class TasksController(Controller):
     )
     async def fail(
         self,
-        request: Request[Principal, Any, Any],
         task_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        tasks: NamedDependency[Tasks],
         data: JSONBody[FailTask],
     ) -> Response[Changed]:
         """The running attempt failed: retried after a backoff, or dead after the last."""
-        c: Container = request.app.state.container
-        return await run_command(
-            context,
-            in_thread(lambda ctx: c.tasks.fail(ctx, task_id, data.error, data.retryable)),
-            changed,
-        )
+        result = await tasks.fail(context, task_id, data.error, data.retryable)
+        return answer(Changed.of(result), result)
 
     @post(
         "/{task_id:uuid}/cancel",
@@ -264,21 +233,20 @@ class TasksController(Controller):
     )
     async def cancel(
         self,
-        request: Request[Principal, Any, Any],
         task_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
+        tasks: NamedDependency[Tasks],
         data: JSONBody[CancelTask],
     ) -> Response[Changed]:
         """Cancel a pending or running task (its worker learns it at its next heartbeat)."""
-        c: Container = request.app.state.container
-        return await run_command(
-            context, in_thread(lambda ctx: c.tasks.cancel(ctx, task_id, data.reason)), changed
-        )
+        result = await tasks.cancel(context, task_id, data.reason)
+        return answer(Changed.of(result), result)
 
     @get("/", guards=READ, operation_id="listTasks", opt=READ_MODEL)
     async def list(
         self,
         request: Request[Principal, Any, Any],
+        read_models: NamedDependency[ReadModels],
         task_type: Annotated[
             str | None,
             QueryParameter(name="type", pattern=TYPE_PATTERN, description="Only this type"),
@@ -292,29 +260,26 @@ class TasksController(Controller):
     ) -> Response[dict[str, Any]]:
         """The tenant's tasks, newest first, optionally of one state and type."""
         tenant, cursor = request.user.tenant_id, parse_cursor(after)
-        (items, next_cursor), headers = await read_model(
-            request,
+        (items, next_cursor), headers = await read_models.query(
             ("tasks",),
             lambda conn: list_tasks(conn, tenant, task_state, task_type, cursor, limit),
             min_position,
         )
-        return Response(
-            {"items": items, "next": next_cursor_of(next_cursor)},
-            headers=headers,
-        )
+        return Response({"items": items, "next": next_cursor_of(next_cursor)}, headers=headers)
 
     @get("/{task_id:uuid}", guards=READ, operation_id="getTask", opt=READ_MODEL)
     async def get_one(
         self,
         request: Request[Principal, Any, Any],
         task_id: FromPath[UUID],
+        read_models: NamedDependency[ReadModels],
         min_position: MinPosition = None,
         if_none_match: IfNoneMatch = None,
     ) -> Response[dict[str, Any]]:
         """One task with every attempt (worker, times, outcome)."""
         tenant = request.user.tenant_id
-        found, headers = await read_model(
-            request, ("tasks",), lambda conn: get_task(conn, tenant, task_id), min_position
+        found, headers = await read_models.query(
+            ("tasks",), lambda conn: get_task(conn, tenant, task_id), min_position
         )
         if found is None:
             raise NotFound(f"task {task_id} not found")
@@ -327,11 +292,14 @@ class DashboardController(Controller):
 
     @get("/tasks", guards=READ, operation_id="getTaskDashboard", opt=READ_MODEL)
     async def tasks(
-        self, request: Request[Principal, Any, Any], min_position: MinPosition = None
+        self,
+        request: Request[Principal, Any, Any],
+        read_models: NamedDependency[ReadModels],
+        min_position: MinPosition = None,
     ) -> Response[dict[str, Any]]:
         """Counts by state, queue depth by type, oldest pending age, run time p50/p95."""
         tenant = request.user.tenant_id
-        figures, headers = await read_model(
-            request, ("tasks",), lambda conn: task_dashboard(conn, tenant), min_position
+        figures, headers = await read_models.query(
+            ("tasks",), lambda conn: task_dashboard(conn, tenant), min_position
         )
         return Response(figures, headers=headers)

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 import uvicorn
 
-from api.app import create_app
 from api.bootstrap import Container
-from api.server import UVICORN_OPTIONS
+from api.http.app import create_app
+from api.processes.serve import UVICORN_OPTIONS
 from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.embedded import free_port
@@ -40,7 +40,10 @@ def issue_key(container: Container) -> KeyFactory:
     def issue(tenant: str | None = None, scopes: tuple[str, ...] = SCOPES) -> str:
         tenant = tenant or f"t-{uuid.uuid4().hex[:12]}"
         context = CommandContext(tenant_id=tenant, actor="test", command="keys.create")
-        return container.identity.issue_key(context, tenant, "test", list(scopes)).token
+        issued = container.portal.call(
+            container.identity.issue_key, context, tenant, "test", list(scopes)
+        )
+        return issued.token
 
     return issue
 

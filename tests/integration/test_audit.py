@@ -168,10 +168,10 @@ async def test_a_command_of_several_events_is_one_entry(
     assert [(c["target"], c["events"]) for c in completions] == [(run_id, 2)]
 
 
-def test_rate_limit_refusals_are_entries(container: Container, issue_key: KeyFactory) -> None:
+async def test_rate_limit_refusals_are_entries(container: Container, issue_key: KeyFactory) -> None:
     token = issue_key(None, ("read",))
     key_id = uuid.UUID(key_id_of(token))
-    container.identity.record_rate_limited(key_id, "2026-11-22T10:00:00+00:00", 17)
+    await container.identity.record_rate_limited(key_id, "2026-11-22T10:00:00+00:00", 17)
     container.projector("audit").catch_up()
     tenant = container.identity.find_key(key_id).tenant_id
     (rows, _), _ = container.reads.query(

@@ -71,8 +71,13 @@ def test_a_long_conversation_has_its_events_and_loads_cold(store: PostgresEventS
 
 def test_the_load_generator_counts_answered_commands(api_url: str, container: Container) -> None:
     context = CommandContext("bench-test", "test", "keys.create")
-    token = container.identity.issue_key(
-        context, "bench-test", "bench", list(SCOPES), rate_limit_per_minute=1_000_000
+    token = container.portal.call(
+        container.identity.issue_key,
+        context,
+        "bench-test",
+        "bench",
+        list(SCOPES),
+        rate_limit_per_minute=1_000_000,
     ).token
     figures = asyncio.run(run(api_url, token, 4, 1.0))
     assert figures["commands"] > 0

@@ -20,17 +20,17 @@ from tests.integration.cli import run_cli
 
 
 @pytest.fixture
-def sealed(scratch: Settings) -> tuple[str, list[int]]:
+async def sealed(scratch: Settings) -> tuple[str, list[int]]:
     """A scratch log of 12 events, sealed; yields its DSN and positions."""
     container = Container.build(scratch)
     try:
         ctx = CommandContext("acme", "test", "t")
         positions = []
         for i in range(3):
-            started = container.conversations.start(ctx, f"c{i}", [])
+            started = await container.conversations.start(ctx, f"c{i}", [])
             positions.append(started.position)
             for j in range(3):
-                posted = container.conversations.post_message(
+                posted = await container.conversations.post_message(
                     ctx, started.id, role="user", content=f"{i}.{j}"
                 )
                 positions.append(posted.position)
@@ -93,12 +93,12 @@ def test_swapped_rows_are_found(sealed: tuple[str, list[int]]) -> None:
     assert verify(dsn).broken_at == first
 
 
-def test_the_sealer_follows_the_log(scratch: Settings) -> None:
+async def test_the_sealer_follows_the_log(scratch: Settings) -> None:
     container = Container.build(scratch)
     sealer = ChainSealer(container.dsn, poll_seconds=0.1)
     sealer.start()
     try:
-        result = container.conversations.start(CommandContext("acme", "t", "t"), "x", [])
+        result = await container.conversations.start(CommandContext("acme", "t", "t"), "x", [])
         deadline = time.monotonic() + 10
         while verify(container.dsn).sealed_up_to < result.position and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
-from api.app import create_app
 from api.bootstrap import Container
+from api.http.app import create_app
 from application.commands import CommandRunner
 from application.context import CommandContext
 from application.errors import StoreUnavailable
@@ -62,7 +62,7 @@ def decide(title: str) -> Callable[[], Change]:
 
 
 async def start(runner: CommandRunner, title: str) -> CommandResult:
-    return await runner.run_async(context(), decide(title), decide_blocks=False)
+    return await runner.run(context(), decide(title), decide_blocks=False)
 
 
 async def test_commands_fail_together_in_an_outage_and_commit_after_it(
@@ -72,14 +72,18 @@ async def test_commands_fail_together_in_an_outage_and_commit_after_it(
     runner = CommandRunner(store)
     try:
         first = await start(runner, "before")
-        await asyncio.to_thread(runner.run, context(), decide("before, in a thread"))
+        await asyncio.to_thread(
+            store.portal.call, runner.run, context(), decide("before, in a thread")
+        )
         own_postgres.stop()
         try:
             during = await asyncio.gather(
                 *(start(runner, f"during {i}") for i in range(16)), return_exceptions=True
             )
             with pytest.raises(StoreUnavailable):
-                await asyncio.to_thread(runner.run, context(), decide("during, in a thread"))
+                await asyncio.to_thread(
+                    store.portal.call, runner.run, context(), decide("during, in a thread")
+                )
         finally:
             own_postgres.start()
         assert [type(outcome) for outcome in during] == [StoreUnavailable] * 16
@@ -90,14 +94,14 @@ async def test_commands_fail_together_in_an_outage_and_commit_after_it(
         store.close()
 
 
-def test_a_command_in_an_outage_is_a_503_problem_and_its_retry_commits_after_it(
+async def test_a_command_in_an_outage_is_a_503_problem_and_its_retry_commits_after_it(
     own_postgres: EmbeddedPostgres, settings: Settings
 ) -> None:
     container = Container.build(settings)
     try:
         tenant = f"t-{uuid.uuid4().hex[:12]}"
         issued = CommandContext(tenant_id=tenant, actor="test", command="keys.create")
-        token = container.identity.issue_key(issued, tenant, "test", list(SCOPES)).token
+        token = (await container.identity.issue_key(issued, tenant, "test", list(SCOPES))).token
     finally:
         container.close()
     auth = {"Authorization": f"Bearer {token}"}

@@ -121,7 +121,8 @@ def test_a_log_written_before_the_columns_gets_them_at_start_and_still_projects(
             )
             assert {event.tenant_id for event in stream} == {owner}
 
-            started = container.conversations.start(CommandContext("acme", "t", "t"), "New", [])
+            context = CommandContext("acme", "t", "t")
+            started = container.portal.call(container.conversations.start, context, "New", [])
             row = conn.execute(
                 f"SELECT tenant_id, type FROM {EVENTS_TABLE} WHERE notification_id = %s",  # noqa: S608
                 (started.position,),
@@ -212,7 +213,8 @@ def test_the_log_reads_one_tenants_events_in_order(scratch: Settings) -> None:
         for i in range(9):
             tenant = TENANTS[i % 3]
             context = CommandContext(tenant, "t", "t")
-            positions[tenant].append(container.conversations.start(context, f"c{i}", []).position)
+            started = container.portal.call(container.conversations.start, context, f"c{i}", [])
+            positions[tenant].append(started.position)
         after = positions["globex"][0]
         page = container.events.after(after, 500, "globex")
         assert [e.position for e in page] == positions["globex"][1:]

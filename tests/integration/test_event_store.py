@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -40,10 +41,10 @@ def context(tenant: str = "acme", key: str | None = None, fingerprint: str = "f"
     )
 
 
-def test_every_stored_event_carries_the_metadata(container: Container) -> None:
+async def test_every_stored_event_carries_the_metadata(container: Container) -> None:
     ctx = context()
-    started = container.conversations.start(ctx, "Metadata", [])
-    container.conversations.post_message(ctx, started.id, role="user", content="hi")
+    started = await container.conversations.start(ctx, "Metadata", [])
+    await container.conversations.post_message(ctx, started.id, role="user", content="hi")
     events = container.streams.read("acme", started.id, 1, 10)
     assert [e.type for e in events] == ["ConversationStarted", "MessagePosted"]
     for event in events:
@@ -54,12 +55,12 @@ def test_every_stored_event_carries_the_metadata(container: Container) -> None:
         assert event.metadata["occurred_at"] == event.recorded_at.isoformat()  # its decision
 
 
-def test_events_are_written_by_chronicles_transcoder_and_load_through_the_librarys(
+async def test_events_are_written_by_chronicles_transcoder_and_load_through_the_librarys(
     container: Container,
 ) -> None:
     store = container.store
     assert isinstance(store.app.mapper.transcoder, ChronicleTranscoder)
-    started = container.conversations.start(context(), "Stored", ["ada", "grace"])
+    started = await container.conversations.start(context(), "Stored", ["ada", "grace"])
     library = Application().mapper.transcoder
     (row,) = store.recorder.select_stream(started.id, 1, 1)
     state = library.decode(row["state"])
@@ -70,78 +71,77 @@ def test_events_are_written_by_chronicles_transcoder_and_load_through_the_librar
     assert (loaded.title, loaded.participants) == ("Stored", ["ada", "grace"])
 
 
-def test_answers_carry_the_new_version_and_the_last_position(container: Container) -> None:
+async def test_answers_carry_the_new_version_and_the_last_position(container: Container) -> None:
     ctx = context()
-    started = container.conversations.start(ctx, "Positions", [])
-    posted = container.conversations.post_message(ctx, started.id, role="user", content="hi")
+    started = await container.conversations.start(ctx, "Positions", [])
+    posted = await container.conversations.post_message(ctx, started.id, role="user", content="hi")
     assert (started.version, posted.version) == (1, 2)
     assert posted.position > started.position
     events = container.streams.read("acme", started.id, 1, 10)
     assert [e.position for e in events] == [started.position, posted.position]
 
 
-def test_a_receipt_and_its_events_commit_together_or_not_at_all(container: Container) -> None:
+async def test_a_receipt_and_its_events_commit_together_or_not_at_all(container: Container) -> None:
     key = f"k-{uuid.uuid4()}"
-    first = container.conversations.start(context(key=key), "Once", [])
+    first = await container.conversations.start(context(key=key), "Once", [])
     conversation = Conversation.start("acme", "Twice", [])
     with pytest.raises(DuplicateReceipt):
-        container.store.commit(context(key=key), Change((conversation,), conversation))
+        await container.store.commit(context(key=key), Change((conversation,), conversation))
     assert container.streams.read("acme", first.id, 1, 10)
     assert container.store.read_stream(conversation.id, 1, 10) == []
 
 
-def test_a_stale_writer_gets_a_conflict_and_writes_nothing(container: Container) -> None:
-    started = container.conversations.start(context(), "Race", [])
+async def test_a_stale_writer_gets_a_conflict_and_writes_nothing(container: Container) -> None:
+    started = await container.conversations.start(context(), "Race", [])
     one = container.store.get(started.id, Conversation)
     two = container.store.get(started.id, Conversation)
     one.rename("One")
     two.rename("Two")
-    container.store.commit(context(), Change((one,), one))
+    await container.store.commit(context(), Change((one,), one))
     with pytest.raises(ConcurrencyConflict):
-        container.store.commit(context(), Change((two,), two))
+        await container.store.commit(context(), Change((two,), two))
     assert container.store.get(started.id, Conversation).title == "One"
 
 
-def test_concurrent_posts_without_if_match_all_land(container: Container) -> None:
-    started = container.conversations.start(context(), "Busy", [])
+async def test_concurrent_posts_without_if_match_all_land(container: Container) -> None:
+    started = await container.conversations.start(context(), "Busy", [])
 
-    def post(i: int) -> int:
-        result = container.conversations.post_message(
+    async def post(i: int) -> int:
+        result = await container.conversations.post_message(
             context(), started.id, role="user", content=f"message {i}"
         )
         return result.version
 
-    with ThreadPoolExecutor(8) as pool:
-        versions = sorted(pool.map(post, range(40)))
+    versions = sorted(await asyncio.gather(*(post(i) for i in range(40))))
     assert versions == list(range(2, 42))
     assert container.store.get(started.id, Conversation).message_count == 40
 
 
-def test_concurrent_writers_with_the_same_expected_version_one_wins(
+async def test_concurrent_writers_with_the_same_expected_version_one_wins(
     container: Container,
 ) -> None:
-    started = container.conversations.start(context(), "If-Match", [])
+    started = await container.conversations.start(context(), "If-Match", [])
 
-    def rename(title: str) -> str:
+    async def rename(title: str) -> str:
         try:
-            container.conversations.rename(context(), started.id, title, expected_version=1)
+            await container.conversations.rename(context(), started.id, title, expected_version=1)
         except PreconditionFailed:
             return "412"
         return "ok"
 
-    with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(rename, [f"title {i}" for i in range(8)]))
+    outcomes = await asyncio.gather(*(rename(f"title {i}") for i in range(8)))
     assert outcomes.count("ok") == 1
     assert outcomes.count("412") == 7
     assert container.store.get(started.id, Conversation).version == 2
 
 
-def test_positions_are_unique_and_dense_under_concurrent_writers(container: Container) -> None:
-    def start(i: int) -> int:
-        return container.conversations.start(context(), f"c{i}", []).position
+async def test_positions_are_unique_and_dense_under_concurrent_writers(
+    container: Container,
+) -> None:
+    async def start(i: int) -> int:
+        return (await container.conversations.start(context(), f"c{i}", [])).position
 
-    with ThreadPoolExecutor(8) as pool:
-        positions = sorted(pool.map(start, range(64)))
+    positions = sorted(await asyncio.gather(*(start(i) for i in range(64))))
     assert len(set(positions)) == 64
     recorder = container.store.recorder
     notifications = recorder.select_notifications(positions[0], limit=10_000, stop=positions[-1])

@@ -19,8 +19,16 @@ from application.context import CommandContext, Idempotency
 from application.errors import ConcurrencyConflict, DuplicateReceipt, PreconditionFailed
 from application.ports import Change, CommandResult
 from domain.conversation import Conversation
-from infrastructure.batch_writer import LOOP_WRITER_NAME, PendingCommit, PendingReceipt
+from infrastructure.batch_writer import (
+    WRITER_NAME,
+    BatchStatements,
+    BatchWriter,
+    Outcome,
+    PendingCommit,
+    PendingReceipt,
+)
 from infrastructure.event_store import PostgresEventStore
+from infrastructure.group_commit import GroupCommit
 from infrastructure.settings import Settings
 
 
@@ -38,8 +46,26 @@ def context(key: str | None = None, fingerprint: str = "f") -> CommandContext:
 
 def started(store: PostgresEventStore, title: str = "Hot") -> Conversation:
     conversation = Conversation.start("acme", title, [])
-    store.commit(context(), Change((conversation,), conversation))
+    commit(store, context(), Change((conversation,), conversation))
     return conversation
+
+
+def commit(store: PostgresEventStore, context: CommandContext, change: Change) -> CommandResult:
+    """``store.commit`` from a thread, as the CLI and the scheduler commit."""
+    return store.portal.call(store.commit, context, change)
+
+
+def write(store: PostgresEventStore, commits: list[PendingCommit]) -> list[Outcome]:
+    """One batch as the batch writer answers it, on a connection of its own."""
+    writer = BatchWriter(store.database_url, store.recorder)
+
+    async def once() -> list[Outcome]:
+        try:
+            return await writer.write(commits)
+        finally:
+            await writer.aclose()
+
+    return store.portal.call(once)
 
 
 def pending(
@@ -81,7 +107,7 @@ def test_64_concurrent_commands_share_transactions_and_leave_no_gap(
             conversation = Conversation.start("acme", f"c{i}", [])
         barrier.wait()
         try:
-            return store.commit(context(key=f"k{i}"), Change((conversation,), conversation))
+            return commit(store, context(key=f"k{i}"), Change((conversation,), conversation))
         except ConcurrencyConflict:
             return "conflict"
 
@@ -107,7 +133,7 @@ def generic_plan(store: PostgresEventStore) -> str:
     """The plan PostgreSQL caches for the writer's prepared statement, as text."""
     with store.recorder.datastore.get_connection() as conn:
         rows = conn.execute(
-            f"EXPLAIN (GENERIC_PLAN) {store._writer.statements.round_text(conn)}"
+            f"EXPLAIN (GENERIC_PLAN) {BatchStatements(store.recorder).round_text(conn)}"
         ).fetchall()
     return "\n".join(row["QUERY PLAN"] for row in rows)
 
@@ -118,7 +144,7 @@ def test_the_writer_screens_by_primary_key_however_young_or_old_the_log(
     young = generic_plan(store)  # no statistics yet: planned as for an empty table
     for i in range(300):
         conversation = Conversation.start("acme", f"c{i}", [])
-        store.commit(context(key=f"k{i}"), Change((conversation,), conversation))
+        commit(store, context(key=f"k{i}"), Change((conversation,), conversation))
     with store.recorder.datastore.get_connection() as conn:
         conn.execute("ANALYZE chronicle_events")
         conn.execute("ANALYZE chronicle_receipts")
@@ -135,13 +161,11 @@ def test_a_conflicting_command_fails_alone_in_its_batch(store: PostgresEventStor
     stale = store.get(hot.id, Conversation)
     fresh = store.get(hot.id, Conversation)
     fresh.rename("Winner")
-    store.commit(context(), Change((fresh,), fresh))
+    commit(store, context(), Change((fresh,), fresh))
     stale.rename("Loser")
     first, second = Conversation.start("acme", "a", []), Conversation.start("acme", "b", [])
 
-    outcomes = store._writer.write(
-        [pending(store, first), pending(store, stale), pending(store, second)]
-    )
+    outcomes = write(store, [pending(store, first), pending(store, stale), pending(store, second)])
 
     assert isinstance(outcomes[1], ConcurrencyConflict)
     assert isinstance(outcomes[0], list)
@@ -157,7 +181,7 @@ def test_two_commands_of_one_aggregate_version_in_a_batch_the_first_wins(
     one, two = store.get(hot.id, Conversation), store.get(hot.id, Conversation)
     one.rename("One")
     two.rename("Two")
-    outcomes = store._writer.write([pending(store, one), pending(store, two)])
+    outcomes = write(store, [pending(store, one), pending(store, two)])
     assert isinstance(outcomes[0], list)
     assert isinstance(outcomes[1], ConcurrencyConflict)
     assert store.get(hot.id, Conversation).title == "One"
@@ -170,9 +194,9 @@ def test_a_commit_written_again_after_a_lost_answer_gets_its_positions_back(
     it writes it again: the same events are answered with the positions they took, not
     refused as a conflict, and nothing is written twice."""
     lost = pending(store, Conversation.start("acme", "lost", []), "lost-answer")
-    first = store._writer.write([lost, pending(store, Conversation.start("acme", "b", []))])
+    first = write(store, [lost, pending(store, Conversation.start("acme", "b", []))])
     newer = pending(store, Conversation.start("acme", "c", []))
-    again = store._writer.write([lost, newer])
+    again = write(store, [lost, newer])
     assert again[0] == first[0]
     assert isinstance(first[1], list) and again[1] == [first[1][0] + 1]
     assert receipts(store) == {"lost-answer": first[0][-1]}  # type: ignore[index]
@@ -183,8 +207,9 @@ def test_a_duplicate_idempotency_key_in_one_batch_fails_only_the_later_command(
     store: PostgresEventStore,
 ) -> None:
     first, again, other = (Conversation.start("acme", t, []) for t in ("a", "a again", "b"))
-    outcomes = store._writer.write(
-        [pending(store, first, "dup"), pending(store, again, "dup"), pending(store, other, "x")]
+    outcomes = write(
+        store,
+        [pending(store, first, "dup"), pending(store, again, "dup"), pending(store, other, "x")],
     )
     assert isinstance(outcomes[0], list)
     assert isinstance(outcomes[1], DuplicateReceipt)
@@ -206,7 +231,7 @@ def test_concurrent_retries_of_one_idempotency_key_write_once(store: PostgresEve
 
     def retry(_: int) -> CommandResult:
         barrier.wait()
-        return runner.run(context(key="same"), decide)
+        return store.portal.call(runner.run, context(key="same"), decide)
 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(retry, range(16)))
@@ -224,7 +249,18 @@ def test_an_error_in_one_command_does_not_fail_its_neighbours(store: PostgresEve
     broken = PendingCommit(
         [StoredEvent(event.originator_id, 2**63, event.topic, event.state)]  # out of range
     )
-    outcomes = store.group._write_all([pending(store, good[0]), broken, pending(store, good[1])])
+
+    async def write_all() -> list[Outcome]:
+        writer = BatchWriter(store.database_url, store.recorder)
+        try:
+            group: GroupCommit[PendingCommit, list[int]] = GroupCommit(writer)
+            return list(
+                await group._write_all([pending(store, good[0]), broken, pending(store, good[1])])
+            )
+        finally:
+            await writer.aclose()
+
+    outcomes = store.portal.call(write_all)
     assert isinstance(outcomes[1], psycopg.errors.NumericValueOutOfRange)
     assert [o for o in (outcomes[0], outcomes[2]) if isinstance(o, list)] == [
         outcomes[0],
@@ -237,7 +273,7 @@ def test_a_receipt_takes_its_commands_last_position(store: PostgresEventStore) -
     conversation = Conversation.start("acme", "Several", [])
     for n in range(3):
         conversation.post_message(uuid.uuid4(), "user", f"m{n}", None, None)
-    result = store.commit(context(key="several"), Change((conversation,), conversation))
+    result = commit(store, context(key="several"), Change((conversation,), conversation))
     positions = [p for p, _, _ in log(store)]
     assert result.position == positions[-1] == receipts(store)["several"]
     assert result.version == 4
@@ -252,7 +288,9 @@ def test_keys_and_answers_are_stored_verbatim_whatever_they_hold(
     conversation = Conversation.start("acme", nasty, [])
     idempotency = Idempotency(nasty, fingerprint=nasty)
     change = Change((conversation,), conversation, {"echo": nasty})
-    result = store.commit(CommandContext("acme", "tester", "test", idempotency=idempotency), change)
+    result = commit(
+        store, CommandContext("acme", "tester", "test", idempotency=idempotency), change
+    )
 
     receipt = store.find_receipt("acme", nasty)
     assert receipt is not None
@@ -289,7 +327,7 @@ def test_a_follower_never_skips_a_position_while_writers_commit(
 
     def start(i: int) -> None:
         conversation = Conversation.start("acme", f"c{i}", [])
-        store.commit(context(), Change((conversation,), conversation))
+        commit(store, context(), Change((conversation,), conversation))
 
     with ThreadPoolExecutor(32) as pool:
         list(pool.map(start, range(400)))
@@ -304,7 +342,7 @@ def test_a_change_without_events_is_refused_before_it_reaches_the_log(
 ) -> None:
     conversation = started(store)
     with pytest.raises(ValueError, match="at least one event"):
-        store.commit(context(key="empty"), Change((conversation,), conversation))
+        commit(store, context(key="empty"), Change((conversation,), conversation))
     assert receipts(store) == {}
 
 
@@ -324,17 +362,19 @@ async def test_coroutines_and_threads_commit_together_and_leave_no_gap(
                 conversation.rename(f"title {i}")
                 return Change((conversation,), conversation)
 
-            return await runner.run_async(context(), rename, retry_on_conflict=True)
+            return await runner.run(context(), rename, retry_on_conflict=True)
 
         def start() -> Change:
             conversation = Conversation.start("acme", f"c{i}", [])
             return Change((conversation,), conversation)
 
-        return await runner.run_async(context(), start, decide_blocks=False)
+        return await runner.run(context(), start, decide_blocks=False)
 
     def threaded(i: int) -> CommandResult:
         conversation = Conversation.start("acme", f"t{i}", [])
-        return runner.run(context(), lambda: Change((conversation,), conversation))
+        return store.portal.call(
+            runner.run, context(), lambda: Change((conversation,), conversation)
+        )
 
     before = store.counts.batches
     with ThreadPoolExecutor(16) as pool:
@@ -360,18 +400,16 @@ async def test_an_awaited_command_with_a_stale_if_match_is_refused(
     stale, also_stale = store.get(hot.id, Conversation), store.get(hot.id, Conversation)
     fresh = store.get(hot.id, Conversation)
     fresh.rename("Winner")
-    store.commit(context(), Change((fresh,), fresh))
+    commit(store, context(), Change((fresh,), fresh))
     stale.rename("Loser")
     also_stale.rename("Loser too")
 
     with pytest.raises(PreconditionFailed):
-        await runner.run_async(
+        await runner.run(
             context(), lambda: Change((stale,), stale), expected_version=1, decide_blocks=False
         )
     with pytest.raises(ConcurrencyConflict):
-        await runner.run_async(
-            context(), lambda: Change((also_stale,), also_stale), decide_blocks=False
-        )
+        await runner.run(context(), lambda: Change((also_stale,), also_stale), decide_blocks=False)
     assert store.get(hot.id, Conversation).title == "Winner"
 
 
@@ -385,7 +423,7 @@ async def test_concurrent_awaited_retries_of_one_idempotency_key_write_once(
         return Change((conversation,), conversation)
 
     results = await asyncio.gather(
-        *(runner.run_async(context(key="same"), decide, decide_blocks=False) for _ in range(16))
+        *(runner.run(context(key="same"), decide, decide_blocks=False) for _ in range(16))
     )
     assert len({(r.id, r.position) for r in results}) == 1
     assert sum(not r.replayed for r in results) == 1
@@ -398,7 +436,7 @@ def loop_writers(settings: Settings) -> int:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE application_name = %s AND datname = current_database()",
-            (LOOP_WRITER_NAME,),
+            (WRITER_NAME,),
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -416,16 +454,16 @@ async def test_the_loop_writer_reconnects_after_losing_its_connection(
     store: PostgresEventStore, scratch: Settings
 ) -> None:
     runner = CommandRunner(store)
-    first = await runner.run_async(context(), start("before"), decide_blocks=False)
+    first = await runner.run(context(), start("before"), decide_blocks=False)
     with psycopg.connect(scratch.database_url or "", autocommit=True) as conn:
         killed = conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE application_name = %s AND datname = current_database()",
-            (LOOP_WRITER_NAME,),
+            (WRITER_NAME,),
         ).fetchall()
     assert killed == [(True,)]
     after = await asyncio.gather(
-        *(runner.run_async(context(), start(f"after {i}"), decide_blocks=False) for i in range(8))
+        *(runner.run(context(), start(f"after {i}"), decide_blocks=False) for i in range(8))
     )
     assert sorted(r.position for r in after) == list(range(first.position + 1, first.position + 9))
     assert loop_writers(scratch) == 1
@@ -436,9 +474,10 @@ async def test_closing_the_store_from_another_thread_writes_what_the_loop_has_qu
 ) -> None:
     """As the API's lifespan closes it: from a worker thread, while the loop runs."""
     store = PostgresEventStore(scratch)
+    store.portal.attach()  # this loop writes, as the API's does
     runner = CommandRunner(store)
     waiting = [
-        asyncio.ensure_future(runner.run_async(context(), start(f"c{i}"), decide_blocks=False))
+        asyncio.ensure_future(runner.run(context(), start(f"c{i}"), decide_blocks=False))
         for i in range(32)
     ]
     await asyncio.sleep(0)  # every command is queued (or being written)
@@ -446,6 +485,10 @@ async def test_closing_the_store_from_another_thread_writes_what_the_loop_has_qu
     results = await asyncio.gather(*waiting)
     positions = sorted(r.position for r in results)
     assert positions == list(range(positions[0], positions[0] + 32))
+    for _ in range(100):  # the server ends a closed connection's backend a moment later
+        if loop_writers(scratch) == 0:
+            break
+        await asyncio.sleep(0.02)
     assert loop_writers(scratch) == 0
     with pytest.raises(RuntimeError, match="closed"):
-        await runner.run_async(context(), start("late"), decide_blocks=False)
+        await runner.run(context(), start("late"), decide_blocks=False)

@@ -147,6 +147,8 @@ async def test_posting_to_an_archived_conversation_is_409(client: httpx.AsyncCli
         ({"role": "user"}, "content"),
         ({"role": "user", "content": 5}, "content"),
         ({"role": "user", "content": "hi", "tokens": -1}, "tokens"),
+        ({"role": "user", "content": "hi", "content_type": "Text/Markdown"}, "content_type"),
+        ({"role": "user", "content": "hi", "content_type": "markdown"}, "content_type"),
     ],
 )
 async def test_bad_messages_are_400_listing_the_field_and_write_nothing(
@@ -156,6 +158,21 @@ async def test_bad_messages_are_400_listing_the_field_and_write_nothing(
     response = await client.post(f"/v1/conversations/{cid}/messages", json=payload)
     assert_problem(response, 400, field)
     assert len(await events_of(client, cid)) == 1
+
+
+async def test_a_message_keeps_its_content_type_and_is_plain_text_without_one(
+    client: httpx.AsyncClient,
+) -> None:
+    cid = (await start(client))["id"]
+    base = f"/v1/conversations/{cid}/messages"
+    await client.post(base, json={"role": "user", "content": "hi"})
+    posted = await client.post(
+        base, json={"role": "assistant", "content": "*hi*", "content_type": "text/markdown"}
+    )
+    history = await client.get(base, params={"min_position": posted.json()["position"]})
+    assert [m["content_type"] for m in history.json()["items"]] == ["text/plain", "text/markdown"]
+    one = await client.get(f"{base}/{posted.json()['message_id']}")
+    assert one.json()["content_type"] == "text/markdown"
 
 
 @pytest.mark.parametrize(
@@ -372,7 +389,7 @@ async def test_a_revoked_key_is_401(api_url: str, issue_key: KeyFactory, contain
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     token = issue_key(tenant)
     key_id = uuid.UUID(hex=token.split("_")[1])
-    container.identity.revoke_key(CommandContext(tenant, "test", "keys.revoke"), key_id)
+    await container.identity.revoke_key(CommandContext(tenant, "test", "keys.revoke"), key_id)
     await asyncio.sleep(1.1)
     async with httpx.AsyncClient(
         base_url=api_url, headers={"Authorization": f"Bearer {token}"}

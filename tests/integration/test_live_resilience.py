@@ -41,8 +41,8 @@ def world(scratch: Settings, own_nats: EmbeddedNats) -> Iterator[tuple[Settings,
     settings = replace(scratch, nats_url=own_nats.url)
     container = Container.build(settings)
     context = CommandContext("chaos", "test", "keys.create")
-    key = container.identity.issue_key(
-        context, "chaos", "t", ["commands:write", "read", "live:read"]
+    key = container.portal.call(
+        container.identity.issue_key, context, "chaos", "t", ["commands:write", "read", "live:read"]
     )
     yield settings, container, key.token
     container.close()
@@ -214,7 +214,10 @@ async def test_a_stopped_relay_leaves_its_checkpoint_at_the_last_event_it_publis
     context = CommandContext("chaos", "test", "conversations.start")
 
     def start(count: int) -> list[int]:
-        return [container.conversations.start(context, f"c{i}", []).position for i in range(count)]
+        return [
+            container.portal.call(container.conversations.start, context, f"c{i}", []).position
+            for i in range(count)
+        ]
 
     def checkpoint() -> int:
         with psycopg.connect(settings.database_url or "") as conn:

@@ -5,13 +5,14 @@ rebuilds beside the live copy, and finds a poison event in a bulk copy exactly (
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -22,8 +23,10 @@ from structlog.testing import capture_logs
 
 from api.bootstrap import Container
 from application.context import CommandContext
+from application.ports import Change
 from domain.conversation import Conversation
 from domain.operations import ProjectionLog
+from domain.task import Task
 from infrastructure.event_store import EVENTS_TABLE, PostgresEventStore
 from infrastructure.projector import Projector
 from infrastructure.read_models import ensure_projections
@@ -125,24 +128,25 @@ def backlog(store: PostgresEventStore, conversations: int, messages: int) -> Non
         store.app.save(conversation)
 
 
-def test_sixteen_concurrent_writers_every_event_is_applied_exactly_once(
+async def test_sixteen_concurrent_writers_every_event_is_applied_exactly_once(
     scratch_container: Container,
 ) -> None:
     engine = scratch_container.projection_engine()
     engine.start()
     try:
-        own = [scratch_container.conversations.start(ctx(), f"c{i}", []).id for i in range(16)]
-        shared = scratch_container.conversations.start(ctx(), "shared", []).id
+        own = [
+            (await scratch_container.conversations.start(ctx(), f"c{i}", [])).id for i in range(16)
+        ]
+        shared = (await scratch_container.conversations.start(ctx(), "shared", [])).id
 
-        def writer(w: int) -> None:
+        async def writer(w: int) -> None:
             for i in range(150):
                 target = shared if i % 10 == 0 else own[w]
-                scratch_container.conversations.post_message(
+                await scratch_container.conversations.post_message(
                     ctx(), target, role="user", content=f"{w}:{i}"
                 )
 
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(writer, range(16)))
+        await asyncio.gather(*(writer(w) for w in range(16)))
         dsn = scratch_container.dsn
         wait_until(caught_up(dsn, "conversations", "messages"), 60, "projections to catch up")
     finally:
@@ -182,22 +186,24 @@ def test_a_projector_killed_mid_batch_resumes_with_exact_counts(
     assert_exactly_once(dsn)
 
 
-def test_lost_notifications_only_delay_thanks_to_polling(scratch_container: Container) -> None:
+async def test_lost_notifications_only_delay_thanks_to_polling(
+    scratch_container: Container,
+) -> None:
     engine = scratch_container.projection_engine(listen=False, poll_seconds=0.2)
     engine.start()
     try:
-        result = scratch_container.conversations.start(ctx(), "Polled", [])
+        result = await scratch_container.conversations.start(ctx(), "Polled", [])
         wait_until(lambda: checkpoint(scratch_container.dsn, "conversations") >= result.position, 5)
     finally:
         engine.stop()
 
 
-def test_a_dropped_connection_is_reconnected(scratch_container: Container) -> None:
+async def test_a_dropped_connection_is_reconnected(scratch_container: Container) -> None:
     dsn = scratch_container.dsn
     engine = scratch_container.projection_engine(poll_seconds=60)
     engine.start()
     try:
-        first = scratch_container.conversations.start(ctx(), "Before", [])
+        first = await scratch_container.conversations.start(ctx(), "Before", [])
         wait_until(lambda: checkpoint(dsn, "conversations") >= first.position, 10)
         database = dsn.rsplit("/", 1)[1]
         with psycopg.connect(dsn, autocommit=True) as admin:
@@ -207,13 +213,13 @@ def test_a_dropped_connection_is_reconnected(scratch_container: Container) -> No
                 (database,),
             ).fetchone()
         assert killed is not None and killed[0] >= 1
-        second = scratch_container.conversations.start(ctx(), "After", [])
+        second = await scratch_container.conversations.start(ctx(), "After", [])
         wait_until(lambda: checkpoint(dsn, "conversations") >= second.position, 15, "reconnection")
     finally:
         engine.stop()
 
 
-def test_a_poison_event_inside_a_bulk_copy_is_found_exactly(
+async def test_a_poison_event_inside_a_bulk_copy_is_found_exactly(
     scratch_container: Container,
 ) -> None:
     """A backlog of plain inserts goes as one COPY; when one row is refused, the events
@@ -224,12 +230,12 @@ def test_a_poison_event_inside_a_bulk_copy_is_found_exactly(
         admin.execute(
             "ALTER TABLE rm_messages_g1.messages ADD CONSTRAINT refuses CHECK (content <> 'poison')"
         )
-    cid = scratch_container.conversations.start(ctx(), "Backlog", []).id
+    cid = (await scratch_container.conversations.start(ctx(), "Backlog", [])).id
     post = scratch_container.conversations.post_message
     for i in range(40):
-        post(ctx(), cid, role="user", content=f"m{i}")
-    poison = post(ctx(), cid, role="user", content="poison")
-    after = [post(ctx(), cid, role="user", content=f"after {i}") for i in range(10)]
+        await post(ctx(), cid, role="user", content=f"m{i}")
+    poison = await post(ctx(), cid, role="user", content="poison")
+    after = [await post(ctx(), cid, role="user", content=f"after {i}") for i in range(10)]
     assert scratch_container.projector("messages").catch_up() == head(dsn)
     contents = [
         r["content"] for r in rows(dsn, "SELECT content FROM rm.messages ORDER BY position")
@@ -452,3 +458,23 @@ def test_an_existing_database_keeps_its_messages_and_fills_message_search(
         assert scalar(dsn, "SELECT count(*) FROM rm.messages") == 150
     finally:
         upgraded.close()
+
+
+def test_json_columns_keep_their_json_when_a_long_run_of_inserts_goes_by_copy(
+    scratch_container: Container,
+) -> None:
+    """Tasks submitted together make runs of inserts long enough for COPY, live and in a
+    rebuild; their payloads stay objects, as single inserts store them."""
+    payloads: list[Any] = [{"n": i, "tags": ["a", "b"]} for i in range(60)]
+    tasks = [Task.submit("acme", "t", p, 0, 3, 30.0, datetime.now(UTC), 1.0) for p in payloads]
+    commit = scratch_container.store.commit
+    scratch_container.portal.call(commit, ctx(), Change(tuple(tasks), tasks[-1]))
+    payloads.append("a JSON string")  # alone: a statement, not a COPY
+    single = Task.submit("acme", "t", payloads[-1], 0, 3, 30.0, datetime.now(UTC), 1.0)
+    scratch_container.portal.call(commit, ctx(), Change((single,), single))
+    query = "SELECT payload FROM rm.tasks ORDER BY submitted_position"
+    projector = scratch_container.projector("tasks")
+    assert projector.catch_up() == head(scratch_container.dsn)
+    assert [r["payload"] for r in rows(scratch_container.dsn, query)] == payloads
+    scratch_container.rebuild("tasks").run()
+    assert [r["payload"] for r in rows(scratch_container.dsn, query)] == payloads

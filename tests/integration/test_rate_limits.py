@@ -12,8 +12,8 @@ import httpx
 import redis.asyncio as aioredis
 from litestar.testing import TestClient
 
-from api.app import create_app
 from api.bootstrap import Container
+from api.http.app import create_app
 from application.context import CommandContext
 from domain.identity import ApiKey
 from infrastructure.embedded import free_port
@@ -23,11 +23,13 @@ from tests.integration.conftest import serving
 from tests.integration.test_http_conversations import assert_problem
 
 
-def limited_key(container: Container, per_minute: int) -> str:
+async def limited_key(container: Container, per_minute: int) -> str:
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     context = CommandContext(tenant, "test", "keys.create")
-    return container.identity.issue_key(
-        context, tenant, "limited", ["read", "commands:write"], per_minute
+    return (
+        await container.identity.issue_key(
+            context, tenant, "limited", ["read", "commands:write"], per_minute
+        )
     ).token
 
 
@@ -43,7 +45,7 @@ async def in_one_window(window_s: int = WINDOW_SECONDS, margin: float = 0.2) -> 
 async def test_answers_carry_ratelimit_headers_and_429_past_the_limit(
     api_url: str, container: Container
 ) -> None:
-    headers = {"Authorization": f"Bearer {limited_key(container, 5)}"}
+    headers = {"Authorization": f"Bearer {await limited_key(container, 5)}"}
     await in_one_window()
     async with httpx.AsyncClient(base_url=api_url, headers=headers) as http:
         answers = [await http.get("/v1/conversations") for _ in range(7)]
@@ -57,7 +59,7 @@ async def test_answers_carry_ratelimit_headers_and_429_past_the_limit(
 
 
 async def test_two_api_processes_share_one_limit(servers: Settings, container: Container) -> None:
-    headers = {"Authorization": f"Bearer {limited_key(container, 6)}"}
+    headers = {"Authorization": f"Bearer {await limited_key(container, 6)}"}
     with serving(servers) as one_url, serving(servers) as two_url:
         async with (
             httpx.AsyncClient(base_url=one_url, headers=headers) as one,
@@ -71,7 +73,7 @@ async def test_two_api_processes_share_one_limit(servers: Settings, container: C
 async def test_refusals_are_recorded_once_per_key_and_window(
     servers: Settings, container: Container
 ) -> None:
-    token = limited_key(container, 2)
+    token = await limited_key(container, 2)
     key_id = uuid.UUID(hex=token.split("_")[1])
     redis = aioredis.from_url(servers.redis_url or "")
     try:
@@ -84,7 +86,9 @@ async def test_refusals_are_recorded_once_per_key_and_window(
         assert [(k, n) for k, _, n in ended] == [(str(key_id), 3)]
         assert await limiter.ended_windows() == []  # claimed once
         for found_key, window_start, refused in ended:
-            container.identity.record_rate_limited(uuid.UUID(found_key), window_start, refused)
+            await container.identity.record_rate_limited(
+                uuid.UUID(found_key), window_start, refused
+            )
     finally:
         await redis.aclose()
     events = container.store.read_stream(key_id, 1, 10)
@@ -118,7 +122,7 @@ def test_requests_while_valkey_is_unreachable_are_503_problems(
     servers: Settings, container: Container
 ) -> None:
     unreachable = replace(servers, redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    headers = {"Authorization": f"Bearer {limited_key(container, 100)}"}
+    headers = {"Authorization": f"Bearer {container.portal.call(limited_key, container, 100)}"}
     with TestClient(create_app(unreachable)) as client:
         answer = client.post("/v1/conversations", json={"title": "t"}, headers=headers)
     body = assert_problem(answer, 503)

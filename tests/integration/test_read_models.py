@@ -136,7 +136,9 @@ async def test_history_is_oldest_first_by_position_and_pages(client: httpx.Async
         "tokens",
         "position",
         "created_at",
+        "content_type",
     }
+    assert page["items"][0]["content_type"] == "text/plain"
 
 
 async def test_history_of_an_unknown_conversation_is_404(client: httpx.AsyncClient) -> None:

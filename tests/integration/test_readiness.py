@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from litestar.testing import TestClient
 
-from api.app import create_app
 from api.bootstrap import Container
+from api.http.app import create_app
 from infrastructure.embedded import free_port
 from infrastructure.settings import Settings
 from tests.integration.cli import run_cli

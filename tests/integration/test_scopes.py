@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from api.app import create_app
+from api.http.app import create_app
 from api.http.auth import Requires
 from domain.identity import SCOPES
 from infrastructure.settings import Settings

@@ -31,7 +31,8 @@ def store(scratch: Settings) -> Iterator[PostgresEventStore]:
 
 
 def commit(store: PostgresEventStore, aggregate: Aggregate) -> None:
-    store.commit(CommandContext("acme", "tester", "test"), Change((aggregate,), aggregate))
+    context = CommandContext("acme", "tester", "test")
+    store.portal.call(store.commit, context, Change((aggregate,), aggregate))
 
 
 def long_conversation(store: PostgresEventStore, messages: int) -> Conversation:

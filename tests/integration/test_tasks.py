@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from api.bootstrap import Container
@@ -234,7 +235,7 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
     return cli_env(settings) | extra
 
 
-def test_a_scheduler_killed_mid_backoff_still_retries_once(scratch: Settings) -> None:
+async def test_a_scheduler_killed_mid_backoff_still_retries_once(scratch: Settings) -> None:
     container = Container.build(scratch)
     ctx = CommandContext("acme", "test", "t")
     scheduler = subprocess.Popen(
@@ -246,11 +247,11 @@ def test_a_scheduler_killed_mid_backoff_still_retries_once(scratch: Settings) ->
     engine = container.projection_engine(["tasks"])
     engine.start()
     try:
-        task = container.tasks.submit(ctx, "slow", None, 0, 3, 0.3, None, 1.5)
+        task = await container.tasks.submit(ctx, "slow", None, 0, 3, 0.3, None, 1.5)
         deadline = time.monotonic() + 10
         claimed = None
         while claimed is None and time.monotonic() < deadline:
-            claimed = container.tasks.claim(ctx, "w1", ["slow"])
+            claimed = await container.tasks.claim(ctx, "w1", ["slow"])
             time.sleep(0.05)
         assert claimed is not None
         while (
@@ -268,10 +269,10 @@ def test_a_scheduler_killed_mid_backoff_still_retries_once(scratch: Settings) ->
         )
         second = None
         while second is None and time.monotonic() < deadline + 10:
-            second = container.tasks.claim(ctx, "w2", ["slow"])
+            second = await container.tasks.claim(ctx, "w2", ["slow"])
             time.sleep(0.05)
         assert second is not None and second.attempt == 2
-        container.tasks.complete(ctx, task.id, "done")
+        await container.tasks.complete(ctx, task.id, "done")
         time.sleep(0.5)
         types = [e.type for e in container.store.read_stream(task.id, 1, 100)]
         assert types == [
@@ -329,3 +330,33 @@ async def test_the_worker_cli_runs_a_command_per_task(
             break
         await asyncio.sleep(0.1)
     assert view["state"] == "dead" and view["last_error"] == "nope"
+
+
+async def test_a_claim_is_remembered_outside_the_read_model_until_the_projector_shows_it(
+    scratch: Settings,
+) -> None:
+    """Claimers skip a task whose attempt just started although the read model, written
+    only by its projector, still shows it pending; once the projector has applied the
+    start the claim is forgotten, and a retry of the task can be claimed again."""
+    container = Container.build(scratch)
+    ctx = CommandContext("acme", "test", "t")
+    projector = container.projector("tasks")
+    try:
+        task = await container.tasks.submit(ctx, "hinted", None, 0, 3, 30.0, None, 0.0)
+        projector.catch_up()
+        claimed = await container.tasks.claim(ctx, "w1", ["hinted"])
+        assert claimed is not None and claimed.attempt == 1
+
+        state = "SELECT state, attempt FROM rm.tasks WHERE id = %s"
+        with psycopg.connect(container.dsn) as conn:
+            assert conn.execute(state, (task.id,)).fetchone() == ("pending", 0)
+        assert await container.tasks.claim(ctx, "w2", ["hinted"]) is None
+
+        projector.catch_up()
+        assert container.queue.forget_claims() == 1
+        await container.tasks.fail(ctx, task.id, "flaky", retryable=True)
+        projector.catch_up()
+        again = await container.tasks.claim(ctx, "w2", ["hinted"])
+        assert again is not None and again.attempt == 2
+    finally:
+        container.close()

@@ -19,7 +19,9 @@ def test_a_command_of_one_tenant_cannot_write_another_tenants_aggregate(
     try:
         theirs = Conversation.start("zeta", "Theirs", [])
         with pytest.raises(ForeignTenant):
-            store.commit(CommandContext("acme", "t", "t"), Change((theirs,), theirs))
+            store.portal.call(
+                store.commit, CommandContext("acme", "t", "t"), Change((theirs,), theirs)
+            )
         assert store.read_stream(theirs.id, 1, 10) == []
     finally:
         store.close()

@@ -70,13 +70,15 @@ async def test_another_tenant_cannot_travel_in_time(
         assert_problem(await other.get(f"/v1/streams/{cid}/state"), 404)
 
 
-def test_events_show_and_tail_from_the_cli(scratch: Settings) -> None:
+async def test_events_show_and_tail_from_the_cli(scratch: Settings) -> None:
     container = Container.build(scratch)
     try:
         ctx = CommandContext("acme", "test", "t")
-        started = container.conversations.start(ctx, "Old title", [])
-        container.conversations.rename(ctx, started.id, "New title")
-        other = container.conversations.start(CommandContext("zeta", "test", "t"), "Other", [])
+        started = await container.conversations.start(ctx, "Old title", [])
+        await container.conversations.rename(ctx, started.id, "New title")
+        other = await container.conversations.start(
+            CommandContext("zeta", "test", "t"), "Other", []
+        )
     finally:
         container.close()
 
@@ -111,7 +113,7 @@ def test_events_show_and_tail_from_the_cli(scratch: Settings) -> None:
     assert missing.returncode != 0 and "no stream" in missing.stderr
 
 
-def test_events_tail_follow_prints_each_new_event_of_its_tenant_as_it_is_appended(
+async def test_events_tail_follow_prints_each_new_event_of_its_tenant_as_it_is_appended(
     scratch: Settings,
 ) -> None:
     container = Container.build(scratch)
@@ -125,9 +127,9 @@ def test_events_tail_follow_prints_each_new_event_of_its_tenant_as_it_is_appende
     assert follower.stdout is not None
     try:
         for title in ("First", "Second"):
-            container.conversations.start(CommandContext("zeta", "test", "t"), "Not acme's", [])
-            container.conversations.start(CommandContext("acme", "test", "t"), title, [])
-            ready, _, _ = select.select([follower.stdout], [], [], 20)
+            await container.conversations.start(CommandContext("zeta", "test", "t"), "Not", [])
+            await container.conversations.start(CommandContext("acme", "test", "t"), title, [])
+            ready, _, _ = await asyncio.to_thread(select.select, [follower.stdout], [], [], 20)
             assert ready, "no line within 20 s"
             line = json.loads(follower.stdout.readline())
             assert (line["tenant"], line["data"]["title"]) == ("acme", title)
@@ -137,17 +139,17 @@ def test_events_tail_follow_prints_each_new_event_of_its_tenant_as_it_is_appende
     assert follower.wait(20) == 0  # SIGTERM ends it as Ctrl-C does
 
 
-def test_replay_shows_a_run_step_by_step_at_recorded_pace(scratch: Settings) -> None:
+async def test_replay_shows_a_run_step_by_step_at_recorded_pace(scratch: Settings) -> None:
     container = Container.build(scratch)
     try:
         ctx = CommandContext("acme", "test", "t")
-        conversation = container.conversations.start(ctx, "Run", [])
-        run = container.runs.start(ctx, conversation.id, "planner", "m", None)
-        container.runs.think(ctx, run.id, "first")
+        conversation = await container.conversations.start(ctx, "Run", [])
+        run = await container.runs.start(ctx, conversation.id, "planner", "m", None)
+        await container.runs.think(ctx, run.id, "first")
         time.sleep(0.3)
-        container.runs.start_tool(ctx, run.id, "c1", "search", {"q": 1})
-        container.runs.finish_tool(ctx, run.id, "c1", {"hits": 0}, None, 5)
-        container.runs.complete(ctx, run.id, "done", {"output_tokens": 1})
+        await container.runs.start_tool(ctx, run.id, "c1", "search", {"q": 1})
+        await container.runs.finish_tool(ctx, run.id, "c1", {"hits": 0}, None, 5)
+        await container.runs.complete(ctx, run.id, "done", {"output_tokens": 1})
     finally:
         container.close()
     began = time.monotonic()
@@ -168,12 +170,12 @@ def test_replay_shows_a_run_step_by_step_at_recorded_pace(scratch: Settings) -> 
     assert not_a_run.returncode != 0 and "no agent run" in not_a_run.stderr
 
 
-def test_replay_and_show_keep_to_the_named_tenant(scratch: Settings) -> None:
+async def test_replay_and_show_keep_to_the_named_tenant(scratch: Settings) -> None:
     container = Container.build(scratch)
     try:
         ctx = CommandContext("acme", "test", "t")
-        conversation = container.conversations.start(ctx, "Run", [])
-        run = container.runs.start(ctx, conversation.id, "planner", "m", None)
+        conversation = await container.conversations.start(ctx, "Run", [])
+        run = await container.runs.start(ctx, conversation.id, "planner", "m", None)
     finally:
         container.close()
     own = run_cli(scratch, "replay", str(run.id), "--tenant", "acme", "--json")

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 from litestar.testing import TestClient
 
-from api.app import create_app
 from api.bootstrap import Container
+from api.http.app import create_app
 from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.repairs import skip
@@ -87,7 +87,7 @@ async def test_new_runs_are_refused_over_the_daily_budget(
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     token, auditor = issue_key(tenant), issue_key(tenant, ("audit:read",))
     context = CommandContext(tenant_id=tenant, actor="test", command="budget.set")
-    container.identity.set_budget(context, tenant, 100, None)
+    await container.identity.set_budget(context, tenant, 100, None)
     neighbour = issue_key()
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
         first = await complete_run(http, token, {"input_tokens": 60, "output_tokens": 0})
@@ -108,7 +108,7 @@ async def test_new_runs_are_refused_over_the_daily_budget(
         denied = await audit(http, container, auditor, action="run.start")
         assert [(e["outcome"], e["reason"]) for e in denied][-1] == ("denied", "budget-exceeded")
 
-        container.identity.set_budget(context, tenant, None, None)  # lifted
+        await container.identity.set_budget(context, tenant, None, None)  # lifted
         assert (await complete_run(http, token, {})).status_code == 200
 
 
@@ -134,32 +134,34 @@ def test_budgets_are_set_by_the_cli(
         servers, "budget", "set", "--tenant", tenant, "--tokens", "5000", "--cost-usd", "2.5"
     )
     assert done.returncode == 0, done.stderr
-    budget = container.identity.budget_of(tenant)
+    budget = container.budgets.of(tenant)
     assert (budget.daily_tokens, budget.daily_cost_usd) == (5000, 2.5)
     unknown = run_cli(servers, "budget", "set", "--tenant", "no-such-tenant", "--tokens", "1")
     assert unknown.returncode != 0 and "no tenant" in unknown.stderr
     negative = run_cli(servers, "budget", "set", "--tenant", tenant, "--tokens", "-1")
     assert negative.returncode == 2
-    assert container.identity.budget_of(tenant).daily_tokens == 5000  # nothing half-written
+    assert container.budgets.of(tenant).daily_tokens == 5000  # nothing half-written
 
 
-def test_new_runs_wait_while_the_tenants_usage_events_are_parked(scratch: Settings) -> None:
+async def test_new_runs_wait_while_the_tenants_usage_events_are_parked(scratch: Settings) -> None:
     """A budget cannot be checked against a count that misses parked usage events: new
     runs get 503 usage-unavailable until an operator deals with them."""
     container = Container.build(scratch)
     try:
         tenant, neighbour = "acme", "other"
         keys = {
-            t: container.identity.issue_key(
-                CommandContext(tenant_id=t, actor="test", command="keys.create"),
-                t,
-                "k",
-                list(SCOPES),
+            t: (
+                await container.identity.issue_key(
+                    CommandContext(tenant_id=t, actor="test", command="keys.create"),
+                    t,
+                    "k",
+                    list(SCOPES),
+                )
             ).token
             for t in (tenant, neighbour)
         }
         context = CommandContext(tenant_id=tenant, actor="test", command="budget.set")
-        container.identity.set_budget(context, tenant, 1_000_000, None)
+        await container.identity.set_budget(context, tenant, 1_000_000, None)
         chat = conversation(container, tenant)
         usage: dict[str, float] = {"input_tokens": 4611686018427387904}
         complete_unchecked(container, tenant, chat, usage)

@@ -42,6 +42,27 @@ def test_each_role_may_post(role: str) -> None:
     assert conversation.version == 2
 
 
+def test_a_message_is_plain_text_unless_its_content_type_says_otherwise() -> None:
+    conversation = started()
+    conversation.post_message(uuid.uuid4(), "user", "hi", None, None)
+    conversation.post_message(uuid.uuid4(), "assistant", "*hi*", None, None, "text/markdown")
+    posted = conversation.collect_events()[1:]
+    assert [vars(event)["content_type"] for event in posted] == ["text/plain", "text/markdown"]
+
+
+@pytest.mark.parametrize("content_type", ["", "text", "Text/Plain", "text/plain; charset=utf-8"])
+def test_a_content_type_must_be_a_lower_case_media_type(content_type: str) -> None:
+    with pytest.raises(InvalidValue) as error:
+        started().post_message(uuid.uuid4(), "user", "hi", None, None, content_type)
+    assert error.value.field == "content_type"
+
+
+def test_a_message_posted_before_content_types_reads_as_plain_text() -> None:
+    state = {"message_id": uuid.uuid4(), "author": "a", "role": "user", "content": "hi"}
+    Conversation.MessagePosted.upcast_v1_v2(state)
+    assert state["content_type"] == "text/plain"
+
+
 def test_an_unknown_role_is_refused() -> None:
     with pytest.raises(InvalidValue) as error:
         started().post_message(uuid.uuid4(), "bot", "hello", None, None)

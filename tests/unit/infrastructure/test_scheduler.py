@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from application.context import CommandContext
 from application.errors import StoreUnavailable
+from infrastructure.portal import Portal
 from infrastructure.scheduler import Scheduler
 
 
@@ -18,6 +19,9 @@ class Queue:
     def expired_leases(self) -> list[tuple[UUID, str]]:
         return [(self.task, "acme")]
 
+    def forget_claims(self) -> int:
+        return 0
+
 
 class Tasks:
     """Its first timeout finds the store unreachable, as during a database restart."""
@@ -26,7 +30,7 @@ class Tasks:
         self.calls = 0
         self.timed_out = threading.Event()
 
-    def time_out(self, context: CommandContext, task_id: UUID) -> object:
+    async def time_out(self, context: CommandContext, task_id: UUID) -> object:
         self.calls += 1
         if self.calls == 1:
             raise StoreUnavailable("the event store cannot be reached")
@@ -35,11 +39,12 @@ class Tasks:
 
 
 def test_a_tick_that_finds_the_store_unavailable_does_not_end_the_scheduler() -> None:
-    tasks = Tasks()
-    scheduler = Scheduler(cast(Any, tasks), cast(Any, Queue()), tick=0.01)
+    tasks, portal = Tasks(), Portal()
+    scheduler = Scheduler(cast(Any, tasks), cast(Any, Queue()), portal, tick=0.01)
     scheduler.start()
     try:
         assert tasks.timed_out.wait(5), "the scheduler stopped after a failed tick"
     finally:
         scheduler.stop()
+        portal.close()
     assert tasks.calls >= 2

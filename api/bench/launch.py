@@ -68,8 +68,14 @@ def bench_key(settings: Settings, rate_limit_per_minute: int = UNLIMITED) -> str
     container = Container.build(settings)
     try:
         context = CommandContext("bench", "bench", "keys.create")
-        return container.identity.issue_key(
-            context, "bench", "bench", list(SCOPES), rate_limit_per_minute=rate_limit_per_minute
-        ).token
+        issued = container.portal.call(
+            container.identity.issue_key,
+            context,
+            "bench",
+            "bench",
+            list(SCOPES),
+            rate_limit_per_minute=rate_limit_per_minute,
+        )
+        return issued.token
     finally:
         container.close()

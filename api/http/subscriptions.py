@@ -1,4 +1,5 @@
-"""Live event streams: Server-Sent Events and WebSocket, resumable from a position.
+"""Subscriptions to the live event stream over HTTP: Server-Sent Events and WebSocket,
+each resumable from a position, each a subscriber of the process's live hub.
 
 The tenant always comes from the API key; clients never reach NATS themselves.
 """
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, WebSocket, get, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException, WebSocketDisconnect
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -102,13 +104,13 @@ class LiveController(Controller):
     async def sse(
         self,
         request: Request[Principal, Any, Any],
+        hub: NamedDependency[LiveHub],
         cursor: Cursor = None,
         subjects: Subjects = None,
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
         """Every event the key's tenant may see after the cursor, then live, as SSE."""
         filters = parse_filters((subjects or "").split(","))
-        hub: LiveHub = request.app.state.hub
         start = int(last_event_id) if last_event_id else cursor
         await check_cursor(
             hub,
@@ -117,10 +119,11 @@ class LiveController(Controller):
             "header" if last_event_id else "query",
         )
         tenant = request.user.tenant_id
-        buffer = request.app.state.container.settings.live_buffer
 
         async def frames() -> AsyncIterator[ServerSentEventMessage]:
-            items = follow(hub, tenant, filters, start, buffer=buffer, keepalive=KEEPALIVE_SECONDS)
+            items = follow(
+                hub, tenant, filters, start, buffer=hub.buffer, keepalive=KEEPALIVE_SECONDS
+            )
             async for item in items:
                 if item is None:
                     yield ServerSentEventMessage(comment="keep-alive", data=None)
@@ -140,14 +143,15 @@ class LiveController(Controller):
 
 
 @websocket("/v1/live/ws", guards=[requires("live:read")])
-async def live_websocket(socket: WebSocket[Principal, Any, Any]) -> None:
+async def live_websocket(
+    socket: WebSocket[Principal, Any, Any], hub: NamedDependency[LiveHub]
+) -> None:
     """Same as /v1/live over WebSocket: first frame ``{"cursor": N, "subjects": [...]}``.
 
     A first frame that is late or invalid is answered with a problem+json frame (status
     400, its ``errors`` naming the field) and the close code 1008.
     """
     await socket.accept()
-    hub: LiveHub = socket.app.state.hub
     try:
         try:
             raw = await asyncio.wait_for(socket.receive_data(mode="text"), FIRST_FRAME_SECONDS)
@@ -164,13 +168,12 @@ async def live_websocket(socket: WebSocket[Principal, Any, Any]) -> None:
         return
     except WebSocketDisconnect:
         return
-    buffer = socket.app.state.container.settings.live_buffer
     events = follow(
         hub,
         socket.user.tenant_id,
         filters,
         request.cursor,
-        buffer=buffer,
+        buffer=hub.buffer,
         keepalive=KEEPALIVE_SECONDS,
     )
     closed = asyncio.ensure_future(_closed(socket))

@@ -1,5 +1,6 @@
-"""`chronicle worker`: claims tasks over HTTP and runs a command for each — payload on
-stdin, result from stdout, heartbeats while it runs — so no client code is needed.
+"""`chronicle worker`, the task worker: claims tasks over HTTP and runs a command for each
+— payload on stdin, result from stdout, heartbeats while it runs — so no client code is
+needed. It is a client of the API and reaches no server directly.
 """
 
 from __future__ import annotations

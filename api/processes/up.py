@@ -1,86 +1,28 @@
-"""Running Chronicle's processes: `up` (embedded servers plus the API) and `serve` (API only).
+"""`chronicle up`: embedded servers for every unset URL, the development key, the workers
+beside the API, then the API; until a signal.
 
 `up` owns its data directory while it runs and stops every child it started on exit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
-import os
-import signal
 import socket
 import time
-from collections.abc import Callable
-from typing import Any
 
-import uvicorn
 from rich.console import Console
 
-from api.app import create_app
 from api.bootstrap import Container
-from api.http.protocol import ProblemHttpProtocol
+from api.processes.serve import serve_api
+from api.processes.workers import UP_WORKERS
 from application.context import CommandContext
 from domain.identity import SCOPES
-from infrastructure.chain import ChainSealer
 from infrastructure.embedded import EmbeddedServers
-from infrastructure.relay import RelayThread
-from infrastructure.runtime import data_dir_lock, remove_runtime, servers_for, write_runtime
+from infrastructure.runtime import data_dir_lock, remove_runtime, write_runtime
 from infrastructure.settings import Settings
 
 DEV_TENANT = "default"
 DEV_KEY_FILE = "dev-api-key"
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, telling us once its sockets are listening."""
-
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            self._on_started()
-
-
-WORKER_HEALTHCHECK_SECONDS = 60
-UVICORN_OPTIONS: dict[str, Any] = {
-    "http": ProblemHttpProtocol,
-    "log_level": "warning",
-    "access_log": False,
-    "lifespan": "on",
-    "timeout_graceful_shutdown": 3,
-    # Idle keep-alive connections outlive clients' own expiry, so a client never reuses
-    # a connection the server is closing at that moment.
-    "timeout_keep_alive": 30,
-}
-
-
-def serve_api(settings: Settings, on_started: Callable[[], None] = lambda: None) -> None:
-    """The API in this process until a signal; with ``api_workers`` above one, that many
-    worker processes share the port (one per core uses every core; the GIL keeps one
-    process to about one) and this process supervises them."""
-    if settings.api_workers > 1:
-        os.environ.update(settings.url_environment())  # the workers read their settings
-        uvicorn.run(
-            "api.app:app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.api_workers,
-            # uvicorn's supervisor kills a worker whose ping thread has not answered in
-            # time; a worker busy under load can miss the default 5 s behind the GIL,
-            # and the kill resets every connection it holds.
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-            **UVICORN_OPTIONS,
-        )
-        return
-    config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, **UVICORN_OPTIONS
-    )
-    _Server(config, on_started).run()
 
 
 def ensure_dev_key(settings: Settings) -> str:
@@ -91,7 +33,9 @@ def ensure_dev_key(settings: Settings) -> str:
         if path.exists() and container.identity.is_valid(token := path.read_text().strip()):
             return token
         context = CommandContext(tenant_id=DEV_TENANT, actor="chronicle:up", command="keys.create")
-        issued = container.identity.issue_key(context, DEV_TENANT, "development", list(SCOPES))
+        issued = container.portal.call(
+            container.identity.issue_key, context, DEV_TENANT, "development", list(SCOPES)
+        )
     finally:
         container.close()
     path.write_text(issued.token + "\n")
@@ -173,49 +117,14 @@ def run_up(settings: Settings, console: Console) -> None:
             )
 
         container = Container.build(resolved)
-        engine = container.projection_engine()
-        relay = RelayThread(container.relay())
-        scheduler = container.scheduler()
-        sealer = ChainSealer(container.dsn)
-        engine.start()
-        sealer.start()
-        relay.start()
-        scheduler.start()
+        workers = [build(container) for build in UP_WORKERS.values()]
+        for worker in workers:
+            worker.start()
         try:
             serve_api(resolved, banner)
         finally:
             remove_runtime(data_dir)
             console.print("stopping…", highlight=False)
-            scheduler.stop()
-            sealer.stop()
-            relay.stop()
-            engine.stop()
+            for worker in reversed(workers):
+                worker.stop()
             container.close()
-
-
-def run_relay(settings: Settings) -> None:
-    """The relay alone, until SIGINT or SIGTERM."""
-    with servers_for(settings, need_bus=True) as resolved:
-        container = Container.build(resolved)
-        relay = container.relay()
-
-        async def main() -> None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            await relay.run(stop)
-
-        try:
-            asyncio.run(main())
-        finally:
-            container.close()
-
-
-def run_serve(settings: Settings) -> None:
-    """The API alone, on the servers of the environment or of a running `chronicle up`."""
-    with servers_for(settings, need_bus=True) as resolved:
-        # Before any worker starts: a database that does not answer is one line from
-        # the CLI (not a traceback per worker), and the schema is set up once.
-        Container.build(resolved).close()
-        serve_api(resolved)

@@ -1,6 +1,6 @@
-"""Live scenario: command answer → SSE delivery latency at a steady rate with many open
-connections, beside raw NATS publish → subscribe latency on the same server; and the
-API's memory per idle connection.
+"""The `live` scenario, fan-out: command answer → SSE delivery latency at a steady rate
+with many open connections, beside raw NATS publish → subscribe latency on the same
+server; and the API's memory per idle connection.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import httpx
 import nats
 import psutil
 
-from api.bench.processes import running
+from api.bench.launch import running
 from infrastructure.embedded import free_port
 from infrastructure.settings import Settings
 

@@ -1,0 +1,71 @@
+"""The `chronicle` command line: run the servers, and administer keys, projections, the log,
+the audit trail and budgets; one module per command group.
+
+Every command answers bad input with a one-line message and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from api.cli import audit, bench, budget, events, keys, processes, projections
+from api.cli.common import err
+from api.logs import configure_logging
+
+app = typer.Typer(
+    name="chronicle",
+    help="Chronicle: an event-sourced CQRS backend for AI-assistant and agent platforms.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+# In this order in `chronicle --help`: the commands, then the groups.
+app.add_typer(processes.commands)
+app.add_typer(bench.commands)
+app.add_typer(events.commands)
+app.add_typer(keys.group, name="keys")
+app.add_typer(projections.group, name="projections")
+app.add_typer(events.group, name="events")
+app.add_typer(audit.group, name="audit")
+app.add_typer(budget.group, name="budget")
+
+
+def unreachable() -> tuple[type[Exception], ...]:
+    """The errors that mean a server named by the settings does not answer (imported only
+    when an error is there to judge)."""
+    import eventsourcing.persistence
+    import nats.errors
+    import psycopg
+    import redis.exceptions
+
+    from application.errors import StoreUnavailable
+
+    return (
+        psycopg.OperationalError,
+        eventsourcing.persistence.OperationalError,
+        StoreUnavailable,
+        redis.exceptions.ConnectionError,
+        nats.errors.NoServersError,
+        ConnectionError,
+    )
+
+
+def main() -> None:
+    configure_logging()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(0)
+    except Exception as error:
+        if not isinstance(error, unreachable()):
+            raise
+        # A server that does not answer: one line, not a traceback.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        err.print(
+            f"[red]error:[/red] a server could not be reached: {first_line}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,77 @@
+"""What every `chronicle` command group shares: the consoles, the one-line failure, the
+settings, the command context and a container on the servers the settings name.
+
+No server driver is imported here, so `chronicle --help` and a bad argument stay quick.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+from rich.console import Console
+
+from application.context import CommandContext
+from application.errors import ApplicationError
+from domain.errors import DomainError
+from infrastructure.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from api.bootstrap import Container
+
+TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings_from_env() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        fail(str(error), 2)
+
+
+def cli_actor() -> str:
+    return f"cli:{os.environ.get('USER') or 'unknown'}"
+
+
+def cli_context(tenant: str, command: str) -> CommandContext:
+    return CommandContext(tenant_id=tenant, actor=cli_actor(), command=command)
+
+
+@contextmanager
+def container() -> Iterator[Container]:
+    """A container on the servers of a running `chronicle up`, or of the URLs, or embedded."""
+    from api.bootstrap import Container
+    from infrastructure.runtime import DataDirBusy, servers_for
+
+    settings = settings_from_env()
+    try:
+        with servers_for(settings) as resolved:
+            built = Container.build(resolved)
+            try:
+                yield built
+            finally:
+                built.close()
+    except DataDirBusy as error:
+        fail(f"{error}; wait until it has started, then try again")
+    except (DomainError, ApplicationError) as error:
+        fail(str(error))
+
+
+def stop_on_signals() -> None:
+    """SIGTERM behaves like Ctrl-C, so every `finally` runs and children are stopped."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)

@@ -1,0 +1,94 @@
+"""What handlers receive by name through Litestar's dependency injection: the use cases,
+the read models, and the API process's live parts, all from the composition root.
+
+The container is built in the app's lifespan and kept in its state; a handler declares
+``conversations: NamedDependency[Conversations]`` and never reaches into the app.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+
+from api.bootstrap import Connections, Container
+from api.http.commands import COMMAND_DEPENDENCIES
+from api.http.reads import ReadModels
+from application.budgets import Budgets
+from application.conversations import Conversations
+from application.identity import Identity
+from application.runs import Runs
+from application.streams import Streams
+from application.tasks import Tasks
+from infrastructure.deltas import Deltas
+from infrastructure.live import LiveHub
+
+
+def provide_container(state: State) -> Container:
+    container: Container = state.container
+    return container
+
+
+def provide_connections(container: NamedDependency[Container]) -> Connections:
+    assert container.connections is not None, "the API connects in its lifespan"
+    return container.connections
+
+
+def provide_conversations(container: NamedDependency[Container]) -> Conversations:
+    return container.conversations
+
+
+def provide_runs(container: NamedDependency[Container]) -> Runs:
+    return container.runs
+
+
+def provide_tasks(container: NamedDependency[Container]) -> Tasks:
+    return container.tasks
+
+
+def provide_identity(container: NamedDependency[Container]) -> Identity:
+    return container.identity
+
+
+def provide_budgets(container: NamedDependency[Container]) -> Budgets:
+    return container.budgets
+
+
+def provide_streams(container: NamedDependency[Container]) -> Streams:
+    return container.streams
+
+
+def provide_read_models(container: NamedDependency[Container]) -> ReadModels:
+    return ReadModels(container.reads, container.events)
+
+
+def provide_hub(connections: NamedDependency[Connections]) -> LiveHub:
+    return connections.hub
+
+
+def provide_deltas(connections: NamedDependency[Connections]) -> Deltas:
+    return connections.deltas
+
+
+def _once(provide: Any) -> Provide:
+    """Provided once per app: the same object for every request (so made per app)."""
+    return Provide(provide, use_cache=True, sync_to_thread=False)
+
+
+def dependencies() -> dict[str, Provide]:
+    """The app's dependencies, made for each app (a cached one belongs to its app)."""
+    return {
+        **COMMAND_DEPENDENCIES,
+        "container": _once(provide_container),
+        "connections": _once(provide_connections),
+        "conversations": _once(provide_conversations),
+        "runs": _once(provide_runs),
+        "tasks": _once(provide_tasks),
+        "identity": _once(provide_identity),
+        "budgets": _once(provide_budgets),
+        "streams": _once(provide_streams),
+        "read_models": _once(provide_read_models),
+        "hub": _once(provide_hub),
+        "deltas": _once(provide_deltas),
+    }

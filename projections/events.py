@@ -1,0 +1,235 @@
+"""Typed events for followers: one frozen struct per domain event a projection reads,
+decoded from the stored state, so projections match on types and fields, not strings.
+
+Each mirrors its domain event field for field (``tests/unit/projections/test_events.py``
+holds them together); no behaviour, no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate
+
+from domain.agent_run import AgentRun
+from domain.audit import AccessDenial
+from domain.conversation import Conversation
+from domain.identity import ApiKey
+from domain.task import Task
+
+
+class Metadata(msgspec.Struct, frozen=True):
+    """What the command that stored an event said about itself (``application.context``);
+    events written without it have the defaults."""
+
+    tenant_id: str = ""
+    actor: str | None = None
+    command: str | None = None
+    command_id: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    traceparent: str | None = None
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True):
+    """Where an event stands in the log, and the context it was stored in."""
+
+    position: int
+    aggregate_id: UUID
+    version: int
+    recorded_at: datetime
+    metadata: Metadata
+
+
+ENVELOPE = frozenset(Event.__struct_fields__)
+
+
+class OtherEvent(Event, frozen=True):
+    """An event whose fields no projection reads: its envelope and its type's name."""
+
+    name: str
+
+
+def event_name(event: Event) -> str:
+    """The domain event's type name, e.g. ``MessagePosted``."""
+    return event.name if isinstance(event, OtherEvent) else type(event).__name__
+
+
+def names(*events: type[Event]) -> frozenset[str]:
+    """The type names of typed events (a projection's ``event_types``)."""
+    return frozenset(event.__name__ for event in events)
+
+
+# A domain `float` is `int | float` here, as type checkers read it: a stored JSON number
+# comes back as it was written (a count of tokens stays a whole number).
+
+# Conversation
+
+
+class ConversationStarted(Event, frozen=True):
+    tenant_id: str
+    title: str
+    participants: list[str]
+
+
+class MessagePosted(Event, frozen=True):
+    message_id: UUID
+    author: str
+    role: str
+    content: str
+    tokens: int | None
+    content_type: str
+
+
+class ConversationRenamed(Event, frozen=True):
+    title: str
+
+
+class ConversationArchived(Event, frozen=True):
+    pass
+
+
+# AgentRun
+
+
+class AgentRunStarted(Event, frozen=True):
+    tenant_id: str
+    conversation_id: UUID
+    agent: str
+    model: str
+    input_message_id: UUID | None
+
+
+class AgentThought(Event, frozen=True):
+    text: str
+
+
+class ToolExecutionStarted(Event, frozen=True):
+    call_id: str
+    tool: str
+    arguments: Any
+
+
+class ToolExecutionCompleted(Event, frozen=True):
+    call_id: str
+    result: Any
+    error: str | None
+    duration_ms: int
+
+
+class AgentRunCompleted(Event, frozen=True):
+    output_message_id: UUID
+    usage: dict[str, int | float]
+
+
+class AgentRunFailed(Event, frozen=True):
+    error: str
+
+
+class AgentRunCancelled(Event, frozen=True):
+    reason: str
+
+
+# Task
+
+
+class TaskSubmitted(Event, frozen=True):
+    tenant_id: str
+    type: str
+    payload: Any
+    priority: int
+    max_attempts: int
+    timeout_s: int | float
+    run_at: datetime
+    backoff_s: int | float
+
+
+class TaskStarted(Event, frozen=True):
+    attempt: int
+    worker_id: str
+    lease_until: datetime
+
+
+class TaskProgressed(Event, frozen=True):
+    percent: int | float | None
+    note: str | None
+    lease_until: datetime
+
+
+class TaskSucceeded(Event, frozen=True):
+    result: Any
+
+
+class TaskFailed(Event, frozen=True):
+    error: str
+    attempt: int
+    retry_at: datetime | None
+
+
+class TaskTimedOut(Event, frozen=True):
+    attempt: int
+    retry_at: datetime | None
+
+
+class TaskDeadLettered(Event, frozen=True):
+    last_error: str
+
+
+class TaskCancelled(Event, frozen=True):
+    reason: str
+
+
+# Audit
+
+
+class AccessDenied(Event, frozen=True):
+    actor: str
+    key_id: str | None
+    command: str
+    target: str | None
+    status: int
+    reason: str
+    method: str
+    path: str
+
+
+class RateLimitExceeded(Event, frozen=True):
+    window_start: str
+    refused: int
+
+
+# Each aggregate's events that projections read, each named as its domain event.
+FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
+    Conversation: (ConversationStarted, MessagePosted, ConversationRenamed, ConversationArchived),
+    AgentRun: (
+        AgentRunStarted,
+        AgentThought,
+        ToolExecutionStarted,
+        ToolExecutionCompleted,
+        AgentRunCompleted,
+        AgentRunFailed,
+        AgentRunCancelled,
+    ),
+    Task: (
+        TaskSubmitted,
+        TaskStarted,
+        TaskProgressed,
+        TaskSucceeded,
+        TaskFailed,
+        TaskTimedOut,
+        TaskDeadLettered,
+        TaskCancelled,
+    ),
+    AccessDenial: (AccessDenied,),
+    ApiKey: (RateLimitExceeded,),
+}
+
+# The typed event of each domain event class (others decode as `OtherEvent`).
+TYPED: dict[type[Any], type[Event]] = {
+    getattr(aggregate, typed.__name__): typed
+    for aggregate, events in FOLLOWED.items()
+    for typed in events
+}
