@@ -19,7 +19,7 @@ from application.budgets import Budgets
 from application.commands import CommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
-from application.operations import ProjectionAudit
+from application.projection_audit import ProjectionAudit
 from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks

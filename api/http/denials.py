@@ -26,7 +26,7 @@ from application.audit import Denial
 from application.context import Principal
 from application.errors import Unauthenticated
 from domain.audit import DENIAL_REASONS
-from domain.operations import SYSTEM_TENANT
+from domain.projection_log import SYSTEM_TENANT
 from infrastructure.rate_limit import RateLimiter
 
 FAILED_AUTHENTICATIONS_RECORDED_PER_MINUTE = 60

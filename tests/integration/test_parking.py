@@ -26,7 +26,7 @@ from application.ports import Change, CommandResult
 from domain.agent_run import AgentRun
 from domain.conversation import Conversation
 from domain.ids import new_id
-from domain.operations import ProjectionLog
+from domain.projection_log import ProjectionLog
 from domain.task import Task
 from infrastructure.projector import Projector
 from infrastructure.read_models import ensure_projections

@@ -25,7 +25,7 @@ from api.bootstrap import Container
 from application.context import CommandContext
 from application.ports import Change
 from domain.conversation import Conversation
-from domain.operations import ProjectionLog
+from domain.projection_log import ProjectionLog
 from domain.task import Task
 from infrastructure.event_store import EVENTS_TABLE, PostgresEventStore
 from infrastructure.projector import Projector

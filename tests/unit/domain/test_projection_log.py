@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from domain.operations import ProjectionLog
+from eventsourcing.utils import resolve_topic
+
+from domain.projection_log import ProjectionLog
 
 
 def test_a_retry_of_parked_events_is_recorded_with_what_it_did() -> None:
@@ -17,3 +19,12 @@ def test_a_retry_of_parked_events_is_recorded_with_what_it_did() -> None:
     ]
     assert (log.retries, log.skipped) == (1, [42])
     assert log.id == ProjectionLog.create_id("messages")
+
+
+def test_events_and_snapshots_stored_under_the_modules_old_name_still_resolve() -> None:
+    names = ["ProjectionRegistered", "ProjectionRebuilt", "ProjectionParkedRetried"]
+    names.append("ProjectionEventSkipped")
+    assert resolve_topic("domain.operations:ProjectionLog") is ProjectionLog
+    for name in names:
+        stored_class = resolve_topic(f"domain.operations:ProjectionLog.{name}")
+        assert stored_class is getattr(ProjectionLog, name)

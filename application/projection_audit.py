@@ -6,7 +6,7 @@ from application.commands import CommandRunner
 from application.context import CommandContext
 from application.errors import NotFound
 from application.ports import Change, EventStore
-from domain.operations import SYSTEM_TENANT, ProjectionLog
+from domain.projection_log import SYSTEM_TENANT, ProjectionLog
 
 
 class ProjectionAudit:
