@@ -3,9 +3,10 @@ table's channel, polling as the fallback for a lost notification) and starting a
 after a failure, with backoff; on a thread (`LogFollower`) or an event loop
 (`AsyncLogFollower`), with the same steps and the same waiting.
 
-The projector, the chain sealer and the relay follow the log with it, and the live hub
-retries its repairs with `Retrying`; each reads through `infrastructure.event_log.LogReader`
-and keeps what is its own (its checkpoint, its transaction, what it does with a batch).
+The projector, the chain sealer, the relay and `chronicle events tail --follow` follow the
+log with it, and the live hub (which NATS wakes) retries its repairs with `Retrying`; each
+reads through `infrastructure.event_log.LogReader` and keeps what is its own (its
+checkpoint, its transaction, what it does with a batch).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from domain.audit import AccessDenial
 from domain.conversation import Conversation
 from domain.identity import ApiKey, Tenant
 from domain.ids import new_id
-from domain.operations import ProjectionLog
+from domain.projection_log import ProjectionLog
 from domain.task import Task
 from domain.tenancy import TenantOwned
 
