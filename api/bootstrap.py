@@ -24,12 +24,12 @@ from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
 from domain.identity import Budget
-from infrastructure.bus import NatsConnection, redis_client
 from infrastructure.chain import ChainSealer
+from infrastructure.connections import NatsConnection, redis_client
 from infrastructure.deltas import Deltas
 from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
-from infrastructure.live import LiveHub
+from infrastructure.live_hub import LiveHub
 from infrastructure.portal import Portal
 from infrastructure.projector import ProjectionEngine, Projector, Rebuild
 from infrastructure.rate_limit import RateLimiter

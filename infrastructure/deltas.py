@@ -12,7 +12,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from domain.conversation import CONTENT_MAX_CHARS
 from domain.errors import RuleViolation
-from infrastructure.bus import NatsConnection
+from infrastructure.connections import NatsConnection
 
 DELTA_PREFIX = "chronicle.deltas"
 BUFFER_TTL_SECONDS = 24 * 3600

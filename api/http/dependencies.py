@@ -22,7 +22,7 @@ from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
 from infrastructure.deltas import Deltas
-from infrastructure.live import LiveHub
+from infrastructure.live_hub import LiveHub
 
 
 def provide_container(state: State) -> Container:

@@ -24,7 +24,7 @@ from api.http.bodies import decode_body, invalid
 from api.http.problems import problem_of
 from application.context import Principal
 from domain.values import INT64_MAX
-from infrastructure.live import Filter, InvalidFilter, LiveEvent, LiveHub, Resync, follow
+from infrastructure.live_hub import Filter, InvalidFilter, LiveEvent, LiveHub, Resync, follow
 
 KEEPALIVE_SECONDS = 15.0
 FIRST_FRAME_SECONDS = 10.0

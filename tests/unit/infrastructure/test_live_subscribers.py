@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from infrastructure.live import Filter, LiveEvent, Subscriber, Subscribers
+from infrastructure.live_hub import Filter, LiveEvent, Subscriber, Subscribers
 
 A, B = str(uuid.uuid4()), str(uuid.uuid4())
 

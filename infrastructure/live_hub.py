@@ -24,7 +24,7 @@ import structlog
 from nats.aio.msg import Msg
 
 from domain.events import RecordedEvent
-from infrastructure.bus import NatsConnection
+from infrastructure.connections import NatsConnection
 from infrastructure.deltas import DELTA_PREFIX
 from infrastructure.envelope import SUBJECT_PREFIX, cloud_event, wire_type
 from infrastructure.event_log import EventLog
