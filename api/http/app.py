@@ -24,6 +24,7 @@ from api.http.contract import contract_renderers, docs_assets
 from api.http.conversations import ConversationsController
 from api.http.denials import DenialAuditMiddleware
 from api.http.dependencies import dependencies
+from api.http.dependency_order import resolve_dependencies_in_order
 from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
 from api.http.keys import KeysController
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> Litestar:
     """A Chronicle API for servers named by ``settings`` (all three URLs must be set)."""
     if not (settings.database_url and settings.nats_url and settings.redis_url):
         raise ValueError("create_app needs database, NATS and Redis URLs")
+    resolve_dependencies_in_order()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
