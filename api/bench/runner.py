@@ -24,7 +24,7 @@ from api.bench.tasks import (
     chronicle_round_trips,
     raw_round_trips,
 )
-from api.bench.workload import fill_log
+from api.bench.workload import fill_log, settle
 from api.bench.writes import bench_append_scenario, bench_http_scenario, bench_load_scenario
 from api.bootstrap import Container
 from infrastructure.embedded import EmbeddedServers
@@ -64,6 +64,7 @@ def bench_rebuild(admin_dsn: str, plan: Plan, report: Report, say: Callable[[str
         try:
             say(f"rebuild: loading {size:,} events")
             fill_log(dsn, size)
+            settle(dsn)
             if size == small:
                 say(f"rebuild: {plan.runs} runs of raw read and rebuild at {size:,}")
                 raws, binaries, rates, searches = [], [], [], []
