@@ -109,7 +109,7 @@ class StoredEventDecoder:
                     metadata=msgspec.convert(metadata, Metadata),
                     name=topic_parts(topic)[0],
                 )
-            untag_values(state)
+            untag_for_typed(state)
             state["recorded_at"] = state.pop("timestamp")
             state["metadata"] = metadata
             state["position"], state["aggregate_id"] = position, aggregate_id
@@ -203,6 +203,18 @@ def untag_values(state: dict[str, Any]) -> None:
     """`untag` each value of a stored state, in place."""
     for key, value in state.items():
         if type(value) is dict or type(value) is list:
+            state[key] = untag(value)
+
+
+def untag_for_typed(state: dict[str, Any]) -> None:
+    """`untag_values` for a typed event: a tagged value at the top (an id, a time) gives
+    its data as stored, which `msgspec.convert` reads into the struct's field (a UUID
+    from its 32 hex digits) without a string made in between."""
+    for key, value in state.items():
+        if type(value) is dict:
+            data = value.get("_data_")
+            state[key] = data if data is not None and "_type_" in value else untag(value)
+        elif type(value) is list:
             state[key] = untag(value)
 
 
