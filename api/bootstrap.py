@@ -24,7 +24,9 @@ from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
 from domain.identity import Budget
+from infrastructure import tracing
 from infrastructure.chain import ChainSealer
+from infrastructure.command_spans import CommandSpans, RunSpans
 from infrastructure.connections import NatsConnection, redis_client
 from infrastructure.deltas import Deltas
 from infrastructure.event_log import EventLog
@@ -95,7 +97,8 @@ class Container:
         assert settings.database_url
         portal = Portal()
         store = PostgresEventStore(settings, portal)
-        runner = CommandRunner(store)
+        traced = tracing.enabled()  # configured before the container is built
+        runner = CommandRunner(store, tracer=CommandSpans() if traced else None)
         ensure_projections(settings.database_url, PROJECTIONS.values())
         queue = PostgresTaskQueue(settings.database_url, max_size=settings.db_pool_size)
         reads = ReadStore(settings.database_url, max_size=settings.db_pool_size)
@@ -112,7 +115,7 @@ class Container:
             streams=Streams(store),
             projection_log=ProjectionAudit(store, runner),
             audit=AuditTrail(runner),
-            runs=Runs(store, runner, budgets),
+            runs=Runs(store, runner, budgets, RunSpans(store) if traced else None),
             tasks=Tasks(store, runner, queue),
             queue=queue,
             reads=reads,

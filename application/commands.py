@@ -20,7 +20,7 @@ from application.errors import (
     IdempotencyKeyReused,
     PreconditionFailed,
 )
-from application.ports import Change, CommandResult, EventStore
+from application.ports import Change, CommandResult, CommandTracer, EventStore
 
 MAX_CONFLICT_RETRIES = 20
 LOCK_STRIPES = 256
@@ -42,9 +42,16 @@ class CommandRunner:
     one hot aggregate queue instead of starving each other.
     """
 
-    def __init__(self, store: EventStore, *, max_retries: int = MAX_CONFLICT_RETRIES) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        max_retries: int = MAX_CONFLICT_RETRIES,
+        tracer: CommandTracer | None = None,
+    ) -> None:
         self._store = store
         self._max_retries = max_retries
+        self._tracer = tracer
         self._stripes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Lock]] = (
             weakref.WeakKeyDictionary()
         )
@@ -62,6 +69,25 @@ class CommandRunner:
 
         ``decide_blocks=False`` says the decision loads nothing, so it runs on the loop.
         """
+        if self._tracer is None:
+            return await self._run(
+                context, decide, expected_version, retry_on_conflict, decide_blocks
+            )
+        with self._tracer.trace(context) as traced:
+            result = await self._run(
+                traced.context, decide, expected_version, retry_on_conflict, decide_blocks
+            )
+            traced.finished(result)
+            return result
+
+    async def _run(
+        self,
+        context: CommandContext,
+        decide: Callable[[], Change],
+        expected_version: int | None,
+        retry_on_conflict: bool,
+        decide_blocks: bool,
+    ) -> CommandResult:
         if (replayed := await self.replay(context)) is not None:
             return replayed
         change = await asyncio.to_thread(decide) if decide_blocks else decide()

@@ -5,19 +5,31 @@ Infrastructure implements them; this module only names what is needed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from application.context import CommandContext
+from domain.agent_run import AgentRun
 from domain.events import RecordedEvent
 
 A = TypeVar("A", bound=Aggregate)
 
-__all__ = ["A", "Change", "CommandResult", "EventStore", "RecordedEvent", "StoredReceipt"]
+__all__ = [
+    "A",
+    "Change",
+    "CommandResult",
+    "CommandTracer",
+    "EventStore",
+    "RecordedEvent",
+    "RunSteps",
+    "StoredReceipt",
+    "TracedCommand",
+]
 
 
 @dataclass(frozen=True)
@@ -74,3 +86,26 @@ class EventStore(Protocol):
 
     def aggregate_ids(self, kind: type[Aggregate]) -> Sequence[UUID]:
         """Ids of every aggregate of one class, oldest first (for admin tooling)."""
+
+
+class TracedCommand(Protocol):
+    """A command being traced: its context, now naming the command's span as its
+    ``traceparent`` (so its events carry it)."""
+
+    @property
+    def context(self) -> CommandContext: ...
+
+    def finished(self, result: CommandResult) -> None:
+        """The command committed (or replayed) with ``result``."""
+
+
+class CommandTracer(Protocol):
+    """Makes a span of each command; an error leaving the block is its outcome."""
+
+    def trace(self, context: CommandContext) -> AbstractContextManager[TracedCommand]: ...
+
+
+class RunSteps(Protocol):
+    """Told of each step of an agent run once it has committed (to trace it)."""
+
+    async def recorded(self, run: AgentRun, step: str, details: Mapping[str, Any]) -> None: ...

@@ -44,6 +44,7 @@ class Claim:
     attempt: int
     lease_until: datetime
     result: CommandResult
+    traceparent: str | None = None  # the trace of the command that submitted the task
 
 
 class Reservation(Protocol):
@@ -122,16 +123,18 @@ class Tasks:
                 if result.replayed:
                     return await self._replayed_claim(result)
                 await reservation.claimed(task.attempt)
-                return self._claim_of(task, result)
+                return await self._claim_of(task, result)
         return None
 
     async def _replayed_claim(self, result: CommandResult) -> Claim:
-        return self._claim_of(await asyncio.to_thread(self._store.get, result.id, Task), result)
+        task = await asyncio.to_thread(self._store.get, result.id, Task)
+        return await self._claim_of(task, result)
 
-    @staticmethod
-    def _claim_of(task: Task, result: CommandResult) -> Claim:
+    async def _claim_of(self, task: Task, result: CommandResult) -> Claim:
         lease_until = datetime.fromisoformat(result.fields["lease_until"])
-        return Claim(task, int(result.fields["attempt"]), lease_until, result)
+        submitted = await asyncio.to_thread(self._store.read_stream, task.id, 1, 1)
+        traceparent = submitted[0].metadata.get("traceparent") if submitted else None
+        return Claim(task, int(result.fields["attempt"]), lease_until, result, traceparent)
 
     async def heartbeat(
         self, context: CommandContext, task_id: UUID, percent: float | None, note: str | None

@@ -13,6 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanContext
+
+from infrastructure import tracing
+
 MAX_BATCH = 500
 T = TypeVar("T")
 R = TypeVar("R")
@@ -68,7 +73,8 @@ class GroupCommit(Generic[T, R]):
         self._fails_together = fails_together
         self._max_batch = max_batch
         self._loop = asyncio.get_running_loop()
-        self._queue: list[tuple[T, asyncio.Future[R]]] = []
+        # Each caller's item, its future and, when tracing, its command span (to link).
+        self._queue: list[tuple[T, asyncio.Future[R], SpanContext | None]] = []
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -85,7 +91,8 @@ class GroupCommit(Generic[T, R]):
         if self._closed:
             raise RuntimeError("the group commit is closed")
         future: asyncio.Future[R] = self._loop.create_future()
-        self._queue.append((item, future))
+        caller = trace.get_current_span().get_span_context() if tracing.enabled() else None
+        self._queue.append((item, future, caller))
         if self._task is None:
             self._task = self._loop.create_task(self._run(), name="group-commit")
         self._arrived.set()
@@ -110,7 +117,7 @@ class GroupCommit(Generic[T, R]):
             return False
 
     async def _run(self) -> None:
-        batch: list[tuple[T, asyncio.Future[R]]] = []
+        batch: list[tuple[T, asyncio.Future[R], SpanContext | None]] = []
         try:
             while not (self._closed and not self._queue):
                 await self._arrived.wait()
@@ -119,21 +126,44 @@ class GroupCommit(Generic[T, R]):
                 while self._queue:
                     batch = self._queue[: min(take, self._max_batch)]
                     del self._queue[: len(batch)]
-                    outcomes = await self._write_all([item for item, _ in batch])
-                    for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    items = [item for item, _, _ in batch]
+                    if tracing.enabled():
+                        outcomes = await self._write_traced(items, [c for _, _, c in batch])
+                    else:
+                        outcomes = await self._write_all(items)
+                    for (_, future, _), outcome in zip(batch, outcomes, strict=True):
                         settle(future, outcome)
                     self.counts.record(len(batch))
                     batch, take = [], self._max_batch
         finally:
             self._closed = True
             stopped = RuntimeError("the group commit stopped before writing this command")
-            for _, future in [*batch, *self._queue]:
+            for _, future, _ in [*batch, *self._queue]:
                 settle(future, stopped)
             self._queue.clear()
             try:
                 await self._writer.aclose()
             finally:
                 self._stopped.set()
+
+    async def _write_traced(
+        self, items: Sequence[T], callers: Sequence[SpanContext | None]
+    ) -> Sequence[R | Exception]:
+        """`_write_all` in a span of its own, linked to each member's command span."""
+        links = [Link(c) for c in callers if c is not None and c.is_valid]
+        with (
+            tracing.tracer("api").start_as_current_span(
+                "group commit",
+                context=trace.set_span_in_context(trace.INVALID_SPAN),  # a root: not the caller's
+                kind=trace.SpanKind.CLIENT,
+                links=links[:128],
+                attributes={"db.system.name": "postgresql", "chronicle.batch.size": len(items)},
+            ) as span
+        ):
+            outcomes = await self._write_all(items)
+            failed = sum(isinstance(o, Exception) for o in outcomes)
+            span.set_attribute("chronicle.batch.refused", failed)
+            return outcomes
 
     async def _write_all(self, items: Sequence[T]) -> Sequence[R | Exception]:
         try:

@@ -22,8 +22,10 @@ from uuid import UUID
 import anyio.to_thread
 import structlog
 from nats.aio.msg import Msg
+from opentelemetry.trace import SpanKind
 
 from domain.events import RecordedEvent
+from infrastructure import tracing
 from infrastructure.connections import NatsConnection
 from infrastructure.deltas import DELTA_PREFIX
 from infrastructure.envelope import SUBJECT_PREFIX, cloud_event, wire_type
@@ -54,6 +56,7 @@ class LiveEvent:
     type: str
     payload: bytes
     ephemeral: bool = False  # token deltas: live only, no position, never replayed
+    traceparent: str | None = None  # the span that published it (or its command's)
 
     @classmethod
     def of(cls, event: RecordedEvent) -> LiveEvent:
@@ -64,6 +67,7 @@ class LiveEvent:
             str(event.aggregate_id),
             wire_type(event),
             cloud_event(event),
+            traceparent=event.metadata.get("traceparent"),
         )
 
 
@@ -237,13 +241,22 @@ class LiveHub:
             await asyncio.sleep(0.2)
 
     async def _on_message(self, msg: Msg) -> None:
+        headers = msg.headers or {}
         try:
             _, _, tenant, category, aggregate_id, kind = msg.subject.split(".", 5)
-            position = int((msg.headers or {})["Nats-Msg-Id"])
+            position = int(headers["Nats-Msg-Id"])
         except (ValueError, KeyError):
             log.warning("unexpected message on the events subject", subject=msg.subject)
             return
-        event = LiveEvent(position, tenant, category, aggregate_id, kind, msg.data)
+        event = LiveEvent(
+            position,
+            tenant,
+            category,
+            aggregate_id,
+            kind,
+            msg.data,
+            traceparent=headers.get("traceparent"),
+        )
         try:
             self._inbox.put_nowait(event)
         except asyncio.QueueFull:
@@ -299,13 +312,33 @@ class LiveHub:
 
     def _send(self, event: LiveEvent) -> None:
         self._advance(event.position, event.type, event.aggregate_id)
-        for subscriber in self.subscribers.wanting(event):
+        wanting = self.subscribers.wanting(event)
+        for subscriber in wanting:
             subscriber.offer(event)
+        if wanting and tracing.enabled():
+            delivered(event, len(wanting))
 
     def _advance(self, position: int, event_type: str, aggregate_id: str) -> None:
         self.last = position
         for callback in self._watchers.get(event_type, ()):
             callback(aggregate_id)
+
+
+def delivered(event: LiveEvent, subscribers: int) -> None:
+    """A span for handing ``event`` to this process's live clients: a child of the span
+    that published it (the relay's), so it sits in its command's trace."""
+    tracing.tracer("api").start_span(
+        "process chronicle.live",
+        context=tracing.context_of(event.traceparent),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.message.id": str(event.position),
+            "chronicle.tenant": event.tenant,
+            "chronicle.live.subscribers": subscribers,
+        },
+    ).end()
 
 
 async def follow(

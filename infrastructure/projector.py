@@ -28,6 +28,7 @@ from psycopg.pq import Format
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.uuid import UUIDBinaryDumper
 
+from infrastructure import tracing
 from infrastructure.event_log import EventRow, LogReader
 from infrastructure.log_follower import TRANSIENT, LogFollower, Retrying
 from infrastructure.parking import ParkedEvent, park, parked_among
@@ -92,6 +93,7 @@ class ProjectionWriter:
         self.projection = projection
         self.reader = LogReader(decode)
         self._sql: dict[tuple[str, str], Composed] = {}
+        self.traced: list[str | None] | None = None  # while tracing a batch: its events' traces
         self._copies: dict[tuple[str, Shape], tuple[Composed, list[int]]] = {}
         types = projection.event_types
         self._wanted: Callable[[str], bool] = (
@@ -109,7 +111,10 @@ class ProjectionWriter:
             if not self._wanted(row[3]):
                 continue
             try:
-                statements = list(self.projection.apply(self.reader.event(row)))
+                event = self.reader.event(row)
+                if self.traced is not None:
+                    self.traced.append(event.metadata.traceparent)
+                statements = list(self.projection.apply(event))
             except Exception as error:
                 failures.append((row, error))
                 continue
@@ -379,7 +384,32 @@ class Projector:
     def _step(self, conn: Conn) -> bool:
         """One batch; whether it was full (more may be waiting)."""
         self._heartbeat(conn)
+        if tracing.enabled():
+            return self._traced_step(conn).read == self.batch_size
         return self.writer.step(conn, 0, self.batch_size, live=True).read == self.batch_size
+
+    def _traced_step(self, conn: Conn) -> Batch:
+        """A batch as a span linked to the command span of each event it applied; a step
+        that found nothing new makes none."""
+        began = time.time_ns()
+        self.writer.traced = []
+        try:
+            batch = self.writer.step(conn, 0, self.batch_size, live=True)
+        finally:
+            traced, self.writer.traced = self.writer.traced, None
+        if batch.read:
+            span = tracing.tracer("projector").start_span(
+                f"project {self.name}",
+                links=tracing.links_to(traced),
+                start_time=began,
+                attributes={
+                    "chronicle.projection": self.name,
+                    "chronicle.batch.size": batch.read,
+                    "chronicle.position": batch.last_position,
+                },
+            )
+            span.end()
+        return batch
 
     def catch_up(self) -> int:
         """Apply what the log holds now, once; the position reached, or -1 when the

@@ -21,9 +21,11 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry.trace import Span, SpanKind
 from psycopg.sql import SQL
 
 from domain.events import RecordedEvent
+from infrastructure import tracing
 from infrastructure.envelope import STREAM_NAME, SUBJECT_PREFIX, cloud_event, subject_of
 from infrastructure.event_log import AsyncConn, LogReader, RowDecoder
 from infrastructure.log_follower import TRANSIENT, AsyncFollowing, AsyncLogFollower, Retrying
@@ -190,16 +192,27 @@ class Relay:
         """
         if lost.is_set():
             raise ConnectionError("the connection to NATS was lost")
+        spans = [producer_span(event) for event in events] if tracing.enabled() else []
         acks = asyncio.gather(
             *(
                 js.publish(
                     subject_of(event),
                     cloud_event(event),
-                    headers={"Nats-Msg-Id": str(event.position)},
+                    headers=headers(event, spans[i] if spans else None),
                 )
-                for event in events
+                for i, event in enumerate(events)
             )
         )
+        try:
+            return await self._acknowledged(events, acks, lost)
+        finally:
+            for span in spans:
+                span.end()
+
+    @staticmethod
+    async def _acknowledged(
+        events: list[RecordedEvent], acks: asyncio.Future[list[Any]], lost: asyncio.Event
+    ) -> int:
         gone = asyncio.ensure_future(lost.wait())
         either: set[asyncio.Future[Any]] = {acks, gone}
         await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
@@ -211,6 +224,31 @@ class Relay:
             raise ConnectionError("the connection to NATS was lost while publishing")
         assert all(ack.stream == STREAM_NAME for ack in acks.result())
         return events[-1].position
+
+
+def producer_span(event: RecordedEvent) -> Span:
+    """A producer span for publishing ``event``, a child of its command's span."""
+    return tracing.tracer("relay").start_span(
+        f"send {STREAM_NAME}",
+        context=tracing.context_of(event.metadata.get("traceparent")),
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": subject_of(event),
+            "messaging.message.id": str(event.position),
+            "chronicle.tenant": event.tenant_id or "",
+        },
+    )
+
+
+def headers(event: RecordedEvent, span: Span | None) -> dict[str, str]:
+    """The message's headers: its position as ``Nats-Msg-Id`` (JetStream drops a
+    duplicate) and, when traced, the producer span as ``traceparent``."""
+    found = {"Nats-Msg-Id": str(event.position)}
+    if span is not None and (traceparent := tracing.traceparent_of(span)):
+        found["traceparent"] = traceparent
+    return found
 
 
 class RelayThread:

@@ -18,6 +18,7 @@ from rich.console import Console
 from application.context import CommandContext
 from application.errors import ApplicationError
 from domain.errors import DomainError
+from infrastructure import tracing
 from infrastructure.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -36,6 +37,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def settings_from_env() -> Settings:
     try:
         return Settings.from_env()
+    except SettingsError as error:
+        fail(str(error), 2)
+
+
+def trace_as(*roles: str) -> None:
+    """Trace this process as ``roles`` when the ``OTEL_*`` variables ask for it."""
+    try:
+        tracing.configure(roles)
     except SettingsError as error:
         fail(str(error), 2)
 

@@ -13,7 +13,14 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import container, fail, out, settings_from_env, stop_on_signals
+from api.cli.common import (
+    container,
+    fail,
+    out,
+    settings_from_env,
+    stop_on_signals,
+    trace_as,
+)
 from infrastructure import health as checks
 
 commands = typer.Typer()
@@ -26,8 +33,10 @@ def up() -> None:
     from infrastructure.runtime import DataDirBusy
 
     stop_on_signals()
+    settings = settings_from_env()
+    trace_as("api", "projector", "relay", "scheduler")
     try:
-        run_up(settings_from_env(), out)
+        run_up(settings, out)
     except (DataDirBusy, PortTaken) as error:
         fail(str(error))
     except KeyboardInterrupt:
@@ -47,6 +56,7 @@ def serve(
     settings = settings_from_env()
     if workers is not None:
         settings = replace(settings, api_workers=workers)
+    trace_as("api")  # each worker process, if any, also configures its own
     stop_on_signals()
     try:
         run_serve(settings)
@@ -59,14 +69,17 @@ def relay() -> None:
     """Publish every committed event to NATS JetStream (one active relay; others stand by)."""
     from api.processes.workers import run_relay
 
+    settings = settings_from_env()
+    trace_as("relay")
     out.print("relaying events to NATS JetStream; Ctrl-C stops", highlight=False)
-    run_relay(settings_from_env())
+    run_relay(settings)
 
 
 @commands.command()
 def scheduler() -> None:
     """Time out tasks whose lease expired (timers live in the log; restarts lose none)."""
     stop_on_signals()
+    trace_as("scheduler")
     with container() as c:
         ticking = c.scheduler()
         ticking.start()
@@ -165,6 +178,7 @@ def worker(
         fail("no API key: set CHRONICLE_API_KEY or run `chronicle up` first", 2)
     config = WorkerConfig(url, key, task_type, command, worker_id or default_worker_id(), max_tasks)
     stop_on_signals()
+    trace_as("worker")
     try:
         done = Worker(config).run()
     except KeyboardInterrupt:
@@ -182,6 +196,7 @@ def project(
 ) -> None:
     """Run projection workers in the foreground (as many processes as you like)."""
     stop_on_signals()
+    trace_as("projector")
     with container() as c:
         unknown = sorted(set(name or []) - set(c.projections))
         if unknown:

@@ -38,8 +38,10 @@ from api.http.search import SearchController
 from api.http.streams import StreamsController
 from api.http.subscriptions import LiveController, live_websocket
 from api.http.tasks import DashboardController, TasksController
+from api.http.tracing import echo_traceparent, server_spans
 from api.http.usage import UsageController
 from api.logs import configure_logging
+from infrastructure import tracing
 from infrastructure.settings import Settings
 
 VERSION = "0.1.0"
@@ -50,6 +52,7 @@ log = structlog.get_logger(__name__)
 def app_from_env() -> Litestar:
     """The API for the settings of the environment: the factory of `serve`'s workers."""
     configure_logging()
+    tracing.configure(["api"])
     return create_app(Settings.from_env())
 
 
@@ -94,9 +97,10 @@ def create_app(settings: Settings) -> Litestar:
         request_class=ChronicleRequest,
         after_exception=[remember_refusal],
         before_request=strict_queries,
-        before_send=[allow_every_method],
+        before_send=[allow_every_method, *([echo_traceparent] if tracing.enabled() else [])],
         dependencies=dependencies(),
         middleware=[
+            *server_spans(),
             prometheus.middleware,
             DenialAuditMiddleware(),
             HandshakeRefusal(),

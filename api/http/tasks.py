@@ -106,6 +106,7 @@ class Claimed(msgspec.Struct):
     lease_until: datetime
     version: int
     position: int
+    traceparent: str | None = None  # the submitter's trace, for the worker to continue
 
 
 class TasksController(Controller):
@@ -167,6 +168,7 @@ class TasksController(Controller):
             claim.lease_until,
             claim.result.version,
             claim.result.position,
+            claim.traceparent,
         )
         return answer(body, claim.result)
 

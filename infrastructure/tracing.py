@@ -1,0 +1,184 @@
+"""OpenTelemetry tracing: a tracer provider per process role (``api``, ``projector``,
+``relay``, ``scheduler``, ``worker``), configured from the standard ``OTEL_*`` variables.
+
+Unconfigured, nothing is installed: every `tracer` is the API's no-op tracer, and the
+paths that would build spans check `enabled` first, so an untraced process pays one
+boolean test where a traced one makes a span. `chronicle up` runs several roles in one
+process; each keeps its own provider, so a backend shows them as separate services.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+)
+from opentelemetry.trace import Link, Span, SpanContext, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from infrastructure.settings import SettingsError
+
+ROLES = ("api", "projector", "relay", "scheduler", "worker")
+SCOPE = "chronicle"
+_PROPAGATOR = TraceContextTextMapPropagator()
+_NOOP = trace.NoOpTracer()
+_providers: dict[str, TracerProvider] = {}
+_tracers: dict[str, Tracer] = {}
+
+
+def configured(environ: Mapping[str, str]) -> bool:
+    """Whether the environment asks for traces: an exporter or an OTLP endpoint named,
+    and the SDK not disabled."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    exporters = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporters:
+        return exporters != "none"
+    return bool(
+        environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+def configure(roles: Iterable[str], environ: Mapping[str, str] | None = None) -> bool:
+    """Install a provider for each role of this process, as the ``OTEL_*`` variables say;
+    the first role's also becomes the global provider (for instrumentation libraries).
+    Whether tracing is on. Raises `SettingsError` for an exporter it cannot build."""
+    env = os.environ if environ is None else environ
+    if not configured(env):
+        return False
+    for role in roles:
+        if role not in _providers:
+            install(role, provider_from_env(role, env))
+    return True
+
+
+def provider_from_env(role: str, environ: Mapping[str, str]) -> TracerProvider:
+    """A provider for ``role``: its resource, the sampler of ``OTEL_TRACES_SAMPLER`` (the
+    SDK reads it) and a batch processor per exporter of ``OTEL_TRACES_EXPORTER``."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    name = environ.get("OTEL_SERVICE_NAME") or f"chronicle-{role}"
+    resource = Resource.create(
+        {"service.name": name, "service.namespace": "chronicle", "chronicle.process": role}
+    )
+    provider = TracerProvider(resource=resource)
+    for exporter in _exporters(environ):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def _exporters(environ: Mapping[str, str]) -> list[SpanExporter]:
+    names = [n.strip() for n in environ.get("OTEL_TRACES_EXPORTER", "otlp").lower().split(",")]
+    exporters: list[SpanExporter] = []
+    for name in filter(None, names):
+        if name == "otlp":
+            exporters.append(_otlp_exporter(environ))
+        elif name == "console":
+            exporters.append(ConsoleSpanExporter())
+        elif name != "none":
+            raise SettingsError(f"OTEL_TRACES_EXPORTER must be otlp, console or none, not {name!r}")
+    return exporters
+
+
+def _otlp_exporter(environ: Mapping[str, str]) -> SpanExporter:
+    protocol = (
+        environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    )
+    if protocol != "http/protobuf":
+        raise SettingsError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not supported; use http/protobuf"
+            " (the collector's port 4318)"
+        )
+    # The exporter reads its endpoint, headers, timeout and compression from the
+    # environment itself.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()
+
+
+def install(role: str, provider: TracerProvider) -> None:
+    """Use ``provider`` for ``role`` (tests install one with an in-memory exporter)."""
+    first = not _providers
+    _providers[role] = provider
+    _tracers.pop(role, None)
+    if first:
+        trace.set_tracer_provider(provider)
+
+
+def uninstall() -> None:
+    """Stop tracing in this process: flush and forget every role's provider. (The global
+    provider of instrumentation libraries can be set only once; it stays.)"""
+    for provider in _providers.values():
+        provider.shutdown()
+    _providers.clear()
+    _tracers.clear()
+
+
+def enabled() -> bool:
+    """Whether this process traces."""
+    return bool(_providers)
+
+
+def tracer(role: str) -> Tracer:
+    """The tracer of ``role``'s provider, or the no-op tracer when it has none."""
+    if (found := _tracers.get(role)) is not None:
+        return found
+    provider = _providers.get(role)
+    if provider is None:
+        return _NOOP
+    made = _tracers[role] = provider.get_tracer(SCOPE)
+    return made
+
+
+def provider(role: str) -> TracerProvider | None:
+    return _providers.get(role)
+
+
+def add_processor(processor: SpanProcessor) -> None:
+    """Add ``processor`` to every installed provider."""
+    for each in _providers.values():
+        each.add_span_processor(processor)
+
+
+def traceparent_of(span: Span) -> str | None:
+    """The W3C ``traceparent`` naming ``span``, or None for an invalid one."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, trace.set_span_in_context(span))
+    return carrier.get("traceparent")
+
+
+def context_of(traceparent: str | None) -> Context | None:
+    """A context whose current span is the one ``traceparent`` names (None if malformed)."""
+    if not traceparent:
+        return None
+    context = _PROPAGATOR.extract({"traceparent": traceparent})
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
+
+
+def span_context_of(traceparent: str | None) -> SpanContext | None:
+    context = context_of(traceparent)
+    return None if context is None else trace.get_current_span(context).get_span_context()
+
+
+def links_to(traceparents: Iterable[str | None], limit: int = 128) -> list[Link]:
+    """Links to the distinct spans ``traceparents`` name, at most ``limit`` of them."""
+    seen: dict[str, Link] = {}
+    for traceparent in traceparents:
+        if traceparent is None or traceparent in seen:
+            continue
+        if (span_context := span_context_of(traceparent)) is not None:
+            seen[traceparent] = Link(span_context)
+            if len(seen) >= limit:
+                break
+    return list(seen.values())
