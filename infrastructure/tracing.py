@@ -10,7 +10,7 @@ process; each keeps its own provider, so a backend shows them as separate servic
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -20,6 +20,13 @@ from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, Span, SpanContext, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -62,18 +69,42 @@ def configure(roles: Iterable[str], environ: Mapping[str, str] | None = None) ->
 
 
 def provider_from_env(role: str, environ: Mapping[str, str]) -> TracerProvider:
-    """A provider for ``role``: its resource, the sampler of ``OTEL_TRACES_SAMPLER`` (the
-    SDK reads it) and a batch processor per exporter of ``OTEL_TRACES_EXPORTER``."""
+    """A provider for ``role``: its resource, the sampler of ``OTEL_TRACES_SAMPLER`` and a
+    batch processor (``OTEL_BSP_*``) per exporter of ``OTEL_TRACES_EXPORTER``."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     name = environ.get("OTEL_SERVICE_NAME") or f"chronicle-{role}"
     resource = Resource.create(
         {"service.name": name, "service.namespace": "chronicle", "chronicle.process": role}
     )
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, sampler=sampler_from_env(environ))
     for exporter in _exporters(environ):
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
+
+
+def sampler_from_env(environ: Mapping[str, str]) -> Sampler:
+    """The sampler ``OTEL_TRACES_SAMPLER`` (and ``OTEL_TRACES_SAMPLER_ARG``) names; by
+    default the specification's ``parentbased_always_on``."""
+    name = (environ.get("OTEL_TRACES_SAMPLER") or "parentbased_always_on").strip().lower()
+    raw = environ.get("OTEL_TRACES_SAMPLER_ARG") or "1.0"
+    try:
+        ratio = float(raw)
+    except ValueError:
+        raise SettingsError(f"OTEL_TRACES_SAMPLER_ARG must be a ratio, not {raw!r}") from None
+    samplers: dict[str, Callable[[], Sampler]] = {
+        "always_on": lambda: ALWAYS_ON,
+        "always_off": lambda: ALWAYS_OFF,
+        "traceidratio": lambda: TraceIdRatioBased(ratio),
+        "parentbased_always_on": lambda: ParentBased(ALWAYS_ON),
+        "parentbased_always_off": lambda: ParentBased(ALWAYS_OFF),
+        "parentbased_traceidratio": lambda: ParentBased(TraceIdRatioBased(ratio)),
+    }
+    if name not in samplers:
+        raise SettingsError(
+            f"OTEL_TRACES_SAMPLER must be one of {', '.join(samplers)}, not {name!r}"
+        )
+    return samplers[name]()
 
 
 def _exporters(environ: Mapping[str, str]) -> list[SpanExporter]:
@@ -100,19 +131,21 @@ def _otlp_exporter(environ: Mapping[str, str]) -> SpanExporter:
             f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not supported; use http/protobuf"
             " (the collector's port 4318)"
         )
-    # The exporter reads its endpoint, headers, timeout and compression from the
-    # environment itself.
+    # The exporter reads its headers, timeout and compression from the environment itself.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter()
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not endpoint and (base := environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        endpoint = base.rstrip("/") + "/v1/traces"
+    return OTLPSpanExporter(endpoint=endpoint or None)
 
 
 def install(role: str, provider: TracerProvider) -> None:
     """Use ``provider`` for ``role`` (tests install one with an in-memory exporter)."""
     first = not _providers
     _providers[role] = provider
-    _tracers.pop(role, None)
-    if first:
+    _tracers.clear()  # a role that borrowed another's provider may now have its own
+    if first and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         trace.set_tracer_provider(provider)
 
 
@@ -131,10 +164,11 @@ def enabled() -> bool:
 
 
 def tracer(role: str) -> Tracer:
-    """The tracer of ``role``'s provider, or the no-op tracer when it has none."""
+    """The tracer of ``role``'s provider; in a process that runs another role (the
+    scheduler writes commands), its first role's; the no-op tracer when it traces not."""
     if (found := _tracers.get(role)) is not None:
         return found
-    provider = _providers.get(role)
+    provider = _providers.get(role) or next(iter(_providers.values()), None)
     if provider is None:
         return _NOOP
     made = _tracers[role] = provider.get_tracer(SCOPE)

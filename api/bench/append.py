@@ -22,8 +22,10 @@ from eventsourcing.persistence import StoredEvent
 
 from application.commands import CommandRunner
 from application.context import CommandContext
-from application.ports import Change
+from application.ports import Change, CommandTracer
 from domain.conversation import Conversation
+from infrastructure import tracing
+from infrastructure.command_spans import CommandSpans
 from infrastructure.event_store import PostgresEventStore, application_env
 from infrastructure.settings import Settings
 
@@ -57,11 +59,16 @@ def concurrently(callers: int, commands: int, command: Callable[[int], object]) 
         return commands / (time.perf_counter() - began)
 
 
-def store_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS) -> float:
+def store_rate(
+    store: PostgresEventStore,
+    commands: int,
+    callers: int = CALLERS,
+    tracer: CommandTracer | None = None,
+) -> float:
     """Commands/s of starting conversations through the CommandRunner and the store, from
     ``callers`` coroutines awaiting the runner on the store's home loop (as the HTTP API
     calls it, on its loop)."""
-    runner = CommandRunner(store)
+    runner = CommandRunner(store, tracer=tracer)
     context = CommandContext("bench", "bench", "conversations.start")
     counter = iter(range(commands))
 
@@ -81,6 +88,18 @@ def store_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS)
         return commands / (time.perf_counter() - began)
 
     return run_like_the_api(all_callers())
+
+
+def traced_store_rate(
+    store: PostgresEventStore, commands: int, otel_environment: dict[str, str]
+) -> float:
+    """`store_rate` with this process traced as the ``OTEL_*`` variables given say (a
+    span per command and per group commit, exported in the background)."""
+    tracing.install("api", tracing.provider_from_env("api", otel_environment))
+    try:
+        return store_rate(store, commands, tracer=CommandSpans())
+    finally:
+        tracing.uninstall()  # exports what is left, outside the measured time
 
 
 def run_like_the_api(coroutine: Coroutine[Any, Any, float]) -> float:

@@ -18,11 +18,16 @@ WORKERS = os.cpu_count() or 1  # one API process per core, as `serve --workers` 
 
 
 def http_figures(
-    settings: Settings, token: str, seconds: float, connections: int = CONNECTIONS
+    settings: Settings,
+    token: str,
+    seconds: float,
+    connections: int = CONNECTIONS,
+    environment: dict[str, str] | None = None,
 ) -> dict[str, float]:
-    """One run of the load generator against a fresh `chronicle serve`."""
+    """One run of the load generator against a fresh `chronicle serve` (with
+    ``environment`` added to its own: ``OTEL_*`` variables, say)."""
     port = free_port()
-    with running(settings, port, workers=WORKERS):
+    with running(settings, port, workers=WORKERS, environment=environment):
         generator = subprocess.run(
             [
                 sys.executable,

@@ -22,16 +22,21 @@ CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 
 @contextmanager
 def running(
-    settings: Settings, port: int, *helpers: list[str], workers: int = 1
+    settings: Settings,
+    port: int,
+    *helpers: list[str],
+    workers: int = 1,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`chronicle serve` (with ``workers`` API processes) on ``port`` plus each helper
-    command; yields the API process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
+    command, with ``environment`` added to theirs; yields the API process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHRONICLE_", "OTEL_"))}
     env |= settings.url_environment() | {
         "CHRONICLE_PORT": str(port),
         "CHRONICLE_LOG_LEVEL": "warning",
         "CHRONICLE_API_WORKERS": str(workers),
     }
+    env |= environment or {}
     processes = [
         subprocess.Popen(
             [CHRONICLE, *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from api.bench.append import bare_rate, encoded_rows, raw_rate, store_rate
+from api.bench.append import bare_rate, encoded_rows, raw_rate, store_rate, traced_store_rate
 from api.bench.http import WORKERS, http_figures
 from api.bench.launch import bench_key
 from api.bench.load import cold_loads_ms, long_conversation, replay_ms
+from api.bench.otlp_sink import otlp_sink
 from api.bench.report import Plan, Report, checkpoint, fresh_database
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings
@@ -26,11 +27,39 @@ def bare_database(settings: Settings) -> Settings:
 
 
 def bench_append_scenario(settings: Settings, plan: Plan, report: Report, say: Say) -> None:
-    """Chronicle's runs, the raw batch's and the bare library's take turns, so a slow
-    minute of the machine falls on all three."""
+    """Chronicle's runs (untraced, and traced always-on exporting to a local OTLP sink),
+    the raw batch's and the bare library's take turns, so a slow minute of the machine
+    falls on all of them."""
     dsn = fresh_database(settings.database_url or "", "bench_append")
     bare_settings = bare_database(settings)
     store = PostgresEventStore(replace(settings, database_url=dsn))
+    with otlp_sink() as otel:
+        traced = append_runs(store, dsn, bare_settings, plan, report, say, otel)
+    report.add(
+        "append_traced_commands_per_s",
+        round(traced),
+        "append, traced always-on (OTLP)",
+        f"{traced:,.0f} /s",
+    )
+    untraced = report.figures["append_commands_per_s"]
+    report.add(
+        "append_traced_vs_untraced",
+        round(traced / untraced, 3),
+        "append traced / untraced",
+        f"{traced / untraced:.3f}",
+    )
+
+
+def append_runs(
+    store: PostgresEventStore,
+    dsn: str,
+    bare_settings: Settings,
+    plan: Plan,
+    report: Report,
+    say: Say,
+    otel: dict[str, str],
+) -> float:
+    """The append runs and their baselines, reported; the traced runs' median rate."""
     try:
         rows = encoded_rows(store, plan.raw_rows)
         checkpoint(dsn)
@@ -39,11 +68,12 @@ def bench_append_scenario(settings: Settings, plan: Plan, report: Report, say: S
             f" each beside a run of raw INSERTs of {plan.raw_rows:,} rows and one of"
             f" {plan.bare_commands:,} bare library saves (64 threads)"
         )
-        rates, raws, bares, cpus, raw_cpus = [], [], [], [], []
+        rates, traced, raws, bares, cpus, raw_cpus = [], [], [], [], [], []
         for _ in range(plan.append_runs):
             began = time.process_time()
             rates.append(store_rate(store, plan.append_commands))
             cpus.append((time.process_time() - began) / plan.append_commands * 1e6)
+            traced.append(traced_store_rate(store, plan.append_commands, otel))
             began = time.process_time()
             raws.append(raw_rate(dsn, rows))
             raw_cpus.append((time.process_time() - began) / len(rows) * 1e6)
@@ -84,6 +114,7 @@ def bench_append_scenario(settings: Settings, plan: Plan, report: Report, say: S
     report.add(
         "append_vs_raw_batch", round(rate / raw, 3), "append / raw batch", f"{rate / raw:.3f}"
     )
+    return statistics.median(traced)
 
 
 def bench_load_scenario(settings: Settings, plan: Plan, report: Report, say: Say) -> None:
@@ -107,21 +138,28 @@ def bench_load_scenario(settings: Settings, plan: Plan, report: Report, say: Say
 
 
 def bench_http_scenario(settings: Settings, plan: Plan, report: Report, say: Say) -> None:
-    """Each HTTP run is followed by a run of the bare library, its baseline."""
+    """Each HTTP run is followed by one traced always-on (exporting to a local OTLP sink)
+    and a run of the bare library, its baselines."""
     bare_settings = bare_database(settings)
     dsn = fresh_database(settings.database_url or "", "bench_http")
     checkpoint(dsn)
     http_settings = replace(settings, database_url=dsn)
     token = bench_key(http_settings)
-    runs, bares = [], []
-    for run in range(plan.http_runs):
-        say(
-            f"http: run {run + 1}: 64 connections posting for {plan.http_seconds:.0f}s"
-            f" to {WORKERS} API processes, then {plan.bare_commands:,} bare library saves"
-        )
-        runs.append(http_figures(http_settings, token, plan.http_seconds))
-        bares.append(bare_rate(bare_settings, plan.bare_commands))
+    runs, traced_runs, bares = [], [], []
+    with otlp_sink() as otel:
+        for run in range(plan.http_runs):
+            say(
+                f"http: run {run + 1}: 64 connections posting for {plan.http_seconds:.0f}s"
+                f" to {WORKERS} API processes, untraced and traced,"
+                f" then {plan.bare_commands:,} bare library saves"
+            )
+            runs.append(http_figures(http_settings, token, plan.http_seconds))
+            traced_runs.append(
+                http_figures(http_settings, token, plan.http_seconds, environment=otel)
+            )
+            bares.append(bare_rate(bare_settings, plan.bare_commands))
     rate = statistics.median(r["commands_per_s"] for r in runs)
+    traced = statistics.median(r["commands_per_s"] for r in traced_runs)
     bare = statistics.median(bares)
     p50 = statistics.median(r["p50_ms"] for r in runs)
     p99 = statistics.median(r["p99_ms"] for r in runs)
@@ -144,4 +182,16 @@ def bench_http_scenario(settings: Settings, plan: Plan, report: Report, say: Say
     )
     report.add(
         "http_vs_bare_lib", round(rate / bare, 2), "HTTP / bare library", f"{rate / bare:.2f}"
+    )
+    report.add(
+        "http_traced_commands_per_s",
+        round(traced),
+        "HTTP POST, traced always-on (OTLP)",
+        f"{traced:,.0f} /s",
+    )
+    report.add(
+        "http_traced_vs_untraced",
+        round(traced / rate, 3),
+        "HTTP traced / untraced",
+        f"{traced / rate:.3f}",
     )

@@ -7,16 +7,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.bench.append import bare_rate, encoded_rows, raw_rate, store_rate
+from api.bench.append import bare_rate, encoded_rows, raw_rate, store_rate, traced_store_rate
 from api.bench.instructions import workload
 from api.bench.load import cold_loads_ms, long_conversation
 from api.bench.loadgen import run
+from api.bench.otlp_sink import otlp_sink
 from api.bootstrap import Container
 from application.context import CommandContext
 from domain.conversation import Conversation
 from domain.identity import SCOPES
+from infrastructure import tracing
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings
+from tests.otlp_receiver import receiving
 
 
 @pytest.fixture
@@ -42,6 +45,22 @@ def test_each_append_contender_writes_every_row_it_counts(
     assert stored_events(store, "chronicle_events") == 200
     assert stored_events(store, "barelibrary_events") == 40
     assert stored_events(store, "bench_raw_events") == 1200
+
+
+def test_the_traced_append_exports_a_span_per_command_and_stops_tracing(
+    store: PostgresEventStore,
+) -> None:
+    with receiving() as receiver:
+        otel = {"OTEL_TRACES_SAMPLER": "always_on", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+        assert traced_store_rate(store, 100, otel) > 0
+        spans = receiver.snapshot()
+    assert not tracing.enabled()
+    assert stored_events(store, "chronicle_events") == 100
+    assert sum(s.name == "command conversations.start" for s in spans) == 100
+    batches = [s for s in spans if s.name == "group commit"]
+    assert batches and sum(len(s.linked_traces) for s in batches) == 100
+    with otlp_sink() as sink:  # the benchmark's own sink accepts what is exported to it
+        assert traced_store_rate(store, 20, sink) > 0
 
 
 def test_the_counted_workloads_write_what_they_count(

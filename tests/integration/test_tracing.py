@@ -6,10 +6,13 @@ an agent run's steps with ``gen_ai.*`` attributes; a task worker in its submitte
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
 
 import httpx
 import pytest
@@ -256,3 +259,15 @@ async def test_a_worker_runs_a_task_in_its_submitters_trace(
     assert [r["tp"].rsplit("-", 1)[0] for r in results] == [
         f"00-{TRACE_ID}-{task_span.context.span_id:016x}"
     ]
+
+
+@pytest.mark.parametrize("command", ["up", "serve", "project", "relay", "scheduler"])
+def test_a_tracing_variable_it_cannot_use_stops_a_process_with_one_line(command: str) -> None:
+    chronicle = str(Path(sys.executable).parent / "chronicle")
+    env = os.environ | {"OTEL_TRACES_EXPORTER": "jaeger", "CHRONICLE_PORT": "1"}
+    done = subprocess.run(
+        [chronicle, command], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert "OTEL_TRACES_EXPORTER must be otlp, console or none, not 'jaeger'" in done.stderr
