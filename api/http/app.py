@@ -49,8 +49,9 @@ log = structlog.get_logger(__name__)
 
 def app_from_env() -> Litestar:
     """The API for the settings of the environment: the factory of `serve`'s workers."""
-    configure_logging()
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> Litestar:
