@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig
 
 from api.bootstrap import Container
+from api.http.access import AccessLog
 from api.http.audit import AuditController
 from api.http.auth import authentication_middleware
 from api.http.bodies import ChronicleRequest
@@ -73,7 +74,7 @@ def create_app(settings: Settings) -> Litestar:
             await anyio.to_thread.run_sync(container.close)
 
     prometheus = PrometheusConfig(app_name="chronicle", prefix="chronicle", group_path=True)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             docs_assets(),
@@ -122,3 +123,5 @@ def create_app(settings: Settings) -> Litestar:
             security=[{"apiKey": []}],
         ),
     )
+    app.asgi_handler = AccessLog(app.asgi_handler)
+    return app
