@@ -106,6 +106,7 @@ def create_app(settings: Settings) -> Litestar:
             RateLimitMiddleware(),
         ],
         plugins=[problem_details_plugin()],
+        logging_config=None,  # api/logs.py configures logging; problems.py logs errors
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),
         openapi_config=OpenAPIConfig(
