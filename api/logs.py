@@ -11,6 +11,7 @@ import logging
 import sys
 from typing import Any
 
+import msgspec
 import structlog
 from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -44,9 +45,32 @@ class NamedWriteLogger(structlog.WriteLogger):
     """structlog's writer to stderr, named as asked (``get_logger(__name__)``), so that
     ``add_logger_name`` knows it as it knows a standard library logger."""
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__(sys.stderr)
-        self.name = str(args[0]) if args else ""
+        self.name = name
+
+
+class NamedWriters:
+    """The logger factory: one writer per name, kept (structlog asks on every call)."""
+
+    def __init__(self) -> None:
+        self.writers: dict[str, NamedWriteLogger] = {}
+
+    def __call__(self, *args: Any) -> NamedWriteLogger:
+        name = str(args[0]) if args else ""
+        writer = self.writers.get(name)
+        if writer is None:
+            writer = self.writers[name] = NamedWriteLogger(name)
+        return writer
+
+
+_json = msgspec.json.Encoder(enc_hook=repr)
+
+
+def json_line(event_dict: EventDict, **_: Any) -> str:
+    """msgspec for structlog's JSONRenderer (several times faster than ``json.dumps``);
+    what it cannot encode is written as its ``repr``, as structlog's own fallback does."""
+    return _json.encode(event_dict).decode()
 
 
 SHARED: list[Processor] = [
@@ -67,7 +91,7 @@ def renderer(json_lines: bool) -> list[Processor]:
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
             ),
             structlog.processors.EventRenamer("message"),
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=json_line),
         ]
     console = structlog.dev.ConsoleRenderer(
         colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
@@ -83,7 +107,7 @@ def configure_logging(level: str = "info", log_format: str | None = None) -> Non
     structlog.configure(
         processors=[*SHARED, *renderer(json_lines)],
         wrapper_class=structlog.make_filtering_bound_logger(threshold),
-        logger_factory=NamedWriteLogger,
+        logger_factory=NamedWriters(),
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=SHARED,

@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,6 +58,15 @@ def test_a_json_line_has_the_agreed_keys_and_the_request_context(
     assert line["timestamp"].endswith("Z")
     stamped = datetime.fromisoformat(line["timestamp"])
     assert stamped.utcoffset() is not None and stamped.utcoffset() == UTC.utcoffset(None)
+
+
+def test_a_value_json_cannot_hold_is_written_as_its_repr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("info", "json")
+    structlog.get_logger().info("odd", value=object, path=Path("/tmp"))
+    [line] = lines(capsys)
+    assert line["value"] == repr(object) and line["path"] == repr(Path("/tmp"))
 
 
 def test_standard_library_and_uvicorn_lines_are_the_same_json(
