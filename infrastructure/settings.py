@@ -34,6 +34,20 @@ def _int(name: str, default: int, environ: dict[str, str]) -> int:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS = ("json", "console")
+
+
+def _choice(name: str, choices: tuple[str, ...], environ: dict[str, str]) -> str | None:
+    """One of ``choices`` (case-insensitive), or ``None`` when unset."""
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.strip().lower() not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw.strip().lower()
+
+
 def _or(value: float | None, default: float) -> float:
     return default if value is None else value
 
@@ -61,7 +75,8 @@ class Settings:
     auth_cache_seconds: float = 1.0  # a revocation also reaches every process over NATS
     daily_token_budget: int | None = None  # per tenant, unless the tenant sets its own
     daily_cost_budget_usd: float | None = None
-    log_level: str = "info"
+    log_level: str = "info"  # one of LOG_LEVELS
+    log_format: str | None = None  # one of LOG_FORMATS; unset: console on a terminal, else json
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -87,7 +102,8 @@ class Settings:
             auth_cache_seconds=_or(_optional_number("CHRONICLE_AUTH_CACHE_SECONDS", env), 1.0),
             daily_token_budget=_whole(_optional_number("CHRONICLE_DAILY_TOKEN_BUDGET", env)),
             daily_cost_budget_usd=_optional_number("CHRONICLE_DAILY_COST_BUDGET_USD", env),
-            log_level=env.get("CHRONICLE_LOG_LEVEL") or "info",
+            log_level=_choice("CHRONICLE_LOG_LEVEL", LOG_LEVELS, env) or "info",
+            log_format=_choice("CHRONICLE_LOG_FORMAT", LOG_FORMATS, env),
         )
 
     def with_urls(self, database_url: str, nats_url: str, redis_url: str) -> Settings:

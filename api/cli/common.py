@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 from rich.console import Console
 
+from api.logs import configure_logging
 from application.context import CommandContext
 from application.errors import ApplicationError
 from domain.errors import DomainError
@@ -35,10 +36,13 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def settings_from_env() -> Settings:
+    """The settings of the environment; from here on the process logs as they say."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as error:
         fail(str(error), 2)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
 
 
 def trace_as(*roles: str) -> None:

@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig
 
 from api.bootstrap import Container
+from api.http.access import AccessLog
 from api.http.audit import AuditController
 from api.http.auth import authentication_middleware
 from api.http.bodies import ChronicleRequest
@@ -51,9 +52,10 @@ log = structlog.get_logger(__name__)
 
 def app_from_env() -> Litestar:
     """The API for the settings of the environment: the factory of `serve`'s workers."""
-    configure_logging()
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
     tracing.configure(["api"])
-    return create_app(Settings.from_env())
+    return create_app(settings)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -75,7 +77,7 @@ def create_app(settings: Settings) -> Litestar:
             await anyio.to_thread.run_sync(container.close)
 
     prometheus = PrometheusConfig(app_name="chronicle", prefix="chronicle", group_path=True)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             docs_assets(),
@@ -108,6 +110,7 @@ def create_app(settings: Settings) -> Litestar:
             RateLimitMiddleware(),
         ],
         plugins=[problem_details_plugin()],
+        logging_config=None,  # api/logs.py configures logging; problems.py logs errors
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),
         openapi_config=OpenAPIConfig(
@@ -125,3 +128,5 @@ def create_app(settings: Settings) -> Litestar:
             security=[{"apiKey": []}],
         ),
     )
+    app.asgi_handler = AccessLog(app.asgi_handler)
+    return app

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
+import structlog
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -13,6 +14,7 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.types import Guard
 
 from api.bootstrap import Container
+from api.http.commands import command_of
 from application.context import Principal
 from application.errors import Unauthenticated
 
@@ -29,10 +31,19 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
             raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
         container: Container = connection.app.state.container
         token = token.strip()
-        principal = container.identity.cached(token) or await anyio.to_thread.run_sync(
-            container.identity.authenticate, token
-        )
+        principal = container.identity.cached(token)
+        if principal is None:
+            principal = await anyio.to_thread.run_sync(container.identity.authenticate, token)
+        bind_caller(principal, command_of(connection.route_handler))
         return AuthenticationResult(user=principal, auth=token)
+
+
+def bind_caller(principal: Principal, command: str | None) -> None:
+    """Name the tenant (and the command, on a command route) in the request's log lines."""
+    if command is None:
+        structlog.contextvars.bind_contextvars(tenant=principal.tenant_id)
+    else:
+        structlog.contextvars.bind_contextvars(tenant=principal.tenant_id, command=command)
 
 
 def authentication_middleware() -> DefineMiddleware:

@@ -62,6 +62,11 @@ RATE_LIMIT_HEADERS = {
 }
 RETRY_AFTER = _header("Seconds to wait before retrying", INTEGER)
 ETAG = _header("The resource's version", {"type": "string", "pattern": '^"[0-9]+"$'})
+REQUEST_ID = _header(
+    "The request's id: the X-Request-ID sent when it was 1 to 200 visible ASCII characters,"
+    " else one made for it; every log line of the request names it",
+    {"type": "string", "pattern": r"^[\x21-\x7e]{1,200}$"},
+)
 POSITION = _header(
     "How far the read model had applied the log when it answered", {"type": "string"}
 )
@@ -223,7 +228,13 @@ def _refine_operation(path: str, handler: HTTPRouteHandler, operation: dict[str,
     _refine_parameters(handler, operation)
     if path.startswith(PUBLIC_PREFIXES):
         operation["security"] = []
-        return
+    else:
+        operation["responses"] = _responses(path, handler, operation)
+    for answer in operation.get("responses", {}).values():
+        answer.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID
+
+
+def _responses(path: str, handler: HTTPRouteHandler, operation: dict[str, Any]) -> dict[str, Any]:
     responses = {
         status: answer
         for status, answer in operation.get("responses", {}).items()
@@ -240,7 +251,7 @@ def _refine_operation(path: str, handler: HTTPRouteHandler, operation: dict[str,
         }
     for status in sorted(_problem_statuses(path, handler, operation)):
         responses[str(status)] = _problem(status, handler)
-    operation["responses"] = dict(sorted(responses.items()))
+    return dict(sorted(responses.items()))
 
 
 PATH_PARAMETER = re.compile(r"\{([^}]+)\}")

@@ -36,7 +36,10 @@ class _Server(uvicorn.Server):
 WORKER_HEALTHCHECK_SECONDS = 60
 UVICORN_OPTIONS: dict[str, Any] = {
     "http": ProblemHttpProtocol,
-    "log_level": "warning",
+    # uvicorn's loggers go through Chronicle's own configuration (api/logs.py), at its
+    # level; the access log is Chronicle's.
+    "log_config": None,
+    "log_level": None,
     "access_log": False,
     "lifespan": "on",
     "timeout_graceful_shutdown": 3,

@@ -41,6 +41,7 @@ class Chronicle:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
         self.output = data_dir.parent / f"{data_dir.name}-up.log"
+        self.errors: Path | None = None  # where stderr goes when kept apart from stdout
         self.extra_env: dict[str, str] = {}
 
     @property
@@ -49,13 +50,15 @@ class Chronicle:
         env |= {"CHRONICLE_DATA_DIR": str(self.data_dir), "CHRONICLE_PORT": str(self.port)}
         return env | self.extra_env
 
-    def start(self) -> Chronicle:
+    def start(self, stderr_apart: bool = False) -> Chronicle:
+        if stderr_apart:
+            self.errors = self.data_dir.parent / f"{self.data_dir.name}-up.err"
         self.process = subprocess.Popen(
             [CHRONICLE, "up"],
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=self.output.open("w"),
-            stderr=subprocess.STDOUT,
+            stderr=self.errors.open("w") if stderr_apart and self.errors else subprocess.STDOUT,
             text=True,
         )
         deadline = time.monotonic() + 60

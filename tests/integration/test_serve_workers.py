@@ -3,6 +3,7 @@ and a SIGTERM stops them all; a bad worker count is refused in one line."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -52,16 +53,17 @@ def alive(pid: int) -> bool:
 
 
 def test_two_workers_share_the_port_and_stop_together(
-    servers: Settings, issue_key: KeyFactory
+    servers: Settings, issue_key: KeyFactory, tmp_path: Path
 ) -> None:
     token = issue_key()
     port = free_port()
-    env = cli_env(servers) | {"CHRONICLE_PORT": str(port), "CHRONICLE_LOG_LEVEL": "warning"}
+    env = cli_env(servers) | {"CHRONICLE_PORT": str(port)}
+    logged = tmp_path / "serve.err"
     serve = subprocess.Popen(
         [CHRONICLE, "serve", "--workers", "2"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=logged.open("w"),
     )
     workers: set[int] = set()
     try:
@@ -87,6 +89,11 @@ def test_two_workers_share_the_port_and_stop_together(
     while any(alive(pid) for pid in workers):
         assert time.monotonic() < deadline, "a worker outlived serve"
         time.sleep(0.1)
+    # The supervisor and the workers it spawned all log JSON lines (stderr is a file).
+    lines = [json.loads(line) for line in logged.read_text().splitlines()]
+    access = [line for line in lines if line["logger"] == "chronicle.access"]
+    assert sum(line["path"] == "/v1/conversations" for line in access) == 20
+    assert any(line["message"].startswith("Started parent process") for line in lines)
 
 
 def test_a_worker_count_below_one_is_refused_in_one_line(servers: Settings) -> None:
