@@ -1,8 +1,10 @@
 """`chronicle up` exports its traces over OTLP/HTTP to a receiver the test starts: one
-command sent with a known trace id yields spans of the api, relay and projector services."""
+command sent with a known trace id yields spans of the api, relay and projector services,
+and its access log line names the trace."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from tests.e2e.conftest import Chronicle
@@ -18,14 +20,14 @@ def test_up_exports_one_commands_spans_over_otlp(chronicle: Chronicle) -> None:
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
             "OTEL_BSP_SCHEDULE_DELAY": "100",
         }
-        chronicle.start()
+        chronicle.start(stderr_apart=True)
         with chronicle.client() as http:
             created = http.post("/v1/conversations", json={"title": "exported"})
             cid = created.json()["id"]
             posted = http.post(
                 f"/v1/conversations/{cid}/messages",
                 json={"role": "user", "content": "hi"},
-                headers={"traceparent": INCOMING},
+                headers={"traceparent": INCOMING, "X-Request-ID": "traced-1"},
             )
             assert posted.status_code == 201, posted.text
             assert posted.headers["traceparent"].split("-")[1] == TRACE_ID
@@ -51,3 +53,10 @@ def test_up_exports_one_commands_spans_over_otlp(chronicle: Chronicle) -> None:
     assert ("chronicle-relay", "send CHRONICLE_EVENTS") in names
     projected = {s.name for s in spans if TRACE_ID in s.linked_traces}
     assert {"group commit", "project messages"} <= projected
+
+    assert chronicle.errors is not None
+    lines = [json.loads(line) for line in chronicle.errors.read_text().splitlines()]
+    [access] = [line for line in lines if line.get("request_id") == "traced-1"]
+    assert access["trace_id"] == TRACE_ID
+    server_span = posted.headers["traceparent"].split("-")[2]
+    assert access["span_id"] == server_span
