@@ -11,13 +11,16 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
+
+from application.ports import RunSteps
+from domain.agent_run import AgentRun
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
@@ -166,12 +169,29 @@ class ModelNames:
 MODELS = ModelNames()
 
 
-def record_usage(model: str, input_tokens: int, output_tokens: int, cost_usd: float) -> None:
-    """A completed run's usage, as its command reported it."""
-    label = MODELS.label(model)
-    RUN_TOKENS.labels(label, "input").inc(input_tokens)
-    RUN_TOKENS.labels(label, "output").inc(output_tokens)
-    RUN_COST.labels(label).inc(cost_usd)
+class RunUsage:
+    """A `RunSteps` observer: counts each completed run's tokens and cost by model, then
+    tells ``then`` (the run's spans, when traced) of every step.
+
+    Counted as the run's completion commits (never for a replay), in the process that
+    committed it: the counters sum over API processes and start again from zero with a
+    process, as Prometheus counters do. Totals read from the usage read model at scrape
+    would need a scan of the runs for the model and would drop to zero and climb again
+    during a rebuild, which ``rate()`` would read as a burst of spending.
+    """
+
+    def __init__(self, then: RunSteps | None = None) -> None:
+        self._then = then
+
+    async def recorded(self, run: AgentRun, step: str, details: Mapping[str, Any]) -> None:
+        if step == "completed":
+            usage = details.get("usage") or {}
+            label = MODELS.label(run.model)
+            RUN_TOKENS.labels(label, "input").inc(int(usage.get("input_tokens", 0)))
+            RUN_TOKENS.labels(label, "output").inc(int(usage.get("output_tokens", 0)))
+            RUN_COST.labels(label).inc(float(usage.get("cost_usd", 0)))
+        if self._then is not None:
+            await self._then.recorded(run, step, details)
 
 
 def multiprocess_enabled() -> bool:
