@@ -201,23 +201,19 @@ def multiprocess_enabled() -> bool:
 
 @contextlib.contextmanager
 def multiprocess_directory() -> Iterator[Path]:
-    """Metrics shared by the worker processes started inside: ``PROMETHEUS_MULTIPROC_DIR``
-    names a directory empty at start, the one it named already (its files of a last run
-    removed) or a temporary one removed at the end."""
-    named = os.environ.get(MULTIPROCESS_DIR)
-    if named:
-        directory = Path(named)
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob("*.db"):
-            stale.unlink(missing_ok=True)
-        yield directory
-        return
-    with tempfile.TemporaryDirectory(prefix="chronicle-metrics-") as temporary:
-        os.environ[MULTIPROCESS_DIR] = temporary
+    """A fresh directory named by ``PROMETHEUS_MULTIPROC_DIR`` while inside, for the
+    worker processes started there to count their metrics in; removed at the end. One
+    named already is replaced: its files may be another run's."""
+    before = os.environ.get(MULTIPROCESS_DIR)
+    with tempfile.TemporaryDirectory(prefix="chronicle-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR] = directory
         try:
-            yield Path(temporary)
+            yield Path(directory)
         finally:
-            del os.environ[MULTIPROCESS_DIR]
+            if before is None:
+                del os.environ[MULTIPROCESS_DIR]
+            else:
+                os.environ[MULTIPROCESS_DIR] = before
 
 
 def forget_process(pid: int) -> None:
