@@ -1,6 +1,6 @@
 """/metrics on a real app: events appended, commands by outcome, group commits, the
 backlogs read from the database, tokens by model, rate-limit refusals and live streams,
-as Prometheus would parse them."""
+as Prometheus would parse them; and every metric the Grafana dashboard reads is there."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tests.integration.sse import frames
 from tests.integration.test_http_conversations import assert_problem, start
 from tests.integration.test_rate_limits import in_one_window, limited_key
 from tests.integration.test_tasks import claim, submit
+from tests.unit.api.test_observability import dashboard_metrics
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -176,3 +177,31 @@ async def test_an_open_live_stream_is_a_connection_and_its_events_are_delivered(
         >= 1
     )
     assert value(after, delivered, transport="sse") - value(before, delivered, transport="sse") >= 1
+
+
+async def test_every_metric_the_dashboard_reads_is_on_a_real_scrape(
+    client: httpx.AsyncClient, api_url: str, container: Container
+) -> None:
+    # Some of everything, so that each labelled series exists.
+    kind = f"dash-{uuid.uuid4().hex[:8]}"
+    doomed = await submit(client, kind, max_attempts=1)
+    assert await claim(client, kind) is not None
+    assert (await client.post(f"/v1/tasks/{doomed['id']}/fail", json={"error": "no"})).is_success
+    await submit(client, kind)
+    cid = (await start(client))["id"]
+    run = await client.post(
+        "/v1/runs", json={"conversation_id": cid, "agent": "a", "model": "dash-model"}
+    )
+    await client.post(
+        f"/v1/runs/{run.json()['id']}/complete",
+        json={"content": "ok", "usage": {"input_tokens": 1, "output_tokens": 1}},
+    )
+    limited = {"Authorization": f"Bearer {await limited_key(container, 1)}"}
+    await in_one_window()
+    async with httpx.AsyncClient(base_url=api_url, headers=limited) as http:
+        assert (await http.get("/v1/conversations")).status_code == 200
+        assert (await http.get("/v1/conversations")).status_code == 429
+
+    samples = await until(client, lambda s: value(s, "chronicle_task_dead_letters", type=kind) == 1)
+    names = {name for name, _ in samples}
+    assert dashboard_metrics() - names == set()
