@@ -26,7 +26,6 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
 MODELS_PER_PROCESS = 50  # distinct `model` labels a process keeps; later ones count as "other"
 OTHER_MODEL = "other"
-TRANSPORTS = ("sse", "websocket")
 
 EVENTS_APPENDED = Counter(
     "chronicle_events_appended_total",
