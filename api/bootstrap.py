@@ -32,6 +32,7 @@ from infrastructure.deltas import Deltas
 from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.live_hub import LiveHub
+from infrastructure.metrics import RunUsage
 from infrastructure.portal import Portal
 from infrastructure.projector import ProjectionEngine, Projector, Rebuild
 from infrastructure.rate_limit import RateLimiter
@@ -115,7 +116,7 @@ class Container:
             streams=Streams(store),
             projection_log=ProjectionAudit(store, runner),
             audit=AuditTrail(runner),
-            runs=Runs(store, runner, budgets, RunSpans(store) if traced else None),
+            runs=Runs(store, runner, budgets, RunUsage(RunSpans(store) if traced else None)),
             tasks=Tasks(store, runner, queue),
             queue=queue,
             reads=reads,

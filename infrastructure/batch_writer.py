@@ -5,6 +5,7 @@ Only writes what it is given, in order; batching and waiting belong to `GroupCom
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from application.errors import ConcurrencyConflict, DuplicateReceipt, StoreUnavailable
 from infrastructure.event_columns import TYPE_OF_TOPIC
+from infrastructure.metrics import record_batch
 
 Outcome = list[int] | Exception  # a commit's positions, or why it was refused
 Answer = tuple[int, int | None, str | None]  # a round's row: member, position, refusal
@@ -254,6 +256,7 @@ class BatchWriter:
             conn = self._connection or await self._connect()
             async with conn.cursor(row_factory=tuple_row) as cursor:
                 params = self.statements.params(commits)
+                began = time.perf_counter()
                 await cursor.execute(self.statements.call, params, prepare=True)
                 rows: list[Answer] = await cursor.fetchall()
         except BaseException as error:
@@ -263,7 +266,9 @@ class BatchWriter:
             if unreachable(error):
                 raise StoreUnavailable(UNREACHABLE) from error
             raise
-        return outcomes(commits, rows)
+        done = outcomes(commits, rows)
+        record_batch(commits, done, time.perf_counter() - began)
+        return done
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         self._connection = await psycopg.AsyncConnection.connect(

@@ -293,6 +293,11 @@ class ReadStore:
         with self._snapshot() as conn:
             return projection_statuses(conn, events)
 
+    def read(self, run: Callable[[Conn], T]) -> T:
+        """``run`` over one consistent, read-only snapshot."""
+        with self._snapshot() as conn:
+            return run(conn)
+
     @staticmethod
     def _position(conn: Conn, names: tuple[str, ...]) -> int:
         row = conn.execute(

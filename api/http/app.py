@@ -29,7 +29,7 @@ from api.http.dependency_order import resolve_dependencies_in_order
 from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
 from api.http.keys import KeysController
-from api.http.metrics import MetricsController
+from api.http.metrics import MetricsController, count_command
 from api.http.options import allow_every_method
 from api.http.problems import problem_details_plugin
 from api.http.queries import strict_queries
@@ -43,6 +43,7 @@ from api.http.tracing import echo_traceparent, server_spans
 from api.http.usage import UsageController
 from api.logs import configure_logging
 from infrastructure import tracing
+from infrastructure.metrics import forget_this_process
 from infrastructure.settings import Settings
 
 VERSION = "0.1.0"
@@ -96,10 +97,15 @@ def create_app(settings: Settings) -> Litestar:
             MetricsController,
         ],
         lifespan=[lifespan],
+        on_shutdown=[forget_this_process],
         request_class=ChronicleRequest,
         after_exception=[remember_refusal],
         before_request=strict_queries,
-        before_send=[allow_every_method, *([echo_traceparent] if tracing.enabled() else [])],
+        before_send=[
+            allow_every_method,
+            count_command,
+            *([echo_traceparent] if tracing.enabled() else []),
+        ],
         dependencies=dependencies(),
         middleware=[
             *server_spans(),

@@ -34,6 +34,7 @@ from application.errors import (
     UsageUnavailable,
 )
 from domain.errors import InvalidValue, RuleViolation, TaskIsCancelled
+from infrastructure.metrics import RATE_LIMIT_REFUSALS
 
 PROBLEM_BASE = "https://chronicle.dev/problems/"
 NAMED_FIELD = re.compile(r"field `([^`]+)`")
@@ -155,6 +156,7 @@ def _invalid_value(exc: InvalidValue) -> ProblemDetailsException:
 
 
 def _budget_exceeded(exc: BudgetExceeded) -> ProblemDetailsException:
+    RATE_LIMIT_REFUSALS.labels("daily_budget").inc()
     headers = {"Retry-After": str(exc.retry_after_s)}
     return problem(429, "budget-exceeded", "Daily budget exceeded", str(exc), headers=headers)
 

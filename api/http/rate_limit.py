@@ -11,6 +11,9 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.bootstrap import Connections
 from application.context import Principal
+from infrastructure.metrics import RATE_LIMIT_REFUSALS
+
+REFUSED = RATE_LIMIT_REFUSALS.labels("requests_per_minute")
 
 
 class RateLimitMiddleware(ASGIMiddleware):
@@ -25,6 +28,7 @@ class RateLimitMiddleware(ASGIMiddleware):
         limiter = connections.limiter
         verdict = await limiter.hit(principal.key_id, principal.rate_limit_per_minute)
         if not verdict.allowed:
+            REFUSED.inc()
             raise TooManyRequestsException(
                 detail=f"over {verdict.limit} requests per minute for this key",
                 headers=verdict.headers(),

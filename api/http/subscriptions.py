@@ -25,6 +25,7 @@ from api.http.problems import problem_of
 from application.context import Principal
 from domain.values import INT64_MAX
 from infrastructure.live_hub import Filter, InvalidFilter, LiveEvent, LiveHub, Resync, follow
+from infrastructure.metrics import LiveCounters
 
 KEEPALIVE_SECONDS = 15.0
 FIRST_FRAME_SECONDS = 10.0
@@ -33,6 +34,8 @@ POLICY_VIOLATION = 1008
 SUBJECTS_MAX = 50
 SUBJECT_MAX_CHARS = 200
 SUBJECTS_QUERY_MAX_CHARS = 4096
+SSE = LiveCounters.of("sse")
+WEBSOCKET = LiveCounters.of("websocket")
 # One filter: `*`, an event type, or category[.id|*[.Type|*]].
 _TYPE = r"[A-Za-z_][A-Za-z0-9_]{0,99}"
 _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
@@ -124,18 +127,23 @@ class LiveController(Controller):
             items = follow(
                 hub, tenant, filters, start, buffer=hub.buffer, keepalive=KEEPALIVE_SECONDS
             )
-            async for item in items:
-                if item is None:
-                    yield ServerSentEventMessage(comment="keep-alive", data=None)
-                elif isinstance(item, Resync):
-                    body = msgspec.json.encode({"cursor": item.cursor}).decode()
-                    yield ServerSentEventMessage(event="resync", id=str(item.cursor), data=body)
-                elif item.ephemeral:  # a delta: no id, so a resume never expects it again
-                    yield ServerSentEventMessage(event=item.type, data=item.payload.decode())
-                else:
-                    yield ServerSentEventMessage(
-                        event=item.type, id=str(item.position), data=item.payload.decode()
-                    )
+            with SSE.connections.track_inprogress():
+                async for item in items:
+                    if item is None:
+                        yield ServerSentEventMessage(comment="keep-alive", data=None)
+                        continue
+                    if isinstance(item, Resync):
+                        SSE.resyncs.inc()
+                        body = msgspec.json.encode({"cursor": item.cursor}).decode()
+                        yield ServerSentEventMessage(event="resync", id=str(item.cursor), data=body)
+                        continue
+                    SSE.delivered.inc()
+                    if item.ephemeral:  # a delta: no id, so a resume never expects it again
+                        yield ServerSentEventMessage(event=item.type, data=item.payload.decode())
+                    else:
+                        yield ServerSentEventMessage(
+                            event=item.type, id=str(item.position), data=item.payload.decode()
+                        )
 
         return ServerSentEvent(
             frames(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -177,19 +185,23 @@ async def live_websocket(
         keepalive=KEEPALIVE_SECONDS,
     )
     closed = asyncio.ensure_future(_closed(socket))
+    WEBSOCKET.connections.inc()
     try:
         async for item in events:
             if closed.done():
                 return
             if isinstance(item, LiveEvent):
                 await socket.send_data(item.payload.decode(), mode="text")
+                WEBSOCKET.delivered.inc()
             elif isinstance(item, Resync):
+                WEBSOCKET.resyncs.inc()
                 await socket.send_json({"type": "resync", "cursor": item.cursor})
                 await socket.close(code=RESYNC_CLOSE_CODE)
                 return
     except WebSocketDisconnect:
         return
     finally:
+        WEBSOCKET.connections.dec()
         closed.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await closed

@@ -16,6 +16,7 @@ import uvicorn
 from api.bootstrap import Container
 from api.http.app import create_app
 from api.http.protocol import ProblemHttpProtocol
+from infrastructure.metrics import multiprocess_directory
 from infrastructure.runtime import servers_for
 from infrastructure.settings import Settings
 
@@ -55,18 +56,20 @@ def serve_api(settings: Settings, on_started: Callable[[], None] = lambda: None)
     process to about one) and this process supervises them."""
     if settings.api_workers > 1:
         os.environ.update(settings.url_environment())  # the workers read their settings
-        uvicorn.run(
-            "api.http.app:app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.api_workers,
-            # uvicorn's supervisor kills a worker whose ping thread has not answered in
-            # time; a worker busy under load can miss the default 5 s behind the GIL,
-            # and the kill resets every connection it holds.
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-            **UVICORN_OPTIONS,
-        )
+        # The workers count their metrics in files there, which /metrics sums.
+        with multiprocess_directory():
+            uvicorn.run(
+                "api.http.app:app_from_env",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.api_workers,
+                # uvicorn's supervisor kills a worker whose ping thread has not answered
+                # in time; a worker busy under load can miss the default 5 s behind the
+                # GIL, and the kill resets every connection it holds.
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+                **UVICORN_OPTIONS,
+            )
         return
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=settings.port, **UVICORN_OPTIONS
