@@ -34,10 +34,13 @@ class TracedCommand:
     span: Span
 
     def finished(self, result: CommandResult) -> None:
-        self.span.set_attribute("chronicle.aggregate.id", str(result.id))
-        self.span.set_attribute("chronicle.aggregate.version", result.version)
-        self.span.set_attribute("chronicle.position", result.position)
-        self.span.set_attribute("chronicle.outcome", "replayed" if result.replayed else "ok")
+        self.span.set_attributes(
+            {
+                "chronicle.aggregate.id": str(result.id),
+                "chronicle.position": result.position,
+                "chronicle.outcome": "replayed" if result.replayed else "ok",
+            }
+        )
 
 
 class CommandSpans:
@@ -49,7 +52,6 @@ class CommandSpans:
             f"command {context.command}",
             attributes={
                 "chronicle.command": context.command,
-                "chronicle.command.id": str(context.command_id),
                 "chronicle.tenant": context.tenant_id,
             },
         ) as span:

@@ -74,13 +74,35 @@ def provider_from_env(role: str, environ: Mapping[str, str]) -> TracerProvider:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     name = environ.get("OTEL_SERVICE_NAME") or f"chronicle-{role}"
-    resource = Resource.create(
-        {"service.name": name, "service.namespace": "chronicle", "chronicle.process": role}
+    resource = _Resource.of(
+        Resource.create(
+            {"service.name": name, "service.namespace": "chronicle", "chronicle.process": role}
+        )
     )
     provider = TracerProvider(resource=resource, sampler=sampler_from_env(environ))
     for exporter in _exporters(environ):
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
+
+
+class _Resource(Resource):
+    """A resource whose hash is computed once: the OTLP encoder groups every span it
+    exports by resource, and the SDK's `Resource` hashes a JSON dump of its attributes
+    each time."""
+
+    _hash: int
+
+    @classmethod
+    def of(cls, resource: Resource) -> _Resource:
+        made = cls(resource.attributes, resource.schema_url)
+        made._hash = Resource.__hash__(made)
+        return made
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return other is self or super().__eq__(other)
 
 
 def sampler_from_env(environ: Mapping[str, str]) -> Sampler:
@@ -186,10 +208,12 @@ def add_processor(processor: SpanProcessor) -> None:
 
 
 def traceparent_of(span: Span) -> str | None:
-    """The W3C ``traceparent`` naming ``span``, or None for an invalid one."""
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier, trace.set_span_in_context(span))
-    return carrier.get("traceparent")
+    """The W3C ``traceparent`` naming ``span``, or None for an invalid one. (Formatted
+    here: the propagator's ``inject`` builds a context and a carrier for each call.)"""
+    context = span.get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
 def context_of(traceparent: str | None) -> Context | None:

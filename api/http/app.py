@@ -39,7 +39,7 @@ from api.http.search import SearchController
 from api.http.streams import StreamsController
 from api.http.subscriptions import LiveController, live_websocket
 from api.http.tasks import DashboardController, TasksController
-from api.http.tracing import echo_traceparent, server_spans
+from api.http.tracing import server_spans
 from api.http.usage import UsageController
 from api.logs import configure_logging
 from infrastructure import tracing
@@ -104,7 +104,6 @@ def create_app(settings: Settings) -> Litestar:
         before_send=[
             allow_every_method,
             count_command,
-            *([echo_traceparent] if tracing.enabled() else []),
         ],
         dependencies=dependencies(),
         middleware=[
