@@ -16,7 +16,7 @@ import structlog
 
 from application.audit import AuditTrail
 from application.budgets import Budgets
-from application.commands import CommandRunner
+from application.commands import CommandRunner, TracedCommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
 from application.projection_audit import ProjectionAudit
@@ -99,7 +99,7 @@ class Container:
         portal = Portal()
         store = PostgresEventStore(settings, portal)
         traced = tracing.enabled()  # configured before the container is built
-        runner = CommandRunner(store, tracer=CommandSpans() if traced else None)
+        runner = TracedCommandRunner(store, CommandSpans()) if traced else CommandRunner(store)
         ensure_projections(settings.database_url, PROJECTIONS.values())
         queue = PostgresTaskQueue(settings.database_url, max_size=settings.db_pool_size)
         reads = ReadStore(settings.database_url, max_size=settings.db_pool_size)

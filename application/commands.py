@@ -42,16 +42,9 @@ class CommandRunner:
     one hot aggregate queue instead of starving each other.
     """
 
-    def __init__(
-        self,
-        store: EventStore,
-        *,
-        max_retries: int = MAX_CONFLICT_RETRIES,
-        tracer: CommandTracer | None = None,
-    ) -> None:
+    def __init__(self, store: EventStore, *, max_retries: int = MAX_CONFLICT_RETRIES) -> None:
         self._store = store
         self._max_retries = max_retries
-        self._tracer = tracer
         self._stripes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Lock]] = (
             weakref.WeakKeyDictionary()
         )
@@ -69,25 +62,6 @@ class CommandRunner:
 
         ``decide_blocks=False`` says the decision loads nothing, so it runs on the loop.
         """
-        if self._tracer is None:
-            return await self._run(
-                context, decide, expected_version, retry_on_conflict, decide_blocks
-            )
-        with self._tracer.trace(context) as traced:
-            result = await self._run(
-                traced.context, decide, expected_version, retry_on_conflict, decide_blocks
-            )
-            traced.finished(result)
-            return result
-
-    async def _run(
-        self,
-        context: CommandContext,
-        decide: Callable[[], Change],
-        expected_version: int | None,
-        retry_on_conflict: bool,
-        decide_blocks: bool,
-    ) -> CommandResult:
         if (replayed := await self.replay(context)) is not None:
             return replayed
         change = await asyncio.to_thread(decide) if decide_blocks else decide()
@@ -142,3 +116,34 @@ class CommandRunner:
                 "this Idempotency-Key was already used with a different request"
             )
         return receipt.result
+
+
+class TracedCommandRunner(CommandRunner):
+    """A `CommandRunner` that runs each command in a span of ``tracer``; its events carry
+    that span as their ``traceparent``. (A subclass, so an untraced process pays nothing.)"""
+
+    def __init__(
+        self, store: EventStore, tracer: CommandTracer, *, max_retries: int = MAX_CONFLICT_RETRIES
+    ) -> None:
+        super().__init__(store, max_retries=max_retries)
+        self._tracer = tracer
+
+    async def run(
+        self,
+        context: CommandContext,
+        decide: Callable[[], Change],
+        *,
+        expected_version: int | None = None,
+        retry_on_conflict: bool = False,
+        decide_blocks: bool = True,
+    ) -> CommandResult:
+        with self._tracer.trace(context) as traced:
+            result = await super().run(
+                traced.context,
+                decide,
+                expected_version=expected_version,
+                retry_on_conflict=retry_on_conflict,
+                decide_blocks=decide_blocks,
+            )
+            traced.finished(result)
+            return result

@@ -122,13 +122,23 @@ class Commit(Protocol):
 
 def record_batch(commits: Sequence[Commit], outcomes: Sequence[object], seconds: float) -> None:
     """One batch written in ``seconds``, and the events of each commit it stored (an
-    outcome that is a list of positions; a refused commit appended nothing)."""
+    outcome that is a list of positions; a refused commit appended nothing), counted by
+    topic first: one increment per topic of a batch, not one per event."""
     BATCH_COMMANDS.observe(len(commits))
     BATCH_SECONDS.observe(seconds)
+    counts: dict[str, int] = {}
     for commit, outcome in zip(commits, outcomes, strict=True):
         if isinstance(outcome, list):
             for event in commit.events:
-                EVENTS_APPENDED.labels(*category_and_type(event.topic)).inc()
+                counts[event.topic] = counts.get(event.topic, 0) + 1
+    for topic, count in counts.items():
+        appended(topic).inc(count)
+
+
+@cache
+def appended(topic: str) -> Counter:
+    """The events-appended counter of one topic's category and type, bound once."""
+    return EVENTS_APPENDED.labels(*category_and_type(topic))
 
 
 @dataclass(frozen=True)

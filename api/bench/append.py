@@ -20,7 +20,7 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 
-from application.commands import CommandRunner
+from application.commands import CommandRunner, TracedCommandRunner
 from application.context import CommandContext
 from application.ports import Change, CommandTracer
 from domain.conversation import Conversation
@@ -68,7 +68,7 @@ def store_rate(
     """Commands/s of starting conversations through the CommandRunner and the store, from
     ``callers`` coroutines awaiting the runner on the store's home loop (as the HTTP API
     calls it, on its loop)."""
-    runner = CommandRunner(store, tracer=tracer)
+    runner = CommandRunner(store) if tracer is None else TracedCommandRunner(store, tracer)
     context = CommandContext("bench", "bench", "conversations.start")
     counter = iter(range(commands))
 
