@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Protocol, TypeVar
 
-from infrastructure.supervisor import Supervised, Supervisor
+from infrastructure.supervisor import Supervised, Supervisor, process_exists
 
 PR_SET_PDEATHSIG = 1
 POSTGRES_SYSTEM_USER = "embedded_postgres"
@@ -64,16 +64,6 @@ def _die_with_parent(sig: int) -> Callable[[], None]:
         libc.prctl(PR_SET_PDEATHSIG, sig)
 
     return preexec
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
@@ -250,7 +240,7 @@ class EmbeddedPostgres(_ChildServer):
         except (OSError, ValueError):
             return
         if not self._is_postmaster(pid):
-            if pid != os.getpid() and _exists(pid):
+            if pid != os.getpid() and process_exists(pid):
                 pid_file.write_text(f"{os.getpid()}\n{rest}")  # in place: keeps its owner
             return
         try:

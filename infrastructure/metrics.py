@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
 from application.ports import RunSteps
 from domain.agent_run import AgentRun
+from infrastructure.supervisor import process_exists
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
@@ -248,15 +249,5 @@ def forget_dead_processes() -> None:
         int(m.group(1)) for p in Path(directory).iterdir() if (m := LIVE_GAUGE_FILE.match(p.name))
     }
     for pid in pids:
-        if not running(pid):
+        if not process_exists(pid):
             forget_process(pid)
-
-
-def running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -7,6 +7,7 @@ thread), so the watchers live until `close`, which comes after the servers were 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -144,3 +145,14 @@ class Supervisor:
                 server.stop()
                 return Exit(-1 if code is None else code, said)
             return None
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process ``pid`` runs (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
