@@ -1,5 +1,6 @@
-"""Instructions a command costs the calling process, beside a raw batched INSERT's per row
-and the library's aggregate creation alone, counted by valgrind (which the VM's speed
+"""Instructions a command costs the calling process (untraced, and traced always-on with
+its spans encoded and exported), beside a raw batched INSERT's per row and the library's
+aggregate creation alone, counted by valgrind (which the VM's speed
 does not move): ``python -m api.bench.instructions [--json]``.
 
 Each figure is the difference of two runs (1,000 and 5,000 items) over 4,000, so start-up
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from eventsourcing.persistence import StoredEvent
 
-from api.bench.append import encoded_rows, raw_rate, store_rate
+from api.bench.append import encoded_rows, raw_rate, store_rate, traced_store_rate
+from api.bench.otlp_sink import otlp_sink
 from api.bench.report import fresh_database
 from domain.conversation import Conversation
 from infrastructure.embedded import EmbeddedServers
@@ -27,7 +29,7 @@ from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings
 
 SMALL, LARGE = 1000, 5000
-WORKLOADS = ("command", "raw_row", "raw_row_setup", "library_start")
+WORKLOADS = ("command", "command_traced", "raw_row", "raw_row_setup", "library_start")
 
 
 def workload(kind: str, count: int, dsn: str) -> None:
@@ -40,6 +42,9 @@ def workload(kind: str, count: int, dsn: str) -> None:
     try:
         if kind == "command":
             store_rate(store, count)
+        elif kind == "command_traced":  # exported to a sink in a process valgrind counts not
+            with otlp_sink() as otel:
+                traced_store_rate(store, count, otel)
         else:
             (row,) = encoded_rows(store, 1)  # one encoded row, copied under fresh ids
             rows = [
@@ -95,6 +100,9 @@ def measure() -> dict[str, float]:
     figures["raw_row_instructions"] -= figures.pop("raw_row_setup_instructions")
     figures["raw_row_over_command"] = round(
         figures["raw_row_instructions"] / figures["command_instructions"], 3
+    )
+    figures["untraced_over_traced_command"] = round(
+        figures["command_instructions"] / figures["command_traced_instructions"], 3
     )
     return figures
 

@@ -70,12 +70,14 @@ def test_the_counted_workloads_write_what_they_count(
     dsn = scratch.database_url or ""
     workload("command", 120, dsn)
     assert stored_events(store, "chronicle_events") == 120
+    workload("command_traced", 30, dsn)
+    assert stored_events(store, "chronicle_events") == 150
     workload("raw_row", 300, dsn)
     assert stored_events(store, "bench_raw_events") == 300
     workload("raw_row_setup", 300, dsn)  # makes the rows, writes none
     assert stored_events(store, "bench_raw_events") == 300
     workload("library_start", 10, dsn)
-    assert stored_events(store, "chronicle_events") == 120  # aggregates made, none stored
+    assert stored_events(store, "chronicle_events") == 150  # aggregates made, none stored
 
 
 def test_a_long_conversation_has_its_events_and_loads_cold(store: PostgresEventStore) -> None:
