@@ -22,6 +22,8 @@ from infrastructure import tracing
 
 STARTS = frozenset({"http.response.start", "websocket.accept", "websocket.http.response.start"})
 TRACEPARENT = b"traceparent"
+# Probes and scrapes, every few seconds from every orchestrator: not worth a trace each.
+UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def server_spans() -> list[DefineMiddleware]:
@@ -39,7 +41,7 @@ class ServerSpans:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind != ScopeType.HTTP and kind != ScopeType.WEBSOCKET:
+        if (kind != ScopeType.HTTP and kind != ScopeType.WEBSOCKET) or scope["path"] in UNTRACED:
             await self.app(scope, receive, send)
             return
         method: str = scope.get("method", "GET")  # type: ignore[assignment]

@@ -148,6 +148,16 @@ async def test_one_command_is_one_trace_from_the_request_to_the_live_client(
     assert any(s.parent is not None and s.parent.span_id == relayed.context.span_id for s in live)
 
 
+async def test_probes_and_scrapes_make_no_spans(
+    traced: httpx.AsyncClient, exporter: InMemorySpanExporter
+) -> None:
+    for path in ("/healthz", "/readyz", "/metrics"):
+        answer = await traced.get(path)
+        assert answer.status_code == 200 and "traceparent" not in answer.headers
+    names = {s.name for s in exporter.get_finished_spans()}
+    assert not names & {"GET /healthz", "GET /readyz", "GET /metrics"}
+
+
 async def test_a_request_without_a_trace_starts_one_and_its_events_carry_it(
     traced: httpx.AsyncClient, exporter: InMemorySpanExporter
 ) -> None:
