@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -195,16 +195,6 @@ def tracer(role: str) -> Tracer:
         return _NOOP
     made = _tracers[role] = provider.get_tracer(SCOPE)
     return made
-
-
-def provider(role: str) -> TracerProvider | None:
-    return _providers.get(role)
-
-
-def add_processor(processor: SpanProcessor) -> None:
-    """Add ``processor`` to every installed provider."""
-    for each in _providers.values():
-        each.add_span_processor(processor)
 
 
 def traceparent_of(span: Span) -> str | None:
