@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import structlog
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, Status, StatusCode
 
@@ -24,6 +25,7 @@ from domain.agent_run import AgentRun
 from infrastructure import tracing
 
 ROLE = "api"
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -84,6 +86,14 @@ class RunSpans:
         self._store = store
 
     async def recorded(self, run: AgentRun, step: str, details: Mapping[str, Any]) -> None:
+        """Trace a committed step; a failure to trace it (the run's first event unread) is
+        logged, never the command's: it has committed."""
+        try:
+            await self._record(run, step, details)
+        except Exception as error:
+            log.warning("could not trace a run's step", step=step, error=repr(error))
+
+    async def _record(self, run: AgentRun, step: str, details: Mapping[str, Any]) -> None:
         parent = trace.get_current_span()
         if step == "started":
             run_context = None  # the current trace is the run's
