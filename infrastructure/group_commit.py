@@ -156,7 +156,7 @@ class GroupCommit(Generic[T, R]):
                 "group commit",
                 context=trace.set_span_in_context(trace.INVALID_SPAN),  # a root: not the caller's
                 kind=trace.SpanKind.CLIENT,
-                links=links[:128],
+                links=links[: tracing.MAX_LINKS],
                 attributes={"db.system.name": "postgresql", "chronicle.batch.size": len(items)},
             ) as span
         ):

@@ -35,6 +35,7 @@ from infrastructure.settings import SettingsError
 
 ROLES = ("api", "projector", "relay", "scheduler", "worker")
 SCOPE = "chronicle"
+MAX_LINKS = 128  # the SDK's default limit of links a span keeps
 _PROPAGATOR = TraceContextTextMapPropagator()
 _NOOP = trace.NoOpTracer()
 _providers: dict[str, TracerProvider] = {}
@@ -219,7 +220,7 @@ def span_context_of(traceparent: str | None) -> SpanContext | None:
     return None if context is None else trace.get_current_span(context).get_span_context()
 
 
-def links_to(traceparents: Iterable[str | None], limit: int = 128) -> list[Link]:
+def links_to(traceparents: Iterable[str | None], limit: int = MAX_LINKS) -> list[Link]:
     """Links to the distinct spans ``traceparents`` name, at most ``limit`` of them."""
     seen: dict[str, Link] = {}
     for traceparent in traceparents:
