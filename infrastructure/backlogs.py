@@ -8,26 +8,15 @@ bounded by a timeout. The same in every process, whichever one runs the follower
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from domain.events import RecordedEvent
 from infrastructure.event_log import LogReader
-from infrastructure.read_models import Conn, ProjectionStatus, projection_statuses
+from infrastructure.read_models import Conn, Lag, ProjectionStatus, lag_of, projection_statuses
 from projections.base import READ_SCHEMA
 
 STATEMENT_TIMEOUT_MS = 2000
 TASK_SERIES_MAX = 200  # (type, state) pairs reported, the largest first
 TASK_STATES = ("pending", "running", "dead")
-
-
-@dataclass(frozen=True)
-class Lag:
-    """A follower's checkpoint against the log's head: the events after it, and the age
-    of the oldest of them (0 when caught up)."""
-
-    position: int
-    events: int
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -43,16 +32,6 @@ class Backlogs:
     projections: list[ProjectionStatus]
     relay: Lag | None  # None: no relay has run against this database yet
     tasks: list[TaskCount]
-
-
-def lag_of(conn: Conn, events: LogReader[RecordedEvent], position: int, head: int) -> Lag:
-    """The lag of a follower at ``position``; its seconds are now minus the time the
-    first event it has not handled was recorded."""
-    behind = max(0, head - position)
-    seconds = 0.0
-    if behind and (oldest := events.events(events.read(conn, position, 1))):
-        seconds = max(0.0, (datetime.now(UTC) - oldest[0].recorded_at).total_seconds())
-    return Lag(position, behind, round(seconds, 3))
 
 
 def read_backlogs(conn: Conn, events: LogReader[RecordedEvent]) -> Backlogs:
@@ -75,4 +54,4 @@ def read_backlogs(conn: Conn, events: LogReader[RecordedEvent]) -> Backlogs:
             (list(TASK_STATES), TASK_SERIES_MAX),
         ).fetchall()
         tasks = [TaskCount(row["type"], row["state"], int(row["count"])) for row in rows]
-    return Backlogs(head, projection_statuses(conn, events), relay, tasks)
+    return Backlogs(head, projection_statuses(conn, events, head), relay, tasks)

@@ -206,13 +206,36 @@ class ProjectionStatus:
 STALE_AFTER_SECONDS = 15
 
 
-def projection_statuses(conn: Conn, events: LogReader[RecordedEvent]) -> list[ProjectionStatus]:
-    """Each projection's position against the head of the log, and its state.
+@dataclass(frozen=True)
+class Lag:
+    """A follower's checkpoint against the log's head: the events after it, and the age
+    of the oldest of them (0 when caught up)."""
+
+    position: int
+    events: int
+    seconds: float
+
+
+def lag_of(conn: Conn, events: LogReader[RecordedEvent], position: int, head: int) -> Lag:
+    """The lag of a follower at ``position``; its seconds are now minus the time the
+    first event it has not handled was recorded."""
+    behind = max(0, head - position)
+    seconds = 0.0
+    if behind and (oldest := events.events(events.read(conn, position, 1))):
+        seconds = max(0.0, (datetime.now(UTC) - oldest[0].recorded_at).total_seconds())
+    return Lag(position, behind, round(seconds, 3))
+
+
+def projection_statuses(
+    conn: Conn, events: LogReader[RecordedEvent], head: int | None = None
+) -> list[ProjectionStatus]:
+    """Each projection's position against the head of the log (read, unless given), and
+    its state.
 
     ``state`` is ``stopped`` (at a poison event, by a version before parking), ``idle``
     (no projector seen lately) or ``running``; ``parked`` counts the events it set aside.
     """
-    head = events.head(conn)
+    head = events.head(conn) if head is None else head
     rows = conn.execute(
         SQL(
             "SELECT p.name, p.generation, c.position, p.state, p.error, p.error_position,"
@@ -224,13 +247,9 @@ def projection_statuses(conn: Conn, events: LogReader[RecordedEvent]) -> list[Pr
             " ON c.name = p.name AND c.generation = p.generation ORDER BY p.name"
         )
     ).fetchall()
-    now = datetime.now(UTC)
     statuses = []
     for row in rows:
-        lag = max(0, head - row["position"])
-        lag_seconds = 0.0
-        if lag and (oldest := events.events(events.read(conn, row["position"], 1))):
-            lag_seconds = max(0.0, (now - oldest[0].recorded_at).total_seconds())
+        lag = lag_of(conn, events, row["position"], head)
         state = row["state"]
         if state == "running" and (row["silent"] is None or row["silent"] > STALE_AFTER_SECONDS):
             state = "idle"
@@ -240,8 +259,8 @@ def projection_statuses(conn: Conn, events: LogReader[RecordedEvent]) -> list[Pr
                 generation=row["generation"],
                 position=row["position"],
                 head=head,
-                lag=lag,
-                lag_seconds=round(lag_seconds, 3),
+                lag=lag.events,
+                lag_seconds=lag.seconds,
                 state=state,
                 error=row["error"],
                 error_position=row["error_position"],
