@@ -9,10 +9,9 @@ conventions' attributes, so a backend shows a run as one tree whatever requests 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
 from datetime import datetime
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -23,17 +22,36 @@ from application.context import CommandContext
 from application.ports import CommandResult, EventStore
 from domain.agent_run import AgentRun
 from infrastructure import tracing
+from infrastructure.span_recorder import CurrentSpan
 
 ROLE = "api"
 log = structlog.get_logger(__name__)
 
 
-@dataclass
 class TracedCommand:
-    """A command in its span."""
+    """A command in its span, the current span while the command runs; an error leaving
+    the block is the command's outcome."""
 
-    context: CommandContext
-    span: Span
+    __slots__ = ("_current", "context", "span")
+
+    def __init__(self, context: CommandContext, span: Span) -> None:
+        self.span = span
+        self.context = context.traced(tracing.traceparent_of(span) or context.traceparent)
+        self._current = CurrentSpan(span)
+
+    def __enter__(self) -> TracedCommand:
+        self._current.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc_val, Exception):
+            self.span.set_attribute("chronicle.outcome", type(exc_val).__name__)
+        self._current.__exit__(exc_type, exc_val, exc_tb)
 
     def finished(self, result: CommandResult) -> None:
         self.span.set_attributes(
@@ -48,22 +66,15 @@ class TracedCommand:
 class CommandSpans:
     """A span per command: ``command <name>``, with its tenant, aggregate and outcome."""
 
-    @contextmanager
-    def trace(self, context: CommandContext) -> Iterator[TracedCommand]:
-        with tracing.tracer(ROLE).start_as_current_span(
+    def trace(self, context: CommandContext) -> TracedCommand:
+        span = tracing.tracer(ROLE).start_span(
             f"command {context.command}",
             attributes={
                 "chronicle.command": context.command,
                 "chronicle.tenant": context.tenant_id,
             },
-        ) as span:
-            traceparent = tracing.traceparent_of(span) or context.traceparent
-            traced = TracedCommand(replace(context, traceparent=traceparent), span)
-            try:
-                yield traced
-            except Exception as error:
-                span.set_attribute("chronicle.outcome", type(error).__name__)
-                raise
+        )
+        return TracedCommand(context, span)
 
 
 def gen_ai_system(model: str) -> str:

@@ -1,10 +1,11 @@
-"""OpenTelemetry tracing: a tracer provider per process role (``api``, ``projector``,
-``relay``, ``scheduler``, ``worker``), configured from the standard ``OTEL_*`` variables.
+"""OpenTelemetry tracing: a tracer per process role (``api``, ``projector``, ``relay``,
+``scheduler``, ``worker``), configured from the standard ``OTEL_*`` variables.
 
 Unconfigured, nothing is installed: every `tracer` is the API's no-op tracer, and the
 paths that would build spans check `enabled` first, so an untraced process pays one
-boolean test where a traced one makes a span. `chronicle up` runs several roles in one
-process; each keeps its own provider, so a backend shows them as separate services.
+boolean test where a traced one makes a span. Configured, a process records its spans
+(`span_recorder`) and one exporter process of its own exports them with the SDK. `chronicle
+up` runs several roles in one process; each role is a service of its own in a backend.
 """
 
 from __future__ import annotations
@@ -15,12 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SpanExporter,
-)
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_OFF,
     ALWAYS_ON,
@@ -32,14 +28,19 @@ from opentelemetry.trace import Link, Span, SpanContext, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from infrastructure.settings import SettingsError
+from infrastructure.span_recorder import (
+    ExporterProcess,
+    Outbox,
+    RecordedSpan,
+    RecordingProvider,
+)
 
 ROLES = ("api", "projector", "relay", "scheduler", "worker")
-SCOPE = "chronicle"
+EXPORTERS = ("otlp", "console", "none")
 MAX_LINKS = 128  # the SDK's default limit of links a span keeps
 _PROPAGATOR = TraceContextTextMapPropagator()
 _NOOP = trace.NoOpTracer()
-_providers: dict[str, TracerProvider] = {}
-_tracers: dict[str, Tracer] = {}
+_providers: dict[str, RecordingProvider] = {}
 
 
 def configured(environ: Mapping[str, str]) -> bool:
@@ -57,33 +58,50 @@ def configured(environ: Mapping[str, str]) -> bool:
 
 
 def configure(roles: Iterable[str], environ: Mapping[str, str] | None = None) -> bool:
-    """Install a provider for each role of this process, as the ``OTEL_*`` variables say;
-    the first role's also becomes the global provider (for instrumentation libraries).
-    Whether tracing is on. Raises `SettingsError` for an exporter it cannot build."""
-    env = os.environ if environ is None else environ
+    """Trace each role of this process as the ``OTEL_*`` variables say (``environ``'s over
+    this process's environment), through one exporter process. Whether tracing is on.
+    Raises `SettingsError` for a value it cannot use, before starting anything."""
+    env = dict(os.environ) | dict(environ or {})
     if not configured(env):
         return False
-    for role in roles:
-        if role not in _providers:
-            install(role, provider_from_env(role, env))
+    sampler = sampler_from_env(env)
+    exporter_names(env)
+    wanted = [role for role in roles if role not in _providers]
+    for role in wanted:
+        resource_of(role, env)
+    if wanted:
+        outbox = ExporterProcess(
+            env,
+            interval=_number(env, "OTEL_BSP_SCHEDULE_DELAY", 200) / 1000,
+            capacity=_number(env, "OTEL_BSP_MAX_QUEUE_SIZE", 65_536),
+        )
+        for role in wanted:
+            install(role, RecordingProvider(role, sampler, outbox))
     return True
 
 
-def provider_from_env(role: str, environ: Mapping[str, str]) -> TracerProvider:
-    """A provider for ``role``: its resource, the sampler of ``OTEL_TRACES_SAMPLER`` and a
-    batch processor (``OTEL_BSP_*``) per exporter of ``OTEL_TRACES_EXPORTER``."""
+def _number(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise SettingsError(f"{name} must be a positive whole number, not {raw!r}")
+    return value
+
+
+def resource_of(role: str, environ: Mapping[str, str]) -> Resource:
+    """The resource of ``role``'s spans: ``chronicle-<role>`` unless ``OTEL_SERVICE_NAME``
+    names one service for all (``OTEL_RESOURCE_ATTRIBUTES`` adds to it)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     name = environ.get("OTEL_SERVICE_NAME") or f"chronicle-{role}"
-    resource = _Resource.of(
+    return _Resource.of(
         Resource.create(
             {"service.name": name, "service.namespace": "chronicle", "chronicle.process": role}
         )
     )
-    provider = TracerProvider(resource=resource, sampler=sampler_from_env(environ))
-    for exporter in _exporters(environ):
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-    return provider
 
 
 class _Resource(Resource):
@@ -130,20 +148,26 @@ def sampler_from_env(environ: Mapping[str, str]) -> Sampler:
     return samplers[name]()
 
 
-def _exporters(environ: Mapping[str, str]) -> list[SpanExporter]:
+def exporter_names(environ: Mapping[str, str]) -> list[str]:
+    """The exporters ``OTEL_TRACES_EXPORTER`` names (``otlp`` by default), checked."""
     names = [n.strip() for n in environ.get("OTEL_TRACES_EXPORTER", "otlp").lower().split(",")]
-    exporters: list[SpanExporter] = []
     for name in filter(None, names):
-        if name == "otlp":
-            exporters.append(_otlp_exporter(environ))
-        elif name == "console":
-            exporters.append(ConsoleSpanExporter())
-        elif name != "none":
+        if name not in EXPORTERS:
             raise SettingsError(f"OTEL_TRACES_EXPORTER must be otlp, console or none, not {name!r}")
-    return exporters
+        if name == "otlp":
+            _otlp_protocol(environ)
+    return [name for name in names if name and name != "none"]
 
 
-def _otlp_exporter(environ: Mapping[str, str]) -> SpanExporter:
+def exporters(environ: Mapping[str, str]) -> list[SpanExporter]:
+    """The SDK's exporters of ``OTEL_TRACES_EXPORTER``."""
+    made: list[SpanExporter] = []
+    for name in exporter_names(environ):
+        made.append(_otlp_exporter(environ) if name == "otlp" else ConsoleSpanExporter())
+    return made
+
+
+def _otlp_protocol(environ: Mapping[str, str]) -> None:
     protocol = (
         environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
@@ -154,6 +178,9 @@ def _otlp_exporter(environ: Mapping[str, str]) -> SpanExporter:
             f"OTEL_EXPORTER_OTLP_PROTOCOL {protocol!r} is not supported; use http/protobuf"
             " (the collector's port 4318)"
         )
+
+
+def _otlp_exporter(environ: Mapping[str, str]) -> SpanExporter:
     # The exporter reads its headers, timeout and compression from the environment itself.
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -163,22 +190,33 @@ def _otlp_exporter(environ: Mapping[str, str]) -> SpanExporter:
     return OTLPSpanExporter(endpoint=endpoint or None)
 
 
-def install(role: str, provider: TracerProvider) -> None:
-    """Use ``provider`` for ``role`` (tests install one with an in-memory exporter)."""
+def install(role: str, provider: RecordingProvider) -> None:
+    """Trace ``role`` with ``provider`` (tests install one whose outbox exports in-process)."""
     first = not _providers
     _providers[role] = provider
-    _tracers.clear()  # a role that borrowed another's provider may now have its own
     if first and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        trace.set_tracer_provider(provider)
+        trace.set_tracer_provider(provider)  # for instrumentation libraries
+
+
+def install_all(roles: Iterable[str], outbox: Outbox, sampler: Sampler = ALWAYS_ON) -> None:
+    """Trace every one of ``roles`` into ``outbox``."""
+    for role in roles:
+        install(role, RecordingProvider(role, sampler, outbox))
 
 
 def uninstall() -> None:
-    """Stop tracing in this process: flush and forget every role's provider. (The global
-    provider of instrumentation libraries can be set only once; it stays.)"""
-    for provider in _providers.values():
-        provider.shutdown()
+    """Stop tracing in this process: export what waits and forget every role's tracer.
+    (The global provider of instrumentation libraries can be set only once; it stays.)"""
+    outboxes = {id(provider.outbox): provider.outbox for provider in _providers.values()}
     _providers.clear()
-    _tracers.clear()
+    for outbox in outboxes.values():
+        outbox.shutdown()
+
+
+def flush() -> None:
+    """Hand every ended span to the exporter process now."""
+    for outbox in {id(p.outbox): p.outbox for p in _providers.values()}.values():
+        outbox.flush()
 
 
 def enabled() -> bool:
@@ -187,20 +225,17 @@ def enabled() -> bool:
 
 
 def tracer(role: str) -> Tracer:
-    """The tracer of ``role``'s provider; in a process that runs another role (the
-    scheduler writes commands), its first role's; the no-op tracer when it traces not."""
-    if (found := _tracers.get(role)) is not None:
-        return found
+    """``role``'s tracer; in a process that runs another role (the scheduler writes
+    commands), its first role's; the no-op tracer when it traces not."""
     provider = _providers.get(role) or next(iter(_providers.values()), None)
-    if provider is None:
-        return _NOOP
-    made = _tracers[role] = provider.get_tracer(SCOPE)
-    return made
+    return _NOOP if provider is None else provider.tracer
 
 
 def traceparent_of(span: Span) -> str | None:
     """The W3C ``traceparent`` naming ``span``, or None for an invalid one. (Formatted
     here: the propagator's ``inject`` builds a context and a carrier for each call.)"""
+    if isinstance(span, RecordedSpan):
+        return span.traceparent()
     context = span.get_span_context()
     if not context.is_valid:
         return None

@@ -31,6 +31,8 @@ from infrastructure.settings import Settings
 
 CALLERS = 64
 RAW_BATCH = 500
+WARM_UP = 200
+EXPORTER_START_SECONDS = 1.5  # its interpreter and the SDK's exporter, imported
 
 
 class BareLibrary(Application[UUID]):
@@ -94,9 +96,13 @@ def traced_store_rate(
     store: PostgresEventStore, commands: int, otel_environment: dict[str, str]
 ) -> float:
     """`store_rate` with this process traced as the ``OTEL_*`` variables given say (a
-    span per command and per group commit, exported in the background)."""
-    tracing.install("api", tracing.provider_from_env("api", otel_environment))
+    span per command and per group commit, exported by the exporter process), measured
+    once that process, which starts with the first spans, is up."""
+    tracing.configure(["api"], otel_environment)
     try:
+        store_rate(store, WARM_UP, tracer=CommandSpans())
+        tracing.flush()
+        time.sleep(EXPORTER_START_SECONDS)
         return store_rate(store, commands, tracer=CommandSpans())
     finally:
         tracing.uninstall()  # exports what is left, outside the measured time

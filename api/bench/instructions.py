@@ -1,10 +1,11 @@
 """Instructions a command costs the calling process (untraced, and traced always-on with
-its spans encoded and exported), beside a raw batched INSERT's per row and the library's
-aggregate creation alone, counted by valgrind (which the VM's speed
-does not move): ``python -m api.bench.instructions [--json]``.
+its spans recorded and shipped to the exporter process), beside a raw batched INSERT's
+per row and the library's aggregate creation alone, counted by valgrind (which the VM's
+speed does not move): ``python -m api.bench.instructions [--json]``.
 
 Each figure is the difference of two runs (1,000 and 5,000 items) over 4,000, so start-up
-is left out; the database server runs outside valgrind and is not counted.
+is left out; the database server and the exporter process run outside valgrind and are
+not counted.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def workload(kind: str, count: int, dsn: str) -> None:
     try:
         if kind == "command":
             store_rate(store, count)
-        elif kind == "command_traced":  # exported to a sink in a process valgrind counts not
+        elif kind == "command_traced":  # exported to a sink, by processes valgrind counts not
             with otlp_sink() as otel:
                 traced_store_rate(store, count, otel)
         else:

@@ -16,17 +16,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from api.processes.task_worker import Worker, WorkerConfig
-from infrastructure import tracing
 from infrastructure.settings import Settings
 from tests.integration.conftest import KeyFactory, serving
 from tests.integration.sse import collect
+from tests.spans import recorded
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -36,14 +34,8 @@ INCOMING = f"00-{TRACE_ID}-{PARENT_ID}-01"
 @pytest.fixture(scope="module")
 def exporter() -> Iterator[InMemorySpanExporter]:
     """Every role of this process traced into one in-memory exporter, for this module."""
-    assert not tracing.enabled(), "another test left tracing on"
-    spans = InMemorySpanExporter()
-    for role in ("api", "projector", "relay", "worker"):
-        provider = TracerProvider(resource=Resource.create({"service.name": f"test-{role}"}))
-        provider.add_span_processor(SimpleSpanProcessor(spans))
-        tracing.install(role, provider)
-    yield spans
-    tracing.uninstall()
+    with recorded(("api", "projector", "relay", "worker")) as spans:
+        yield spans
 
 
 @pytest.fixture(scope="module")

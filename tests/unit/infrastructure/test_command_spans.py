@@ -7,23 +7,18 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from domain.agent_run import AgentRun
 from infrastructure import tracing
 from infrastructure.command_spans import RunSpans, gen_ai_system
+from tests.spans import recorded
 
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install("api", provider)
-    yield exporter
-    tracing.uninstall()
+    with recorded() as exporter:
+        yield exporter
 
 
 class UnreadableStore:

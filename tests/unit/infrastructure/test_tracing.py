@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 
 from infrastructure import tracing
 from infrastructure.settings import SettingsError
+from infrastructure.span_recorder import RecordingTracer
+from tests.spans import ListOutbox
 
 
 @pytest.mark.parametrize(
@@ -35,15 +36,14 @@ def test_unconfigured_tracers_are_the_apis_no_op() -> None:
 
 
 def test_each_role_is_a_service_of_its_own_unless_one_is_named() -> None:
-    environ = {"OTEL_TRACES_EXPORTER": "console"}
-    relay = tracing.provider_from_env("relay", environ)
-    assert relay.resource.attributes["service.name"] == "chronicle-relay"
-    assert relay.resource.attributes["chronicle.process"] == "relay"
-    named = tracing.provider_from_env("api", environ | {"OTEL_SERVICE_NAME": "assistant"})
-    assert named.resource.attributes["service.name"] == "assistant"
-    assert named.resource.attributes["chronicle.process"] == "api"
+    relay = tracing.resource_of("relay", {})
+    assert relay.attributes["service.name"] == "chronicle-relay"
+    assert relay.attributes["chronicle.process"] == "relay"
+    named = tracing.resource_of("api", {"OTEL_SERVICE_NAME": "assistant"})
+    assert named.attributes["service.name"] == "assistant"
+    assert named.attributes["chronicle.process"] == "api"
     with pytest.raises(ValueError, match="unknown role"):
-        tracing.provider_from_env("janitor", environ)
+        tracing.resource_of("janitor", {})
 
 
 @pytest.mark.parametrize(
@@ -70,23 +70,24 @@ def test_the_sampler_is_the_one_named(name: str, kind: type) -> None:
         ({"OTEL_TRACES_SAMPLER_ARG": "half"}, "OTEL_TRACES_SAMPLER_ARG must be a ratio"),
         ({"OTEL_TRACES_EXPORTER": "jaeger"}, "OTEL_TRACES_EXPORTER must be otlp, console or none"),
         ({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "use http/protobuf"),
+        ({"OTEL_BSP_SCHEDULE_DELAY": "soon"}, "OTEL_BSP_SCHEDULE_DELAY must be a positive"),
+        ({"OTEL_BSP_MAX_QUEUE_SIZE": "0"}, "OTEL_BSP_MAX_QUEUE_SIZE must be a positive"),
     ],
 )
 def test_a_value_it_cannot_use_is_one_clear_error(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
-        tracing.provider_from_env("api", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c"} | environ)
+        tracing.configure(["api"], {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c"} | environ)
+    assert not tracing.enabled()
 
 
 def test_the_otlp_endpoint_gets_the_traces_path() -> None:
-    provider = tracing.provider_from_env("api", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"})
-    processor = provider._active_span_processor._span_processors[0]
-    assert processor.span_exporter._endpoint == "http://c:4318/v1/traces"  # type: ignore[attr-defined]
-    provider.shutdown()
+    (exporter,) = tracing.exporters({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"})
+    assert exporter._endpoint == "http://c:4318/v1/traces"  # type: ignore[attr-defined]
+    exporter.shutdown()
 
 
 def test_traceparents_name_spans_and_links_skip_what_is_malformed() -> None:
-    provider = TracerProvider()
-    span = provider.get_tracer("t").start_span("s")
+    span = RecordingTracer("api", ALWAYS_ON, ListOutbox()).start_span("s")
     traceparent = tracing.traceparent_of(span)
     assert traceparent is not None
     context = span.get_span_context()
