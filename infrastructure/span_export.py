@@ -19,6 +19,7 @@ from opentelemetry.exporter.otlp.common.http import _OTLPHTTPClient
 from opentelemetry.sdk.trace import SpanLimits
 
 from infrastructure import tracing
+from infrastructure.logs import configure_logging
 from infrastructure.otlp_wire import Encoder
 from infrastructure.span_records import DECODER, Readable
 
@@ -63,6 +64,10 @@ def main() -> None:
     # has shipped its last spans and closed the pipe, not before.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # It writes to its parent's stderr, as its parent logs (it was checked there).
+    configure_logging(
+        os.environ.get("CHRONICLE_LOG_LEVEL") or "info", os.environ.get("CHRONICLE_LOG_FORMAT")
+    )
     export(sys.stdin.buffer)
 
 

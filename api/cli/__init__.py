@@ -12,7 +12,7 @@ import typer
 
 from api.cli import audit, bench, budget, events, keys, processes, projections
 from api.cli.common import err
-from api.logs import configure_logging
+from infrastructure.logs import configure_logging
 
 app = typer.Typer(
     name="chronicle",

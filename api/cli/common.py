@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 from rich.console import Console
 
-from api.logs import configure_logging
 from application.context import CommandContext
 from application.errors import ApplicationError
 from domain.errors import DomainError
 from infrastructure import tracing
+from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings, SettingsError
 
 if TYPE_CHECKING:

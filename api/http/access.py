@@ -17,7 +17,7 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.logs import trace_ids
+from infrastructure.logs import trace_ids
 
 HEADER = b"x-request-id"
 VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,200}")

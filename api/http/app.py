@@ -41,8 +41,8 @@ from api.http.subscriptions import LiveController, live_websocket
 from api.http.tasks import DashboardController, TasksController
 from api.http.tracing import server_spans
 from api.http.usage import UsageController
-from api.logs import configure_logging
 from infrastructure import tracing
+from infrastructure.logs import configure_logging
 from infrastructure.metrics import forget_this_process
 from infrastructure.settings import Settings
 
@@ -115,7 +115,7 @@ def create_app(settings: Settings) -> Litestar:
             RateLimitMiddleware(),
         ],
         plugins=[problem_details_plugin()],
-        logging_config=None,  # api/logs.py configures logging; problems.py logs errors
+        logging_config=None,  # infrastructure/logs.py configures logging; problems.py logs errors
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),
         openapi_config=OpenAPIConfig(

@@ -37,7 +37,7 @@ class _Server(uvicorn.Server):
 WORKER_HEALTHCHECK_SECONDS = 60
 UVICORN_OPTIONS: dict[str, Any] = {
     "http": ProblemHttpProtocol,
-    # uvicorn's loggers go through Chronicle's own configuration (api/logs.py), at its
+    # uvicorn's loggers go through Chronicle's own configuration (infrastructure/logs.py), at its
     # level; the access log is Chronicle's.
     "log_config": None,
     "log_level": None,

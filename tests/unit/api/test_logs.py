@@ -16,7 +16,7 @@ import pytest
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
 
-from api.logs import HANDLER_NAME, configure_logging
+from infrastructure.logs import HANDLER_NAME, configure_logging
 
 
 @pytest.fixture(autouse=True)

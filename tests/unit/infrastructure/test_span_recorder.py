@@ -3,6 +3,7 @@ exporter process's JSON lines, and made the SDK's spans again with nothing lost.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -211,3 +212,17 @@ def test_the_otlp_request_keeps_to_the_limits() -> None:
     assert [(kv.key, kv.value.string_value) for kv in made.attributes] == [("a", "long")]
     assert made.dropped_attributes_count == 2
     assert len(made.links) == 2 and made.dropped_links_count == 1
+
+
+def test_the_exporter_process_logs_as_chronicle_does(capfd: pytest.CaptureFixture[str]) -> None:
+    environ = dict(os.environ) | {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",  # nothing listens there
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+        "CHRONICLE_LOG_FORMAT": "json",
+    }
+    shipper = ExporterProcess(environ, interval=3600)
+    RecordingTracer("api", ALWAYS_ON, shipper).start_span("lost").end()
+    shipper.shutdown()
+    lines = capfd.readouterr().err.splitlines()
+    assert lines, "the failed export was not logged"
+    assert all(json.loads(line)["level"] in ("warning", "error") for line in lines)
