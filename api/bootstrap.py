@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from application.budgets import Budgets
 from application.commands import CommandRunner, TracedCommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
+from application.people import REVOKED_EVENT, USER_TOKEN_PREFIX, UserTokens
 from application.projection_audit import ProjectionAudit
 from application.runs import Runs
 from application.streams import Streams
@@ -39,9 +40,11 @@ from infrastructure.rate_limit import RateLimiter
 from infrastructure.read_models import ReadStore, ensure_projections
 from infrastructure.relay import Relay
 from infrastructure.scheduler import Scheduler
+from infrastructure.secrets import stored_secret
 from infrastructure.settings import Settings
 from infrastructure.task_queue import PostgresTaskQueue
 from infrastructure.usage_ledger import ReadModelLedger
+from infrastructure.user_tokens import TokenSigning
 from projections.base import Projection
 from projections.registry import PROJECTIONS
 
@@ -81,6 +84,7 @@ class Container:
     runner: CommandRunner
     conversations: Conversations
     identity: Identity
+    tokens: UserTokens
     budgets: Budgets
     streams: Streams
     projection_log: ProjectionAudit
@@ -92,6 +96,7 @@ class Container:
     events: EventLog
     projections: dict[str, Projection]
     connections: Connections | None = None  # an API process's, once `connect`ed
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -112,6 +117,9 @@ class Container:
             runner=runner,
             conversations=Conversations(store, runner),
             identity=Identity(store, runner, settings.auth_cache_seconds),
+            tokens=UserTokens(
+                store, runner, TokenSigning(stored_secret(settings.database_url, "user-tokens"))
+            ),
             budgets=budgets,
             streams=Streams(store),
             projection_log=ProjectionAudit(store, runner),
@@ -141,11 +149,21 @@ class Container:
         redis = redis_client(self.settings.redis_url)
         hub = LiveHub(nats, self.events, self.settings.live_buffer)
         hub.watch("ApiKeyRevoked", self.identity.forget)
+        hub.watch(REVOKED_EVENT, self._tokens_revoked)
+        await asyncio.to_thread(self.tokens.catch_up, self.events)
         await hub.start()
         limiter = RateLimiter(redis, self.settings.rate_limit_per_minute)
         recorder = asyncio.create_task(self._record_refusals(limiter))
         self.connections = Connections(nats, redis, hub, Deltas(nats, redis), limiter, recorder)
         return self.connections
+
+    def _tokens_revoked(self, _: str) -> None:
+        """A user's tokens were revoked somewhere: read the revocations in a thread."""
+        task = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self.tokens.catch_up, self.events)
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def disconnect(self) -> None:
         if self.connections is not None:
@@ -158,6 +176,8 @@ class Container:
             await asyncio.sleep(RECORD_REFUSALS_EVERY_SECONDS)
             try:
                 for key_id, window_start, refused in await limiter.ended_windows():
+                    if key_id.startswith(USER_TOKEN_PREFIX):
+                        continue  # a user token's refusals are counted, not recorded
                     await self.identity.record_rate_limited(UUID(key_id), window_start, refused)
             except Exception as error:
                 log.warning("could not record rate-limit refusals", error=str(error))

@@ -15,16 +15,20 @@ from domain.ids import new_id
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: a key of one tenant with some scopes."""
+    """An authenticated caller: a key of one tenant with some scopes, or one of the
+    tenant's users with a token limited to some conversations and documents."""
 
     tenant_id: str
     key_id: str
     scopes: frozenset[str]
     rate_limit_per_minute: int | None = None
+    user_id: str | None = None
+    conversations: frozenset[str] = frozenset()
+    documents: frozenset[str] = frozenset()
 
     @property
     def actor(self) -> str:
-        return f"key:{self.key_id}"
+        return f"key:{self.key_id}" if self.user_id is None else f"user:{self.user_id}"
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:

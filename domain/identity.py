@@ -17,7 +17,7 @@ from domain.ids import TimeOrderedAggregate
 from domain.tenancy import TenantOwned
 from domain.values import check_chars
 
-Scope = Literal["commands:write", "read", "live:read", "admin", "audit:read"]
+Scope = Literal["commands:write", "read", "live:read", "admin", "audit:read", "tokens:write"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -110,6 +110,21 @@ class Filter:
             and (self.aggregate_id is None or self.aggregate_id == event.aggregate_id)
             and (self.type is None or self.type == event.type)
         )
+
+
+def within_conversations(
+    filters: tuple[Filter, ...], conversations: Iterable[str]
+) -> tuple[Filter, ...]:
+    """What of ``filters`` (none: everything) falls in these conversations: a filter per
+    conversation, each naming it, so the result matches nothing else (and is empty when
+    nothing could match, which a caller must refuse rather than follow everything)."""
+    wanted = filters or (Filter(),)
+    return tuple(
+        Filter("conversation", conversation, f.type)
+        for conversation in sorted(conversations)
+        for f in wanted
+        if f.category in (None, "conversation") and f.aggregate_id in (None, conversation)
+    )
 
 
 @dataclass(eq=False)

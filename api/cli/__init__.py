@@ -1,5 +1,5 @@
-"""The `chronicle` command line: run the servers, and administer keys, projections, the log,
-the audit trail and budgets; one module per command group.
+"""The `chronicle` command line: run the servers, and administer keys, users' tokens,
+projections, the log, the audit trail and budgets; one module per command group.
 
 Every command answers bad input with a one-line message and a non-zero exit.
 """
@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from api.cli import audit, bench, budget, events, keys, processes, projections
+from api.cli import audit, bench, budget, events, keys, processes, projections, users
 from api.cli.common import err
 from infrastructure.logs import configure_logging
 
@@ -26,6 +26,8 @@ app.add_typer(processes.commands)
 app.add_typer(bench.commands)
 app.add_typer(events.commands)
 app.add_typer(keys.group, name="keys")
+app.add_typer(users.tokens, name="tokens")
+app.add_typer(users.users, name="users")
 app.add_typer(projections.group, name="projections")
 app.add_typer(events.group, name="events")
 app.add_typer(audit.group, name="audit")

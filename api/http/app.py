@@ -39,6 +39,7 @@ from api.http.search import SearchController
 from api.http.streams import StreamsController
 from api.http.subscriptions import LiveController, live_websocket
 from api.http.tasks import DashboardController, TasksController
+from api.http.tokens import TokensController
 from api.http.tracing import server_spans
 from api.http.usage import UsageController
 from infrastructure import tracing
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> Litestar:
             AuditController,
             UsageController,
             KeysController,
+            TokensController,
             MetricsController,
         ],
         lifespan=[lifespan],

@@ -18,6 +18,7 @@ from api.http.reads import ReadModels
 from application.budgets import Budgets
 from application.conversations import Conversations
 from application.identity import Identity
+from application.people import UserTokens
 from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
@@ -59,6 +60,10 @@ def provide_streams(container: NamedDependency[Container]) -> Streams:
     return container.streams
 
 
+def provide_tokens(container: NamedDependency[Container]) -> UserTokens:
+    return container.tokens
+
+
 def provide_read_models(container: NamedDependency[Container]) -> ReadModels:
     return ReadModels(container.reads, container.events)
 
@@ -86,6 +91,7 @@ def dependencies() -> dict[str, Provide]:
         "runs": _once(provide_runs),
         "tasks": _once(provide_tasks),
         "identity": _once(provide_identity),
+        "tokens": _once(provide_tokens),
         "budgets": _once(provide_budgets),
         "streams": _once(provide_streams),
         "read_models": _once(provide_read_models),

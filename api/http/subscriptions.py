@@ -19,12 +19,21 @@ from litestar.exceptions import ValidationException, WebSocketDisconnect
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from api.http.auth import requires
+from api.http.auth import TOKEN_IN_URL, requires
 from api.http.bodies import decode_body, invalid
-from api.http.problems import problem_of
+from api.http.problems import problem_body, problem_for, problem_of
 from application.context import Principal
+from application.errors import Forbidden
 from domain.values import INT64_MAX
-from infrastructure.live_hub import Filter, InvalidFilter, LiveEvent, LiveHub, Resync, follow
+from infrastructure.live_hub import (
+    Filter,
+    InvalidFilter,
+    LiveEvent,
+    LiveHub,
+    Resync,
+    follow,
+    within_conversations,
+)
 from infrastructure.metrics import LiveCounters
 
 KEEPALIVE_SECONDS = 15.0
@@ -90,6 +99,21 @@ def parse_filters(subjects: list[str], source: str = "query") -> tuple[Filter, .
         raise invalid("subjects", str(error), source) from None
 
 
+def allowed_filters(principal: Principal, filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
+    """An API key's filters as they are; a user token's narrowed to the conversations
+    it names (`Forbidden` when none of what was asked is among them)."""
+    if principal.user_id is None:
+        return filters
+    narrowed = within_conversations(filters, principal.conversations)
+    if not narrowed:
+        raise Forbidden("this token may follow none of the subjects asked for")
+    return narrowed
+
+
+def forbidden(error: Forbidden) -> dict[str, Any]:
+    return problem_body(problem_for(error))
+
+
 async def check_cursor(hub: LiveHub, cursor: int | None, field: str, source: str) -> None:
     """A cursor is a position this log has given: one beyond its head names no event, so
     a stream from it would wait for positions it may never see."""
@@ -103,7 +127,7 @@ class LiveController(Controller):
     path = "/v1/live"
     tags = ["live"]
 
-    @get("/", guards=[requires("live:read")], operation_id="followLive")
+    @get("/", guards=[requires("live:read")], operation_id="followLive", opt={TOKEN_IN_URL: True})
     async def sse(
         self,
         request: Request[Principal, Any, Any],
@@ -113,7 +137,7 @@ class LiveController(Controller):
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
         """Every event the key's tenant may see after the cursor, then live, as SSE."""
-        filters = parse_filters((subjects or "").split(","))
+        filters = allowed_filters(request.user, parse_filters((subjects or "").split(",")))
         start = int(last_event_id) if last_event_id else cursor
         await check_cursor(
             hub,
@@ -150,14 +174,15 @@ class LiveController(Controller):
         )
 
 
-@websocket("/v1/live/ws", guards=[requires("live:read")])
+@websocket("/v1/live/ws", guards=[requires("live:read")], opt={TOKEN_IN_URL: True})
 async def live_websocket(
     socket: WebSocket[Principal, Any, Any], hub: NamedDependency[LiveHub]
 ) -> None:
     """Same as /v1/live over WebSocket: first frame ``{"cursor": N, "subjects": [...]}``.
 
     A first frame that is late or invalid is answered with a problem+json frame (status
-    400, its ``errors`` naming the field) and the close code 1008.
+    400, its ``errors`` naming the field) and the close code 1008; one asking a user
+    token for subjects it does not allow, with a 403 frame and the same code.
     """
     await socket.accept()
     try:
@@ -168,10 +193,11 @@ async def live_websocket(
                 "body", f"send the first frame within {FIRST_FRAME_SECONDS:g} s"
             ) from None
         request = decode_body(raw, Subscribe)
-        filters = parse_filters(request.subjects, "body")
+        filters = allowed_filters(socket.user, parse_filters(request.subjects, "body"))
         await check_cursor(hub, request.cursor, "cursor", "body")
-    except ValidationException as error:
-        await socket.send_data(msgspec.json.encode(problem_of(error)).decode(), mode="text")
+    except (ValidationException, Forbidden) as error:
+        body = problem_of(error) if isinstance(error, ValidationException) else forbidden(error)
+        await socket.send_data(msgspec.json.encode(body).decode(), mode="text")
         await socket.close(code=POLICY_VIOLATION)
         return
     except WebSocketDisconnect:

@@ -126,4 +126,5 @@ def _recorded(position: int, event: Event, metadata: dict[str, Any]) -> Recorded
         data=copy.deepcopy(data),
         metadata=dict(metadata),
         recorded_at=datetime.now(UTC),
+        tenant_id=str(metadata.get("tenant_id") or ""),  # as the log's column has it
     )

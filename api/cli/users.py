@@ -1,0 +1,65 @@
+"""`chronicle tokens` and `chronicle users`: mint a token for one of a tenant's users, and
+revoke every token of a user (what a platform's backend does over HTTP, for operators)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+import typer
+
+from api.cli.common import cli_context, container, fail, out
+from application.people import TokenGrant
+from domain.people import TOKEN_MAX_SECONDS, USER_SCOPES
+
+tokens = typer.Typer(help="Mint tokens for a tenant's users.", no_args_is_help=True)
+users = typer.Typer(help="Act on a tenant's users.", no_args_is_help=True)
+
+
+@tokens.command("create")
+def tokens_create(
+    tenant: Annotated[str, typer.Option(help="The user's tenant.")],
+    user: Annotated[str, typer.Option(help="The user id, as the platform names the user.")],
+    scopes: Annotated[
+        str, typer.Option(help=f"Comma-separated scopes from: {', '.join(USER_SCOPES)}.")
+    ] = "live:read",
+    conversation: Annotated[
+        list[str] | None, typer.Option(help="A conversation the token may follow (repeat).")
+    ] = None,
+    ttl: Annotated[
+        int, typer.Option(help=f"Seconds it is valid, at most {TOKEN_MAX_SECONDS}.")
+    ] = 3600,
+    name: Annotated[str, typer.Option(help="A label for the token.")] = "",
+) -> None:
+    """Mint a user token; the token is printed as the last line."""
+    try:
+        conversations = [UUID(c) for c in conversation or []]
+    except ValueError:
+        fail(f"not a conversation id among {conversation}", 2)
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+    grant = TokenGrant(user, wanted, conversations, [], name, ttl)
+    with container() as c:
+        minted, _ = c.portal.call(c.tokens.mint, cli_context(tenant, "token.mint"), grant)
+    expires = datetime.fromtimestamp(minted.expires_at, UTC).isoformat()
+    out.print(f"user:     {minted.user_id}", highlight=False)
+    out.print(f"token id: {minted.token_id}", highlight=False)
+    out.print(f"expires:  {expires}", highlight=False)
+    print(minted.token)
+
+
+@users.command("revoke-tokens")
+def users_revoke_tokens(
+    user: Annotated[str, typer.Argument(help="The user id.")],
+    tenant: Annotated[str, typer.Option(help="The user's tenant.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Refuse every token of the user issued until now, on every API process."""
+    with container() as c:
+        _, before = c.portal.call(c.tokens.revoke, cli_context(tenant, "token.revoke"), user)
+    revoked_before = datetime.fromtimestamp(before, UTC).isoformat()
+    if as_json:
+        print(json.dumps({"user_id": user, "tenant": tenant, "revoked_before": revoked_before}))
+    else:
+        out.print(f"revoked: every token of {user} issued before {revoked_before}", highlight=False)

@@ -1,0 +1,119 @@
+"""A tenant's end users as Chronicle knows them: named by the platform, never logged in
+here, and holding the short-lived tokens the platform's backend mints for them.
+
+Tokens themselves are not kept: the log records that one was issued (what it allows, until
+when) and when a user's tokens were revoked, which is what verification needs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, get_args
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import InvalidValue
+from domain.tenancy import TenantOwned
+from domain.values import check_chars
+
+USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")
+USER_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/users")
+UserScope = Literal["live:read", "messages:write", "presence:write", "documents:write"]
+USER_SCOPES: tuple[str, ...] = get_args(UserScope)
+TOKEN_MAX_SECONDS = 24 * 3600
+TOKEN_MAX_RESOURCES = 100
+TOKEN_NAME_MAX_CHARS = 200
+
+
+def check_user_id(user_id: str) -> None:
+    if not USER_ID.fullmatch(user_id):
+        raise InvalidValue(
+            "user_id",
+            "must be 1 to 128 of letters, digits, '.', '_', '@', ':', '+' or '-', starting"
+            " with a letter or digit",
+        )
+
+
+def check_token_grant(scopes: list[str], resources: int, seconds: int) -> None:
+    """What a user token may hold: user scopes only (never ``tokens:write``), a bounded
+    list of resources, and at most a day."""
+    if not scopes:
+        raise InvalidValue("scopes", "at least one scope is needed")
+    unknown = sorted(set(scopes) - set(USER_SCOPES))
+    if unknown:
+        raise InvalidValue(
+            "scopes",
+            f"{', '.join(unknown)} cannot be granted to a user token;"
+            f" user scopes: {', '.join(USER_SCOPES)}",
+        )
+    if resources > TOKEN_MAX_RESOURCES:
+        raise InvalidValue("conversations", f"at most {TOKEN_MAX_RESOURCES} resources a token")
+    if isinstance(seconds, bool) or not 1 <= seconds <= TOKEN_MAX_SECONDS:
+        raise InvalidValue("ttl_s", f"must be 1 to {TOKEN_MAX_SECONDS} seconds")
+
+
+class EndUser(Aggregate, TenantOwned):
+    """One user of a tenant's platform; its id derives from the tenant and the user id."""
+
+    category = "audit"
+
+    @staticmethod
+    def create_id(tenant_id: str, user_id: str) -> UUID:
+        return uuid5(USER_NAMESPACE, f"{tenant_id}/{user_id}")
+
+    @event("EndUserAdded")
+    def __init__(self, tenant_id: str, user_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.user_id = user_id
+        self.tokens_revoked_before = 0  # unix ms: the tokens issued earlier are refused
+
+    @classmethod
+    def add(cls, tenant_id: str, user_id: str) -> EndUser:
+        check_user_id(user_id)
+        return cls(tenant_id, user_id)
+
+    def issue_token(
+        self,
+        token_id: str,
+        name: str,
+        scopes: list[str],
+        conversations: list[str],
+        documents: list[str],
+        issued_at: int,
+        ttl_s: int,
+    ) -> None:
+        """Record a token minted for this user at ``issued_at`` (unix ms) for ``ttl_s``
+        seconds (the token is signed outside the domain)."""
+        check_chars("name", name, TOKEN_NAME_MAX_CHARS, minimum=0)
+        check_token_grant(scopes, len(conversations) + len(documents), ttl_s)
+        self._token_issued(
+            token_id,
+            name,
+            sorted(set(scopes)),
+            sorted(set(conversations)),
+            sorted(set(documents)),
+            issued_at,
+            issued_at + ttl_s * 1000,
+        )
+
+    @event("UserTokenIssued")
+    def _token_issued(
+        self,
+        token_id: str,
+        name: str,
+        scopes: list[str],
+        conversations: list[str],
+        documents: list[str],
+        issued_at: int,
+        expires_at: int,
+    ) -> None:
+        pass
+
+    def revoke_tokens(self, before: int) -> None:
+        """Refuse every token of this user issued before ``before`` (unix ms)."""
+        self._tokens_revoked(self.user_id, max(before, self.tokens_revoked_before))
+
+    @event("UserTokensRevoked")
+    def _tokens_revoked(self, user_id: str, before: int) -> None:
+        self.tokens_revoked_before = before

@@ -1,0 +1,26 @@
+"""Secrets of a deployment, kept in PostgreSQL beside the log but never in it: made once,
+at random, by the first process that needs one, and read by every other at start-up."""
+
+from __future__ import annotations
+
+import secrets
+
+import psycopg
+
+_CREATE = (
+    "CREATE TABLE IF NOT EXISTS chronicle_secrets (name text PRIMARY KEY,"
+    " secret bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
+)
+_MAKE = "INSERT INTO chronicle_secrets (name, secret) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING"
+_READ = "SELECT secret FROM chronicle_secrets WHERE name = %s"
+
+
+def stored_secret(dsn: str, name: str, size: int = 32) -> bytes:
+    """The secret called ``name``; made now if there is none yet (concurrent makers
+    agree: the first insert wins and both read it)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(_CREATE)
+        conn.execute(_MAKE, (name, secrets.token_bytes(size)))
+        row = conn.execute(_READ, (name,)).fetchone()
+    assert row is not None
+    return bytes(row[0])

@@ -1,0 +1,27 @@
+"""End users: ids derived per tenant, grants a user token may hold, revocations that
+never move back."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.errors import InvalidValue
+from domain.people import EndUser, check_user_id
+
+
+def test_a_users_id_is_its_tenants_own() -> None:
+    assert EndUser.create_id("acme", "ada") == EndUser.create_id("acme", "ada")
+    assert EndUser.create_id("acme", "ada") != EndUser.create_id("globex", "ada")
+
+
+@pytest.mark.parametrize("user_id", ["", " ada", "ada lovelace", "-x", "a" * 129, "é"])
+def test_a_user_id_is_a_plain_identifier(user_id: str) -> None:
+    with pytest.raises(InvalidValue, match="user_id"):
+        check_user_id(user_id)
+
+
+def test_a_later_revocation_never_moves_the_bound_back() -> None:
+    user = EndUser.add("acme", "ada@example.com")
+    user.revoke_tokens(2_000)
+    user.revoke_tokens(1_000)
+    assert user.tokens_revoked_before == 2_000
