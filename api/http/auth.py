@@ -83,17 +83,23 @@ def authentication_middleware() -> DefineMiddleware:
 
 @dataclass(frozen=True)
 class Requires:
-    """A guard that lets through only principals holding ``scope``; a coroutine, so
-    Litestar runs it on the event loop rather than in a worker thread."""
+    """A guard that lets through only principals holding ``scope`` (a user token: holding
+    ``user_scope``, where the route takes user tokens at all); a coroutine, so Litestar
+    runs it on the event loop rather than in a worker thread."""
 
     scope: str
+    user_scope: str | None = None
 
     async def __call__(
         self, connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
     ) -> None:
         principal: Principal = connection.user
-        principal.require(self.scope)
+        if principal.user_id is not None and self.user_scope is not None:
+            principal.require(self.user_scope)
+        else:
+            principal.require(self.scope)
 
 
-def requires(scope: str) -> Guard:
-    return Requires(scope)
+def requires(scope: str, *, user: str | None = None) -> Guard:
+    """The guard of ``scope``; with ``user``, the scope a user token needs instead."""
+    return Requires(scope, user)

@@ -28,7 +28,7 @@ from api.http.reads import (
 )
 from application.context import CommandContext, Principal
 from application.conversations import Conversations
-from application.errors import NotFound
+from application.errors import Forbidden, NotFound
 from application.ports import CommandResult
 from domain.conversation import PARTICIPANTS_MAX, PLAIN_TEXT
 from infrastructure.read_models import Conn
@@ -38,6 +38,7 @@ from projections.messages import MessageRow, get_message, message_history
 READS = ("conversations",)
 HISTORY_READS = ("conversations", "messages")
 WRITE = [requires("commands:write")]
+POST = [requires("commands:write", user="messages:write")]
 READ = [requires("read")]
 
 
@@ -102,6 +103,18 @@ def _message(row: MessageRow) -> MessageOut:
     )
 
 
+def posting_as(principal: Principal, conversation_id: UUID, data: PostMessage) -> str | None:
+    """The author of a message: as sent for an API key; a user token's own user, and only
+    in a conversation the token names (any other is `NotFound`, as another tenant's)."""
+    if principal.user_id is None:
+        return data.author
+    if str(conversation_id) not in principal.conversations:
+        raise NotFound(f"conversation {conversation_id} not found")
+    if data.role != "user" or data.author not in (None, principal.user_id):
+        raise Forbidden("a user token posts as its own user, with the role 'user'")
+    return principal.user_id
+
+
 class ConversationsController(Controller):
     path = "/v1/conversations"
     tags = ["conversations"]
@@ -126,26 +139,29 @@ class ConversationsController(Controller):
 
     @post(
         "/{conversation_id:uuid}/messages",
-        guards=WRITE,
+        guards=POST,
         status_code=201,
         operation_id="postMessage",
         opt={"command": "conversation.post_message"},
     )
     async def post_message(
         self,
+        request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
         expected_version: NamedDependency[int | None],
         conversations: NamedDependency[Conversations],
         data: JSONBody[PostMessage],
     ) -> Response[MessageCreated]:
-        """Post a message; without If-Match it retries by itself on a concurrent write."""
+        """Post a message; without If-Match it retries by itself on a concurrent write.
+        With a user token: into a conversation the token names, as its user."""
+        author = posting_as(request.user, conversation_id, data)
         result = await conversations.post_message(
             context,
             conversation_id,
             role=data.role,
             content=data.content,
-            author=data.author,
+            author=author,
             tokens=data.tokens,
             content_type=data.content_type,
             expected_version=expected_version,

@@ -257,3 +257,42 @@ async def test_operators_mint_and_revoke_from_the_cli(
             await asyncio.sleep(0.05)
     bad = run_cli(servers, "tokens", "create", "--tenant", tenant, "--user", "x", "--ttl", "0")
     assert bad.returncode != 0 and "ttl_s" in bad.stderr and "Traceback" not in bad.stderr
+
+
+async def test_a_user_posts_as_itself_into_its_conversations_only(
+    client: httpx.AsyncClient, api_url: str
+) -> None:
+    mine, other = await start(client, "mine"), await start(client, "other")
+    grant = {"user_id": "ada", "conversations": [mine["id"]]}
+    writer = (await mint(client, scopes=["messages:write"], **grant))["token"]
+    reader = (await mint(client, scopes=["live:read"], **grant))["token"]
+    message = {"role": "user", "content": "hi from ada"}
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as browser:
+        as_ = bearer
+        posted = await browser.post(
+            f"/v1/conversations/{mine['id']}/messages", json=message, headers=as_(writer)
+        )
+        assert posted.status_code == 201, posted.text
+        elsewhere = await browser.post(
+            f"/v1/conversations/{other['id']}/messages", json=message, headers=as_(writer)
+        )
+        assert_problem(elsewhere, 404)
+        for body in ({**message, "role": "assistant"}, {**message, "author": "bob"}):
+            spoofed = await browser.post(
+                f"/v1/conversations/{mine['id']}/messages", json=body, headers=as_(writer)
+            )
+            assert_problem(spoofed, 403)
+        unscoped = await browser.post(
+            f"/v1/conversations/{mine['id']}/messages", json=message, headers=as_(reader)
+        )
+        assert_problem(unscoped, 403)
+        renamed = await browser.post(
+            f"/v1/conversations/{mine['id']}/rename", json={"title": "x"}, headers=as_(writer)
+        )
+        assert_problem(renamed, 403)
+    messages = await client.get(
+        f"/v1/conversations/{mine['id']}/messages",
+        params={"min_position": posted.json()["position"]},
+    )
+    (stored,) = [m for m in messages.json()["items"] if m["content"] == "hi from ada"]
+    assert stored["author"] == "ada"
