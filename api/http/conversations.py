@@ -39,6 +39,8 @@ READS = ("conversations",)
 HISTORY_READS = ("conversations", "messages")
 WRITE = [requires("commands:write")]
 POST = [requires("commands:write", user="messages:write")]
+# What a user token reads of a conversation it names: with the scope it follows it live.
+READ_ONE = [requires("read", user="live:read")]
 READ = [requires("read")]
 
 
@@ -103,13 +105,21 @@ def _message(row: MessageRow) -> MessageOut:
     )
 
 
+def visible(principal: Principal, conversation_id: UUID) -> str:
+    """The tenant whose conversation a principal may see: any of its tenant's with an API
+    key; with a user token, only one the token names (any other is `NotFound`, as another
+    tenant's is)."""
+    if principal.user_id is not None and str(conversation_id) not in principal.conversations:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return principal.tenant_id
+
+
 def posting_as(principal: Principal, conversation_id: UUID, data: PostMessage) -> str | None:
     """The author of a message: as sent for an API key; a user token's own user, and only
-    in a conversation the token names (any other is `NotFound`, as another tenant's)."""
+    in a conversation the token names."""
+    visible(principal, conversation_id)
     if principal.user_id is None:
         return data.author
-    if str(conversation_id) not in principal.conversations:
-        raise NotFound(f"conversation {conversation_id} not found")
     if data.role != "user" or data.author not in (None, principal.user_id):
         raise Forbidden("a user token posts as its own user, with the role 'user'")
     return principal.user_id
@@ -223,7 +233,7 @@ class ConversationsController(Controller):
         )
         return Response(ConversationPage(rows, next_cursor_of(next_cursor)), headers=headers)
 
-    @get("/{conversation_id:uuid}", guards=READ, operation_id="getConversation", opt=READ_MODEL)
+    @get("/{conversation_id:uuid}", guards=READ_ONE, operation_id="getConversation", opt=READ_MODEL)
     async def get_one(
         self,
         request: Request[Principal, Any, Any],
@@ -233,7 +243,7 @@ class ConversationsController(Controller):
         if_none_match: IfNoneMatch = None,
     ) -> Response[ConversationRow]:
         """One conversation, with its version as ETag."""
-        tenant = request.user.tenant_id
+        tenant = visible(request.user, conversation_id)
         row, headers = await read_models.query(
             READS, lambda conn: get_conversation(conn, tenant, conversation_id), min_position
         )
@@ -242,7 +252,10 @@ class ConversationsController(Controller):
         return one(row, row.version, headers, if_none_match)
 
     @get(
-        "/{conversation_id:uuid}/messages", guards=READ, operation_id="listMessages", opt=READ_MODEL
+        "/{conversation_id:uuid}/messages",
+        guards=READ_ONE,
+        operation_id="listMessages",
+        opt=READ_MODEL,
     )
     async def history(
         self,
@@ -254,7 +267,7 @@ class ConversationsController(Controller):
         min_position: MinPosition = None,
     ) -> Response[MessagePage]:
         """The conversation's messages, oldest first."""
-        tenant, cursor = request.user.tenant_id, parse_cursor(after)
+        tenant, cursor = visible(request.user, conversation_id), parse_cursor(after)
 
         def run(conn: Conn) -> tuple[list[MessageRow], int | None] | None:
             if get_conversation(conn, tenant, conversation_id) is None:
@@ -270,7 +283,7 @@ class ConversationsController(Controller):
 
     @get(
         "/{conversation_id:uuid}/messages/{message_id:uuid}",
-        guards=READ,
+        guards=READ_ONE,
         operation_id="getMessage",
         opt=READ_MODEL,
     )
@@ -283,7 +296,7 @@ class ConversationsController(Controller):
         min_position: MinPosition = None,
     ) -> Response[MessageOut]:
         """One message of a conversation (where a posted message's Location points)."""
-        tenant = request.user.tenant_id
+        tenant = visible(request.user, conversation_id)
         row, headers = await read_models.query(
             ("messages",),
             lambda conn: get_message(conn, tenant, conversation_id, message_id),

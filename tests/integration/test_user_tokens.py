@@ -296,3 +296,26 @@ async def test_a_user_posts_as_itself_into_its_conversations_only(
     )
     (stored,) = [m for m in messages.json()["items"] if m["content"] == "hi from ada"]
     assert stored["author"] == "ada"
+
+
+async def test_a_user_reads_the_history_of_its_conversations_only(
+    client: httpx.AsyncClient, api_url: str
+) -> None:
+    mine, other = await start(client, "mine"), await start(client, "other")
+    posted = await post(client, mine["id"], "earlier")
+    await post(client, other["id"], "not for ada")
+    token = (await mint(client, user_id="ada", conversations=[mine["id"]]))["token"]
+    wait = {"min_position": posted["position"]}
+    async with httpx.AsyncClient(base_url=api_url, headers=bearer(token), timeout=30) as user:
+        one = await user.get(f"/v1/conversations/{mine['id']}", params=wait)
+        assert one.status_code == 200 and one.json()["title"] == "mine"
+        history = await user.get(f"/v1/conversations/{mine['id']}/messages")
+        assert [m["content"] for m in history.json()["items"]] == ["earlier"]
+        message = await user.get(f"/v1/conversations/{mine['id']}/messages/{posted['message_id']}")
+        assert message.status_code == 200
+        for path in (
+            f"/v1/conversations/{other['id']}",
+            f"/v1/conversations/{other['id']}/messages",
+        ):
+            assert_problem(await user.get(path), 404)
+        assert_problem(await user.get("/v1/conversations"), 403)
