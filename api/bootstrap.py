@@ -19,6 +19,7 @@ from application.budgets import Budgets
 from application.commands import CommandRunner, TracedCommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
+from application.notifications import Notifications
 from application.people import REVOKED_EVENT, USER_TOKEN_PREFIX, UserTokens
 from application.projection_audit import ProjectionAudit
 from application.runs import Runs
@@ -85,6 +86,7 @@ class Container:
     conversations: Conversations
     identity: Identity
     tokens: UserTokens
+    notifications: Notifications
     budgets: Budgets
     streams: Streams
     projection_log: ProjectionAudit
@@ -117,6 +119,7 @@ class Container:
             runner=runner,
             conversations=Conversations(store, runner),
             identity=Identity(store, runner, settings.auth_cache_seconds),
+            notifications=Notifications(store, runner),
             tokens=UserTokens(
                 store, runner, TokenSigning(stored_secret(settings.database_url, "user-tokens"))
             ),

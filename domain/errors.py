@@ -33,6 +33,11 @@ class ApiKeyAlreadyRevoked(RuleViolation):
         super().__init__(f"API key {key_id} is already revoked")
 
 
+class NotificationNotUnread(RuleViolation):
+    def __init__(self, notification_id: object) -> None:
+        super().__init__(f"notification {notification_id} is not an unread one of this user")
+
+
 class RunIsFinished(RuleViolation):
     def __init__(self, run_id: object, state: str) -> None:
         super().__init__(f"run {run_id} is {state}; nothing more can happen to it")

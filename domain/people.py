@@ -1,5 +1,6 @@
 """A tenant's end users as Chronicle knows them: named by the platform, never logged in
-here, and holding the short-lived tokens the platform's backend mints for them.
+here, holding the short-lived tokens the platform's backend mints for them, and
+receiving personal notifications in an inbox of their own.
 
 Tokens themselves are not kept: the log records that one was issued (what it allows, until
 when) and when a user's tokens were revoked, which is what verification needs.
@@ -8,12 +9,12 @@ when) and when a user's tokens were revoked, which is what verification needs.
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import InvalidValue
+from domain.errors import InvalidValue, NotificationNotUnread
 from domain.tenancy import TenantOwned
 from domain.values import check_chars
 
@@ -117,3 +118,77 @@ class EndUser(Aggregate, TenantOwned):
     @event("UserTokensRevoked")
     def _tokens_revoked(self, user_id: str, before: int) -> None:
         self.tokens_revoked_before = before
+
+
+NOTIFICATION_KIND = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
+Priority = Literal["low", "normal", "high", "urgent"]
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+NOTIFICATION_TITLE_MAX_CHARS = 200
+NOTIFICATION_BODY_MAX_CHARS = 10_000
+INBOX_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/inboxes")
+
+
+class Inbox(Aggregate, TenantOwned):
+    """One user's personal notifications: sent to the user, followed live on the user's
+    channel by the user's tokens, marked read by the user."""
+
+    category = "user"
+
+    @staticmethod
+    def create_id(tenant_id: str, user_id: str) -> UUID:
+        return uuid5(INBOX_NAMESPACE, f"{tenant_id}/{user_id}")
+
+    @event("InboxOpened")
+    def __init__(self, tenant_id: str, user_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.user_id = user_id
+        self.unread: list[str] = []  # notification ids, oldest first
+        self.sent = 0
+
+    @classmethod
+    def open(cls, tenant_id: str, user_id: str) -> Inbox:
+        check_user_id(user_id)
+        return cls(tenant_id, user_id)
+
+    def send(
+        self,
+        notification_id: str,
+        kind: str,
+        title: str,
+        body: str,
+        data: dict[str, Any],
+        priority: str,
+    ) -> None:
+        if not NOTIFICATION_KIND.fullmatch(kind):
+            raise InvalidValue("kind", "must be 1 to 64 of a-z, 0-9, '.', '_' or '-'")
+        check_chars("title", title, NOTIFICATION_TITLE_MAX_CHARS)
+        check_chars("body", body, NOTIFICATION_BODY_MAX_CHARS, minimum=0)
+        if priority not in PRIORITIES:
+            raise InvalidValue("priority", f"must be one of {', '.join(PRIORITIES)}")
+        self._sent(notification_id, kind, title, body, data, priority)
+
+    @event("NotificationSent")
+    def _sent(
+        self,
+        notification_id: str,
+        kind: str,
+        title: str,
+        body: str,
+        data: dict[str, Any],
+        priority: str,
+    ) -> None:
+        self.unread.append(notification_id)
+        self.sent += 1
+
+    def has_unread(self, notification_id: str) -> bool:
+        return notification_id in self.unread
+
+    def mark_read(self, notification_id: str) -> None:
+        """Mark an unread notification read (`NotificationNotUnread` otherwise)."""
+        if notification_id not in self.unread:
+            raise NotificationNotUnread(notification_id)
+        self._read(notification_id)
+
+    @event("NotificationRead")
+    def _read(self, notification_id: str) -> None:
+        self.unread.remove(notification_id)

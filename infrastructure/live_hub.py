@@ -34,7 +34,7 @@ from infrastructure.log_follower import Retrying
 
 log = structlog.get_logger(__name__)
 
-CATEGORIES = frozenset({"conversation", "run", "task", "document", "audit"})
+CATEGORIES = frozenset({"conversation", "run", "task", "document", "audit", "user"})
 TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 PAGE = 500
 IDLE_REPAIR_SECONDS = 1.0
@@ -112,18 +112,17 @@ class Filter:
         )
 
 
-def within_conversations(
-    filters: tuple[Filter, ...], conversations: Iterable[str]
-) -> tuple[Filter, ...]:
-    """What of ``filters`` (none: everything) falls in these conversations: a filter per
-    conversation, each naming it, so the result matches nothing else (and is empty when
-    nothing could match, which a caller must refuse rather than follow everything)."""
+def within(filters: tuple[Filter, ...], allowed: Iterable[tuple[str, str]]) -> tuple[Filter, ...]:
+    """What of ``filters`` (none: everything) falls in the ``allowed`` aggregates, each a
+    (category, aggregate id): a filter per aggregate, each naming it, so the result
+    matches nothing else (and is empty when nothing could match, which a caller must
+    refuse rather than follow everything)."""
     wanted = filters or (Filter(),)
     return tuple(
-        Filter("conversation", conversation, f.type)
-        for conversation in sorted(conversations)
+        Filter(category, aggregate, f.type)
+        for category, aggregate in sorted(allowed)
         for f in wanted
-        if f.category in (None, "conversation") and f.aggregate_id in (None, conversation)
+        if f.category in (None, category) and f.aggregate_id in (None, aggregate)
     )
 
 

@@ -18,6 +18,7 @@ from domain.agent_run import AgentRun
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
 from domain.identity import ApiKey
+from domain.people import Inbox
 from domain.task import Task
 
 
@@ -201,6 +202,27 @@ class RateLimitExceeded(Event, frozen=True):
     refused: int
 
 
+# Users
+
+
+class InboxOpened(Event, frozen=True):
+    tenant_id: str
+    user_id: str
+
+
+class NotificationSent(Event, frozen=True):
+    notification_id: str
+    kind: str
+    title: str
+    body: str
+    data: dict[str, Any]
+    priority: str
+
+
+class NotificationRead(Event, frozen=True):
+    notification_id: str
+
+
 # Each aggregate's events that projections read, each named as its domain event.
 FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
     Conversation: (ConversationStarted, MessagePosted, ConversationRenamed, ConversationArchived),
@@ -225,6 +247,7 @@ FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
     ),
     AccessDenial: (AccessDenied,),
     ApiKey: (RateLimitExceeded,),
+    Inbox: (InboxOpened, NotificationSent, NotificationRead),
 }
 
 # The typed event of each domain event class (others decode as `OtherEvent`).

@@ -7,6 +7,7 @@ from projections.base import Projection
 from projections.conversations import ConversationsProjection
 from projections.message_search import MessageSearchProjection
 from projections.messages import MessagesProjection
+from projections.notifications import NotificationsProjection
 from projections.runs import RunsProjection
 from projections.tasks import TasksProjection
 from projections.usage import UsageProjection
@@ -21,5 +22,6 @@ PROJECTIONS: dict[str, Projection] = {
         TasksProjection(),
         AuditProjection(),
         UsageProjection(),
+        NotificationsProjection(),
     )
 }

@@ -1,5 +1,6 @@
-"""`chronicle tokens` and `chronicle users`: mint a token for one of a tenant's users, and
-revoke every token of a user (what a platform's backend does over HTTP, for operators)."""
+"""`chronicle tokens`, `chronicle users` and `chronicle notify`: mint a token for one of a
+tenant's users, revoke every token of a user, send a user a notification (what a
+platform's backend does over HTTP, for operators)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from uuid import UUID
 import typer
 
 from api.cli.common import cli_context, container, fail, out
+from application.notifications import Notice
 from application.people import TokenGrant
-from domain.people import TOKEN_MAX_SECONDS, USER_SCOPES
+from domain.people import PRIORITIES, TOKEN_MAX_SECONDS, USER_SCOPES
 
 tokens = typer.Typer(help="Mint tokens for a tenant's users.", no_args_is_help=True)
 users = typer.Typer(help="Act on a tenant's users.", no_args_is_help=True)
@@ -63,3 +65,22 @@ def users_revoke_tokens(
         print(json.dumps({"user_id": user, "tenant": tenant, "revoked_before": revoked_before}))
     else:
         out.print(f"revoked: every token of {user} issued before {revoked_before}", highlight=False)
+
+
+def notify(
+    tenant: Annotated[str, typer.Option(help="The user's tenant.")],
+    user: Annotated[str, typer.Option(help="The user id.")],
+    title: Annotated[str, typer.Option(help="What the user sees first.")],
+    kind: Annotated[str, typer.Option(help="What it is about, e.g. mention.")] = "notice",
+    body: Annotated[str, typer.Option(help="More text.")] = "",
+    priority: Annotated[str, typer.Option(help=f"One of {', '.join(PRIORITIES)}.")] = "normal",
+) -> None:
+    """Send a personal notification to one user (live to the user's tokens, and listed)."""
+    with container() as c:
+        result, notification_id = c.portal.call(
+            c.notifications.send,
+            cli_context(tenant, "notification.send"),
+            user,
+            Notice(kind, title, body, {}, priority),
+        )
+    out.print(f"sent: {notification_id} at position {result.position}", highlight=False)

@@ -30,6 +30,7 @@ from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
 from api.http.keys import KeysController
 from api.http.metrics import MetricsController, count_command
+from api.http.notifications import NotificationsController
 from api.http.options import allow_every_method
 from api.http.problems import problem_details_plugin
 from api.http.queries import strict_queries
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> Litestar:
             UsageController,
             KeysController,
             TokensController,
+            NotificationsController,
             MetricsController,
         ],
         lifespan=[lifespan],

@@ -18,6 +18,7 @@ from api.http.reads import ReadModels
 from application.budgets import Budgets
 from application.conversations import Conversations
 from application.identity import Identity
+from application.notifications import Notifications
 from application.people import UserTokens
 from application.runs import Runs
 from application.streams import Streams
@@ -64,6 +65,10 @@ def provide_tokens(container: NamedDependency[Container]) -> UserTokens:
     return container.tokens
 
 
+def provide_notifications(container: NamedDependency[Container]) -> Notifications:
+    return container.notifications
+
+
 def provide_read_models(container: NamedDependency[Container]) -> ReadModels:
     return ReadModels(container.reads, container.events)
 
@@ -92,6 +97,7 @@ def dependencies() -> dict[str, Provide]:
         "tasks": _once(provide_tasks),
         "identity": _once(provide_identity),
         "tokens": _once(provide_tokens),
+        "notifications": _once(provide_notifications),
         "budgets": _once(provide_budgets),
         "streams": _once(provide_streams),
         "read_models": _once(provide_read_models),

@@ -24,6 +24,7 @@ from api.http.bodies import decode_body, invalid
 from api.http.problems import problem_body, problem_for, problem_of
 from application.context import Principal
 from application.errors import Forbidden
+from domain.people import Inbox
 from domain.values import INT64_MAX
 from infrastructure.live_hub import (
     Filter,
@@ -32,7 +33,7 @@ from infrastructure.live_hub import (
     LiveHub,
     Resync,
     follow,
-    within_conversations,
+    within,
 )
 from infrastructure.metrics import LiveCounters
 
@@ -100,11 +101,14 @@ def parse_filters(subjects: list[str], source: str = "query") -> tuple[Filter, .
 
 
 def allowed_filters(principal: Principal, filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
-    """An API key's filters as they are; a user token's narrowed to the conversations
-    it names (`Forbidden` when none of what was asked is among them)."""
+    """An API key's filters as they are; a user token's narrowed to the conversations it
+    names and its user's own channel, ``user.<inbox>`` (`Forbidden` when none of what was
+    asked is among them)."""
     if principal.user_id is None:
         return filters
-    narrowed = within_conversations(filters, principal.conversations)
+    inbox = str(Inbox.create_id(principal.tenant_id, principal.user_id))
+    allowed = [("conversation", c) for c in principal.conversations] + [("user", inbox)]
+    narrowed = within(filters, allowed)
     if not narrowed:
         raise Forbidden("this token may follow none of the subjects asked for")
     return narrowed

@@ -101,7 +101,7 @@ async def test_a_token_is_refused_beyond_its_grant(client: httpx.AsyncClient, ap
         other = await user.get("/v1/live", params={"subjects": "run.*"})
         assert_problem(other, 403)
     async with httpx.AsyncClient(base_url=api_url, headers=bearer(nothing), timeout=30) as user:
-        assert_problem(await user.get("/v1/live"), 403)
+        assert_problem(await user.get("/v1/live", params={"subjects": "conversation.*"}), 403)
     ws_url = api_url.replace("http", "ws") + f"/v1/live/ws?token={token}"
     async with connect(ws_url) as socket:
         await socket.send(json.dumps({"subjects": ["task.*"]}))

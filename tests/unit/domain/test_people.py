@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import InvalidValue
-from domain.people import EndUser, check_user_id
+from domain.errors import InvalidValue, NotificationNotUnread
+from domain.people import EndUser, Inbox, check_user_id
 
 
 def test_a_users_id_is_its_tenants_own() -> None:
@@ -25,3 +25,30 @@ def test_a_later_revocation_never_moves_the_bound_back() -> None:
     user.revoke_tokens(2_000)
     user.revoke_tokens(1_000)
     assert user.tokens_revoked_before == 2_000
+
+
+def test_an_inbox_keeps_its_unread_notifications() -> None:
+    inbox = Inbox.open("acme", "ada")
+    inbox.send("n1", "mention", "one", "", {}, "low")
+    inbox.send("n2", "mention", "two", "body", {"k": [1]}, "urgent")
+    inbox.mark_read("n1")
+    assert inbox.unread == ["n2"] and inbox.sent == 2
+    with pytest.raises(NotificationNotUnread):
+        inbox.mark_read("n1")
+    with pytest.raises(NotificationNotUnread):
+        inbox.mark_read("never-sent")
+
+
+@pytest.mark.parametrize(
+    ("kind", "title", "priority", "field"),
+    [
+        ("Mention", "t", "low", "kind"),
+        ("mention", "", "low", "title"),
+        ("mention", "t", "soon", "priority"),
+    ],
+)
+def test_a_notification_it_cannot_keep_is_refused(
+    kind: str, title: str, priority: str, field: str
+) -> None:
+    with pytest.raises(InvalidValue, match=field):
+        Inbox.open("acme", "ada").send("n1", kind, title, "", {}, priority)

@@ -20,6 +20,7 @@ from domain.agent_run import AgentRun
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
 from domain.identity import ApiKey
+from domain.people import Inbox
 from domain.task import Task
 from infrastructure.event_store import ChronicleApplication
 from infrastructure.stored_events import StoredEventDecoder, UnexpectedShape
@@ -74,8 +75,12 @@ def every_followed_event() -> list[Any]:
     )
     key = ApiKey.issue("acme", "ci", ["read"], "0" * 64)
     key.rate_limited("2026-12-01T09:00:00+00:00", 7)
+    inbox = Inbox.open("acme", "ann")
+    inbox.send("n1", "mention", "You were mentioned", "", {"link": "/c/1"}, "high")
+    inbox.mark_read("n1")
     aggregates: list[Aggregate] = [chat, run, failing, cancelled, done, retried, flaky]
-    events = [e for a in [*aggregates, dropped, denial, key] for e in a.collect_events()]
+    followed = [*aggregates, dropped, denial, key, inbox]
+    events = [e for a in followed for e in a.collect_events()]
     for event in events:
         object.__setattr__(event, "metadata", METADATA)
     return events

@@ -1,0 +1,104 @@
+"""Read model of users' notifications: each user's, newest first, with the unread count."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+
+from domain.people import Inbox
+from projections.base import READ_SCHEMA, AddedColumn, Statement
+from projections.events import Event, NotificationRead, NotificationSent, names
+
+TABLE = "notifications"
+COLUMNS = "notification_id, kind, title, body, data, priority, sent_at, read_at, position"
+
+
+class NotificationsProjection:
+    """A row per notification, by inbox (a user of a tenant)."""
+
+    name = "notifications"
+    tables: tuple[str, ...] = (TABLE,)
+    added_columns: tuple[AddedColumn, ...] = ()
+    event_types = names(NotificationSent, NotificationRead)
+
+    def ddl(self) -> Iterable[str]:
+        yield (
+            "CREATE TABLE {schema}.notifications ("
+            " inbox_id uuid NOT NULL, notification_id text NOT NULL, tenant_id text NOT NULL,"
+            " kind text NOT NULL, title text NOT NULL, body text NOT NULL, data jsonb NOT NULL,"
+            " priority text NOT NULL, sent_at timestamptz NOT NULL, read_at timestamptz,"
+            " position bigint NOT NULL, PRIMARY KEY (inbox_id, notification_id))"
+        )
+        yield "CREATE INDEX ON {schema}.notifications (inbox_id, position DESC)"
+
+    def apply(self, event: Event) -> Iterable[Statement]:
+        match event:
+            case NotificationSent():
+                yield Statement.insert(
+                    TABLE,
+                    inbox_id=event.aggregate_id,
+                    notification_id=event.notification_id,
+                    tenant_id=event.metadata.tenant_id,
+                    kind=event.kind,
+                    title=event.title,
+                    body=event.body,
+                    data=json.dumps(event.data),
+                    priority=event.priority,
+                    sent_at=event.recorded_at,
+                    read_at=None,
+                    position=event.position,
+                )
+            case NotificationRead(notification_id=notification_id):
+                yield Statement.update(
+                    TABLE,
+                    {"inbox_id": event.aggregate_id, "notification_id": notification_id},
+                    read_at=event.recorded_at,
+                )
+
+
+@dataclass(frozen=True)
+class NotificationRow:
+    notification_id: UUID
+    kind: str
+    title: str
+    body: str
+    data: dict[str, Any]
+    priority: str
+    sent_at: datetime
+    read_at: datetime | None
+    position: int
+
+
+def user_notifications(
+    conn: Connection[dict[str, Any]],
+    tenant_id: str,
+    user_id: str,
+    unread_only: bool,
+    after: int | None,
+    limit: int,
+) -> tuple[list[NotificationRow], int, int | None]:
+    """A user's notifications, newest first (only the unread ones, if asked); the
+    number unread; the cursor (a position) of the next page."""
+    inbox = Inbox.create_id(tenant_id, user_id)
+    unread = " AND read_at IS NULL" if unread_only else ""
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM {READ_SCHEMA}.notifications"
+        f" WHERE inbox_id = %s AND tenant_id = %s AND position < %s{unread}"
+        " ORDER BY position DESC LIMIT %s",
+        (inbox, tenant_id, after if after is not None else 2**62, limit + 1),
+    ).fetchall()
+    count = conn.execute(
+        f"SELECT count(*) AS n FROM {READ_SCHEMA}.notifications"
+        " WHERE inbox_id = %s AND tenant_id = %s AND read_at IS NULL",
+        (inbox, tenant_id),
+    ).fetchone()
+    page = rows[:limit]
+    cursor = page[-1]["position"] if len(rows) > limit else None
+    items = [NotificationRow(**(r | {"notification_id": UUID(r["notification_id"])})) for r in page]
+    return items, int(count["n"]) if count else 0, cursor
