@@ -1,4 +1,5 @@
-"""Personal notifications: sent to one user of a tenant, marked read by that user."""
+"""Personal notifications, sent to one user of a tenant and marked read by that user;
+announcements, to every live client of a tenant."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from application.context import CommandContext
 from application.errors import NotFound
 from application.ports import Change, CommandResult, EventStore
 from domain.ids import new_id
-from domain.people import Inbox, check_user_id
+from domain.people import Announcement, Inbox, check_user_id
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,15 @@ class Notifications:
             return Change((inbox,), inbox)
 
         return await self._runner.run(context, decide, retry_on_conflict=True)
+
+    async def announce(
+        self, context: CommandContext, title: str, body: str = "", priority: str = "normal"
+    ) -> CommandResult:
+        """Make an announcement to every live client of the tenant (kept in the log, not
+        in anyone's list)."""
+
+        def decide() -> Change:
+            made = Announcement.make(context.tenant_id, title, body, priority)
+            return Change((made,), made)
+
+        return await self._runner.run(context, decide)

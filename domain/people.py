@@ -15,6 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidValue, NotificationNotUnread
+from domain.ids import TimeOrderedAggregate
 from domain.tenancy import TenantOwned
 from domain.values import check_chars
 
@@ -192,3 +193,22 @@ class Inbox(Aggregate, TenantOwned):
     @event("NotificationRead")
     def _read(self, notification_id: str) -> None:
         self.unread.remove(notification_id)
+
+
+class Announcement(TimeOrderedAggregate, TenantOwned):
+    """A message to every live client of a tenant, its users' tokens included."""
+
+    category = "announcement"
+
+    @event("AnnouncementMade")
+    def __init__(self, tenant_id: str, title: str, body: str, priority: str) -> None:
+        self.tenant_id = tenant_id
+        self.title = title
+
+    @classmethod
+    def make(cls, tenant_id: str, title: str, body: str, priority: str) -> Announcement:
+        check_chars("title", title, NOTIFICATION_TITLE_MAX_CHARS)
+        check_chars("body", body, NOTIFICATION_BODY_MAX_CHARS, minimum=0)
+        if priority not in PRIORITIES:
+            raise InvalidValue("priority", f"must be one of {', '.join(PRIORITIES)}")
+        return cls(tenant_id, title, body, priority)

@@ -34,7 +34,7 @@ from infrastructure.log_follower import Retrying
 
 log = structlog.get_logger(__name__)
 
-CATEGORIES = frozenset({"conversation", "run", "task", "document", "audit", "user"})
+CATEGORIES = frozenset({"conversation", "run", "task", "document", "audit", "user", "announcement"})
 TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 PAGE = 500
 IDLE_REPAIR_SECONDS = 1.0
@@ -112,17 +112,19 @@ class Filter:
         )
 
 
-def within(filters: tuple[Filter, ...], allowed: Iterable[tuple[str, str]]) -> tuple[Filter, ...]:
-    """What of ``filters`` (none: everything) falls in the ``allowed`` aggregates, each a
-    (category, aggregate id): a filter per aggregate, each naming it, so the result
-    matches nothing else (and is empty when nothing could match, which a caller must
-    refuse rather than follow everything)."""
+def within(
+    filters: tuple[Filter, ...], allowed: Iterable[tuple[str, str | None]]
+) -> tuple[Filter, ...]:
+    """What of ``filters`` (none: everything) falls in what is ``allowed``, each a
+    (category, aggregate id, or ``None`` for the whole category): a filter per allowed
+    item, each naming its category, so the result matches nothing else (and is empty
+    when nothing could match, which a caller must refuse rather than follow everything)."""
     wanted = filters or (Filter(),)
     return tuple(
-        Filter(category, aggregate, f.type)
-        for category, aggregate in sorted(allowed)
+        Filter(category, aggregate or f.aggregate_id, f.type)
+        for category, aggregate in sorted(allowed, key=lambda item: (item[0], item[1] or ""))
         for f in wanted
-        if f.category in (None, category) and f.aggregate_id in (None, aggregate)
+        if f.category in (None, category) and f.aggregate_id in (None, aggregate or f.aggregate_id)
     )
 
 

@@ -1,6 +1,7 @@
 """HTTP resources for personal notifications: a platform sends one to a user (API key);
 the user, or the platform, lists them with the unread count and marks them read. A user
-token reaches its own user's as ``/v1/me/notifications``."""
+token reaches its own user's as ``/v1/me/notifications``. Announcements go to every live
+client of the tenant."""
 
 from __future__ import annotations
 
@@ -46,6 +47,14 @@ class SendNotification(msgspec.Struct, forbid_unknown_fields=True):
     ]
     body: Annotated[str, msgspec.Meta(max_length=NOTIFICATION_BODY_MAX_CHARS, pattern=NO_NUL)] = ""
     data: Annotated[dict[str, Any], msgspec.Meta(max_length=DATA_MAX_KEYS)] = {}
+    priority: Priority = "normal"
+
+
+class Announce(msgspec.Struct, forbid_unknown_fields=True):
+    title: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=NOTIFICATION_TITLE_MAX_CHARS, pattern=NO_NUL)
+    ]
+    body: Annotated[str, msgspec.Meta(max_length=NOTIFICATION_BODY_MAX_CHARS, pattern=NO_NUL)] = ""
     priority: Priority = "normal"
 
 
@@ -96,6 +105,24 @@ class NotificationsController(Controller):
         result, notification_id = await notifications.send(context, user_id, notice)
         body = Created(notification_id, result.version, result.position)
         return answer(body, result, status_code=201)
+
+    @post(
+        "/v1/announcements",
+        guards=SEND,
+        status_code=201,
+        operation_id="announce",
+        opt={"command": "announcement.make"},
+    )
+    async def announce(
+        self,
+        data: JSONBody[Announce],
+        context: NamedDependency[CommandContext],
+        notifications: NamedDependency[Notifications],
+    ) -> Response[Created]:
+        """An announcement to every live client of the tenant, users' tokens included
+        (``AnnouncementMade``, category ``announcement``)."""
+        result = await notifications.announce(context, data.title, data.body, data.priority)
+        return answer(Created.of(result), result, status_code=201)
 
     @get("/v1/users/{user_id:str}/notifications", guards=LIST, operation_id="listNotifications")
     async def list_for(

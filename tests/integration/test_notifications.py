@@ -123,3 +123,26 @@ async def test_operators_notify_from_the_cli(
     bad = run_cli(servers, "notify", "--tenant", tenant, "--user", "gus", "--title", "x",
                   "--priority", "soon")  # fmt: skip
     assert bad.returncode != 0 and "priority" in bad.stderr and "Traceback" not in bad.stderr
+
+
+async def test_an_announcement_reaches_every_live_client_of_the_tenant(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient, issue_key: KeyFactory
+) -> None:
+    elsewhere = bearer(issue_key())  # another tenant's key, following everything
+    token = (await mint(client, user_id="hal"))["token"]
+    head = (await send(client, "hal", title="inbox opened"))["position"]
+    readers = [
+        asyncio.create_task(collect(anonymous, 1, params={"cursor": head, "token": token})),
+        asyncio.create_task(collect(client, 1, params={"cursor": head, "subjects": "*"})),
+    ]
+    other = asyncio.create_task(
+        collect(anonymous, 1, params={"cursor": head}, headers=elsewhere, timeout=3)
+    )
+    await asyncio.sleep(0.3)
+    made = await client.post("/v1/announcements", json={"title": "Down at 6", "priority": "urgent"})
+    assert made.status_code == 201, made.text
+    for (frame,) in await asyncio.gather(*readers):
+        assert frame.position == made.json()["position"] and frame.event == "AnnouncementMade"
+        assert frame.json["data"]["title"] == "Down at 6"
+    with pytest.raises(TimeoutError):
+        await other

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import InvalidValue, NotificationNotUnread
-from domain.people import EndUser, Inbox, check_user_id
+from domain.people import Announcement, EndUser, Inbox, check_user_id
 
 
 def test_a_users_id_is_its_tenants_own() -> None:
@@ -52,3 +52,9 @@ def test_a_notification_it_cannot_keep_is_refused(
 ) -> None:
     with pytest.raises(InvalidValue, match=field):
         Inbox.open("acme", "ada").send("n1", kind, title, "", {}, priority)
+
+
+def test_an_announcement_it_cannot_keep_is_refused() -> None:
+    with pytest.raises(InvalidValue, match="priority"):
+        Announcement.make("acme", "Down at 6", "", "eventually")
+    assert Announcement.make("acme", "Down at 6", "", "urgent").title == "Down at 6"
