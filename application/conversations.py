@@ -70,6 +70,30 @@ class Conversations:
 
         return await self._runner.run(context, decide, expected_version=expected_version)
 
+    async def join(
+        self, context: CommandContext, conversation_id: UUID, user_id: str, role: str = "member"
+    ) -> CommandResult:
+        """Add a participant (``ParticipantJoined``)."""
+
+        def decide() -> Change:
+            conversation = self._load(context.tenant_id, conversation_id)
+            conversation.join(user_id, role)
+            return Change((conversation,), conversation)
+
+        return await self._runner.run(context, decide, retry_on_conflict=True)
+
+    async def leave(
+        self, context: CommandContext, conversation_id: UUID, user_id: str
+    ) -> CommandResult:
+        """Remove a participant (``ParticipantLeft``)."""
+
+        def decide() -> Change:
+            conversation = self._load(context.tenant_id, conversation_id)
+            conversation.leave(user_id)
+            return Change((conversation,), conversation)
+
+        return await self._runner.run(context, decide, retry_on_conflict=True)
+
     async def archive(
         self, context: CommandContext, conversation_id: UUID, expected_version: int | None = None
     ) -> CommandResult:

@@ -11,7 +11,12 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from domain.errors import ConversationIsArchived, InvalidValue
+from domain.errors import (
+    AlreadyParticipant,
+    ConversationIsArchived,
+    InvalidValue,
+    NotParticipant,
+)
 from domain.ids import TimeOrderedAggregate
 from domain.tenancy import TenantOwned
 from domain.values import check_chars, check_count, check_text
@@ -21,6 +26,7 @@ ROLES: frozenset[str] = frozenset(get_args(Role))
 
 TITLE_MAX_CHARS = 200
 NAME_MAX_CHARS = 200  # authors and participants
+ROLE_MAX_CHARS = 40  # a participant's role
 CONTENT_MAX_CHARS = 65_536
 PARTICIPANTS_MAX = 100
 PLAIN_TEXT = "text/plain"
@@ -135,6 +141,31 @@ class Conversation(TimeOrderedAggregate, TenantOwned):
     @event("ConversationRenamed")
     def _renamed(self, title: str) -> None:
         self.title = title
+
+    def join(self, user_id: str, role: str = "member") -> None:
+        """Add a participant (`AlreadyParticipant` if it is one already)."""
+        self.check_open()
+        check_chars("user_id", user_id, NAME_MAX_CHARS)
+        check_chars("role", role, ROLE_MAX_CHARS)
+        if user_id in self.participants:
+            raise AlreadyParticipant(self.id, user_id)
+        if len(self.participants) >= PARTICIPANTS_MAX:
+            raise InvalidValue("participants", f"at most {PARTICIPANTS_MAX}")
+        self._joined(user_id, role, [*self.participants, user_id])
+
+    @event("ParticipantJoined")
+    def _joined(self, user_id: str, role: str, participants: list[str]) -> None:
+        self.participants = list(participants)
+
+    def leave(self, user_id: str) -> None:
+        """Remove a participant (`NotParticipant` if it is none)."""
+        if user_id not in self.participants:
+            raise NotParticipant(self.id, user_id)
+        self._left(user_id, [p for p in self.participants if p != user_id])
+
+    @event("ParticipantLeft")
+    def _left(self, user_id: str, participants: list[str]) -> None:
+        self.participants = list(participants)
 
     def archive(self) -> None:
         self.check_open()

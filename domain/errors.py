@@ -33,6 +33,16 @@ class ApiKeyAlreadyRevoked(RuleViolation):
         super().__init__(f"API key {key_id} is already revoked")
 
 
+class AlreadyParticipant(RuleViolation):
+    def __init__(self, conversation_id: object, user_id: str) -> None:
+        super().__init__(f"{user_id} already takes part in conversation {conversation_id}")
+
+
+class NotParticipant(RuleViolation):
+    def __init__(self, conversation_id: object, user_id: str) -> None:
+        super().__init__(f"{user_id} does not take part in conversation {conversation_id}")
+
+
 class NotificationNotUnread(RuleViolation):
     def __init__(self, notification_id: object) -> None:
         super().__init__(f"notification {notification_id} is not an unread one of this user")

@@ -18,6 +18,8 @@ from projections.events import (
     ConversationStarted,
     Event,
     MessagePosted,
+    ParticipantJoined,
+    ParticipantLeft,
     names,
 )
 
@@ -31,7 +33,12 @@ class ConversationsProjection:
     tables: tuple[str, ...] = (TABLE,)
     added_columns: tuple[AddedColumn, ...] = ()
     event_types = names(
-        ConversationStarted, MessagePosted, ConversationRenamed, ConversationArchived
+        ConversationStarted,
+        MessagePosted,
+        ConversationRenamed,
+        ConversationArchived,
+        ParticipantJoined,
+        ParticipantLeft,
     )
 
     def ddl(self) -> Iterable[str]:
@@ -76,6 +83,17 @@ class ConversationsProjection:
                 yield Statement.update(TABLE, this, title=title, version=version, updated_at=at)
             case ConversationArchived():
                 yield Statement.update(TABLE, this, archived=True, version=version, updated_at=at)
+            case (
+                ParticipantJoined(participants=participants)
+                | ParticipantLeft(participants=participants)
+            ):
+                yield Statement.update(
+                    TABLE,
+                    this,
+                    participants=json.dumps(participants),
+                    version=version,
+                    updated_at=at,
+                )
 
 
 @dataclass(frozen=True)

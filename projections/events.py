@@ -93,6 +93,17 @@ class ConversationArchived(Event, frozen=True):
     pass
 
 
+class ParticipantJoined(Event, frozen=True):
+    user_id: str
+    role: str
+    participants: list[str]
+
+
+class ParticipantLeft(Event, frozen=True):
+    user_id: str
+    participants: list[str]
+
+
 # AgentRun
 
 
@@ -225,7 +236,14 @@ class NotificationRead(Event, frozen=True):
 
 # Each aggregate's events that projections read, each named as its domain event.
 FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
-    Conversation: (ConversationStarted, MessagePosted, ConversationRenamed, ConversationArchived),
+    Conversation: (
+        ConversationStarted,
+        MessagePosted,
+        ConversationRenamed,
+        ConversationArchived,
+        ParticipantJoined,
+        ParticipantLeft,
+    ),
     AgentRun: (
         AgentRunStarted,
         AgentThought,

@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Response
 
 from api.http.auth import requires
 from api.http.commands import Changed, Created, answer
-from api.http.fields import Content, ContentType, Count, Name, Title
+from api.http.fields import NO_NUL, Content, ContentType, Count, Name, Title
 from api.http.reads import (
     READ_MODEL,
     After,
@@ -30,7 +30,7 @@ from application.context import CommandContext, Principal
 from application.conversations import Conversations
 from application.errors import Forbidden, NotFound
 from application.ports import CommandResult
-from domain.conversation import PARTICIPANTS_MAX, PLAIN_TEXT
+from domain.conversation import PARTICIPANTS_MAX, PLAIN_TEXT, ROLE_MAX_CHARS
 from infrastructure.read_models import Conn
 from projections.conversations import ConversationRow, get_conversation, list_conversations
 from projections.messages import MessageRow, get_message, message_history
@@ -55,6 +55,13 @@ class PostMessage(msgspec.Struct, forbid_unknown_fields=True):
     author: Name | None = None
     tokens: Count | None = None
     content_type: ContentType = PLAIN_TEXT
+
+
+class Join(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: Name
+    role: Annotated[str, msgspec.Meta(min_length=1, max_length=ROLE_MAX_CHARS, pattern=NO_NUL)] = (
+        "member"
+    )
 
 
 class RenameConversation(msgspec.Struct, forbid_unknown_fields=True):
@@ -197,6 +204,42 @@ class ConversationsController(Controller):
     ) -> Response[Changed]:
         """Rename a conversation."""
         result = await conversations.rename(context, conversation_id, data.title, expected_version)
+        return answer(Changed.of(result), result)
+
+    @post(
+        "/{conversation_id:uuid}/participants",
+        guards=WRITE,
+        status_code=200,
+        operation_id="addParticipant",
+        opt={"command": "conversation.join"},
+    )
+    async def join(
+        self,
+        conversation_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        conversations: NamedDependency[Conversations],
+        data: JSONBody[Join],
+    ) -> Response[Changed]:
+        """Add a participant (``ParticipantJoined``; `409` if it takes part already)."""
+        result = await conversations.join(context, conversation_id, data.user_id, data.role)
+        return answer(Changed.of(result), result)
+
+    @delete(
+        "/{conversation_id:uuid}/participants/{user_id:str}",
+        guards=WRITE,
+        status_code=200,
+        operation_id="removeParticipant",
+        opt={"command": "conversation.leave"},
+    )
+    async def leave(
+        self,
+        conversation_id: FromPath[UUID],
+        user_id: FromPath[str],
+        context: NamedDependency[CommandContext],
+        conversations: NamedDependency[Conversations],
+    ) -> Response[Changed]:
+        """Remove a participant (``ParticipantLeft``; `409` if it takes no part)."""
+        result = await conversations.leave(context, conversation_id, user_id)
         return answer(Changed.of(result), result)
 
     @post(

@@ -424,3 +424,33 @@ async def test_health_readiness_and_openapi_need_no_key(anonymous: httpx.AsyncCl
 
 async def test_a_wrong_method_is_a_problem(anonymous: httpx.AsyncClient) -> None:
     assert_problem(await anonymous.delete("/healthz"), 405)
+
+
+async def test_participants_join_and_leave(client: httpx.AsyncClient) -> None:
+    started = await start(client)
+    cid = started["id"]
+    joined = await client.post(
+        f"/v1/conversations/{cid}/participants", json={"user_id": "bob", "role": "guest"}
+    )
+    assert joined.status_code == 200, joined.text
+    assert_problem(
+        await client.post(f"/v1/conversations/{cid}/participants", json={"user_id": "bob"}), 409
+    )
+    left = await client.delete(f"/v1/conversations/{cid}/participants/ada")
+    assert left.status_code == 200, left.text
+    assert_problem(await client.delete(f"/v1/conversations/{cid}/participants/ada"), 409)
+    assert_problem(
+        await client.post(f"/v1/conversations/{cid}/participants", json={"user_id": ""}),
+        400,
+        "user_id",
+    )
+    row = await client.get(
+        f"/v1/conversations/{cid}", params={"min_position": left.json()["position"]}
+    )
+    assert row.json()["participants"] == ["bob"]
+    types = [e["type"] for e in await events_of(client, cid)]
+    assert types[-2:] == ["ParticipantJoined", "ParticipantLeft"]
+    other = await client.post(
+        f"/v1/conversations/{uuid.uuid4()}/participants", json={"user_id": "x"}
+    )
+    assert_problem(other, 404)

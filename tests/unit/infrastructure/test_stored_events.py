@@ -48,6 +48,8 @@ def every_followed_event() -> list[Any]:
     chat = Conversation.start("acme", "Plans", ["ann"])
     chat.post_message(uuid4(), "user", "hello", "ann", 3, "text/markdown")
     chat.rename("Later plans")
+    chat.join("bob", "guest")
+    chat.leave("ann")
     chat.archive()
     run = AgentRun.begin("acme", chat.id, "planner", "m-1", None)
     run.think("search first")
