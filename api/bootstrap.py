@@ -34,6 +34,7 @@ from infrastructure.deltas import Deltas
 from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.live_hub import LiveHub
+from infrastructure.live_limits import Caps, LiveLimits
 from infrastructure.metrics import RunUsage
 from infrastructure.portal import Portal
 from infrastructure.projector import ProjectionEngine, Projector, Rebuild
@@ -56,7 +57,8 @@ log = structlog.get_logger(__name__)
 @dataclass
 class Connections:
     """What an API process holds open on its event loop: NATS and Valkey, the live hub,
-    token deltas, the rate limiter and the task recording its refusals."""
+    token deltas, the rate limiter and the task recording its refusals, and the caps on
+    live connections."""
 
     nats: NatsConnection
     redis: aioredis.Redis
@@ -64,8 +66,10 @@ class Connections:
     deltas: Deltas
     limiter: RateLimiter
     recorder: asyncio.Task[None]
+    live_limits: LiveLimits
 
     async def close(self) -> None:
+        await self.live_limits.close()
         self.recorder.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.recorder
@@ -157,7 +161,15 @@ class Container:
         await hub.start()
         limiter = RateLimiter(redis, self.settings.rate_limit_per_minute)
         recorder = asyncio.create_task(self._record_refusals(limiter))
-        self.connections = Connections(nats, redis, hub, Deltas(nats, redis), limiter, recorder)
+        caps = Caps(
+            self.settings.live_max_per_tenant,
+            self.settings.live_max_per_key,
+            self.settings.live_max_per_user,
+            self.settings.live_frames_per_second,
+        )
+        self.connections = Connections(
+            nats, redis, hub, Deltas(nats, redis), limiter, recorder, LiveLimits(redis, caps)
+        )
         return self.connections
 
     def _tokens_revoked(self, _: str) -> None:

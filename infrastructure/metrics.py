@@ -59,6 +59,12 @@ LIVE_DELIVERED = Counter(
     "Events sent to live clients (replayed or live; token deltas included), by transport",
     ["transport"],
 )
+LIVE_REFUSED = Counter(
+    "chronicle_live_connections_refused_total",
+    "Live connections refused at a cap (per tenant, per API key, per user) or closed for"
+    " sending frames too fast, by reason",
+    ["reason"],
+)
 LIVE_RESYNCS = Counter(
     "chronicle_live_resyncs_total",
     "Live clients that fell a buffer behind and were told to resync and let go (slow"

@@ -25,6 +25,7 @@ from application.streams import Streams
 from application.tasks import Tasks
 from infrastructure.deltas import Deltas
 from infrastructure.live_hub import LiveHub
+from infrastructure.live_limits import LiveLimits
 
 
 def provide_container(state: State) -> Container:
@@ -81,6 +82,10 @@ def provide_deltas(connections: NamedDependency[Connections]) -> Deltas:
     return connections.deltas
 
 
+def provide_live_limits(connections: NamedDependency[Connections]) -> LiveLimits:
+    return connections.live_limits
+
+
 def _once(provide: Any) -> Provide:
     """Provided once per app: the same object for every request (so made per app)."""
     return Provide(provide, use_cache=True, sync_to_thread=False)
@@ -103,4 +108,5 @@ def dependencies() -> dict[str, Provide]:
         "read_models": _once(provide_read_models),
         "hub": _once(provide_hub),
         "deltas": _once(provide_deltas),
+        "live_limits": _once(provide_live_limits),
     }

@@ -34,12 +34,14 @@ from application.errors import (
     UsageUnavailable,
 )
 from domain.errors import InvalidValue, RuleViolation, TaskIsCancelled
+from infrastructure.live_limits import LiveConnectionsExceeded
 from infrastructure.metrics import RATE_LIMIT_REFUSALS
 
 PROBLEM_BASE = "https://chronicle.dev/problems/"
 NAMED_FIELD = re.compile(r"field `([^`]+)`")
 MISSING_PARAMETER = re.compile(r"Missing required (\w+) parameter '([^']+)'")
 UNAVAILABLE_RETRY_AFTER_S = 1
+LIVE_RETRY_AFTER_S = 5
 log = structlog.get_logger(__name__)
 
 
@@ -188,6 +190,13 @@ def _valkey_unavailable(exc: Exception) -> ProblemDetailsException:
     return problem(503, "service-unavailable", "Service unavailable", detail, headers=headers)
 
 
+def _live_connections_exceeded(exc: LiveConnectionsExceeded) -> ProblemDetailsException:
+    headers = {"Retry-After": str(LIVE_RETRY_AFTER_S)}
+    return problem(
+        429, "live-connections-exceeded", "Too many live connections", str(exc), headers=headers
+    )
+
+
 def _internal(exc: Exception) -> ProblemDetailsException:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "internal-error", "Internal server error", "an unexpected error occurred")
@@ -213,6 +222,7 @@ PROBLEMS: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
     PreconditionFailed: _simple(412, "precondition-failed", "Version mismatch"),
     OwnKeyRevocation: _simple(409, "own-key", "A key cannot revoke itself"),
     BudgetExceeded: _budget_exceeded,
+    LiveConnectionsExceeded: _live_connections_exceeded,
     UsageUnavailable: _usage_unavailable,
     StoreUnavailable: _unavailable,
     psycopg.OperationalError: _unavailable,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -35,12 +36,14 @@ from infrastructure.live_hub import (
     follow,
     within,
 )
-from infrastructure.metrics import LiveCounters
+from infrastructure.live_limits import Connection, LiveConnectionsExceeded, LiveLimits
+from infrastructure.metrics import LIVE_REFUSED, LiveCounters
 
 KEEPALIVE_SECONDS = 15.0
 FIRST_FRAME_SECONDS = 10.0
 RESYNC_CLOSE_CODE = 4000
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013  # over a cap on concurrent live connections
 SUBJECTS_MAX = 50
 SUBJECT_MAX_CHARS = 200
 SUBJECTS_QUERY_MAX_CHARS = 4096
@@ -115,6 +118,11 @@ def allowed_filters(principal: Principal, filters: tuple[Filter, ...]) -> tuple[
     return narrowed
 
 
+async def admit(limits: LiveLimits, principal: Principal, transport: str) -> Connection:
+    key = None if principal.user_id is not None else principal.key_id
+    return await limits.admit(principal.tenant_id, key, principal.user_id, transport)
+
+
 def forbidden(error: Forbidden) -> dict[str, Any]:
     return problem_body(problem_for(error))
 
@@ -128,20 +136,55 @@ async def check_cursor(hub: LiveHub, cursor: int | None, field: str, source: str
         )
 
 
+class CapsOut(msgspec.Struct):
+    per_tenant: int
+    per_key: int
+    per_user: int
+    frames_per_second: int
+
+
+class LiveStatsOut(msgspec.Struct):
+    connections: int
+    by_transport: dict[str, int]
+    by_user: dict[str, int]
+    delivered: int
+    resyncs: int
+    caps: CapsOut
+
+
 class LiveController(Controller):
     path = "/v1/live"
     tags = ["live"]
+
+    @get("/stats", guards=[requires("admin")], operation_id="liveStats")
+    async def stats(
+        self, request: Request[Principal, Any, Any], live_limits: NamedDependency[LiveLimits]
+    ) -> LiveStatsOut:
+        """The tenant's live connections now, across every API process (by transport and
+        by user), and the events delivered and resyncs (slow clients dropped) so far."""
+        stats = await live_limits.stats(request.user.tenant_id)
+        caps = live_limits.caps
+        return LiveStatsOut(
+            stats.connections,
+            stats.by_transport,
+            stats.by_user,
+            stats.delivered,
+            stats.resyncs,
+            CapsOut(caps.per_tenant, caps.per_key, caps.per_user, caps.frames_per_second),
+        )
 
     @get("/", guards=[requires("live:read")], operation_id="followLive", opt={TOKEN_IN_URL: True})
     async def sse(
         self,
         request: Request[Principal, Any, Any],
         hub: NamedDependency[LiveHub],
+        live_limits: NamedDependency[LiveLimits],
         cursor: Cursor = None,
         subjects: Subjects = None,
         last_event_id: LastEventId = None,
     ) -> ServerSentEvent:
-        """Every event the key's tenant may see after the cursor, then live, as SSE."""
+        """Every event the key's tenant may see after the cursor, then live, as SSE;
+        `429` over a cap on concurrent live connections."""
         filters = allowed_filters(request.user, parse_filters((subjects or "").split(",")))
         start = int(last_event_id) if last_event_id else cursor
         await check_cursor(
@@ -151,28 +194,38 @@ class LiveController(Controller):
             "header" if last_event_id else "query",
         )
         tenant = request.user.tenant_id
+        held = await admit(live_limits, request.user, "sse")
 
         async def frames() -> AsyncIterator[ServerSentEventMessage]:
             items = follow(
                 hub, tenant, filters, start, buffer=hub.buffer, keepalive=KEEPALIVE_SECONDS
             )
-            with SSE.connections.track_inprogress():
-                async for item in items:
-                    if item is None:
-                        yield ServerSentEventMessage(comment="keep-alive", data=None)
-                        continue
-                    if isinstance(item, Resync):
-                        SSE.resyncs.inc()
-                        body = msgspec.json.encode({"cursor": item.cursor}).decode()
-                        yield ServerSentEventMessage(event="resync", id=str(item.cursor), data=body)
-                        continue
-                    SSE.delivered.inc()
-                    if item.ephemeral:  # a delta: no id, so a resume never expects it again
-                        yield ServerSentEventMessage(event=item.type, data=item.payload.decode())
-                    else:
-                        yield ServerSentEventMessage(
-                            event=item.type, id=str(item.position), data=item.payload.decode()
-                        )
+            try:
+                with SSE.connections.track_inprogress():
+                    async for item in items:
+                        if item is None:
+                            yield ServerSentEventMessage(comment="keep-alive", data=None)
+                            continue
+                        if isinstance(item, Resync):
+                            SSE.resyncs.inc()
+                            live_limits.resynced(tenant)
+                            body = msgspec.json.encode({"cursor": item.cursor}).decode()
+                            yield ServerSentEventMessage(
+                                event="resync", id=str(item.cursor), data=body
+                            )
+                            continue
+                        SSE.delivered.inc()
+                        live_limits.delivered(tenant)
+                        if item.ephemeral:  # a delta: no id, so a resume never expects it
+                            yield ServerSentEventMessage(
+                                event=item.type, data=item.payload.decode()
+                            )
+                        else:
+                            yield ServerSentEventMessage(
+                                event=item.type, id=str(item.position), data=item.payload.decode()
+                            )
+            finally:
+                await live_limits.release(held)
 
         return ServerSentEvent(
             frames(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -181,13 +234,18 @@ class LiveController(Controller):
 
 @websocket("/v1/live/ws", guards=[requires("live:read")], opt={TOKEN_IN_URL: True})
 async def live_websocket(
-    socket: WebSocket[Principal, Any, Any], hub: NamedDependency[LiveHub]
+    socket: WebSocket[Principal, Any, Any],
+    hub: NamedDependency[LiveHub],
+    live_limits: NamedDependency[LiveLimits],
 ) -> None:
     """Same as /v1/live over WebSocket: first frame ``{"cursor": N, "subjects": [...]}``.
 
     A first frame that is late or invalid is answered with a problem+json frame (status
     400, its ``errors`` naming the field) and the close code 1008; one asking a user
-    token for subjects it does not allow, with a 403 frame and the same code.
+    token for subjects it does not allow, with a 403 frame and the same code. Over a cap
+    on concurrent live connections: a 429 frame and the close code 1013 (try again
+    later). A client sending frames faster than ``CHRONICLE_LIVE_FRAMES_PER_SECOND`` is
+    closed with 1008.
     """
     await socket.accept()
     try:
@@ -207,6 +265,13 @@ async def live_websocket(
         return
     except WebSocketDisconnect:
         return
+    try:
+        held = await admit(live_limits, socket.user, "websocket")
+    except LiveConnectionsExceeded as error:
+        await socket.send_data(msgspec.json.encode(too_many(error)).decode(), mode="text")
+        await socket.close(code=TRY_AGAIN_LATER)
+        return
+    tenant = socket.user.tenant_id
     events = follow(
         hub,
         socket.user.tenant_id,
@@ -215,7 +280,7 @@ async def live_websocket(
         buffer=hub.buffer,
         keepalive=KEEPALIVE_SECONDS,
     )
-    closed = asyncio.ensure_future(_closed(socket))
+    closed = asyncio.ensure_future(_closed(socket, live_limits.caps.frames_per_second))
     WEBSOCKET.connections.inc()
     try:
         async for item in events:
@@ -224,8 +289,10 @@ async def live_websocket(
             if isinstance(item, LiveEvent):
                 await socket.send_data(item.payload.decode(), mode="text")
                 WEBSOCKET.delivered.inc()
+                live_limits.delivered(tenant)
             elif isinstance(item, Resync):
                 WEBSOCKET.resyncs.inc()
+                live_limits.resynced(tenant)
                 await socket.send_json({"type": "resync", "cursor": item.cursor})
                 await socket.close(code=RESYNC_CLOSE_CODE)
                 return
@@ -237,10 +304,23 @@ async def live_websocket(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await closed
         await events.aclose()  # type: ignore[attr-defined]
+        await live_limits.release(held)
 
 
-async def _closed(socket: WebSocket[Any, Any, Any]) -> None:
-    """Completes when the client goes away (reads and ignores anything it sends)."""
+async def _closed(socket: WebSocket[Any, Any, Any], per_second: int) -> None:
+    """Completes when the client goes away (reading and ignoring what it sends), or
+    closes it with 1008 when it sends more than ``per_second`` frames in a second."""
+    window, count = 0, 0
     with contextlib.suppress(WebSocketDisconnect):
         while True:
             await socket.receive_data(mode="text")
+            now = int(time.monotonic())
+            window, count = (window, count + 1) if now == window else (now, 1)
+            if per_second and count > per_second:
+                LIVE_REFUSED.labels("frames").inc()
+                await socket.close(code=POLICY_VIOLATION, reason="frames too fast")
+                return
+
+
+def too_many(error: LiveConnectionsExceeded) -> dict[str, Any]:
+    return problem_body(problem_for(error))
