@@ -44,6 +44,7 @@ from infrastructure.relay import Relay
 from infrastructure.scheduler import Scheduler
 from infrastructure.secrets import stored_secret
 from infrastructure.settings import Settings
+from infrastructure.signals import Signals
 from infrastructure.task_queue import PostgresTaskQueue
 from infrastructure.usage_ledger import ReadModelLedger
 from infrastructure.user_tokens import TokenSigning
@@ -67,6 +68,7 @@ class Connections:
     limiter: RateLimiter
     recorder: asyncio.Task[None]
     live_limits: LiveLimits
+    signals: Signals
 
     async def close(self) -> None:
         await self.live_limits.close()
@@ -168,7 +170,14 @@ class Container:
             self.settings.live_frames_per_second,
         )
         self.connections = Connections(
-            nats, redis, hub, Deltas(nats, redis), limiter, recorder, LiveLimits(redis, caps)
+            nats,
+            redis,
+            hub,
+            Deltas(nats, redis),
+            limiter,
+            recorder,
+            LiveLimits(redis, caps),
+            Signals(nats),
         )
         return self.connections
 

@@ -1,10 +1,12 @@
 """Caps on concurrent live connections per tenant, per API key and per user, shared by
-every API process through Valkey, and each tenant's live statistics.
+every API process through Valkey; each tenant's live statistics; and presence, which is
+a user's live connection to a conversation its token names.
 
-A connection is a member of up to three sorted sets (its tenant's, its key's, its
-user's), scored by when its lease ends. The process holding it renews the leases every
-`RENEW_S`, so the connections of a process that died lapse within `LEASE_S`. Admission is
-one script: drop lapsed members, refuse if any set is at its cap, else join them all.
+A connection is a member of sorted sets (its tenant's, its key's or its user's, and a
+user's in each conversation it is present in), scored by when its lease ends. The
+process holding it renews the leases every `RENEW_S`, so the connections of a process
+that died lapse within `LEASE_S`. Admission is one script: drop lapsed members, refuse if
+any set is at its cap, else join them all.
 Deliveries and resyncs are counted in the process and added to the tenant's hash at each
 renewal, so a delivery costs no round trip.
 """
@@ -16,6 +18,7 @@ import contextlib
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -42,6 +45,14 @@ for i, key in ipairs(KEYS) do
 end
 return 0
 """
+
+
+def presence_key(tenant: str, conversation_id: str) -> str:
+    return f"{PREFIX}:presence:{tenant}:{conversation_id}"
+
+
+def _text(raw: object) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 class LiveConnectionsExceeded(Exception):
@@ -91,8 +102,9 @@ class LiveStats:
 class LiveLimits:
     """Admits, renews and releases live connections; counts what they deliver."""
 
-    def __init__(self, redis: aioredis.Redis, caps: Caps) -> None:
+    def __init__(self, redis: aioredis.Redis, caps: Caps, lease_s: float = LEASE_S) -> None:
         self.caps = caps
+        self._lease_s = lease_s
         self._redis = redis
         self._admit = redis.register_script(ADMIT)
         self._held: dict[str, Connection] = {}
@@ -100,12 +112,19 @@ class LiveLimits:
         self._renewer: asyncio.Task[None] | None = None
 
     async def admit(
-        self, tenant: str, key_id: str | None, user_id: str | None, transport: str
+        self,
+        tenant: str,
+        key_id: str | None,
+        user_id: str | None,
+        transport: str,
+        present_in: Iterable[str] = (),
     ) -> Connection:
-        """Hold a connection, or raise `LiveConnectionsExceeded` naming the cap."""
+        """Hold a connection, or raise `LiveConnectionsExceeded` naming the cap. A user's
+        connection also makes the user present in the conversations ``present_in``."""
         caps = [("tenant", f"{PREFIX}:tenant:{tenant}", self.caps.per_tenant)]
         if user_id is not None:
             caps.append(("user", f"{PREFIX}:user:{tenant}:{user_id}", self.caps.per_user))
+            caps += [("presence", presence_key(tenant, c), 0) for c in sorted(present_in)]
         elif key_id is not None:
             caps.append(("API key", f"{PREFIX}:key:{tenant}:{key_id}", self.caps.per_key))
         member = f"{transport}|{user_id or ''}|{uuid.uuid4().hex}"
@@ -113,7 +132,7 @@ class LiveLimits:
         refused = int(
             await self._admit(
                 keys=[key for _, key, _ in caps],
-                args=[now, now + LEASE_S, member, *(cap for _, _, cap in caps)],
+                args=[now, now + self._lease_s, member, *(cap for _, _, cap in caps)],
             )
         )
         if refused:
@@ -139,6 +158,18 @@ class LiveLimits:
     def resynced(self, tenant: str) -> None:
         self._counts[tenant, "resyncs"] += 1
 
+    async def present(self, tenant: str, conversation_id: str) -> dict[str, int]:
+        """The users present in a conversation now, across every API process, with how
+        many live connections each holds there."""
+        members = await self._redis.zrangebyscore(
+            presence_key(tenant, conversation_id), time.time(), "+inf"
+        )
+        users: dict[str, int] = {}
+        for raw in members:
+            _, user, _ = _text(raw).split("|", 2)
+            users[user] = users.get(user, 0) + 1
+        return users
+
     async def stats(self, tenant: str) -> LiveStats:
         """A tenant's figures, across every API process (deliveries as of the last
         renewal of each, at most `RENEW_S` ago)."""
@@ -150,8 +181,7 @@ class LiveLimits:
             delivered=int(totals.get(b"delivered", 0)), resyncs=int(totals.get(b"resyncs", 0))
         )
         for raw in members:
-            text = raw.decode() if isinstance(raw, bytes) else str(raw)
-            transport, user, _ = text.split("|", 2)
+            transport, user, _ = _text(raw).split("|", 2)
             stats.by_transport[transport] = stats.by_transport.get(transport, 0) + 1
             if user:
                 stats.by_user[user] = stats.by_user.get(user, 0) + 1
@@ -160,7 +190,7 @@ class LiveLimits:
     async def renew(self) -> None:
         """Extend the leases of the connections held here; add up what they delivered."""
         counts, self._counts = self._counts, Counter()
-        end = time.time() + LEASE_S
+        end = time.time() + self._lease_s
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for connection in list(self._held.values()):

@@ -32,6 +32,7 @@ from api.http.keys import KeysController
 from api.http.metrics import MetricsController, count_command
 from api.http.notifications import NotificationsController
 from api.http.options import allow_every_method
+from api.http.presence import PresenceController
 from api.http.problems import problem_details_plugin
 from api.http.queries import strict_queries
 from api.http.rate_limit import RateLimitMiddleware
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> Litestar:
             KeysController,
             TokensController,
             NotificationsController,
+            PresenceController,
             MetricsController,
         ],
         lifespan=[lifespan],

@@ -26,6 +26,7 @@ from application.tasks import Tasks
 from infrastructure.deltas import Deltas
 from infrastructure.live_hub import LiveHub
 from infrastructure.live_limits import LiveLimits
+from infrastructure.signals import Signals
 
 
 def provide_container(state: State) -> Container:
@@ -86,6 +87,10 @@ def provide_live_limits(connections: NamedDependency[Connections]) -> LiveLimits
     return connections.live_limits
 
 
+def provide_signals(connections: NamedDependency[Connections]) -> Signals:
+    return connections.signals
+
+
 def _once(provide: Any) -> Provide:
     """Provided once per app: the same object for every request (so made per app)."""
     return Provide(provide, use_cache=True, sync_to_thread=False)
@@ -109,4 +114,5 @@ def dependencies() -> dict[str, Provide]:
         "hub": _once(provide_hub),
         "deltas": _once(provide_deltas),
         "live_limits": _once(provide_live_limits),
+        "signals": _once(provide_signals),
     }

@@ -38,6 +38,7 @@ from infrastructure.live_hub import (
 )
 from infrastructure.live_limits import Connection, LiveConnectionsExceeded, LiveLimits
 from infrastructure.metrics import LIVE_REFUSED, LiveCounters
+from infrastructure.signals import Signals
 
 KEEPALIVE_SECONDS = 15.0
 FIRST_FRAME_SECONDS = 10.0
@@ -118,9 +119,33 @@ def allowed_filters(principal: Principal, filters: tuple[Filter, ...]) -> tuple[
     return narrowed
 
 
-async def admit(limits: LiveLimits, principal: Principal, transport: str) -> Connection:
-    key = None if principal.user_id is not None else principal.key_id
-    return await limits.admit(principal.tenant_id, key, principal.user_id, transport)
+async def hold(
+    limits: LiveLimits, signals: Signals, principal: Principal, transport: str
+) -> Connection:
+    """Admit a live connection under its caps; a user's makes the user present in the
+    conversations its token names, and says so to those who follow them."""
+    user = principal.user_id
+    key = None if user is not None else principal.key_id
+    present_in = principal.conversations if user is not None else frozenset()
+    held = await limits.admit(principal.tenant_id, key, user, transport, present_in)
+    for conversation in sorted(present_in):
+        await signals.presence(principal.tenant_id, conversation, user or "", online=True)
+    return held
+
+
+async def let_go(
+    limits: LiveLimits, signals: Signals, principal: Principal, held: Connection
+) -> None:
+    """Release a live connection; a user no longer present in a conversation (no other
+    connection of the user there, on any process) is said to have left it."""
+    await limits.release(held)
+    user = principal.user_id
+    if user is None:
+        return
+    for conversation in sorted(principal.conversations):
+        with contextlib.suppress(Exception):  # the lease lapses; GET presence agrees
+            if user not in await limits.present(principal.tenant_id, conversation):
+                await signals.presence(principal.tenant_id, conversation, user, online=False)
 
 
 def forbidden(error: Forbidden) -> dict[str, Any]:
@@ -179,6 +204,7 @@ class LiveController(Controller):
         request: Request[Principal, Any, Any],
         hub: NamedDependency[LiveHub],
         live_limits: NamedDependency[LiveLimits],
+        signals: NamedDependency[Signals],
         cursor: Cursor = None,
         subjects: Subjects = None,
         last_event_id: LastEventId = None,
@@ -194,7 +220,8 @@ class LiveController(Controller):
             "header" if last_event_id else "query",
         )
         tenant = request.user.tenant_id
-        held = await admit(live_limits, request.user, "sse")
+        principal = request.user
+        held = await hold(live_limits, signals, principal, "sse")
 
         async def frames() -> AsyncIterator[ServerSentEventMessage]:
             items = follow(
@@ -225,7 +252,7 @@ class LiveController(Controller):
                                 event=item.type, id=str(item.position), data=item.payload.decode()
                             )
             finally:
-                await live_limits.release(held)
+                await let_go(live_limits, signals, principal, held)
 
         return ServerSentEvent(
             frames(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
@@ -237,6 +264,7 @@ async def live_websocket(
     socket: WebSocket[Principal, Any, Any],
     hub: NamedDependency[LiveHub],
     live_limits: NamedDependency[LiveLimits],
+    signals: NamedDependency[Signals],
 ) -> None:
     """Same as /v1/live over WebSocket: first frame ``{"cursor": N, "subjects": [...]}``.
 
@@ -266,7 +294,7 @@ async def live_websocket(
     except WebSocketDisconnect:
         return
     try:
-        held = await admit(live_limits, socket.user, "websocket")
+        held = await hold(live_limits, signals, socket.user, "websocket")
     except LiveConnectionsExceeded as error:
         await socket.send_data(msgspec.json.encode(too_many(error)).decode(), mode="text")
         await socket.close(code=TRY_AGAIN_LATER)
@@ -280,7 +308,7 @@ async def live_websocket(
         buffer=hub.buffer,
         keepalive=KEEPALIVE_SECONDS,
     )
-    closed = asyncio.ensure_future(_closed(socket, live_limits.caps.frames_per_second))
+    closed = asyncio.ensure_future(_closed(socket, live_limits.caps.frames_per_second, signals))
     WEBSOCKET.connections.inc()
     try:
         async for item in events:
@@ -304,22 +332,47 @@ async def live_websocket(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await closed
         await events.aclose()  # type: ignore[attr-defined]
-        await live_limits.release(held)
+        await let_go(live_limits, signals, socket.user, held)
 
 
-async def _closed(socket: WebSocket[Any, Any, Any], per_second: int) -> None:
-    """Completes when the client goes away (reading and ignoring what it sends), or
-    closes it with 1008 when it sends more than ``per_second`` frames in a second."""
+async def _closed(
+    socket: WebSocket[Principal, Any, Any], per_second: int, signals: Signals
+) -> None:
+    """Completes when the client goes away, or closes it with 1008 when it sends more
+    than ``per_second`` frames in a second. A user token with ``presence:write`` may send
+    ``{"type": "typing", "conversation_id": ...}`` for a conversation it names; any other
+    frame is ignored."""
     window, count = 0, 0
     with contextlib.suppress(WebSocketDisconnect):
         while True:
-            await socket.receive_data(mode="text")
+            frame = await socket.receive_data(mode="text")
+            await _typing_frame(socket.user, signals, frame)
             now = int(time.monotonic())
             window, count = (window, count + 1) if now == window else (now, 1)
             if per_second and count > per_second:
                 LIVE_REFUSED.labels("frames").inc()
                 await socket.close(code=POLICY_VIOLATION, reason="frames too fast")
                 return
+
+
+class TypingFrame(msgspec.Struct):
+    type: str
+    conversation_id: str = ""
+
+
+async def _typing_frame(principal: Principal, signals: Signals, frame: str | bytes) -> None:
+    try:
+        typing = msgspec.json.decode(frame, type=TypingFrame)
+    except msgspec.DecodeError:
+        return
+    user = principal.user_id
+    if (
+        typing.type == "typing"
+        and user is not None
+        and "presence:write" in principal.scopes
+        and typing.conversation_id in principal.conversations
+    ):
+        await signals.typing(principal.tenant_id, typing.conversation_id, user)
 
 
 def too_many(error: LiveConnectionsExceeded) -> dict[str, Any]:

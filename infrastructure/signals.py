@@ -1,0 +1,56 @@
+"""Presence and typing: ephemeral events on core NATS, never in the log or the stream,
+delivered by the live hub to every client following the conversation (as token deltas
+are), with no position, so a resume never expects them again.
+
+A typing signal expires by itself: it says for how long it holds (`TYPING_S`), and a
+client that hears no other lets it lapse.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+
+from infrastructure.connections import NatsConnection
+from infrastructure.deltas import DELTA_PREFIX
+
+TYPING_S = 5
+JSON = JSONFormat()
+
+
+class Signals:
+    """Publishes who is present in a conversation, and who is typing there."""
+
+    def __init__(self, nats: NatsConnection) -> None:
+        self._nats = nats
+
+    async def presence(self, tenant: str, conversation_id: str, user_id: str, online: bool) -> None:
+        state = "online" if online else "offline"
+        await self._publish(tenant, conversation_id, "presence", {"user": user_id, "state": state})
+
+    async def typing(self, tenant: str, conversation_id: str, user_id: str) -> None:
+        await self._publish(
+            tenant, conversation_id, "typing", {"user": user_id, "expires_in_s": TYPING_S}
+        )
+
+    async def _publish(
+        self, tenant: str, conversation_id: str, kind: str, data: dict[str, Any]
+    ) -> None:
+        client = self._nats.client
+        if client is None or not client.is_connected:
+            return  # a signal is worth nothing late; the next one will do
+        attributes = {
+            "id": uuid.uuid4().hex,
+            "source": f"/chronicle/{tenant}/conversation",
+            "type": f"chronicle.conversation.{kind}",
+            "subject": conversation_id,
+            "time": datetime.now(UTC),
+            "datacontenttype": "application/json",
+            "tenant": tenant,
+        }
+        subject = f"{DELTA_PREFIX}.{tenant}.conversation.{conversation_id}.{kind}"
+        await client.publish(subject, JSON.write(CloudEvent(attributes, data)))
