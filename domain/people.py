@@ -129,6 +129,14 @@ NOTIFICATION_BODY_MAX_CHARS = 10_000
 INBOX_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/inboxes")
 
 
+def check_notice(title: str, body: str, priority: str) -> None:
+    """What a notification or an announcement says, and how urgently."""
+    check_chars("title", title, NOTIFICATION_TITLE_MAX_CHARS)
+    check_chars("body", body, NOTIFICATION_BODY_MAX_CHARS, minimum=0)
+    if priority not in PRIORITIES:
+        raise InvalidValue("priority", f"must be one of {', '.join(PRIORITIES)}")
+
+
 class Inbox(Aggregate, TenantOwned):
     """One user's personal notifications: sent to the user, followed live on the user's
     channel by the user's tokens, marked read by the user."""
@@ -162,10 +170,7 @@ class Inbox(Aggregate, TenantOwned):
     ) -> None:
         if not NOTIFICATION_KIND.fullmatch(kind):
             raise InvalidValue("kind", "must be 1 to 64 of a-z, 0-9, '.', '_' or '-'")
-        check_chars("title", title, NOTIFICATION_TITLE_MAX_CHARS)
-        check_chars("body", body, NOTIFICATION_BODY_MAX_CHARS, minimum=0)
-        if priority not in PRIORITIES:
-            raise InvalidValue("priority", f"must be one of {', '.join(PRIORITIES)}")
+        check_notice(title, body, priority)
         self._sent(notification_id, kind, title, body, data, priority)
 
     @event("NotificationSent")
@@ -207,8 +212,5 @@ class Announcement(TimeOrderedAggregate, TenantOwned):
 
     @classmethod
     def make(cls, tenant_id: str, title: str, body: str, priority: str) -> Announcement:
-        check_chars("title", title, NOTIFICATION_TITLE_MAX_CHARS)
-        check_chars("body", body, NOTIFICATION_BODY_MAX_CHARS, minimum=0)
-        if priority not in PRIORITIES:
-            raise InvalidValue("priority", f"must be one of {', '.join(PRIORITIES)}")
+        check_notice(title, body, priority)
         return cls(tenant_id, title, body, priority)

@@ -144,13 +144,16 @@ class LiveLimits:
         self._start_renewing()
         return connection
 
-    async def release(self, connection: Connection) -> None:
-        self._held.pop(connection.member, None)
+    async def release(self, connection: Connection) -> bool:
+        """Let a connection go; False if it was let go already."""
+        if self._held.pop(connection.member, None) is None:
+            return False
         with contextlib.suppress(Exception):  # its lease lapses anyway
             async with self._redis.pipeline(transaction=False) as pipe:
                 for key in connection.sets:
                     pipe.zrem(key, connection.member)
                 await pipe.execute()
+        return True
 
     def delivered(self, tenant: str, count: int = 1) -> None:
         self._counts[tenant, "delivered"] += count

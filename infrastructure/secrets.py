@@ -7,6 +7,8 @@ import secrets
 
 import psycopg
 
+from infrastructure.read_models import SETUP_LOCK
+
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS chronicle_secrets (name text PRIMARY KEY,"
     " secret bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
@@ -19,7 +21,9 @@ def stored_secret(dsn: str, name: str, size: int = 32) -> bytes:
     """The secret called ``name``; made now if there is none yet (concurrent makers
     agree: the first insert wins and both read it)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(_CREATE)
+        with conn.transaction():  # processes starting together create the table once
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
+            conn.execute(_CREATE)
         conn.execute(_MAKE, (name, secrets.token_bytes(size)))
         row = conn.execute(_READ, (name,)).fetchone()
     assert row is not None

@@ -100,5 +100,20 @@ def user_notifications(
     ).fetchone()
     page = rows[:limit]
     cursor = page[-1]["position"] if len(rows) > limit else None
-    items = [NotificationRow(**(r | {"notification_id": UUID(r["notification_id"])})) for r in page]
-    return items, int(count["n"]) if count else 0, cursor
+    return [_row(r) for r in page], int(count["n"]) if count else 0, cursor
+
+
+def _row(row: dict[str, Any]) -> NotificationRow:
+    return NotificationRow(**(row | {"notification_id": UUID(row["notification_id"])}))
+
+
+def user_notification(
+    conn: Connection[dict[str, Any]], tenant_id: str, user_id: str, notification_id: UUID
+) -> NotificationRow | None:
+    """One of a user's notifications, or None."""
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM {READ_SCHEMA}.notifications"
+        " WHERE inbox_id = %s AND tenant_id = %s AND notification_id = %s",
+        (Inbox.create_id(tenant_id, user_id), tenant_id, str(notification_id)),
+    ).fetchone()
+    return None if row is None else _row(row)

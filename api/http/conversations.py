@@ -14,7 +14,7 @@ from litestar.response import Response
 
 from api.http.auth import requires
 from api.http.commands import Changed, Created, answer
-from api.http.fields import NO_NUL, Content, ContentType, Count, Name, Title
+from api.http.fields import NO_NUL, Content, ContentType, Count, Name, ParticipantPath, Title
 from api.http.reads import (
     READ_MODEL,
     After,
@@ -234,7 +234,7 @@ class ConversationsController(Controller):
     async def leave(
         self,
         conversation_id: FromPath[UUID],
-        user_id: FromPath[str],
+        user_id: ParticipantPath,
         context: NamedDependency[CommandContext],
         conversations: NamedDependency[Conversations],
     ) -> Response[Changed]:

@@ -10,9 +10,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
+from litestar.params import PathParameter
 
 from domain.agent_run import NAME_MAX_CHARS, REASON_MAX_CHARS, TEXT_MAX_CHARS
-from domain.conversation import CONTENT_MAX_CHARS, CONTENT_TYPE_PATTERN, TITLE_MAX_CHARS
+from domain.conversation import (
+    CONTENT_MAX_CHARS,
+    CONTENT_TYPE_PATTERN,
+    TITLE_MAX_CHARS,
+)
+from domain.conversation import (
+    NAME_MAX_CHARS as PARTICIPANT_MAX_CHARS,
+)
+from domain.people import USER_ID
 from domain.task import TYPE_PATTERN
 from domain.values import INT32_MAX, INT64_MAX, JSON_MAX_DEPTH, check_json
 
@@ -92,3 +101,11 @@ def json_value_schema() -> dict[str, Any]:
             {"type": "object", "additionalProperties": ref, "propertyNames": {"pattern": NO_NUL}},
         ],
     }
+
+
+# A user of a tenant, as a path parameter: the identifier a user token's ``sub`` carries.
+UserIdPath = Annotated[str, PathParameter(pattern=USER_ID.pattern, max_length=128)]
+# A participant of a conversation, as a path parameter (participants are names).
+ParticipantPath = Annotated[
+    str, PathParameter(min_length=1, max_length=PARTICIPANT_MAX_CHARS, pattern=NO_NUL)
+]

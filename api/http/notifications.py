@@ -5,7 +5,6 @@ client of the tenant."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,10 +16,10 @@ from litestar.response import Response
 
 from api.http.auth import requires
 from api.http.commands import Changed, Created, answer
-from api.http.fields import NO_NUL
+from api.http.fields import NO_NUL, UserIdPath
 from api.http.reads import After, Limit, MinPosition, ReadModels, next_cursor_of, parse_cursor
 from application.context import CommandContext, Principal
-from application.errors import Forbidden
+from application.errors import NotFound
 from application.notifications import Notice, Notifications
 from domain.people import (
     NOTIFICATION_BODY_MAX_CHARS,
@@ -28,7 +27,7 @@ from domain.people import (
     NOTIFICATION_TITLE_MAX_CHARS,
     Priority,
 )
-from projections.notifications import NotificationRow, user_notifications
+from projections.notifications import NotificationRow, user_notification, user_notifications
 
 READS = ("notifications",)
 SEND = [requires("commands:write")]
@@ -58,27 +57,16 @@ class Announce(msgspec.Struct, forbid_unknown_fields=True):
     priority: Priority = "normal"
 
 
-class NotificationOut(msgspec.Struct):
-    notification_id: UUID
-    kind: str
-    title: str
-    body: str
-    data: dict[str, Any]
-    priority: str
-    sent_at: datetime
-    read_at: datetime | None
-    position: int
-
-
 class NotificationPage(msgspec.Struct):
-    items: list[NotificationOut]
+    items: list[NotificationRow]
     unread: int
     next: str | None
 
 
 def own_user(principal: Principal) -> str:
+    """The user of a user token; a key has none, so its ``/v1/me`` is `NotFound`."""
     if principal.user_id is None:
-        raise Forbidden("/v1/me is for a user token; a key names the user in the path")
+        raise NotFound("a key has no user of its own; name one: /v1/users/{user_id}/...")
     return principal.user_id
 
 
@@ -94,7 +82,7 @@ class NotificationsController(Controller):
     )
     async def send(
         self,
-        user_id: FromPath[str],
+        user_id: UserIdPath,
         data: JSONBody[SendNotification],
         context: NamedDependency[CommandContext],
         notifications: NamedDependency[Notifications],
@@ -104,7 +92,8 @@ class NotificationsController(Controller):
         notice = Notice(data.kind, data.title, data.body, data.data, data.priority)
         result, notification_id = await notifications.send(context, user_id, notice)
         body = Created(notification_id, result.version, result.position)
-        return answer(body, result, status_code=201)
+        location = f"/v1/users/{user_id}/notifications/{notification_id}"
+        return answer(body, result, status_code=201, location=location)
 
     @post(
         "/v1/announcements",
@@ -122,13 +111,14 @@ class NotificationsController(Controller):
         """An announcement to every live client of the tenant, users' tokens included
         (``AnnouncementMade``, category ``announcement``)."""
         result = await notifications.announce(context, data.title, data.body, data.priority)
-        return answer(Created.of(result), result, status_code=201)
+        location = f"/v1/streams/{result.id}/events"
+        return answer(Created.of(result), result, status_code=201, location=location)
 
     @get("/v1/users/{user_id:str}/notifications", guards=LIST, operation_id="listNotifications")
     async def list_for(
         self,
         request: Request[Principal, Any, Any],
-        user_id: FromPath[str],
+        user_id: UserIdPath,
         read_models: NamedDependency[ReadModels],
         unread: Unread = False,
         after: After = None,
@@ -139,6 +129,29 @@ class NotificationsController(Controller):
         return await _page(
             read_models, request.user.tenant_id, user_id, unread, after, limit, min_position
         )
+
+    @get(
+        "/v1/users/{user_id:str}/notifications/{notification_id:uuid}",
+        guards=LIST,
+        operation_id="getNotification",
+    )
+    async def get_one(
+        self,
+        request: Request[Principal, Any, Any],
+        user_id: UserIdPath,
+        notification_id: FromPath[UUID],
+        read_models: NamedDependency[ReadModels],
+        min_position: MinPosition = None,
+    ) -> Response[NotificationRow]:
+        """One of a user's notifications (where a sent one's Location points)."""
+        tenant = request.user.tenant_id
+        row, headers = await read_models.query(
+            READS, lambda conn: user_notification(conn, tenant, user_id, notification_id),
+            min_position,
+        )  # fmt: skip
+        if row is None:
+            raise NotFound(f"notification {notification_id} not found")
+        return Response(row, headers=headers)
 
     @get("/v1/me/notifications", guards=MINE, operation_id="listMyNotifications")
     async def list_mine(
@@ -165,7 +178,7 @@ class NotificationsController(Controller):
     )
     async def mark_read(
         self,
-        user_id: FromPath[str],
+        user_id: UserIdPath,
         notification_id: FromPath[UUID],
         context: NamedDependency[CommandContext],
         notifications: NamedDependency[Notifications],
@@ -209,12 +222,4 @@ async def _page(
         lambda conn: user_notifications(conn, tenant, user_id, unread, cursor, limit),
         min_position,
     )
-    items = [_out(r) for r in rows]
-    return Response(NotificationPage(items, count, next_cursor_of(next_cursor)), headers=headers)
-
-
-def _out(row: NotificationRow) -> NotificationOut:
-    return NotificationOut(
-        row.notification_id, row.kind, row.title, row.body, row.data, row.priority,
-        row.sent_at, row.read_at, row.position,
-    )  # fmt: skip
+    return Response(NotificationPage(rows, count, next_cursor_of(next_cursor)), headers=headers)

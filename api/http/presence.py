@@ -7,18 +7,20 @@ again. Both are pushed to the conversation's live followers as events without an
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from api.http.auth import requires
+from api.http.bodies import invalid
 from api.http.conversations import visible
 from application.context import Principal
 from application.errors import Forbidden
+from domain.people import USER_ID
 from infrastructure.live_limits import LiveLimits
 from infrastructure.signals import TYPING_S, Signals
 
@@ -35,6 +37,12 @@ class Presence(msgspec.Struct):
 
 class Typing(msgspec.Struct):
     expires_in_s: int
+
+
+class TypingBy(msgspec.Struct, forbid_unknown_fields=True):
+    """Who is typing: a key names the user; a user token is its own user."""
+
+    user_id: Annotated[str, msgspec.Meta(max_length=128, pattern=USER_ID.pattern)] | None = None
 
 
 class PresenceController(Controller):
@@ -59,7 +67,7 @@ class PresenceController(Controller):
 
     @post(
         "/{conversation_id:uuid}/typing",
-        guards=[requires("presence:write")],
+        guards=[requires("commands:write", user="presence:write")],
         status_code=202,
         operation_id="sendTyping",
     )
@@ -68,12 +76,20 @@ class PresenceController(Controller):
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
         signals: NamedDependency[Signals],
+        data: JSONBody[TypingBy | None] = None,
     ) -> Typing:
-        """Tell the conversation's followers that the token's user is typing (for
-        `TYPING_S` seconds, unless sent again)."""
-        tenant = visible(request.user, conversation_id)
-        user = request.user.user_id
-        if user is None:
-            raise Forbidden("typing is a user's: send it with a user token")
+        """Tell the conversation's followers that a user is typing (for five seconds,
+        unless sent again): a user token's own user, or the user a key names."""
+        principal = request.user
+        tenant = visible(principal, conversation_id)
+        named = data.user_id if data else None
+        if principal.user_id is not None:
+            if named not in (None, principal.user_id):
+                raise Forbidden("a user token types as its own user")
+            user = principal.user_id
+        elif named is None:
+            raise invalid("user_id", "a key names the user who is typing", "body")
+        else:
+            user = named
         await signals.typing(tenant, str(conversation_id), user)
         return Typing(TYPING_S)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, WebSocket, get, websocket
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException, WebSocketDisconnect
 from litestar.params import HeaderParameter, QueryParameter
@@ -136,9 +137,10 @@ async def hold(
 async def let_go(
     limits: LiveLimits, signals: Signals, principal: Principal, held: Connection
 ) -> None:
-    """Release a live connection; a user no longer present in a conversation (no other
-    connection of the user there, on any process) is said to have left it."""
-    await limits.release(held)
+    """Release a live connection (once); a user no longer present in a conversation (no
+    other connection of the user there, on any process) is said to have left it."""
+    if not await limits.release(held):
+        return
     user = principal.user_id
     if user is None:
         return
@@ -227,35 +229,32 @@ class LiveController(Controller):
             items = follow(
                 hub, tenant, filters, start, buffer=hub.buffer, keepalive=KEEPALIVE_SECONDS
             )
-            try:
-                with SSE.connections.track_inprogress():
-                    async for item in items:
-                        if item is None:
-                            yield ServerSentEventMessage(comment="keep-alive", data=None)
-                            continue
-                        if isinstance(item, Resync):
-                            SSE.resyncs.inc()
-                            live_limits.resynced(tenant)
-                            body = msgspec.json.encode({"cursor": item.cursor}).decode()
-                            yield ServerSentEventMessage(
-                                event="resync", id=str(item.cursor), data=body
-                            )
-                            continue
-                        SSE.delivered.inc()
-                        live_limits.delivered(tenant)
-                        if item.ephemeral:  # a delta: no id, so a resume never expects it
-                            yield ServerSentEventMessage(
-                                event=item.type, data=item.payload.decode()
-                            )
-                        else:
-                            yield ServerSentEventMessage(
-                                event=item.type, id=str(item.position), data=item.payload.decode()
-                            )
-            finally:
-                await let_go(live_limits, signals, principal, held)
+            with SSE.connections.track_inprogress():
+                async for item in items:
+                    if item is None:
+                        yield ServerSentEventMessage(comment="keep-alive", data=None)
+                        continue
+                    if isinstance(item, Resync):
+                        SSE.resyncs.inc()
+                        live_limits.resynced(tenant)
+                        body = msgspec.json.encode({"cursor": item.cursor}).decode()
+                        yield ServerSentEventMessage(event="resync", id=str(item.cursor), data=body)
+                        continue
+                    SSE.delivered.inc()
+                    live_limits.delivered(tenant)
+                    if item.ephemeral:  # a delta: no id, so a resume never expects it
+                        yield ServerSentEventMessage(event=item.type, data=item.payload.decode())
+                    else:
+                        yield ServerSentEventMessage(
+                            event=item.type, id=str(item.position), data=item.payload.decode()
+                        )
 
+        # Let go when the response ends, however it ends: a client that goes away cancels
+        # the stream, and a stream's own cleanup would then be cancelled with it.
         return ServerSentEvent(
-            frames(), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+            frames(),
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            background=BackgroundTask(let_go, live_limits, signals, principal, held),
         )
 
 

@@ -10,12 +10,12 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.response import Response
 
 from api.http.auth import requires
 from api.http.commands import answer
-from api.http.fields import NO_NUL
+from api.http.fields import NO_NUL, UserIdPath
 from application.context import CommandContext
 from application.people import TokenGrant, UserTokens
 from domain.people import TOKEN_MAX_RESOURCES, TOKEN_MAX_SECONDS, TOKEN_NAME_MAX_CHARS, USER_ID
@@ -49,7 +49,13 @@ class Revoked(msgspec.Struct):
 class TokensController(Controller):
     tags = ["tokens"]
 
-    @post("/v1/tokens", guards=MINT, operation_id="mintUserToken", opt={"command": "token.mint"})
+    @post(
+        "/v1/tokens",
+        guards=MINT,
+        status_code=200,
+        operation_id="mintUserToken",
+        opt={"command": "token.mint"},
+    )
     async def mint(
         self,
         data: JSONBody[MintToken],
@@ -64,7 +70,7 @@ class TokensController(Controller):
         minted, result = await tokens.mint(context, grant)
         expires = datetime.fromtimestamp(minted.expires_at, UTC)
         body = Minted(minted.token, minted.token_id, minted.user_id, expires)
-        return answer(body, result, status_code=201)
+        return answer(body, result)
 
     @post(
         "/v1/users/{user_id:str}/revoke-tokens",
@@ -75,7 +81,7 @@ class TokensController(Controller):
     )
     async def revoke(
         self,
-        user_id: FromPath[str],
+        user_id: UserIdPath,
         context: NamedDependency[CommandContext],
         tokens: NamedDependency[UserTokens],
     ) -> Response[Revoked]:

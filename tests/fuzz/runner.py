@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
-FUZZ_SCOPES = "commands:write,read,live:read,admin,audit:read"
+FUZZ_SCOPES = "commands:write,read,live:read,admin,audit:read,tokens:write"
 FUZZ_RATE_LIMIT = 1_000_000  # requests per minute: the fuzzer must not meet the limiter
 
 

@@ -117,7 +117,14 @@ async def test_typing_is_a_users_and_only_where_its_token_allows(
         )
         assert_problem(await http.get(f"/v1/conversations/{other}/presence",
                                       headers=bearer(reader)), 404)  # fmt: skip
-    assert_problem(await client.post(f"/v1/conversations/{mine}/typing"), 403)
+    by_key = await client.post(f"/v1/conversations/{mine}/typing", json={"user_id": "u"})
+    assert by_key.status_code == 202, by_key.text
+    assert_problem(await client.post(f"/v1/conversations/{mine}/typing"), 400, "user_id")
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        as_other = await http.post(
+            f"/v1/conversations/{mine}/typing", json={"user_id": "v"}, headers=bearer(writer)
+        )
+        assert_problem(as_other, 403)
 
 
 @pytest.fixture
