@@ -71,8 +71,8 @@ class Settings:
     db_max_overflow: int = 16
     max_body_bytes: int = 1024 * 1024
     live_buffer: int = 1000
-    live_max_per_tenant: int = 10_000  # concurrent live connections; 0 is no cap
-    live_max_per_key: int = 1_000
+    live_max_per_tenant: int = 20_000  # concurrent live connections; 0 is no cap
+    live_max_per_key: int = 10_000
     live_max_per_user: int = 20
     live_frames_per_second: int = 20  # inbound WebSocket frames a connection may send
     rate_limit_per_minute: int = 6000
@@ -102,8 +102,8 @@ class Settings:
             db_pool_size=_int("CHRONICLE_DB_POOL_SIZE", 8, env),
             db_max_overflow=_int("CHRONICLE_DB_MAX_OVERFLOW", 16, env),
             live_buffer=_int("CHRONICLE_LIVE_BUFFER", 1000, env),
-            live_max_per_tenant=_int("CHRONICLE_LIVE_MAX_PER_TENANT", 10_000, env),
-            live_max_per_key=_int("CHRONICLE_LIVE_MAX_PER_KEY", 1_000, env),
+            live_max_per_tenant=_int("CHRONICLE_LIVE_MAX_PER_TENANT", 20_000, env),
+            live_max_per_key=_int("CHRONICLE_LIVE_MAX_PER_KEY", 10_000, env),
             live_max_per_user=_int("CHRONICLE_LIVE_MAX_PER_USER", 20, env),
             live_frames_per_second=_int("CHRONICLE_LIVE_FRAMES_PER_SECOND", 20, env),
             rate_limit_per_minute=_int("CHRONICLE_RATE_LIMIT_PER_MINUTE", 6000, env),

@@ -63,10 +63,8 @@ class NotificationPage(msgspec.Struct):
     next: str | None
 
 
-def own_user(principal: Principal) -> str:
-    """The user of a user token; a key has none, so its ``/v1/me`` is `NotFound`."""
-    if principal.user_id is None:
-        raise NotFound("a key has no user of its own; name one: /v1/users/{user_id}/...")
+def own_user(principal: Principal) -> str | None:
+    """The user of a user token; a key has none (nothing is its own)."""
     return principal.user_id
 
 
@@ -163,8 +161,11 @@ class NotificationsController(Controller):
         limit: Limit = 50,
         min_position: MinPosition = None,
     ) -> Response[NotificationPage]:
-        """The token's user's notifications, newest first, and how many are unread."""
+        """The token's user's notifications, newest first, and how many are unread (for a
+        key, which has no user of its own, none)."""
         user = own_user(request.user)
+        if user is None:
+            return Response(NotificationPage([], 0, None))
         return await _page(
             read_models, request.user.tenant_id, user, unread, after, limit, min_position
         )
@@ -203,6 +204,8 @@ class NotificationsController(Controller):
     ) -> Response[Changed]:
         """Mark one of the token's user's unread notifications read."""
         user = own_user(request.user)
+        if user is None:
+            raise NotFound(f"notification {notification_id} not found")
         result = await notifications.mark_read(context, user, notification_id)
         return answer(Changed.of(result), result)
 

@@ -16,7 +16,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.http.auth import requires
-from api.http.bodies import invalid
 from api.http.conversations import visible
 from application.context import Principal
 from application.errors import Forbidden
@@ -40,9 +39,9 @@ class Typing(msgspec.Struct):
 
 
 class TypingBy(msgspec.Struct, forbid_unknown_fields=True):
-    """Who is typing: a key names the user; a user token is its own user."""
+    """Who is typing: a user a key names, or a user token's own user."""
 
-    user_id: Annotated[str, msgspec.Meta(max_length=128, pattern=USER_ID.pattern)] | None = None
+    user_id: Annotated[str, msgspec.Meta(max_length=128, pattern=USER_ID.pattern)]
 
 
 class PresenceController(Controller):
@@ -76,20 +75,13 @@ class PresenceController(Controller):
         request: Request[Principal, Any, Any],
         conversation_id: FromPath[UUID],
         signals: NamedDependency[Signals],
-        data: JSONBody[TypingBy | None] = None,
+        data: JSONBody[TypingBy],
     ) -> Typing:
         """Tell the conversation's followers that a user is typing (for five seconds,
-        unless sent again): a user token's own user, or the user a key names."""
+        unless sent again): the user a key names, or a user token's own user."""
         principal = request.user
         tenant = visible(principal, conversation_id)
-        named = data.user_id if data else None
-        if principal.user_id is not None:
-            if named not in (None, principal.user_id):
-                raise Forbidden("a user token types as its own user")
-            user = principal.user_id
-        elif named is None:
-            raise invalid("user_id", "a key names the user who is typing", "body")
-        else:
-            user = named
-        await signals.typing(tenant, str(conversation_id), user)
+        if principal.user_id not in (None, data.user_id):
+            raise Forbidden("a user token types as its own user")
+        await signals.typing(tenant, str(conversation_id), data.user_id)
         return Typing(TYPING_S)

@@ -18,7 +18,13 @@ from api.http.commands import answer
 from api.http.fields import NO_NUL, UserIdPath
 from application.context import CommandContext
 from application.people import TokenGrant, UserTokens
-from domain.people import TOKEN_MAX_RESOURCES, TOKEN_MAX_SECONDS, TOKEN_NAME_MAX_CHARS, USER_ID
+from domain.people import (
+    TOKEN_MAX_RESOURCES,
+    TOKEN_MAX_SECONDS,
+    TOKEN_NAME_MAX_CHARS,
+    USER_ID,
+    UserScope,
+)
 
 MINT = [requires("tokens:write")]
 UserId = Annotated[str, msgspec.Meta(max_length=128, pattern=USER_ID.pattern)]
@@ -26,7 +32,7 @@ UserId = Annotated[str, msgspec.Meta(max_length=128, pattern=USER_ID.pattern)]
 
 class MintToken(msgspec.Struct, forbid_unknown_fields=True):
     user_id: UserId
-    scopes: Annotated[list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=8)]
+    scopes: Annotated[list[UserScope], msgspec.Meta(min_length=1, max_length=8)]
     conversations: Annotated[list[UUID], msgspec.Meta(max_length=TOKEN_MAX_RESOURCES)] = []
     documents: Annotated[list[UUID], msgspec.Meta(max_length=TOKEN_MAX_RESOURCES)] = []
     name: Annotated[str, msgspec.Meta(max_length=TOKEN_NAME_MAX_CHARS, pattern=NO_NUL)] = ""
@@ -65,7 +71,12 @@ class TokensController(Controller):
         """A signed token for one user of the tenant (a JWT, at most a day): the user's
         browser follows `/v1/live` with it, and sees only what it names."""
         grant = TokenGrant(
-            data.user_id, data.scopes, data.conversations, data.documents, data.name, data.ttl_s
+            data.user_id,
+            [str(scope) for scope in data.scopes],
+            data.conversations,
+            data.documents,
+            data.name,
+            data.ttl_s,
         )
         minted, result = await tokens.mint(context, grant)
         expires = datetime.fromtimestamp(minted.expires_at, UTC)

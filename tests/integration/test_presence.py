@@ -68,7 +68,9 @@ async def test_presence_and_typing_reach_the_other_participants(
                 {"user_id": "ada", "connections": 1},
                 {"user_id": "bob", "connections": 1},
             ]
-            typed = await browser.post(f"/v1/conversations/{cid}/typing", headers=bearer(ada))
+            typed = await browser.post(
+                f"/v1/conversations/{cid}/typing", json={"user_id": "ada"}, headers=bearer(ada)
+            )
             assert typed.status_code == 202 and typed.json() == {"expires_in_s": 5}
         seen = await asyncio.wait_for(watching, 15)
     assert [(s["event"], s["user"], s.get("state")) for s in seen] == [
@@ -109,17 +111,20 @@ async def test_typing_is_a_users_and_only_where_its_token_allows(
         "token"
     ]
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        as_u = {"user_id": "u"}
         assert_problem(
-            await http.post(f"/v1/conversations/{mine}/typing", headers=bearer(reader)), 403
+            await http.post(f"/v1/conversations/{mine}/typing", json=as_u, headers=bearer(reader)),
+            403,
         )
         assert_problem(
-            await http.post(f"/v1/conversations/{other}/typing", headers=bearer(writer)), 404
+            await http.post(f"/v1/conversations/{other}/typing", json=as_u, headers=bearer(writer)),
+            404,
         )
         assert_problem(await http.get(f"/v1/conversations/{other}/presence",
                                       headers=bearer(reader)), 404)  # fmt: skip
     by_key = await client.post(f"/v1/conversations/{mine}/typing", json={"user_id": "u"})
     assert by_key.status_code == 202, by_key.text
-    assert_problem(await client.post(f"/v1/conversations/{mine}/typing"), 400, "user_id")
+    assert_problem(await client.post(f"/v1/conversations/{mine}/typing", json={}), 400, "user_id")
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
         as_other = await http.post(
             f"/v1/conversations/{mine}/typing", json={"user_id": "v"}, headers=bearer(writer)
