@@ -172,6 +172,28 @@ def bench_live_scenario(
         "API memory per idle connection",
         f"{per_connection / 1024:,.1f} KiB",
     )
+    key_p99 = summary([ms for r in runs for ms in r.key_ms])["p99"]
+    token_p99 = summary([ms for r in runs for ms in r.token_ms])["p99"]
+    per_token = statistics.median(r.bytes_per_token_connection for r in runs)
+    report.add("live_key_p99_ms", key_p99, "same events → key listener p99", f"{key_p99:.2f} ms")
+    report.add(
+        "live_token_p99_ms",
+        token_p99,
+        "same events → user-token listener p99",
+        f"{token_p99:.2f} ms",
+    )
+    report.add(
+        "live_token_p99_vs_key_p99",
+        round(token_p99 / key_p99, 2),
+        "user token p99 / key p99",
+        f"{token_p99 / key_p99:.2f}",
+    )
+    report.add(
+        "bytes_per_token_connection",
+        round(per_token),
+        "API memory per idle user-token connection",
+        f"{per_token / 1024:,.1f} KiB",
+    )
 
 
 def bench_tasks_scenario(
