@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+import redis.exceptions
 import structlog
 
 from infrastructure.metrics import LIVE_REFUSED
@@ -203,7 +204,7 @@ class LiveLimits:
                 for (tenant, name), count in counts.items():
                     pipe.hincrby(f"{PREFIX}:stats:{tenant}", name, count)
                 await pipe.execute()
-        except Exception:
+        except (redis.exceptions.RedisError, OSError):
             self._counts.update(counts)  # added at the next renewal
             raise
 
