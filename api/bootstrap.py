@@ -20,7 +20,7 @@ from application.commands import CommandRunner, TracedCommandRunner
 from application.conversations import Conversations
 from application.identity import Identity
 from application.notifications import Notifications
-from application.people import REVOKED_EVENT, USER_TOKEN_PREFIX, UserTokens
+from application.people import FOLLOWED_EVENTS, USER_TOKEN_PREFIX, UserTokens
 from application.projection_audit import ProjectionAudit
 from application.runs import Runs
 from application.streams import Streams
@@ -42,12 +42,11 @@ from infrastructure.rate_limit import RateLimiter
 from infrastructure.read_models import ReadStore, ensure_projections
 from infrastructure.relay import Relay
 from infrastructure.scheduler import Scheduler
-from infrastructure.secrets import stored_secret
 from infrastructure.settings import Settings
 from infrastructure.signals import Signals
 from infrastructure.task_queue import PostgresTaskQueue
 from infrastructure.usage_ledger import ReadModelLedger
-from infrastructure.user_tokens import TokenSigning
+from infrastructure.user_tokens import token_signing
 from projections.base import Projection
 from projections.registry import PROJECTIONS
 
@@ -126,9 +125,7 @@ class Container:
             conversations=Conversations(store, runner),
             identity=Identity(store, runner, settings.auth_cache_seconds),
             notifications=Notifications(store, runner),
-            tokens=UserTokens(
-                store, runner, TokenSigning(stored_secret(settings.database_url, "user-tokens"))
-            ),
+            tokens=UserTokens(store, runner, token_signing(settings.database_url)),
             budgets=budgets,
             streams=Streams(store),
             projection_log=ProjectionAudit(store, runner),
@@ -158,7 +155,8 @@ class Container:
         redis = redis_client(self.settings.redis_url)
         hub = LiveHub(nats, self.events, self.settings.live_buffer)
         hub.watch("ApiKeyRevoked", self.identity.forget)
-        hub.watch(REVOKED_EVENT, self._tokens_revoked)
+        for event_type in FOLLOWED_EVENTS:
+            hub.watch(event_type, self._token_news)
         await asyncio.to_thread(self.tokens.catch_up, self.events)
         await hub.start()
         limiter = RateLimiter(redis, self.settings.rate_limit_per_minute)
@@ -181,8 +179,9 @@ class Container:
         )
         return self.connections
 
-    def _tokens_revoked(self, _: str) -> None:
-        """A user's tokens were revoked somewhere: read the revocations in a thread."""
+    def _token_news(self, _: str) -> None:
+        """A user's tokens were revoked, or a tenant's key rotated, somewhere: read the
+        news in a thread."""
         task = asyncio.get_running_loop().create_task(
             asyncio.to_thread(self.tokens.catch_up, self.events)
         )

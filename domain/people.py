@@ -26,6 +26,9 @@ USER_SCOPES: tuple[str, ...] = get_args(UserScope)
 TOKEN_MAX_SECONDS = 24 * 3600
 TOKEN_MAX_RESOURCES = 100
 TOKEN_NAME_MAX_CHARS = 200
+TOKEN_KEYS_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/token-keys")
+RetirePrevious = Literal["at_expiry", "now"]
+RETIRE_PREVIOUS: tuple[str, ...] = get_args(RetirePrevious)
 
 
 def check_user_id(user_id: str) -> None:
@@ -84,9 +87,11 @@ class EndUser(Aggregate, TenantOwned):
         documents: list[str],
         issued_at: int,
         ttl_s: int,
+        key_version: int = 1,
     ) -> None:
         """Record a token minted for this user at ``issued_at`` (unix ms) for ``ttl_s``
-        seconds (the token is signed outside the domain)."""
+        seconds, to be signed with the tenant's key of ``key_version`` (the token is
+        signed outside the domain)."""
         check_chars("name", name, TOKEN_NAME_MAX_CHARS, minimum=0)
         check_token_grant(scopes, len(conversations) + len(documents), ttl_s)
         self._token_issued(
@@ -97,6 +102,7 @@ class EndUser(Aggregate, TenantOwned):
             sorted(set(documents)),
             issued_at,
             issued_at + ttl_s * 1000,
+            key_version,
         )
 
     @event("UserTokenIssued")
@@ -109,6 +115,7 @@ class EndUser(Aggregate, TenantOwned):
         documents: list[str],
         issued_at: int,
         expires_at: int,
+        key_version: int = 1,  # tokens issued before keys were rotatable: the first key
     ) -> None:
         pass
 
@@ -119,6 +126,40 @@ class EndUser(Aggregate, TenantOwned):
     @event("UserTokensRevoked")
     def _tokens_revoked(self, user_id: str, before: int) -> None:
         self.tokens_revoked_before = before
+
+
+class TokenKeys(Aggregate, TenantOwned):
+    """The versions of a tenant's key for signing user tokens: the first until a rotation,
+    then each rotation's. A rotation says until when the keys before it still verify the
+    tokens they signed: until those tokens have expired, or from now on (a key thought
+    leaked). The keys themselves are kept out of the log."""
+
+    category = "audit"
+
+    @staticmethod
+    def create_id(tenant_id: str) -> UUID:
+        return uuid5(TOKEN_KEYS_NAMESPACE, tenant_id)
+
+    @event("TokenKeysOpened")
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.key_version = 1
+
+    @classmethod
+    def open(cls, tenant_id: str) -> TokenKeys:
+        return cls(tenant_id)
+
+    def rotate(self, now: int, retire_previous: str) -> None:
+        """Sign with a new key from ``now`` (unix ms); the earlier keys verify until every
+        token they could have signed has expired (``at_expiry``), or no longer (``now``)."""
+        if retire_previous not in RETIRE_PREVIOUS:
+            raise InvalidValue("retire_previous", f"must be one of {', '.join(RETIRE_PREVIOUS)}")
+        until = now if retire_previous == "now" else now + TOKEN_MAX_SECONDS * 1000
+        self._rotated(self.key_version + 1, now, until)
+
+    @event("TokenKeyRotated")
+    def _rotated(self, version: int, rotated_at: int, previous_until: int) -> None:
+        self.key_version = version
 
 
 NOTIFICATION_KIND = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")

@@ -1,6 +1,6 @@
 """`chronicle tokens`, `chronicle users` and `chronicle notify`: mint a token for one of a
-tenant's users, revoke every token of a user, send a user a notification (what a
-platform's backend does over HTTP, for operators)."""
+tenant's users, rotate a tenant's signing key, revoke every token of a user, send a user a
+notification (what a platform's backend does over HTTP, for operators)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,28 @@ def tokens_create(
     out.print(f"token id: {minted.token_id}", highlight=False)
     out.print(f"expires:  {expires}", highlight=False)
     print(minted.token)
+
+
+@tokens.command("rotate-key")
+def tokens_rotate_key(
+    tenant: Annotated[str, typer.Option(help="The tenant whose key to rotate.")],
+    now: Annotated[
+        bool, typer.Option("--now", help="Refuse the tokens of the earlier keys at once.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Sign the tenant's user tokens with a new key; the earlier keys verify their tokens
+    until these expire (at most a day), or no longer with --now."""
+    with container() as c:
+        _, rotation = c.portal.call(
+            c.tokens.rotate, cli_context(tenant, "token.rotate_key"), "now" if now else "at_expiry"
+        )
+    until = datetime.fromtimestamp(rotation.previous_until, UTC).isoformat()
+    if as_json:
+        print(json.dumps({"tenant": tenant, "version": rotation.version, "previous_until": until}))
+    else:
+        out.print(f"{tenant}: signing with key {rotation.version}", highlight=False)
+        out.print(f"earlier keys verify until {until}", highlight=False)
 
 
 @users.command("revoke-tokens")

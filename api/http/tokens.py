@@ -1,5 +1,6 @@
-"""HTTP resources for end users' tokens (scope ``tokens:write``): a platform's backend
-mints a short-lived token for one of its users, and revokes every token of a user."""
+"""HTTP resources for end users' tokens: a platform's backend mints a short-lived token for
+one of its users and revokes every token of a user (scope ``tokens:write``); an
+administrator rotates the tenant's signing key (scope ``admin``)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from domain.people import (
     TOKEN_MAX_SECONDS,
     TOKEN_NAME_MAX_CHARS,
     USER_ID,
+    RetirePrevious,
     UserScope,
 )
 
 MINT = [requires("tokens:write")]
+ROTATE = [requires("admin")]
 UserId = Annotated[str, msgspec.Meta(max_length=128, pattern=USER_ID.pattern)]
 
 
@@ -49,6 +52,17 @@ class Minted(msgspec.Struct):
 class Revoked(msgspec.Struct):
     user_id: str
     revoked_before: datetime
+    position: int
+
+
+class RotateKey(msgspec.Struct, forbid_unknown_fields=True):
+    retire_previous: RetirePrevious = "at_expiry"
+
+
+class KeyRotated(msgspec.Struct):
+    version: int
+    rotated_at: datetime
+    previous_accepted_until: datetime
     position: int
 
 
@@ -100,4 +114,29 @@ class TokensController(Controller):
         second."""
         result, before = await tokens.revoke(context, user_id)
         body = Revoked(user_id, datetime.fromtimestamp(before, UTC), result.position)
+        return answer(body, result)
+
+    @post(
+        "/v1/tokens/rotate-key",
+        guards=ROTATE,
+        status_code=200,
+        operation_id="rotateUserTokenKey",
+        opt={"command": "token.rotate_key"},
+    )
+    async def rotate_key(
+        self,
+        data: JSONBody[RotateKey],
+        context: NamedDependency[CommandContext],
+        tokens: NamedDependency[UserTokens],
+    ) -> Response[KeyRotated]:
+        """Sign the tenant's user tokens with a new key from now on. The earlier keys
+        verify the tokens they signed until those expire (`at_expiry`, at most a day), or
+        no longer (`now`: a key thought leaked), on every API process within a second."""
+        result, rotation = await tokens.rotate(context, data.retire_previous)
+        body = KeyRotated(
+            rotation.version,
+            datetime.fromtimestamp(rotation.rotated_at, UTC),
+            datetime.fromtimestamp(rotation.previous_until, UTC),
+            result.position,
+        )
         return answer(body, result)

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,9 +20,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from api.bootstrap import Container
-from infrastructure.secrets import stored_secret
 from infrastructure.settings import Settings
-from infrastructure.user_tokens import TokenSigning
+from infrastructure.user_tokens import TokenSigning, token_signing
 from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory, serving
 from tests.integration.sse import collect
@@ -30,6 +30,7 @@ from tests.integration.test_http_conversations import assert_problem, start
 from tests.integration.test_live import post
 
 REVOCATION_DEADLINE_S = 1.0
+KEY_NEWS_DEADLINE_S = 1.0
 
 
 async def mint(http: httpx.AsyncClient, **grant: Any) -> dict[str, Any]:
@@ -125,8 +126,7 @@ def forged(container: Container, **changes: Any) -> str:
         "conversations": [],
         "documents": [],
     }
-    signing = TokenSigning(stored_secret(container.dsn, "user-tokens"))
-    return signing.sign("t-forged", {**claims, **changes})
+    return token_signing(container.dsn).sign("t-forged", 1, {**claims, **changes})
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,9 @@ async def test_a_bad_token_is_401(
     tokens: dict[str, Callable[[], str]] = {
         "expired": lambda: forged(container, iat=now - 120, nbf=now - 120, exp=now - 60),
         "not yet valid": lambda: forged(container, nbf=now + 600),
-        "wrongly signed": lambda: TokenSigning(b"another secret").sign("t-forged", {"a": 1}),
+        "wrongly signed": lambda: TokenSigning(b"another secret", lambda _: b"").sign(
+            "t-forged", 1, {"a": 1}
+        ),
         "other tenant": lambda: forged(container, tenant="t-other"),
         "alg none": lambda: jwt.encode(
             {"sub": "m", "tenant": "t-forged"}, None, "none", headers={"kid": "t-forged/1"}
@@ -229,6 +231,72 @@ async def test_revoked_tokens_are_refused_on_every_process_within_a_second(
                     await asyncio.sleep(0.02)
             fresh = (await mint(platform, user_id="eve", conversations=[started["id"]]))["token"]
             assert await live_status(two, fresh) == 200  # minted after the revocation
+
+
+async def answered_everywhere(
+    expected: int, token: str, *processes: httpx.AsyncClient, within: float = KEY_NEWS_DEADLINE_S
+) -> None:
+    """Every process answers a live request with the token ``expected`` within a deadline."""
+    began = time.monotonic()
+    for http in processes:
+        while (status := await live_status(http, token)) != expected:
+            assert time.monotonic() - began < within, f"still {status}"
+            await asyncio.sleep(0.02)
+
+
+async def test_a_rotated_key_reaches_every_process_within_a_second(
+    api_url: str, servers: Settings, issue_key: KeyFactory
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    backend = bearer(issue_key(tenant, ("tokens:write", "admin", "commands:write", "read")))
+    with serving(servers) as other_url:
+        async with (
+            httpx.AsyncClient(base_url=api_url, headers=backend, timeout=30) as platform,
+            httpx.AsyncClient(base_url=api_url, timeout=30) as one,
+            httpx.AsyncClient(base_url=other_url, timeout=30) as two,
+        ):
+            grant = {"user_id": "ada", "conversations": [(await start(platform))["id"]]}
+            first = (await mint(platform, **grant))["token"]
+            rotated = await platform.post("/v1/tokens/rotate-key", json={})
+            assert rotated.status_code == 200, rotated.text
+            body = rotated.json()
+            assert body["version"] == 2 and body["position"] > 0
+            rotated_at = datetime.fromisoformat(body["rotated_at"])
+            until = datetime.fromisoformat(body["previous_accepted_until"])
+            assert until - rotated_at == timedelta(days=1)
+            second = (await mint(platform, **grant))["token"]
+            assert jwt.get_unverified_header(second)["kid"] == f"{tenant}/2"
+            await answered_everywhere(200, second, one, two)
+            await answered_everywhere(200, first, one, two, within=0)
+            retired = await platform.post("/v1/tokens/rotate-key", json={"retire_previous": "now"})
+            assert retired.status_code == 200 and retired.json()["version"] == 3
+            for token in (first, second):
+                await answered_everywhere(401, token, one, two)
+            third = (await mint(platform, **grant))["token"]
+            await answered_everywhere(200, third, one, two)
+    by_cli = run_cli(servers, "tokens", "rotate-key", "--tenant", tenant, "--now", "--json")
+    assert by_cli.returncode == 0, by_cli.stderr
+    assert json.loads(by_cli.stdout)["version"] == 4
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as browser:
+        await answered_everywhere(401, third, browser, within=5)
+
+
+@pytest.mark.parametrize(
+    ("body", "scopes", "status"),
+    [
+        ({"retire_previous": "later"}, ("admin",), 400),
+        ({"retire": "now"}, ("admin",), 400),
+        ({}, ("tokens:write", "commands:write", "read"), 403),
+    ],
+)
+async def test_rotating_takes_a_known_retirement_and_the_admin_scope(
+    api_url: str, issue_key: KeyFactory, body: dict[str, Any], scopes: tuple[str, ...], status: int
+) -> None:
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        response = await http.post(
+            "/v1/tokens/rotate-key", json=body, headers=bearer(issue_key(scopes=scopes))
+        )
+    assert_problem(response, status)
 
 
 async def test_operators_mint_and_revoke_from_the_cli(

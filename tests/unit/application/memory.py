@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import secrets
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -128,3 +129,13 @@ def _recorded(position: int, event: Event, metadata: dict[str, Any]) -> Recorded
         recorded_at=datetime.now(UTC),
         tenant_id=str(metadata.get("tenant_id") or ""),  # as the log's column has it
     )
+
+
+class MemorySecrets:
+    """Secrets made at random the first time they are named, as the database keeps them."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, bytes] = {}
+
+    def __call__(self, name: str) -> bytes:
+        return self.kept.setdefault(name, secrets.token_bytes(32))

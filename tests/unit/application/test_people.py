@@ -1,11 +1,13 @@
 """User tokens on the in-memory event store: minted as recorded, verified without the
-store, refused once revoked (here and, through the log, in another process)."""
+store, refused once revoked or their key retired (here and, through the log, in another
+process)."""
 
 from __future__ import annotations
 
 import time
 from uuid import uuid4
 
+import jwt
 import pytest
 
 from application.commands import CommandRunner
@@ -15,7 +17,9 @@ from application.people import TokenGrant, UserTokens
 from domain.errors import InvalidValue
 from domain.events import RecordedEvent
 from infrastructure.user_tokens import TokenSigning
-from tests.unit.application.memory import MemoryEventStore
+from tests.unit.application.memory import MemoryEventStore, MemorySecrets
+
+SECRETS = MemorySecrets()  # one database's, for every deployment in these tests
 
 
 class Clock:
@@ -52,7 +56,7 @@ def store() -> MemoryEventStore:
 
 
 def tokens(store: MemoryEventStore, clock: Clock, secret: bytes = b"s" * 32) -> UserTokens:
-    return UserTokens(store, CommandRunner(store), TokenSigning(secret), clock)
+    return UserTokens(store, CommandRunner(store), TokenSigning(secret, SECRETS), clock)
 
 
 async def test_a_minted_token_is_recorded_and_names_what_it_allows(
@@ -144,3 +148,65 @@ async def test_a_token_of_another_deployment_is_refused(store: MemoryEventStore)
     minted, _ = await tokens(store, clock).mint(context(), TokenGrant("ada", ["live:read"]))
     with pytest.raises(Unauthenticated, match="wrongly signed"):
         tokens(store, clock, b"t" * 32).principal(minted.token)
+
+
+async def test_a_rotated_key_signs_from_then_on_and_the_previous_verifies_until_expiry(
+    store: MemoryEventStore,
+) -> None:
+    clock = Clock()
+    here, there = tokens(store, clock), tokens(store, clock)
+    old, _ = await here.mint(context(), TokenGrant("ada", ["live:read"], ttl_s=600))
+    _, rotation = await here.rotate(context(), "at_expiry")
+    assert rotation.version == 2
+    assert rotation.previous_until == pytest.approx(clock.now + 86_400, abs=0.001)
+    assert store.types()[-2:] == ["TokenKeysOpened", "TokenKeyRotated"]
+    new, _ = await there.mint(context(), TokenGrant("bob", ["live:read"]))  # reads the version
+    assert store.log[-1].data["key_version"] == 2
+    assert jwt.get_unverified_header(new.token)["kid"] == "acme/2"
+    assert here.principal(new.token).user_id == there.principal(new.token).user_id == "bob"
+    assert here.principal(old.token).user_id == "ada"
+    clock.now += 86_400
+    with pytest.raises(Unauthenticated, match="retired key"):
+        here.principal(old.token)
+    elsewhere = tokens(store, clock)
+    assert elsewhere.principal(old.token).user_id == "ada"  # until it reads the log
+    elsewhere.catch_up(Log(store))
+    with pytest.raises(Unauthenticated, match="retired key"):
+        elsewhere.principal(old.token)
+    assert elsewhere.principal(new.token).user_id == "bob"
+
+
+async def test_a_key_retired_now_refuses_its_tokens_at_once_everywhere(
+    store: MemoryEventStore,
+) -> None:
+    clock = Clock()
+    here, there = tokens(store, clock), tokens(store, clock)
+    old, _ = await here.mint(context(), TokenGrant("ada", ["live:read"]))
+    theirs, _ = await here.mint(context("globex"), TokenGrant("ada", ["live:read"]))
+    await here.rotate(context(), "at_expiry")
+    second, _ = await here.mint(context(), TokenGrant("ada", ["live:read"]))
+    _, rotation = await here.rotate(context(key="r1"), "now")
+    _, again = await here.rotate(context(key="r1"), "now")
+    assert rotation == again and rotation.version == 3
+    there.catch_up(Log(store))
+    for process in (here, there):
+        for token in (old.token, second.token):
+            with pytest.raises(Unauthenticated, match="retired key"):
+                process.principal(token)
+        assert process.principal(theirs.token).tenant_id == "globex"
+    third, _ = await there.mint(context(), TokenGrant("ada", ["live:read"]))
+    assert here.principal(third.token).user_id == "ada"
+
+
+async def test_a_retirement_is_kept_whatever_order_the_rotations_are_learned_in(
+    store: MemoryEventStore,
+) -> None:
+    clock = Clock()
+    here, late = tokens(store, clock), tokens(store, clock)
+    first, _ = await here.mint(context(), TokenGrant("ada", ["live:read"]))
+    await here.rotate(context(), "now")
+    await late.rotate(context(), "at_expiry")  # before it has read of the first rotation
+    assert late.principal(first.token).user_id == "ada"
+    late.catch_up(Log(store))
+    with pytest.raises(Unauthenticated, match="retired key"):
+        late.principal(first.token)
