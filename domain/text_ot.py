@@ -100,37 +100,53 @@ def size(op: Op) -> int:
     return sum(len(c) if isinstance(c, str) else 0 for c in op) + len(op)
 
 
-def base_length(op: Op) -> int:
-    """The fewest code points a document needs for ``op`` to fit it (what it retains and
-    deletes)."""
-    return sum(_pre_length(component) for component in op)
+def length_change(op: Op) -> int:
+    """How many code points longer ``op`` makes a text it fits (negative: shorter)."""
+    return sum(_post_length(component) - _pre_length(component) for component in op)
 
 
 def apply(text: str, op: Op) -> str:
-    """``text`` changed by ``op``. `InvalidValue` if ``op`` is malformed or does not fit:
-    a retain past the end of ``text``, or a delete of more than remains."""
-    check(op)
+    """``text`` changed by ``op``. `InvalidValue` if ``op`` is malformed or does not fit
+    (`result_length`)."""
+    result_length(op, len(text))
     parts: list[str] = []
     position = 0
     for component in op:
         if isinstance(component, int):
-            if position + component > len(text):
-                raise InvalidValue(
-                    FIELD, f"retains past the end of the document ({len(text)} characters)"
-                )
             parts.append(text[position : position + component])
             position += component
         elif isinstance(component, str):
             parts.append(component)
         else:
-            if position + component["d"] > len(text):
-                raise InvalidValue(
-                    FIELD,
-                    f"deletes {component['d']} characters where {len(text) - position} remain",
-                )
             position += component["d"]
     parts.append(text[position:])
     return "".join(parts)
+
+
+def result_length(op: Op, length: int) -> int:
+    """The length of what ``op`` makes of a text of ``length`` code points, found without
+    making it. `InvalidValue` if ``op`` is malformed or does not fit such a text: a retain
+    past its end, or a delete of more than remains."""
+    check(op)
+    position = 0
+    made = length
+    for component in op:
+        if isinstance(component, int):
+            if position + component > length:
+                raise InvalidValue(
+                    FIELD, f"retains past the end of the document ({length} characters)"
+                )
+            position += component
+        elif isinstance(component, str):
+            made += len(component)
+        else:
+            if position + component["d"] > length:
+                raise InvalidValue(
+                    FIELD, f"deletes {component['d']} characters where {length - position} remain"
+                )
+            position += component["d"]
+            made -= component["d"]
+    return made
 
 
 def transform(op: Op, other: Op, side: Side) -> Op:

@@ -1,7 +1,7 @@
 """Text operational transformation as ShareDB's text-unicode does it, without any I/O.
 
-Positions count code points, so the generated texts mix ASCII with astral-plane emoji,
-combining marks and a zero-width joiner (one code point each, however they render).
+Positions count code points: the generated texts (`strategies`) hold emoji and combining
+marks, and the examples follow text-unicode's own tests.
 """
 
 from __future__ import annotations
@@ -16,34 +16,10 @@ from hypothesis import strategies as st
 from domain import text_ot as ot
 from domain.errors import InvalidValue
 from domain.text_ot import Op
+from tests.unit.domain.strategies import TEXTS, ops_for
 
-CHARACTERS = st.sampled_from(["a", "b", " ", "\n", "é", "e\u0301", "😭", "👻", "👩\u200d💻", "漢"])
-TEXTS = st.lists(CHARACTERS, max_size=12).map("".join)
-INSERTS = st.lists(CHARACTERS, min_size=1, max_size=4).map("".join)
 FAST = settings(max_examples=120, deadline=None)  # the file in a few seconds
 THOROUGH = settings(max_examples=400, deadline=None)
-
-
-@st.composite
-def ops_for(draw: st.DrawFn, text: str) -> Op:
-    """An op that fits ``text``, not always normalised (adjacent components of one kind,
-    a trailing retain)."""
-    actions = draw(
-        st.lists(
-            st.tuples(st.sampled_from(["retain", "insert", "delete"]), st.integers(1, 6), INSERTS),
-            max_size=8,
-        )
-    )
-    op: Op = []
-    remaining = len(text)
-    for kind, count, inserted in actions:
-        if kind == "insert":
-            op.append(inserted)
-        elif remaining:
-            count = min(count, remaining)
-            op.append(count if kind == "retain" else {"d": count})
-            remaining -= count
-    return op
 
 
 @st.composite
@@ -112,7 +88,8 @@ def test_an_op_made_for_a_longer_text_never_fits(
     case: tuple[str, Op], beyond: int, deleting: bool
 ) -> None:
     text, op = case
-    past_the_end = len(text) - ot.base_length(op) + beyond
+    walked = sum(c if isinstance(c, int) else c["d"] for c in op if not isinstance(c, str))
+    past_the_end = len(text) - walked + beyond
     longer: Op = [*op, ot.Delete(d=past_the_end) if deleting else past_the_end]
     with pytest.raises(InvalidValue) as error:
         ot.apply(text, longer)
@@ -182,6 +159,19 @@ def test_normalising_is_idempotent_and_changes_no_result(case: tuple[str, Op]) -
 def test_an_op_weighs_its_inserted_code_points_and_one_per_component() -> None:
     assert ot.size([]) == 0
     assert ot.size([3, "👻ab", {"d": 9}]) == 3 + 3
+
+
+def test_the_change_of_length_is_what_is_inserted_less_what_is_deleted() -> None:
+    assert ot.length_change([2, "👻a", 1, {"d": 5}]) == -3
+    assert ot.length_change([]) == 0
+
+
+@FAST
+@given(with_op())
+def test_the_length_an_op_makes_is_known_without_applying_it(case: tuple[str, Op]) -> None:
+    text, op = case
+    made = len(ot.apply(text, op))
+    assert ot.result_length(op, len(text)) == made == len(text) + ot.length_change(op)
 
 
 def test_an_op_that_only_retains_does_nothing() -> None:
