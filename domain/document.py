@@ -29,6 +29,7 @@ TITLE_MAX_CHARS = 200
 AUTHOR_MAX_CHARS = 200
 CONTENT_MAX_CHARS = 1_000_000  # code points: what the aggregate holds and every op walks
 OP_MAX_SIZE = 100_000  # `text_ot.size`: code points inserted plus one per component
+OP_MAX_COMPONENTS = 10_000  # each costs a step of every transform against the op
 # ShareDB's server transforms an incoming op as the left side against each committed one
 # (sharedb lib/ot.js), and its clients transform theirs the same way: so where a late op and
 # a committed one insert at the same place, the late op's text comes first. Another side
@@ -43,6 +44,8 @@ def check_title(title: str) -> None:
 
 
 def check_op_size(op: Op) -> None:
+    if len(op) > OP_MAX_COMPONENTS:
+        raise InvalidValue("op", f"must have at most {OP_MAX_COMPONENTS} components")
     if text_ot.size(op) > OP_MAX_SIZE:
         raise InvalidValue(
             "op", f"must weigh at most {OP_MAX_SIZE} (code points inserted, one per component)"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from domain import text_ot as ot
 from domain.document import (
     CONTENT_MAX_CHARS,
+    OP_MAX_COMPONENTS,
     OP_MAX_SIZE,
     TITLE_MAX_CHARS,
     Document,
@@ -194,8 +195,13 @@ def test_an_op_may_weigh_up_to_its_limit() -> None:
     document.submit(["x" * (OP_MAX_SIZE - 1)], 0, "ada", [])
     with pytest.raises(InvalidValue, match="must weigh at most"):
         document.submit(["x" * OP_MAX_SIZE], 1, "ada", [])
-    with pytest.raises(InvalidValue, match="must weigh at most"):
-        document.submit([1, {"d": 1}] * (OP_MAX_SIZE // 2) + ["x"], 1, "ada", [])
+
+
+def test_an_op_may_have_up_to_ten_thousand_components() -> None:
+    document = created("x" * OP_MAX_COMPONENTS)
+    document.submit([1, {"d": 1}] * (OP_MAX_COMPONENTS // 2), 0, "ada", [])
+    with pytest.raises(InvalidValue, match="at most 10000 components"):
+        document.submit([1, {"d": 1}] * (OP_MAX_COMPONENTS // 2) + ["x"], 1, "ada", [])
 
 
 def test_an_op_may_not_make_the_document_longer_than_its_limit() -> None:
