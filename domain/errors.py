@@ -65,3 +65,21 @@ class TaskIsCancelled(TaskStateConflict):
     def __init__(self, task_id: object, reason: str) -> None:
         super().__init__(f"task {task_id} was cancelled: {reason}")
         self.reason = reason
+
+
+class DocumentIsArchived(RuleViolation):
+    def __init__(self, document_id: object) -> None:
+        super().__init__(f"document {document_id} is archived")
+
+
+class UnknownRevision(RuleViolation):
+    """An op based on a revision the document never had: ahead of its head, or negative.
+    (One behind the head is fine: it is transformed against what came since.)"""
+
+    def __init__(self, document_id: object, base_revision: int, revision: int) -> None:
+        super().__init__(
+            f"document {document_id} is at revision {revision}; an op cannot be based on"
+            f" revision {base_revision}"
+        )
+        self.base_revision = base_revision
+        self.revision = revision

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from domain.agent_run import AgentRun
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
+from domain.document import Document
 from domain.identity import ApiKey, Tenant
 from domain.ids import new_id
 from domain.projection_log import ProjectionLog
@@ -14,9 +15,10 @@ from domain.task import Task
 from domain.tenancy import TenantOwned
 
 
-def test_conversations_runs_tasks_and_keys_are_owned_by_the_tenant_that_made_them() -> None:
+def test_conversations_documents_runs_tasks_and_keys_are_owned_by_their_makers_tenant() -> None:
     owned = [
         Conversation.start("acme", "Plan", []),
+        Document.create("acme", "Notes"),
         AgentRun.begin("acme", new_id(), "planner", "m", None),
         Task.submit("acme", "email", {}, 1, 3, 30.0, datetime.now(UTC), 1.0),
         ApiKey.issue("acme", "ci", ["read"], "0" * 64),
