@@ -23,10 +23,11 @@ from domain.errors import DocumentIsArchived, InvalidValue, UnknownRevision
 from domain.ids import TimeOrderedAggregate
 from domain.tenancy import TenantOwned
 from domain.text_ot import Op, Side
-from domain.values import check_chars, check_text
+from domain.values import INT64_MAX, check_chars, check_count, check_text
 
 TITLE_MAX_CHARS = 200
 AUTHOR_MAX_CHARS = 200
+SOURCE_MAX_CHARS = 100
 CONTENT_MAX_CHARS = 1_000_000  # code points: what the aggregate holds and every op walks
 OP_MAX_SIZE = 100_000  # `text_ot.size`: code points inserted plus one per component
 OP_MAX_COMPONENTS = 10_000  # each costs a step of every transform against the op
@@ -71,22 +72,34 @@ class Document(TimeOrderedAggregate, TenantOwned):
         check_chars("content", content, CONTENT_MAX_CHARS, minimum=0)
         return cls(tenant_id=tenant_id, title=title, content=content)
 
-    def submit(self, op: object, base_revision: int, author: str, history: Sequence[Op]) -> Op:
+    def submit(
+        self,
+        op: object,
+        base_revision: int,
+        author: str,
+        history: Sequence[Op],
+        source: str = "",
+        seq: int = 0,
+    ) -> Op:
         """Apply ``op``, made by ``author`` on revision ``base_revision``, after ``history``
         (the ops of revisions ``base_revision + 1`` to `revision`, in order). Returns the
         op as applied at the head, which `OperationApplied` records; an op that comes to
-        nothing is still recorded, so its author learns its revision.
+        nothing is still recorded, so its author learns its revision. ``source`` and
+        ``seq`` name the editing client and its op's number (ShareDB's ``src`` and
+        ``seq``), so a client that follows the document knows its own op when it comes.
 
         `UnknownRevision` for a base ahead of the head or negative, `DocumentIsArchived`,
         `InvalidValue` for a malformed or oversized op, one that does not fit the document,
         or one that would make it longer than `CONTENT_MAX_CHARS`."""
         self.check_open()
         check_chars("author", author, AUTHOR_MAX_CHARS)
+        check_chars("source", source, SOURCE_MAX_CHARS, minimum=0)
+        check_count("seq", seq, INT64_MAX)
         self._check_base(base_revision, history)
         applied = self._transformed(op, history)
         if text_ot.result_length(applied, len(self.content)) > CONTENT_MAX_CHARS:
             raise InvalidValue("op", f"would make the document over {CONTENT_MAX_CHARS} characters")
-        self._operation_applied(self.revision + 1, base_revision, applied, author)
+        self._operation_applied(self.revision + 1, base_revision, applied, author, source, seq)
         return applied
 
     def _check_base(self, base_revision: int, history: Sequence[Op]) -> None:
@@ -117,7 +130,15 @@ class Document(TimeOrderedAggregate, TenantOwned):
         return applied
 
     @event("OperationApplied")
-    def _operation_applied(self, revision: int, base_revision: int, op: Op, author: str) -> None:
+    def _operation_applied(
+        self,
+        revision: int,
+        base_revision: int,
+        op: Op,
+        author: str,
+        source: str = "",
+        seq: int = 0,
+    ) -> None:
         self.content = text_ot.apply(self.content, op)
         self.revision = revision
 

@@ -104,7 +104,7 @@ def test_an_archived_document_takes_no_op_no_rename_and_no_second_archive() -> N
 
 def test_an_op_at_the_head_is_applied_and_recorded_normalised() -> None:
     document = created()
-    applied = document.submit([5, 1, "!", 5], 0, "ada", [])
+    applied = document.submit([5, 1, "!", 5], 0, "ada", [], "client-1", 7)
     assert applied == [6, "!"]
     assert (document.content, document.revision, document.version) == ("Hello !world", 1, 2)
     assert fields(document)[-1] == {
@@ -113,6 +113,8 @@ def test_an_op_at_the_head_is_applied_and_recorded_normalised() -> None:
         "base_revision": 0,
         "op": [6, "!"],
         "author": "ada",
+        "source": "client-1",
+        "seq": 7,
     }
 
 
@@ -217,6 +219,17 @@ def test_an_author_is_1_to_200_characters_without_nul(author: str) -> None:
     with pytest.raises(InvalidValue) as error:
         created().submit(["x"], 0, author, [])
     assert error.value.field == "author"
+
+
+@pytest.mark.parametrize(
+    ("source", "seq", "field"), [("x" * 101, 0, "source"), ("c", -1, "seq"), ("c", True, "seq")]
+)
+def test_a_source_is_at_most_100_characters_and_a_seq_a_whole_number(
+    source: str, seq: int, field: str
+) -> None:
+    with pytest.raises(InvalidValue) as error:
+        created().submit(["x"], 0, "ada", [], source, seq)
+    assert error.value.field == field
 
 
 @st.composite
