@@ -1,0 +1,112 @@
+"""Shared documents on the in-memory event store: a late op is transformed against the
+ops read from the log since its base, concurrent ops are transformed against each other,
+and any revision reads back as the history made it."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from application.commands import CommandRunner
+from application.context import CommandContext, Idempotency
+from application.documents import Documents
+from application.errors import NotFound
+from domain import text_ot
+from domain.errors import DocumentIsArchived, InvalidValue, UnknownRevision
+from tests.unit.application.memory import MemoryEventStore
+
+
+def context(tenant: str = "acme", key: str | None = None) -> CommandContext:
+    idempotency = Idempotency(key, "fingerprint") if key else None
+    return CommandContext(tenant, "key:editor", "document.op", idempotency=idempotency)
+
+
+@pytest.fixture
+def store() -> MemoryEventStore:
+    return MemoryEventStore()
+
+
+@pytest.fixture
+def documents(store: MemoryEventStore) -> Documents:
+    return Documents(store, CommandRunner(store))
+
+
+async def test_a_late_op_is_transformed_against_the_ops_since_its_base(
+    documents: Documents,
+) -> None:
+    created = await documents.create(context(), "Notes", "Hello world")
+    _, first = await documents.submit(context(), created.id, [5, ","], 0, "ada")
+    _, late = await documents.submit(context(), created.id, [11, "!"], 0, "bob", "c2", 3)
+    assert (first.revision, late.revision, late.base_revision) == (1, 2, 0)
+    assert late.op == [12, "!"] and (late.source, late.seq, late.author) == ("c2", 3, "bob")
+    assert documents.at("acme", created.id).content == "Hello, world!"
+
+
+async def test_concurrent_writers_at_stale_bases_converge_to_the_log(
+    documents: Documents, store: MemoryEventStore
+) -> None:
+    created = await documents.create(context(), "Pad", "")
+    rng = random.Random(7)
+
+    async def writer(name: str) -> None:
+        for _ in range(5):
+            base = documents.at("acme", created.id, None)
+            at = rng.randint(0, len(base.content))
+            op = [at, name] if at else [name]
+            await documents.submit(context(), created.id, op, base.revision, name)
+
+    await asyncio.gather(*(writer(f"w{i}") for i in range(6)))
+    head = documents.at("acme", created.id)
+    assert head.revision == 30
+    replayed = ""
+    for applied in documents.operations("acme", created.id, 0, 100):
+        replayed = text_ot.apply(replayed, applied.op)
+    assert replayed == head.content and sorted(head.content) == sorted(
+        "".join(f"w{i}" * 5 for i in range(6))
+    )
+
+
+async def test_every_revision_reads_back_as_the_history_up_to_it(documents: Documents) -> None:
+    created = await documents.create(context(), "Draft", "abc")
+    await documents.submit(context(), created.id, ["x"], 0, "ada")
+    await documents.rename(context(), created.id, "Second draft")
+    await documents.submit(context(), created.id, [3, {"d": 1}], 1, "ada")
+    await documents.submit(context(), created.id, [2, "yz"], 2, "bob")
+    texts = ["abc"]
+    for applied in documents.operations("acme", created.id, 0, 10):
+        texts.append(text_ot.apply(texts[-1], applied.op))
+    assert texts == ["abc", "xabc", "xab", "xayzb"]
+    for revision, text in enumerate(texts):
+        assert documents.at("acme", created.id, revision).content == text
+    assert documents.at("acme", created.id, 0).title == "Draft"
+    assert documents.at("acme", created.id, 1).title == "Second draft"  # renamed before op 2
+    assert [a.revision for a in documents.operations("acme", created.id, 1, 1)] == [2]
+    with pytest.raises(NotFound):
+        documents.at("acme", created.id, 4)
+
+
+async def test_a_resent_op_with_its_idempotency_key_applies_once(
+    documents: Documents, store: MemoryEventStore
+) -> None:
+    created = await documents.create(context(), "Pad", "")
+    first, applied = await documents.submit(context(key="op-1"), created.id, ["a"], 0, "ada")
+    again, replayed = await documents.submit(context(key="op-1"), created.id, ["a"], 0, "ada")
+    assert again.replayed and replayed == applied
+    assert documents.at("acme", created.id).content == "a"
+
+
+async def test_bad_ops_append_nothing(documents: Documents, store: MemoryEventStore) -> None:
+    created = await documents.create(context(), "Pad", "abc")
+    before = len(store.log)
+    with pytest.raises(UnknownRevision):
+        await documents.submit(context(), created.id, ["x"], 1, "ada")
+    with pytest.raises(InvalidValue, match="op"):
+        await documents.submit(context(), created.id, [4, "x"], 0, "ada")
+    with pytest.raises(NotFound):
+        await documents.submit(context("globex"), created.id, ["x"], 0, "ada")
+    await documents.archive(context(), created.id)
+    with pytest.raises(DocumentIsArchived):
+        await documents.submit(context(), created.id, ["x"], 0, "ada")
+    assert len(store.log) == before + 1  # the archiving
