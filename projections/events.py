@@ -17,9 +17,11 @@ from eventsourcing.domain import Aggregate
 from domain.agent_run import AgentRun
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
+from domain.document import Document
 from domain.identity import ApiKey
 from domain.people import Inbox
 from domain.task import Task
+from domain.text_ot import Op
 
 
 class Metadata(msgspec.Struct, frozen=True):
@@ -234,6 +236,32 @@ class NotificationRead(Event, frozen=True):
     notification_id: str
 
 
+# Documents
+
+
+class DocumentCreated(Event, frozen=True):
+    tenant_id: str
+    title: str
+    content: str
+
+
+class OperationApplied(Event, frozen=True):
+    revision: int
+    base_revision: int
+    op: Op
+    author: str
+    source: str = ""
+    seq: int = 0
+
+
+class DocumentRenamed(Event, frozen=True):
+    title: str
+
+
+class DocumentArchived(Event, frozen=True):
+    pass
+
+
 # Each aggregate's events that projections read, each named as its domain event.
 FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
     Conversation: (
@@ -266,6 +294,7 @@ FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
     AccessDenial: (AccessDenied,),
     ApiKey: (RateLimitExceeded,),
     Inbox: (InboxOpened, NotificationSent, NotificationRead),
+    Document: (DocumentCreated, OperationApplied, DocumentRenamed, DocumentArchived),
 }
 
 # The typed event of each domain event class (others decode as `OtherEvent`).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from projections.audit import AuditProjection
 from projections.base import Projection
 from projections.conversations import ConversationsProjection
+from projections.documents import DocumentsProjection
 from projections.message_search import MessageSearchProjection
 from projections.messages import MessagesProjection
 from projections.notifications import NotificationsProjection
@@ -23,5 +24,6 @@ PROJECTIONS: dict[str, Projection] = {
         AuditProjection(),
         UsageProjection(),
         NotificationsProjection(),
+        DocumentsProjection(),
     )
 }
