@@ -91,7 +91,7 @@ async def test_a_resent_op_with_its_idempotency_key_applies_once(
     documents: Documents, store: MemoryEventStore
 ) -> None:
     created = await documents.create(context(), "Pad", "")
-    first, applied = await documents.submit(context(key="op-1"), created.id, ["a"], 0, "ada")
+    _, applied = await documents.submit(context(key="op-1"), created.id, ["a"], 0, "ada")
     again, replayed = await documents.submit(context(key="op-1"), created.id, ["a"], 0, "ada")
     assert again.replayed and replayed == applied
     assert documents.at("acme", created.id).content == "a"
