@@ -18,6 +18,7 @@ from application.audit import AuditTrail
 from application.budgets import Budgets
 from application.commands import CommandRunner, TracedCommandRunner
 from application.conversations import Conversations
+from application.documents import Documents
 from application.identity import Identity
 from application.notifications import Notifications
 from application.people import FOLLOWED_EVENTS, USER_TOKEN_PREFIX, UserTokens
@@ -89,6 +90,7 @@ class Container:
     store: PostgresEventStore
     runner: CommandRunner
     conversations: Conversations
+    documents: Documents
     identity: Identity
     tokens: UserTokens
     notifications: Notifications
@@ -123,6 +125,7 @@ class Container:
             store=store,
             runner=runner,
             conversations=Conversations(store, runner),
+            documents=Documents(store, runner),
             identity=Identity(store, runner, settings.auth_cache_seconds),
             notifications=Notifications(store, runner),
             tokens=UserTokens(store, runner, token_signing(settings.database_url)),

@@ -26,6 +26,7 @@ from api.http.conversations import ConversationsController
 from api.http.denials import DenialAuditMiddleware
 from api.http.dependencies import dependencies
 from api.http.dependency_order import resolve_dependencies_in_order
+from api.http.documents import DocumentsController
 from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
 from api.http.keys import KeysController
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> Litestar:
             HealthController,
             docs_assets(),
             ConversationsController,
+            DocumentsController,
             StreamsController,
             SearchController,
             LiveController,

@@ -17,6 +17,7 @@ from api.http.commands import COMMAND_DEPENDENCIES
 from api.http.reads import ReadModels
 from application.budgets import Budgets
 from application.conversations import Conversations
+from application.documents import Documents
 from application.identity import Identity
 from application.notifications import Notifications
 from application.people import UserTokens
@@ -41,6 +42,10 @@ def provide_connections(container: NamedDependency[Container]) -> Connections:
 
 def provide_conversations(container: NamedDependency[Container]) -> Conversations:
     return container.conversations
+
+
+def provide_documents(container: NamedDependency[Container]) -> Documents:
+    return container.documents
 
 
 def provide_runs(container: NamedDependency[Container]) -> Runs:
@@ -103,6 +108,7 @@ def dependencies() -> dict[str, Provide]:
         "container": _once(provide_container),
         "connections": _once(provide_connections),
         "conversations": _once(provide_conversations),
+        "documents": _once(provide_documents),
         "runs": _once(provide_runs),
         "tasks": _once(provide_tasks),
         "identity": _once(provide_identity),
