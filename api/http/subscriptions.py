@@ -298,7 +298,6 @@ async def live_websocket(
         await socket.send_data(msgspec.json.encode(too_many(error)).decode(), mode="text")
         await socket.close(code=TRY_AGAIN_LATER)
         return
-    tenant = socket.user.tenant_id
     events = follow(
         hub,
         socket.user.tenant_id,
@@ -308,11 +307,31 @@ async def live_websocket(
         keepalive=KEEPALIVE_SECONDS,
     )
     closed = asyncio.ensure_future(_closed(socket, live_limits.caps.frames_per_second, signals))
+    # Forwarding runs beside the reader of the client's frames, so a client that goes away
+    # is let go at once, not at the next event or keep-alive.
+    forwarding = asyncio.ensure_future(_forward(socket, events, live_limits))
     WEBSOCKET.connections.inc()
     try:
+        await asyncio.wait((closed, forwarding), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        WEBSOCKET.connections.dec()
+        for task in (forwarding, closed):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await events.aclose()  # type: ignore[attr-defined]
+        await let_go(live_limits, signals, socket.user, held)
+
+
+async def _forward(
+    socket: WebSocket[Principal, Any, Any],
+    events: AsyncIterator[LiveEvent | Resync | None],
+    live_limits: LiveLimits,
+) -> None:
+    """Send what the live stream yields, until it ends, the client goes, or a resync."""
+    tenant = socket.user.tenant_id
+    with contextlib.suppress(WebSocketDisconnect):
         async for item in events:
-            if closed.done():
-                return
             if isinstance(item, LiveEvent):
                 await socket.send_data(item.payload.decode(), mode="text")
                 WEBSOCKET.delivered.inc()
@@ -323,15 +342,6 @@ async def live_websocket(
                 await socket.send_json({"type": "resync", "cursor": item.cursor})
                 await socket.close(code=RESYNC_CLOSE_CODE)
                 return
-    except WebSocketDisconnect:
-        return
-    finally:
-        WEBSOCKET.connections.dec()
-        closed.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await closed
-        await events.aclose()  # type: ignore[attr-defined]
-        await let_go(live_limits, signals, socket.user, held)
 
 
 async def _closed(

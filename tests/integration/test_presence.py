@@ -102,6 +102,23 @@ async def test_typing_over_the_websocket(two: tuple[str, str], issue_key: KeyFac
     assert [(s["event"], s["user"]) for s in seen] == [("presence", "ada"), ("typing", "ada")]
 
 
+async def test_a_websocket_that_goes_away_is_let_go_at_once(
+    api_url: str, client: httpx.AsyncClient
+) -> None:
+    """Not at the next event or keep-alive: its user leaves the conversation now."""
+    cid = (await start(client))["id"]
+    ada = (await mint(client, user_id="ada", conversations=[cid]))["token"]
+    async with connect(api_url.replace("http", "ws") + f"/v1/live/ws?token={ada}") as socket:
+        await socket.send(json.dumps({}))
+        await asyncio.sleep(0.3)
+        present = await client.get(f"/v1/conversations/{cid}/presence")
+        assert present.json()["users"] == [{"user_id": "ada", "connections": 1}]
+    began = asyncio.get_running_loop().time()
+    while (await client.get(f"/v1/conversations/{cid}/presence")).json()["users"]:
+        assert asyncio.get_running_loop().time() - began < 2, "still present"
+        await asyncio.sleep(0.05)
+
+
 async def test_typing_is_a_users_and_only_where_its_token_allows(
     api_url: str, client: httpx.AsyncClient
 ) -> None:
