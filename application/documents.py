@@ -96,7 +96,9 @@ class Documents:
         def decide() -> Change:
             document = self._load(context.tenant_id, document_id)
             behind = 0 <= base_revision <= document.revision
-            history = self._ops_after(document_id, base_revision) if behind else []
+            history = (
+                self._ops_between(document_id, base_revision, document.revision) if behind else []
+            )
             document.submit(op, base_revision, author, [o.op for o in history], source, seq)
             return Change((document,), document)
 
@@ -153,8 +155,16 @@ class Documents:
                 break
         return found
 
-    def _ops_after(self, document_id: UUID, revision: int) -> list[AppliedOp]:
-        return list(self._scan(document_id, revision))
+    def _ops_between(self, document_id: UUID, after: int, upto: int) -> list[AppliedOp]:
+        """The ops after revision ``after`` up to ``upto``, the revision the document was
+        loaded at (later ones, committed since, make its commit conflict and retry)."""
+        ops: list[AppliedOp] = []
+        if upto > after:
+            for applied in self._scan(document_id, after):
+                ops.append(applied)
+                if applied.revision == upto:
+                    break
+        return ops
 
     def _scan(self, document_id: UUID, after_revision: int) -> Iterator[AppliedOp]:
         """The ops after ``after_revision``, read page by page from the stream. The op

@@ -19,6 +19,7 @@ from eventsourcing.utils import get_topic
 from domain.agent_run import AgentRun
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
+from domain.document import Document
 from domain.identity import ApiKey
 from domain.people import Inbox
 from domain.task import Task
@@ -80,8 +81,12 @@ def every_followed_event() -> list[Any]:
     inbox = Inbox.open("acme", "ann")
     inbox.send("n1", "mention", "You were mentioned", "", {"link": "/c/1"}, "high")
     inbox.mark_read("n1")
+    document = Document.create("acme", "Notes", "héllo 😭")
+    document.submit([6, {"d": 1}, "🙂"], 0, "ann", [], "client-1", 1)
+    document.rename("Later notes")
+    document.archive()
     aggregates: list[Aggregate] = [chat, run, failing, cancelled, done, retried, flaky]
-    followed = [*aggregates, dropped, denial, key, inbox]
+    followed = [*aggregates, dropped, denial, key, inbox, document]
     events = [e for a in followed for e in a.collect_events()]
     for event in events:
         object.__setattr__(event, "metadata", METADATA)
