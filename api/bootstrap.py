@@ -32,6 +32,7 @@ from infrastructure.chain import ChainSealer
 from infrastructure.command_spans import CommandSpans, RunSpans
 from infrastructure.connections import NatsConnection, redis_client
 from infrastructure.deltas import Deltas
+from infrastructure.editors import Editors
 from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.live_hub import LiveHub
@@ -58,8 +59,8 @@ log = structlog.get_logger(__name__)
 @dataclass
 class Connections:
     """What an API process holds open on its event loop: NATS and Valkey, the live hub,
-    token deltas, the rate limiter and the task recording its refusals, and the caps on
-    live connections."""
+    token deltas, the rate limiter and the task recording its refusals, the caps on live
+    connections, presence signals and documents' editors."""
 
     nats: NatsConnection
     redis: aioredis.Redis
@@ -69,6 +70,7 @@ class Connections:
     recorder: asyncio.Task[None]
     live_limits: LiveLimits
     signals: Signals
+    editors: Editors
 
     async def close(self) -> None:
         await self.live_limits.close()
@@ -170,6 +172,7 @@ class Container:
             self.settings.live_max_per_user,
             self.settings.live_frames_per_second,
         )
+        signals = Signals(nats)
         self.connections = Connections(
             nats,
             redis,
@@ -178,7 +181,8 @@ class Container:
             limiter,
             recorder,
             LiveLimits(redis, caps),
-            Signals(nats),
+            signals,
+            Editors(redis, signals),
         )
         return self.connections
 

@@ -48,8 +48,9 @@ return 0
 """
 
 
-def presence_key(tenant: str, conversation_id: str) -> str:
-    return f"{PREFIX}:presence:{tenant}:{conversation_id}"
+def presence_key(tenant: str, aggregate_id: str) -> str:
+    """The set of the connections present in a conversation or a document."""
+    return f"{PREFIX}:presence:{tenant}:{aggregate_id}"
 
 
 def _text(raw: object) -> str:
@@ -120,12 +121,12 @@ class LiveLimits:
         transport: str,
         present_in: Iterable[str] = (),
     ) -> Connection:
-        """Hold a connection, or raise `LiveConnectionsExceeded` naming the cap. A user's
-        connection also makes the user present in the conversations ``present_in``."""
+        """Hold a connection, or raise `LiveConnectionsExceeded` naming the cap. The
+        connection is also present in the conversations or documents ``present_in``."""
         caps = [("tenant", f"{PREFIX}:tenant:{tenant}", self.caps.per_tenant)]
+        caps += [("presence", presence_key(tenant, c), 0) for c in sorted(present_in)]
         if user_id is not None:
             caps.append(("user", f"{PREFIX}:user:{tenant}:{user_id}", self.caps.per_user))
-            caps += [("presence", presence_key(tenant, c), 0) for c in sorted(present_in)]
         elif key_id is not None:
             caps.append(("API key", f"{PREFIX}:key:{tenant}:{key_id}", self.caps.per_key))
         member = f"{transport}|{user_id or ''}|{uuid.uuid4().hex}"
@@ -137,7 +138,7 @@ class LiveLimits:
             )
         )
         if refused:
-            scope, _, cap = caps[refused - 1]
+            scope, _, cap = caps[refused - 1]  # a presence set has no cap
             LIVE_REFUSED.labels(scope.replace(" ", "_").lower()).inc()
             raise LiveConnectionsExceeded(scope, cap)
         connection = Connection(tenant, tuple(key for _, key, _ in caps), member)

@@ -1,6 +1,6 @@
 """Presence and typing: ephemeral events on core NATS, never in the log or the stream,
-delivered by the live hub to every client following the conversation (as token deltas
-are), with no position, so a resume never expects them again.
+delivered by the live hub to every client following the conversation or document (as
+token deltas are), with no position, so a resume never expects them again.
 
 A typing signal expires by itself: it says for how long it holds (`TYPING_S`), and a
 client that hears no other lets it lapse.
@@ -23,34 +23,39 @@ JSON = JSONFormat()
 
 
 class Signals:
-    """Publishes who is present in a conversation, and who is typing there."""
+    """Publishes who is present in a conversation, and who is typing there; and where the
+    editors of a document stand."""
 
     def __init__(self, nats: NatsConnection) -> None:
         self._nats = nats
 
     async def presence(self, tenant: str, conversation_id: str, user_id: str, online: bool) -> None:
         state = "online" if online else "offline"
-        await self._publish(tenant, conversation_id, "presence", {"user": user_id, "state": state})
+        data = {"user": user_id, "state": state}
+        await self._publish(tenant, "conversation", conversation_id, "presence", data)
 
     async def typing(self, tenant: str, conversation_id: str, user_id: str) -> None:
-        await self._publish(
-            tenant, conversation_id, "typing", {"user": user_id, "expires_in_s": TYPING_S}
-        )
+        data = {"user": user_id, "expires_in_s": TYPING_S}
+        await self._publish(tenant, "conversation", conversation_id, "typing", data)
+
+    async def editor(self, tenant: str, document_id: str, data: dict[str, Any]) -> None:
+        """An editor of a document joined, moved its cursor or left."""
+        await self._publish(tenant, "document", document_id, "presence", data)
 
     async def _publish(
-        self, tenant: str, conversation_id: str, kind: str, data: dict[str, Any]
+        self, tenant: str, category: str, aggregate_id: str, kind: str, data: dict[str, Any]
     ) -> None:
         client = self._nats.client
         if client is None or not client.is_connected:
             return  # a signal is worth nothing late; the next one will do
         attributes = {
             "id": uuid.uuid4().hex,
-            "source": f"/chronicle/{tenant}/conversation",
-            "type": f"chronicle.conversation.{kind}",
-            "subject": conversation_id,
+            "source": f"/chronicle/{tenant}/{category}",
+            "type": f"chronicle.{category}.{kind}",
+            "subject": aggregate_id,
             "time": datetime.now(UTC),
             "datacontenttype": "application/json",
             "tenant": tenant,
         }
-        subject = f"{DELTA_PREFIX}.{tenant}.conversation.{conversation_id}.{kind}"
+        subject = f"{DELTA_PREFIX}.{tenant}.{category}.{aggregate_id}.{kind}"
         await client.publish(subject, JSON.write(CloudEvent(attributes, data)))

@@ -26,6 +26,7 @@ from api.http.conversations import ConversationsController
 from api.http.denials import DenialAuditMiddleware
 from api.http.dependencies import dependencies
 from api.http.dependency_order import resolve_dependencies_in_order
+from api.http.document_socket import document_socket
 from api.http.documents import DocumentsController
 from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> Litestar:
             docs_assets(),
             ConversationsController,
             DocumentsController,
+            document_socket,
             StreamsController,
             SearchController,
             LiveController,

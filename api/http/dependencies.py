@@ -25,6 +25,7 @@ from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
 from infrastructure.deltas import Deltas
+from infrastructure.editors import Editors
 from infrastructure.live_hub import LiveHub
 from infrastructure.live_limits import LiveLimits
 from infrastructure.signals import Signals
@@ -92,6 +93,10 @@ def provide_live_limits(connections: NamedDependency[Connections]) -> LiveLimits
     return connections.live_limits
 
 
+def provide_editors(connections: NamedDependency[Connections]) -> Editors:
+    return connections.editors
+
+
 def provide_signals(connections: NamedDependency[Connections]) -> Signals:
     return connections.signals
 
@@ -121,4 +126,5 @@ def dependencies() -> dict[str, Provide]:
         "deltas": _once(provide_deltas),
         "live_limits": _once(provide_live_limits),
         "signals": _once(provide_signals),
+        "editors": _once(provide_editors),
     }

@@ -1,0 +1,1 @@
+"""Clients of Chronicle's APIs, in Python."""
