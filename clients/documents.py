@@ -67,6 +67,7 @@ class DocumentEditor:
         self.buffer: Op | None = None
         self.others: dict[str, dict[str, Any]] = {}  # client id -> presence, at `revision`
         self.refused: EditRefused | None = None
+        self.errors: list[dict[str, Any]] = []  # every problem the server answered a frame with
         self.archived = False
         self._seq = 0
         self._socket: ClientConnection | None = None
@@ -202,6 +203,7 @@ class DocumentEditor:
             else:
                 self.others[frame["client_id"]] = frame
         elif kind == "error":
+            self.errors.append(frame["problem"])
             if self.inflight is not None and frame.get("seq") == self.inflight.seq:
                 self.refused = EditRefused(frame["problem"])
         elif kind == "renamed":

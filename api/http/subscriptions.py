@@ -106,13 +106,14 @@ def parse_filters(subjects: list[str], source: str = "query") -> tuple[Filter, .
 
 
 def allowed_filters(principal: Principal, filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
-    """An API key's filters as they are; a user token's narrowed to the conversations it
-    names, its user's own channel (``user.<inbox>``) and the tenant's announcements
-    (`Forbidden` when none of what was asked is among them)."""
+    """An API key's filters as they are; a user token's narrowed to the conversations and
+    documents it names, its user's own channel (``user.<inbox>``) and the tenant's
+    announcements (`Forbidden` when none of what was asked is among them)."""
     if principal.user_id is None:
         return filters
     inbox = str(Inbox.create_id(principal.tenant_id, principal.user_id))
     allowed: list[tuple[str, str | None]] = [("conversation", c) for c in principal.conversations]
+    allowed += [("document", d) for d in principal.documents]
     allowed += [("user", inbox), ("announcement", None)]
     narrowed = within(filters, allowed)
     if not narrowed:

@@ -6,8 +6,10 @@ connection drops applies once; a token without the document is refused."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -144,3 +146,33 @@ async def test_a_token_without_the_document_is_refused(
     with pytest.raises(InvalidStatus) as refused_handshake:
         await connect(url)
     assert refused_handshake.value.response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("frame", "status"),
+    [
+        ({"op": [-1, "x"], "base_revision": 0, "seq": 1}, 400),
+        ({"op": [{"d": 9}], "base_revision": 0, "seq": 1}, 400),
+        ({"op": ["x"], "base_revision": 5, "seq": 1}, 409),
+        ({"op": ["a\u0000"], "base_revision": 0, "seq": 1}, 400),
+        ({"op": ["x"], "seq": 1}, 400),
+        ({"presence": {"cursor": {"index": "x"}}}, 400),
+        ({"nonsense": True}, 400),
+        ({}, 400),
+    ],
+)
+async def test_a_bad_frame_is_answered_with_a_problem_and_appends_nothing(
+    two: tuple[str, str], platform: httpx.AsyncClient, frame: dict[str, Any], status: int
+) -> None:
+    document = await create(platform, "abc")
+    (ada,) = await editors_of(platform, [two[0]], document, ["ada"])
+    assert ada._socket is not None
+    await ada._socket.send(json.dumps(frame))
+    async with asyncio.timeout(10):
+        await ada.until(lambda: bool(ada.errors))
+        assert ada.errors[0]["status"] == status and ada.errors[0]["detail"]
+        await ada.insert(3, "!")  # the next frame is taken as ever
+        await ada.synced()
+    ops = await history(platform, document)
+    assert [op["op"] for op in ops] == [[3, "!"]]
+    await ada.close()

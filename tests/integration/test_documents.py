@@ -16,6 +16,7 @@ import pytest
 from domain import text_ot
 from domain.document import OP_MAX_SIZE
 from infrastructure.settings import Settings
+from tests.integration.sse import collect
 from tests.integration.test_audit import bearer
 from tests.integration.test_http_conversations import assert_problem
 from tests.integration.test_user_tokens import mint
@@ -206,3 +207,27 @@ async def test_a_user_token_edits_the_documents_it_names_as_its_user(
         assert_problem(await browser.get(f"/v1/documents/{mine}", headers=bearer(reader)), 403)
         read = await browser.get(f"/v1/documents/{mine}", headers=bearer(editor))
         assert read.json()["content"] == "mine!"
+
+
+async def test_a_user_token_follows_its_documents_live(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    mine, other = await create(client, "mine"), await create(client, "other")
+    token = (await mint(client, user_id="ada", documents=[mine]))["token"]
+    reader = asyncio.create_task(
+        collect(anonymous, 2, params={"token": token, "subjects": f"document.{mine}"})
+    )
+    await asyncio.sleep(0.3)
+    assert (await submit(client, other, 0, ["not for ada"])).status_code == 200
+    first = (await submit(client, mine, 0, ["1"])).json()
+    renamed = await client.post(f"/v1/documents/{mine}/rename", json={"title": "Mine"})
+    frames = await reader
+    assert [(f.event, f.position) for f in frames] == [
+        ("OperationApplied", first["position"]),
+        ("DocumentRenamed", renamed.json()["position"]),
+    ]
+    assert frames[0].json["data"]["op"] == ["1"]
+    refused = await anonymous.get(
+        "/v1/live", params={"token": token, "subjects": f"document.{other}"}
+    )
+    assert_problem(refused, 403)
