@@ -18,7 +18,9 @@ from application.context import CommandContext
 from application.errors import NotFound
 from application.ports import Change, CommandResult, EventStore, RecordedEvent
 from application.tenancy import load_owned
+from domain.agent_run import AgentRun
 from domain.document import Document
+from domain.errors import InvalidValue
 from domain.text_ot import Op
 
 APPLIED = "OperationApplied"
@@ -88,18 +90,21 @@ class Documents:
         author: str,
         source: str = "",
         seq: int = 0,
+        run_id: UUID | None = None,
     ) -> tuple[CommandResult, AppliedOp]:
         """Apply an op made on ``base_revision``, transformed against the ops since; the
         result and the op as applied. A conflict with a concurrent op retries the whole
-        decision, so the op is transformed against that one too."""
+        decision, so the op is transformed against that one too. An op of an agent run
+        (``run_id``: a running one that names this document) is authored by the run."""
 
         def decide() -> Change:
+            by = author if run_id is None else self._run_editing(context, run_id, document_id)
             document = self._load(context.tenant_id, document_id)
             behind = 0 <= base_revision <= document.revision
             history = (
                 self._ops_between(document_id, base_revision, document.revision) if behind else []
             )
-            document.submit(op, base_revision, author, [o.op for o in history], source, seq)
+            document.submit(op, base_revision, by, [o.op for o in history], source, seq)
             return Change((document,), document)
 
         result = await self._runner.run(context, decide, retry_on_conflict=True)
@@ -185,6 +190,13 @@ class Documents:
         for applied in self._scan(document_id, revision - 1):
             return applied.version - 1
         raise NotFound(f"document {document_id} has no revision {revision}")
+
+    def _run_editing(self, context: CommandContext, run_id: UUID, document_id: UUID) -> str:
+        run = load_owned(self._store, run_id, AgentRun, context.tenant_id)
+        run.check_running()
+        if run.document_id != document_id:
+            raise InvalidValue("run_id", "this run does not edit this document")
+        return f"run:{run_id}"
 
     def _load(self, tenant_id: str, document_id: UUID) -> Document:
         return load_owned(self._store, document_id, Document, tenant_id)

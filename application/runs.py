@@ -16,6 +16,7 @@ from application.ports import Change, CommandResult, EventStore, RunSteps
 from application.tenancy import load_owned
 from domain.agent_run import AgentRun
 from domain.conversation import Conversation
+from domain.document import Document
 from domain.ids import new_id
 
 
@@ -41,15 +42,21 @@ class Runs:
         agent: str,
         model: str,
         input_message_id: UUID | None,
+        document_id: UUID | None = None,
     ) -> CommandResult:
-        """Start a run (agent_started), once the tenant's daily budget allows one."""
+        """Start a run (agent_started), once the tenant's daily budget allows one; a run
+        that edits a shared document names it (one of the tenant's)."""
         await self._budgets.ensure_within(context.tenant_id, datetime.now(UTC))
         decided: list[AgentRun] = []
 
         def decide() -> Change:
             conversation = self._conversation(context.tenant_id, conversation_id)
             conversation.check_open()
-            run = AgentRun.begin(context.tenant_id, conversation.id, agent, model, input_message_id)
+            if document_id is not None:
+                load_owned(self._store, document_id, Document, context.tenant_id)
+            run = AgentRun.begin(
+                context.tenant_id, conversation.id, agent, model, input_message_id, document_id
+            )
             decided[:] = [run]
             return Change((run,), run)
 

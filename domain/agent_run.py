@@ -56,9 +56,11 @@ class AgentRun(TimeOrderedAggregate, TenantOwned):
         agent: str,
         model: str,
         input_message_id: UUID | None,
+        document_id: UUID | None = None,  # the shared document it edits, if any
     ) -> None:
         self.tenant_id = tenant_id
         self.conversation_id = conversation_id
+        self.document_id = document_id
         self.agent = agent
         self.model = model
         self.state = RUNNING
@@ -73,10 +75,11 @@ class AgentRun(TimeOrderedAggregate, TenantOwned):
         agent: str,
         model: str,
         input_message_id: UUID | None,
+        document_id: UUID | None = None,
     ) -> AgentRun:
         check_name("agent", agent)
         check_name("model", model)
-        return cls(tenant_id, conversation_id, agent, model, input_message_id)
+        return cls(tenant_id, conversation_id, agent, model, input_message_id, document_id)
 
     def think(self, text: str) -> None:
         self.check_running()

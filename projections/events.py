@@ -115,6 +115,7 @@ class AgentRunStarted(Event, frozen=True):
     agent: str
     model: str
     input_message_id: UUID | None
+    document_id: UUID | None = None
 
 
 class AgentThought(Event, frozen=True):

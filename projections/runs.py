@@ -44,7 +44,7 @@ class RunsProjection:
 
     name = "runs"
     tables: tuple[str, ...] = (RUNS, STEPS)
-    added_columns: tuple[AddedColumn, ...] = ()
+    added_columns: tuple[AddedColumn, ...] = (AddedColumn(RUNS, "document_id", "uuid"),)
     event_types = names(
         AgentRunStarted,
         AgentThought,
@@ -63,7 +63,8 @@ class RunsProjection:
             " input_message_id uuid, output_message_id uuid, error text,"
             " input_tokens bigint NOT NULL DEFAULT 0, output_tokens bigint NOT NULL DEFAULT 0,"
             " cost_usd numeric NOT NULL DEFAULT 0, started_at timestamptz NOT NULL,"
-            " ended_at timestamptz, version integer NOT NULL, started_position bigint NOT NULL)"
+            " ended_at timestamptz, version integer NOT NULL, started_position bigint NOT NULL,"
+            " document_id uuid)"
         )
         yield "CREATE INDEX ON {schema}.runs (conversation_id, started_position)"
         yield (
@@ -91,6 +92,7 @@ class RunsProjection:
                     model=event.model,
                     state="running",
                     input_message_id=event.input_message_id,
+                    document_id=event.document_id,
                     input_tokens=0,
                     output_tokens=0,
                     cost_usd=0,
@@ -154,7 +156,7 @@ def _detail_fields(kind: type[Event]) -> tuple[str, ...]:
 
 RUN_COLUMNS = (
     "id, conversation_id, agent, model, state, input_message_id, output_message_id, error,"
-    " input_tokens, output_tokens, cost_usd, started_at, ended_at, version"
+    " input_tokens, output_tokens, cost_usd, started_at, ended_at, version, document_id"
 )
 
 
@@ -169,6 +171,7 @@ def _run(row: dict[str, Any]) -> dict[str, Any]:
         "state": row["state"],
         "input_message_id": row["input_message_id"],
         "output_message_id": row["output_message_id"],
+        "document_id": row["document_id"],
         "error": row["error"],
         "started_at": row["started_at"],
         "ended_at": ended,

@@ -73,6 +73,7 @@ class SubmitOperation(msgspec.Struct, forbid_unknown_fields=True):
     ) = None
     source: Annotated[str, msgspec.Meta(max_length=SOURCE_MAX_CHARS, pattern=NO_NUL)] = ""
     seq: WholeNumber = 0
+    run_id: UUID | None = None  # an agent run editing the document: the op is the run's
 
 
 class RenameDocument(msgspec.Struct, forbid_unknown_fields=True):
@@ -194,8 +195,17 @@ class DocumentsController(Controller):
         archived document). Resent with the same Idempotency-Key, it applies once."""
         reachable(request.user, document_id)
         author = author_of(request.user, data.author)
+        if data.run_id is not None and request.user.user_id is not None:
+            raise Forbidden("a user token edits as its own user, not as an agent run")
         result, applied = await documents.submit(
-            context, document_id, data.op, data.base_revision, author, data.source, data.seq
+            context,
+            document_id,
+            data.op,
+            data.base_revision,
+            author,
+            data.source,
+            data.seq,
+            data.run_id,
         )
         return answer(OperationOut.of(applied), result)
 

@@ -58,6 +58,7 @@ class StartRun(msgspec.Struct, forbid_unknown_fields=True):
     agent: Name
     model: Name
     input_message_id: UUID | None = None
+    document_id: UUID | None = None  # a shared document the run edits (its ops name the run)
 
 
 class Thinking(msgspec.Struct, forbid_unknown_fields=True):
@@ -136,10 +137,15 @@ class RunsController(Controller):
         runs: NamedDependency[Runs],
         data: JSONBody[StartRun],
     ) -> Response[Created]:
-        """Start an agent run in a conversation (agent_started); ``429 budget-exceeded``
-        once the tenant has used its daily budget."""
+        """Start an agent run in a conversation (agent_started), editing a shared document
+        if it names one; ``429 budget-exceeded`` once the tenant has used its daily budget."""
         result = await runs.start(
-            context, data.conversation_id, data.agent, data.model, data.input_message_id
+            context,
+            data.conversation_id,
+            data.agent,
+            data.model,
+            data.input_message_id,
+            data.document_id,
         )
         location = f"/v1/runs/{result.id}"
         return answer(Created.of(result), result, status_code=201, location=location)

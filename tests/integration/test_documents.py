@@ -18,7 +18,7 @@ from domain.document import OP_MAX_SIZE
 from infrastructure.settings import Settings
 from tests.integration.sse import collect
 from tests.integration.test_audit import bearer
-from tests.integration.test_http_conversations import assert_problem
+from tests.integration.test_http_conversations import assert_problem, start
 from tests.integration.test_user_tokens import mint
 
 WRITERS = 20
@@ -231,3 +231,45 @@ async def test_a_user_token_follows_its_documents_live(
         "/v1/live", params={"token": token, "subjects": f"document.{other}"}
     )
     assert_problem(refused, 403)
+
+
+async def test_an_agent_runs_edits_and_a_users_share_one_history(
+    client: httpx.AsyncClient,
+) -> None:
+    document = await create(client, "plan")
+    conversation = (await start(client))["id"]
+    begun = await client.post(
+        "/v1/runs",
+        json={
+            "conversation_id": conversation,
+            "agent": "writer",
+            "model": "m-1",
+            "document_id": document,
+        },
+    )
+    assert begun.status_code == 201, begun.text
+    run = begun.json()["id"]
+    assert (await submit(client, document, 0, [4, ": draft"], author="ada")).status_code == 200
+    by_run = await submit(client, document, 0, ["# "], run_id=run)
+    assert by_run.status_code == 200, by_run.text
+    assert [op["author"] for op in await history(client, document)] == ["ada", f"run:{run}"]
+    assert (await client.get(f"/v1/documents/{document}")).json()["content"] == "# plan: draft"
+    timeline = await client.get(
+        f"/v1/runs/{run}", params={"min_position": by_run.json()["position"]}
+    )
+    assert timeline.json()["document_id"] == document
+    elsewhere = await create(client, "other")
+    assert_problem(await submit(client, elsewhere, 0, ["x"], run_id=run), 400, "run_id")
+    done = await client.post(f"/v1/runs/{run}/complete", json={"content": "done"})
+    assert done.status_code == 200, done.text
+    assert_problem(await submit(client, document, 2, ["x"], run_id=run), 409)
+    nowhere = await client.post(
+        "/v1/runs",
+        json={
+            "conversation_id": conversation,
+            "agent": "writer",
+            "model": "m-1",
+            "document_id": str(uuid.uuid4()),
+        },
+    )
+    assert_problem(nowhere, 404)

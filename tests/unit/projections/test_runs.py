@@ -80,6 +80,7 @@ def test_each_event_is_a_step_under_its_wire_name_with_its_own_fields() -> None:
         "agent": "planner",
         "model": "m-1",
         "input_message_id": None,
+        "document_id": None,
     }
     assert details[2] == {"call_id": "c1", "tool": "search", "arguments": {"q": "x"}}
     assert details[3] == {"call_id": "c1", "result": [1], "error": None, "duration_ms": 4}
