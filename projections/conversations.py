@@ -22,6 +22,7 @@ from projections.events import (
     ParticipantLeft,
     names,
 )
+from projections.pages import before, page_of
 
 TABLE = "conversations"
 
@@ -137,8 +138,7 @@ def list_conversations(
         f"SELECT {COLUMNS}, started_position FROM {READ_SCHEMA}.conversations"
         " WHERE tenant_id = %s AND started_position < %s"
         " ORDER BY started_position DESC LIMIT %s",
-        (tenant_id, after if after is not None else 2**62, limit + 1),
+        (tenant_id, before(after), limit + 1),
     ).fetchall()
-    page = rows[:limit]
-    cursor = page[-1]["started_position"] if len(rows) > limit else None
+    page, cursor = page_of(rows, limit, "started_position")
     return [_row(r) for r in page], cursor

@@ -26,6 +26,7 @@ from projections.events import (
     OperationApplied,
     names,
 )
+from projections.pages import before, page_of
 
 TABLE = "documents"
 # An op walks the text: a number keeps that many characters, a string inserts it, and
@@ -142,8 +143,7 @@ def list_documents(
         f"SELECT {COLUMNS}, created_position FROM {READ_SCHEMA}.documents"
         " WHERE tenant_id = %s AND created_position < %s"
         " ORDER BY created_position DESC LIMIT %s",
-        (tenant_id, after if after is not None else 2**62, limit + 1),
+        (tenant_id, before(after), limit + 1),
     ).fetchall()
-    page = rows[:limit]
-    cursor = page[-1]["created_position"] if len(rows) > limit else None
+    page, cursor = page_of(rows, limit, "created_position")
     return [_row(r) for r in page], cursor

@@ -14,6 +14,7 @@ from psycopg import Connection
 from domain.people import Inbox
 from projections.base import READ_SCHEMA, AddedColumn, Statement
 from projections.events import Event, NotificationRead, NotificationSent, names
+from projections.pages import before, page_of
 
 TABLE = "notifications"
 COLUMNS = "notification_id, kind, title, body, data, priority, sent_at, read_at, position"
@@ -91,15 +92,14 @@ def user_notifications(
         f"SELECT {COLUMNS} FROM {READ_SCHEMA}.notifications"
         f" WHERE inbox_id = %s AND tenant_id = %s AND position < %s{unread}"
         " ORDER BY position DESC LIMIT %s",
-        (inbox, tenant_id, after if after is not None else 2**62, limit + 1),
+        (inbox, tenant_id, before(after), limit + 1),
     ).fetchall()
     count = conn.execute(
         f"SELECT count(*) AS n FROM {READ_SCHEMA}.notifications"
         " WHERE inbox_id = %s AND tenant_id = %s AND read_at IS NULL",
         (inbox, tenant_id),
     ).fetchone()
-    page = rows[:limit]
-    cursor = page[-1]["position"] if len(rows) > limit else None
+    page, cursor = page_of(rows, limit, "position")
     return [_row(r) for r in page], int(count["n"]) if count else 0, cursor
 
 

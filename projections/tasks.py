@@ -25,6 +25,7 @@ from projections.events import (
     TaskTimedOut,
     names,
 )
+from projections.pages import before, page_of
 
 T, A = "tasks", "task_attempts"
 
@@ -230,10 +231,9 @@ def list_tasks(
         " WHERE tenant_id = %s AND (%s::text IS NULL OR state = %s)"
         " AND (%s::text IS NULL OR type = %s) AND submitted_position < %s"
         " ORDER BY submitted_position DESC LIMIT %s",
-        (tenant_id, state, state, kind, kind, after or 2**62, limit + 1),
+        (tenant_id, state, state, kind, kind, before(after), limit + 1),
     ).fetchall()
-    page = rows[:limit]
-    cursor = page[-1]["submitted_position"] if len(rows) > limit else None
+    page, cursor = page_of(rows, limit, "submitted_position")
     return [{k: v for k, v in r.items() if k != "submitted_position"} for r in page], cursor
 
 

@@ -57,6 +57,8 @@ async def test_min_position_beyond_the_head_answers_at_once_with_what_it_has(
 ) -> None:
     """No command gave that position, so waiting the bounded 5 s would only delay."""
     started = await start(client)
+    caught_up = await client.get("/v1/conversations", params={"min_position": started["position"]})
+    assert int(caught_up.headers[POSITION]) >= started["position"]
     began = time.monotonic()
     response = await client.get(
         "/v1/conversations", params={"min_position": started["position"] + 10**9}

@@ -14,10 +14,13 @@ import pytest
 from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Aggregate
 
+from application.commands import CommandRunner
 from application.context import CommandContext
+from application.documents import Documents
 from application.ports import Change
 from domain.agent_run import AgentRun
 from domain.conversation import Conversation
+from domain.document import Document
 from domain.task import Task
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings
@@ -117,6 +120,28 @@ def test_a_task_is_the_same_with_and_without_snapshots(store: PostgresEventStore
         commit(store, task)
     assert snapshot_versions(store, task.id) == [100]
     assert vars(store.load_cold(task.id)) == vars(replayed(store, task.id))
+
+
+def test_a_document_at_any_revision_loads_from_its_latest_snapshot_before(
+    store: PostgresEventStore,
+) -> None:
+    document = Document.create("acme", "Pad", "")
+    commit(store, document)
+    for n in range(230):
+        document.submit([len(document.content), f"{n};"] if n else ["0;"], n, "ada", [])
+        commit(store, document)
+    assert snapshot_versions(store, document.id) == [100, 200]
+    assert vars(store.load_cold(document.id)) == vars(replayed(store, document.id))
+    with store.recorder.datastore.get_connection() as conn:
+        conn.execute(  # a snapshot's content marks what was loaded from it
+            "UPDATE chronicle_snapshots SET state = convert_to(replace(convert_from(state,"
+            " 'UTF8'), '98;', '98!'), 'UTF8') WHERE originator_id = %s"
+            " AND originator_version = 100",
+            (document.id,),
+        )
+    documents = Documents(store, CommandRunner(store))
+    at = documents.at("acme", document.id, 150)
+    assert at.revision == 150 and "98!" in at.content and at.content.endswith("149;")
 
 
 def test_taking_a_snapshot_twice_is_harmless(store: PostgresEventStore) -> None:
