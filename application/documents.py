@@ -8,6 +8,7 @@ the log's truth, never on a read model that may lag.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -108,7 +109,8 @@ class Documents:
             return Change((document,), document)
 
         result = await self._runner.run(context, decide, retry_on_conflict=True)
-        (event,) = self._store.read_stream(result.id, result.version, 1)
+        # In a thread: a query on the caller's loop would stall every socket it serves.
+        (event,) = await asyncio.to_thread(self._store.read_stream, result.id, result.version, 1)
         return result, AppliedOp.of(event)
 
     async def rename(

@@ -25,6 +25,8 @@ class Plan:
     load_repeats: int = 50
     http_runs: int = 1
     http_seconds: float = 5.0
+    documents_seconds: float = 3.0
+    documents_unpaced_seconds: float = 2.0
 
     @classmethod
     def for_mode(cls, quick: bool) -> Plan:
@@ -44,6 +46,8 @@ class Plan:
             load_repeats=200,
             http_runs=3,
             http_seconds=10.0,
+            documents_seconds=10.0,
+            documents_unpaced_seconds=5.0,
         )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from api.bench.documents import bench_documents_scenario
 from api.bench.fanout import bench_live, summary
 from api.bench.launch import bench_key
 from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
@@ -255,6 +256,8 @@ def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) 
             bench_load_scenario(settings, plan, report, say)
         if scenarios is None or "http" in scenarios:
             bench_http_scenario(settings, plan, report, say)
+        if scenarios is None or "documents" in scenarios:
+            bench_documents_scenario(settings, plan, report, say)
     report.figures["seconds"] = round(time.monotonic() - began, 1)
     report.figures["quick"] = quick
     table = Table("figure", "value", "key", title="Chronicle bench")

@@ -19,7 +19,8 @@ def bench(
     scenario: Annotated[
         list[str] | None,
         typer.Option(
-            help="Only these scenarios (repeatable): rebuild, live, tasks, append, load, http."
+            help="Only these scenarios (repeatable):"
+            " rebuild, live, tasks, append, load, http, documents."
         ),
     ] = None,
 ) -> None:
