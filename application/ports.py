@@ -76,6 +76,14 @@ class EventStore(Protocol):
         ``DuplicateReceipt`` when the same idempotency key committed concurrently.
         """
 
+    async def commit_together(
+        self, subject: Aggregate, decided: Sequence[tuple[CommandContext, Sequence[Any]]]
+    ) -> list[int]:
+        """Store the events several commands decided on ``subject`` (collected in order,
+        each with its command's context as metadata; none with an idempotency key)
+        atomically: all or none. The position of each command's last event;
+        ``ConcurrencyConflict`` when another writer got there first."""
+
     def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
         """The outcome remembered for an idempotency key, if any."""
 

@@ -224,6 +224,29 @@ class PostgresEventStore:
             change.subject.id, change.subject.version, max(positions), change.fields
         )
 
+    async def commit_together(
+        self, subject: Aggregate, decided: Sequence[tuple[CommandContext, Sequence[Any]]]
+    ) -> list[int]:
+        """Write the events of several commands in one commit of the next group commit,
+        each stamped with its own command's metadata (see `EventStore.commit_together`)."""
+        tenant = decided[0][0].tenant_id
+        check_owner(tenant, (subject,))
+        stored, ends = [], []
+        for context, events in decided:
+            if context.idempotency is not None or context.tenant_id != tenant:
+                raise ValueError("commands committed together share a tenant, without receipts")
+            metadata: dict[str, Any] = context.metadata()
+            metadata["occurred_at"] = events[0].timestamp.isoformat()
+            for event in events:
+                object.__setattr__(event, "metadata", metadata)
+                stored.append(self.app.mapper.to_stored_event(event))
+            ends.append(len(stored) - 1)
+        positions = await self.portal.run(self._submit, PendingCommit(stored, None, tenant))
+        events = [event for _, each in decided for event in each]
+        if self.snapshots.due(events):
+            await asyncio.to_thread(self.snapshots.after_commit, (subject,), events)
+        return [positions[end] for end in ends]
+
     async def _submit(self, pending: PendingCommit) -> list[int]:
         return await self._home_group().submit(pending)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import re
 import time
 import uuid
@@ -43,7 +44,7 @@ from api.http.subscriptions import (
     RESYNC_CLOSE_CODE,
     TRY_AGAIN_LATER,
 )
-from application.context import CommandContext, Idempotency, Principal
+from application.context import CommandContext, Principal
 from application.documents import Documents
 from application.errors import Forbidden, NotFound
 from domain import text_ot
@@ -296,18 +297,21 @@ class CoEditing:
     async def _event(self, item: LiveEvent) -> None:
         if item.ephemeral:
             return  # editors' moves come from their own subscription
-        data = msgspec.json.decode(item.payload)["data"]
+        data = _data_of(item.payload)
         if item.type == "OperationApplied":
             await self._applied(
                 data["revision"], data["op"], data["author"], data.get("source", ""),
-                data.get("seq", 0),
+                data.get("seq", 0), _op_frame(item.payload),
             )  # fmt: skip
         elif item.type == "DocumentRenamed":
             await self._send({"type": "renamed", "title": data["title"]})
         elif item.type == "DocumentArchived":
             await self._send({"type": "archived"})
 
-    async def _applied(self, revision: int, op: Op, author: str, source: str, seq: int) -> None:
+    async def _applied(
+        self, revision: int, op: Op, author: str, source: str, seq: int, frame: str | None = None
+    ) -> None:
+        """Send an op (``frame``: its frame, encoded once for every editor), or its ack."""
         if revision <= self.sent:
             return  # sent already (the catch-up and the live stream overlap)
         self.sent = revision
@@ -315,8 +319,7 @@ class CoEditing:
         if source == self.client_id and author == self.author:
             await self._send({"type": "ack", "revision": revision, "seq": seq})
         else:
-            frame = {"type": "op", "revision": revision, "op": op, "author": author}
-            await self._send(frame | ({"source": source} if source else {}))
+            await self._send(frame or _encoded_op(revision, op, author, source))
         for client_id, editor in list(self.waiting.items()):
             if editor.revision <= self.sent:
                 del self.waiting[client_id]
@@ -403,21 +406,38 @@ class CoEditing:
 
     async def _submit(self, op: list[Any], base_revision: int, seq: int) -> None:
         """Submit the client's op; its ack comes on the document's stream, in order. A
-        refused op is answered with an ``error`` frame naming its ``seq``."""
-        key = f"document-op:{self.document_id}:{self.client_id}:{seq}"
-        context = CommandContext.for_principal(
-            self.principal, SUBMIT, idempotency=Idempotency(key, key)
-        )
+        refused op is answered with an ``error`` frame naming its ``seq``. (A resent op
+        is known by the client's id and its seq, without an idempotency key.)"""
+        context = CommandContext.for_principal(self.principal, SUBMIT)
         try:
-            await self.documents.submit(
+            await self.documents.edit(
                 context, self.document_id, op, base_revision, self.author, self.client_id, seq
             )
         except Exception as error:
             await self._send({"type": "error", "seq": seq, "problem": _problem(error)})
 
     async def _send(self, frame: Any) -> None:
+        text = frame if isinstance(frame, str) else msgspec.json.encode(frame).decode()
         async with self._sending:
-            await self.socket.send_data(msgspec.json.encode(frame).decode(), mode="text")
+            await self.socket.send_data(text, mode="text")
+
+
+# An event reaches every editor of its document in this process: decoded, and its frame
+# encoded, once for all of them.
+@functools.lru_cache(maxsize=256)
+def _data_of(payload: bytes) -> Any:
+    return msgspec.json.decode(payload)["data"]
+
+
+@functools.lru_cache(maxsize=256)
+def _op_frame(payload: bytes) -> str:
+    data = _data_of(payload)
+    return _encoded_op(data["revision"], data["op"], data["author"], data.get("source", ""))
+
+
+def _encoded_op(revision: int, op: Op, author: str, source: str) -> str:
+    frame = {"type": "op", "revision": revision, "op": op, "author": author}
+    return msgspec.json.encode(frame | ({"source": source} if source else {})).decode()
 
 
 def _problem(error: Exception) -> dict[str, Any]:

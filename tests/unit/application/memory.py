@@ -52,6 +52,22 @@ class MemoryEventStore:
             hook(change)
         return self.write(context, change)
 
+    async def commit_together(
+        self, subject: Aggregate, decided: Sequence[tuple[CommandContext, Sequence[Any]]]
+    ) -> list[int]:
+        await asyncio.sleep(0)
+        first = decided[0][1][0]
+        if first.originator_version != len(self.streams.get(first.originator_id, [])) + 1:
+            raise ConcurrencyConflict(f"aggregate {first.originator_id} changed meanwhile")
+        ends = []
+        for context, events in decided:
+            metadata = context.metadata() | {"occurred_at": events[0].timestamp.isoformat()}
+            for event in events:
+                self.streams.setdefault(event.originator_id, []).append(copy.deepcopy(event))
+                self.log.append(_recorded(len(self.log) + 1, event, metadata))
+            ends.append(len(self.log))
+        return ends
+
     def write(self, context: CommandContext, change: Change) -> CommandResult:
         """Commit at once, as a concurrent writer's commit does."""
         events = [event for aggregate in change.aggregates for event in aggregate.collect_events()]

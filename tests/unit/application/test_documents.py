@@ -110,3 +110,39 @@ async def test_bad_ops_append_nothing(documents: Documents, store: MemoryEventSt
     with pytest.raises(DocumentIsArchived):
         await documents.submit(context(), created.id, ["x"], 0, "ada")
     assert len(store.log) == before + 1  # the archiving
+
+
+async def test_editors_ops_are_decided_in_batches_each_with_its_own_metadata(
+    documents: Documents, store: MemoryEventStore
+) -> None:
+    created = await documents.create(context(), "Pad", "")
+
+    def as_editor(name: str) -> CommandContext:
+        return CommandContext("acme", f"user:{name}", "document.submit_op")
+
+    edits = [
+        documents.edit(as_editor(f"u{i}"), created.id, [f"<{i}>"], 0, f"u{i}", f"c{i}", 1)
+        for i in range(8)
+    ]
+    bad = documents.edit(as_editor("eve"), created.id, [5, "x"], 0, "eve", "ce", 1)
+    again = documents.edit(as_editor("u3"), created.id, ["<3>"], 0, "u3", "c3", 1)
+    *applied, refused, resent = await asyncio.gather(*edits, bad, again, return_exceptions=True)
+    assert isinstance(refused, InvalidValue)
+    assert [a.revision for a in applied] == list(range(1, 9))  # type: ignore[union-attr]
+    assert resent == applied[3]  # sent again: answered with the first, applied once
+    head = documents.at("acme", created.id)
+    assert head.revision == 8 and sorted(head.content) == sorted(
+        "".join(f"<{i}>" for i in range(8))
+    )
+    ops = [e for e in store.log if e.type == "OperationApplied"]
+    assert [e.metadata["actor"] for e in ops] == [f"user:u{i}" for i in range(8)]
+    assert [e.position for e in ops] == [a.position for a in applied]  # type: ignore[union-attr]
+
+
+async def test_an_edit_sent_again_after_a_lost_answer_applies_once(documents: Documents) -> None:
+    created = await documents.create(context(), "Pad", "ab")
+    first = await documents.edit(context(), created.id, [1, "x"], 0, "ada", "c1", 7)
+    other = await documents.edit(context(), created.id, ["y"], 1, "bob", "c2", 1)
+    again = await documents.edit(context(), created.id, [1, "x"], 0, "ada", "c1", 7)
+    assert again == first and other.revision == 2
+    assert documents.at("acme", created.id).content == "yaxb"
