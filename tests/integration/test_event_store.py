@@ -103,6 +103,29 @@ async def test_a_stale_writer_gets_a_conflict_and_writes_nothing(container: Cont
     assert container.store.get(started.id, Conversation).title == "One"
 
 
+async def test_commands_committed_together_keep_their_own_metadata_all_or_none(
+    container: Container,
+) -> None:
+    started = await container.conversations.start(context(), "Together", [])
+    conversation = container.store.get(started.id, Conversation)
+    stale = container.store.get(started.id, Conversation)
+    contexts, decided = [context(), context()], []
+    for ctx, text in zip(contexts, ("one", "two"), strict=True):
+        conversation.post_message(uuid.uuid4(), "user", text, None, None)
+        decided.append((ctx, list(conversation.collect_events())))
+    positions = await container.store.commit_together(conversation, decided)
+    events = container.streams.read("acme", started.id, 2, 10)
+    assert [e.position for e in events] == positions == sorted(positions)
+    assert [e.metadata["command_id"] for e in events] == [str(c.command_id) for c in contexts]
+    stale.rename("late")
+    late = [(context(), list(stale.collect_events()))]
+    stale.rename("later")
+    late.append((context(), list(stale.collect_events())))
+    with pytest.raises(ConcurrencyConflict):
+        await container.store.commit_together(stale, late)
+    assert len(container.streams.read("acme", started.id, 1, 10)) == 3
+
+
 async def test_concurrent_posts_without_if_match_all_land(container: Container) -> None:
     started = await container.conversations.start(context(), "Busy", [])
 
