@@ -13,7 +13,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from api.bootstrap import Container
-from projections.metrics import forget_old_buckets, minute_of
+from infrastructure.metrics_retention import MetricsRetention
+from projections.metrics import minute_of
 from tests.integration.conftest import KeyFactory
 from tests.integration.test_http_conversations import assert_problem
 
@@ -215,7 +216,10 @@ def test_retention_forgets_old_minute_buckets_before_old_hour_buckets(
                     " VALUES (%s, 'events', %s, %s, 1)",
                     (tenant, label, now - age),
                 )
-        forget_old_buckets(conn, now - timedelta(days=7), now - timedelta(days=90))
+    clock = iter([0.0, 1.0])
+    retention = MetricsRetention(container.dsn, 7, 90, every=600, clock=lambda: next(clock))
+    assert retention.due() is not None and retention.due() is None  # once per interval
+    with psycopg.connect(container.dsn) as conn:
         kept = conn.execute(
             "SELECT 'minute', label FROM rm.metric_minutes WHERE tenant_id = %(t)s UNION ALL"
             " SELECT 'hour', label FROM rm.metric_hours WHERE tenant_id = %(t)s",
