@@ -33,10 +33,12 @@ MetricName = Literal[
     "tokens_output",
     "cost_usd",
     "tool_calls",
+    "tool_duration_ms_p95",
     "tasks_submitted",
     "tasks_succeeded",
     "tasks_failed",
     "tasks_dead_lettered",
+    "task_queue_latency_ms_p95",
 ]
 NAMES: tuple[str, ...] = get_args(MetricName)
 assert set(NAMES) == set(METRICS), "every metric of the read model, and no other"
@@ -50,14 +52,14 @@ Time = Annotated[datetime | None, QueryParameter(description="RFC 3339 time with
 
 class Point(msgspec.Struct):
     at: datetime
-    value: float
+    value: float | None  # a percentile without samples
 
 
 class Current(msgspec.Struct):
     name: str
     description: str
-    last_24h: float
-    this_minute: float
+    last_24h: float | None
+    this_minute: float | None
 
 
 class CurrentMetrics(msgspec.Struct):
@@ -74,7 +76,7 @@ class Series(msgspec.Struct):
 
 class Dashboard(msgspec.Struct):
     day: str
-    today: dict[str, float]
+    today: dict[str, float | None]
     last_hour: dict[str, list[Point]]
     tasks: str  # the task dashboard
 
@@ -89,7 +91,7 @@ def _names(names: str | None) -> list[str]:
     return wanted
 
 
-def _points(series: list[tuple[datetime, float]]) -> list[Point]:
+def _points(series: list[tuple[datetime, float | None]]) -> list[Point]:
     return [Point(at, value) for at, value in series]
 
 
@@ -129,12 +131,12 @@ class MetricsHistoryController(Controller):
         ] = None,
         min_position: MinPosition = None,
     ) -> Response[CurrentMetrics]:
-        """Each metric's sum over the last 24 hours (from the same minute yesterday) and
-        over the current minute so far."""
+        """Each metric's sum (or 95th percentile, null without samples) over the last 24
+        hours (from the same minute yesterday) and over the current minute so far."""
         tenant, wanted, now = request.user.tenant_id, _names(names), datetime.now(UTC)
         minute = minute_of(now)
 
-        def figures(conn: Conn) -> tuple[dict[str, float], dict[str, float]]:
+        def figures(conn: Conn) -> tuple[dict[str, float | None], dict[str, float | None]]:
             end = minute + timedelta(minutes=1)
             day = metric_totals(conn, tenant, wanted, end - timedelta(days=1), end)
             return day, metric_totals(conn, tenant, wanted, minute, end)
@@ -164,8 +166,9 @@ class MetricsHistoryController(Controller):
         step: Annotated[Step, QueryParameter(description="Width of each point")] = "1m",
         min_position: MinPosition = None,
     ) -> Response[Series]:
-        """The metric's sum over each step from ``from`` to ``to`` (at most 1440 steps),
-        over all labels unless ``label`` is given; steps without activity are 0. Steps of
+        """The metric's sum (or 95th percentile) over each step from ``from`` to ``to`` (at
+        most 1440 steps), over all labels unless ``label`` is given; steps without activity
+        are 0 (a percentile null). Steps of
         1 h and 1 d are read from hour buckets (kept longer than minute buckets)."""
         tenant, width = request.user.tenant_id, STEPS[step]
         first, last = _range(start, end, width)

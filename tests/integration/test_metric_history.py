@@ -29,7 +29,8 @@ async def ok(response: httpx.Response, status: int = 200) -> dict[str, Any]:
 
 
 async def activity(http: httpx.AsyncClient) -> None:
-    """Messages, three runs (completed, failed, cancelled after a tool call) and a task."""
+    """Messages, three runs (completed, failed, cancelled after a tool call), a task
+    claimed."""
     cid = (await ok(await http.post("/v1/conversations", json={"title": "m"}), 201))["id"]
     for text in ("one", "two"):
         await ok(
@@ -46,8 +47,12 @@ async def activity(http: httpx.AsyncClient) -> None:
     await ok(await http.post(f"/v1/runs/{runs[1]}/fail", json={"error": "overloaded"}))
     call = {"call_id": "c1", "tool": "search"}
     await ok(await http.post(f"/v1/runs/{runs[2]}/tools", json=call))
+    done = {"result": "found", "duration_ms": 40}
+    await ok(await http.post(f"/v1/runs/{runs[2]}/tools/c1/result", json=done))
     await ok(await http.post(f"/v1/runs/{runs[2]}/cancel", json={"reason": "left"}))
     await ok(await http.post("/v1/tasks", json={"type": "report.build"}), 201)
+    claim = {"worker_id": "w1", "types": ["report.build"], "wait_s": 5}
+    await ok(await http.post("/v1/tasks/claim", json=claim))
 
 
 def from_log(container: Container, tenant: str) -> tuple[Buckets, Counter[str]]:
@@ -73,6 +78,15 @@ def from_log(container: Container, tenant: str) -> tuple[Buckets, Counter[str]]:
         if command_id := event.metadata.get("command_id"):
             commands.setdefault(command_id, event.metadata.get("command") or event.type)
     return expected, Counter(commands.values())
+
+
+def queue_latency(container: Container, tenant: str) -> float:
+    """The wait of the tenant's one task, from its ``run_at`` to its first start, in ms."""
+    events = container.events.after(0, 1000, tenant=tenant)
+    (submitted,) = [e for e in events if e.type == "TaskSubmitted"]
+    started = next(e for e in events if e.type == "TaskStarted")
+    ready = datetime.fromisoformat(submitted.data["run_at"])
+    return max(0.0, (started.recorded_at - ready).total_seconds() * 1000)
 
 
 def buckets(dsn: str, tenant: str) -> tuple[Buckets, Counter[str], list[tuple[Any, ...]]]:
@@ -125,6 +139,8 @@ async def test_buckets_equal_the_counts_of_the_log_and_a_rebuild_gives_the_same(
     assert totals["tokens_input"] == 100 and totals["cost_usd"] == 0.5
     assert totals["events"] == sum(v for (n, _, _), v in expected.items() if n == "events")
     assert totals["commands"] == sum(commands.values())
+    assert totals["tool_duration_ms_p95"] == 40
+    assert abs(totals["task_queue_latency_ms_p95"] - queue_latency(container, tenant)) < 0.01
 
     container.rebuild("metrics").run()
     assert buckets(container.dsn, tenant) == (found, found_commands, runs)
@@ -155,7 +171,15 @@ async def test_history_and_dashboard_sum_the_buckets_of_the_own_tenant_only(
             )
         )
         assert sum(p["value"] for p in by_model["points"]) == 0
+        durations = await ok(
+            await http.get(
+                "/v1/metrics/history",
+                params={"name": "tool_duration_ms_p95", "label": "search", "step": "1h"} | window,
+            )
+        )
+        assert [p["value"] for p in durations["points"] if p["value"] is not None] == [40]
         board = await ok(await http.get("/v1/dashboard"))
+        assert board["today"]["tool_duration_ms_p95"] == 40
         assert board["today"]["messages"] == 3 and board["today"]["runs_failed"] == 1
         assert sum(p["value"] for p in board["last_hour"]["tool_calls"]) == 1
         assert len(board["last_hour"]["events"]) == 60
@@ -167,7 +191,7 @@ async def test_history_and_dashboard_sum_the_buckets_of_the_own_tenant_only(
         own = len(container.events.after(0, 1000, tenant=stranger))
         counted = {item["name"]: item["last_24h"] for item in theirs["items"]}
         assert counted.pop("events") == own and counted.pop("commands") == 1  # its key
-        assert set(counted.values()) == {0}
+        assert set(counted.values()) == {0, None}  # none of these; percentiles of nothing
         board = await ok(await other.get("/v1/dashboard"))
         assert board["today"]["messages"] == board["today"]["runs_started"] == 0
         series = await ok(

@@ -15,8 +15,10 @@ from projections.events import (
     OtherEvent,
     TaskDeadLettered,
     TaskFailed,
+    TaskStarted,
     TaskSubmitted,
     TaskTimedOut,
+    ToolExecutionCompleted,
     ToolExecutionStarted,
 )
 from projections.metrics import MetricsProjection
@@ -150,3 +152,39 @@ def test_an_event_no_metric_reads_still_counts_as_an_event_of_its_type() -> None
     log = Log()
     other = log.event(OtherEvent, uuid4(), name="TenantCreated")
     assert buckets(applied(other)) == {("events", "TenantCreated"): 1}
+
+
+def test_a_tool_call_keeps_its_tool_from_its_start_and_its_duration_from_its_end() -> None:
+    log, run = Log(), uuid4()
+    tables = applied(
+        log.event(ToolExecutionStarted, run, call_id="c1", tool="search", arguments={}),
+        log.event(ToolExecutionCompleted, run, call_id="c1", result=1, error=None, duration_ms=40),
+    )
+    call = tables.one("metric_tool_calls", run_id=run, call_id="c1")
+    assert (call["tool"], call["duration_ms"], call["at"]) == ("search", 40, START)
+
+
+def test_a_task_waits_in_the_queue_from_run_at_until_its_first_start_only() -> None:
+    log, task = Log(), uuid4()
+    tables = applied(
+        log.event(
+            TaskSubmitted,
+            task,
+            tenant_id="acme",
+            type="email.send",
+            payload=None,
+            priority=0,
+            max_attempts=2,
+            timeout_s=1,
+            run_at=START,
+            backoff_s=1,
+        ),
+        first := log.event(TaskStarted, task, attempt=1, worker_id="w", lease_until=START),
+        log.event(TaskStarted, task, attempt=2, worker_id="w", lease_until=START),
+    )
+    row = tables.one("metric_tasks", task_id=task)
+    assert (row["type"], row["run_at"], row["started_at"]) == (
+        "email.send",
+        START,
+        first.recorded_at,
+    )
