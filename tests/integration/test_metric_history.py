@@ -222,6 +222,8 @@ async def test_bad_names_steps_and_ranges_are_refused_naming_the_field(
         long = {"name": "events", "from": (now - timedelta(days=2)).isoformat()}
         assert_problem(await http.get(history, params=long | {"to": now.isoformat()}), 400, "to")
         assert (await http.get(history, params=long | {"step": "1h"})).status_code == 200
+        earliest = {"name": "events", "to": "0001-01-01T00:30:00Z"}  # the hour before: year 1
+        assert len((await ok(await http.get(history, params=earliest)))["points"]) == 30
         for path in ("/v1/metrics", "/v1/dashboard"):
             assert_problem(await unread.get(path), 403)
         assert_problem(await unread.get(history, params={"name": "events"}), 403)
