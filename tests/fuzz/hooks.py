@@ -34,12 +34,15 @@ def within_history_range(query: dict[str, Any]) -> None:
     """A series may span at most 1440 steps, ``from`` not after ``to`` (400 otherwise, as
     documented; no schema can say it): a valid pair beyond that is narrowed to an empty
     range at ``to``, leaving invalid values as generated."""
+    step = query.get("step", "1m")
+    if not isinstance(step, str) or step not in STEPS:
+        return
     try:
         end = _time(query.get("to")) or datetime.now(UTC)
         start = _time(query.get("from")) or end - timedelta(hours=1)
-        minutes = STEPS[query.get("step", "1m")]
-    except (msgspec.ValidationError, ValueError, KeyError, OverflowError):
+    except (msgspec.ValidationError, ValueError, TypeError, OverflowError):
         return
+    minutes = STEPS[step]
     if start > end or end - start > timedelta(minutes=minutes * HISTORY_MAX_STEPS):
         query["from"] = query["to"] = end.isoformat()
 
@@ -47,7 +50,9 @@ def within_history_range(query: dict[str, Any]) -> None:
 def _time(value: Any) -> datetime | None:
     if value is None:
         return None
-    moment = msgspec.convert(str(value), datetime, strict=True)  # as the API reads it
+    if not isinstance(value, str):
+        raise TypeError("a time is a string")
+    moment = msgspec.convert(value, datetime, strict=True)  # as the API reads it
     if moment.tzinfo is None:
         raise ValueError("a time without an offset")
     return moment.astimezone(UTC)
