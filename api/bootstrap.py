@@ -38,6 +38,7 @@ from infrastructure.event_store import PostgresEventStore
 from infrastructure.live_hub import LiveHub
 from infrastructure.live_limits import Caps, LiveLimits
 from infrastructure.metrics import RunUsage
+from infrastructure.metrics_retention import MetricsRetention
 from infrastructure.portal import Portal
 from infrastructure.projector import ProjectionEngine, Projector, Rebuild
 from infrastructure.rate_limit import RateLimiter
@@ -228,7 +229,10 @@ class Container:
         return Relay(self.dsn, self.settings.nats_url, self.store.decoder.recorded)
 
     def scheduler(self) -> Scheduler:
-        return Scheduler(self.tasks, self.queue, self.portal)
+        retention = MetricsRetention(
+            self.dsn, self.settings.metrics_minute_days, self.settings.metrics_hour_days
+        )
+        return Scheduler(self.tasks, self.queue, self.portal, retention=retention)
 
     def sealer(self) -> ChainSealer:
         return ChainSealer(self.dsn)

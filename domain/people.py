@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import InvalidValue, NotificationNotUnread
 from domain.ids import TimeOrderedAggregate
 from domain.tenancy import TenantOwned
-from domain.values import check_chars
+from domain.values import check_chars, check_json
 
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$")
 USER_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/users")
@@ -212,6 +212,7 @@ class Inbox(Aggregate, TenantOwned):
         if not NOTIFICATION_KIND.fullmatch(kind):
             raise InvalidValue("kind", "must be 1 to 64 of a-z, 0-9, '.', '_' or '-'")
         check_notice(title, body, priority)
+        check_json("data", data)
         self._sent(notification_id, kind, title, body, data, priority)
 
     @event("NotificationSent")

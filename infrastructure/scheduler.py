@@ -1,5 +1,6 @@
-"""The scheduler: times out tasks whose lease expired, from what the log says, and
-forgets the queue's claims the read model has caught up with.
+"""The scheduler: times out tasks whose lease expired, from what the log says,
+forgets the queue's claims the read model has caught up with, and (now and then) the
+metrics history past its retention.
 
 Timers are data (lease_until, run_at), so a restart loses none; each timeout is a
 command the task accepts only once, so none fires twice.
@@ -13,6 +14,7 @@ import structlog
 
 from application.context import CommandContext
 from application.tasks import Tasks
+from infrastructure.metrics_retention import MetricsRetention
 from infrastructure.portal import Portal
 from infrastructure.task_queue import PostgresTaskQueue
 
@@ -24,9 +26,15 @@ class Scheduler:
     """Scans for expired leases (and claims to forget) every tick until stopped."""
 
     def __init__(
-        self, tasks: Tasks, queue: PostgresTaskQueue, portal: Portal, tick: float = TICK_SECONDS
+        self,
+        tasks: Tasks,
+        queue: PostgresTaskQueue,
+        portal: Portal,
+        tick: float = TICK_SECONDS,
+        retention: MetricsRetention | None = None,
     ) -> None:
         self.tasks = tasks
+        self.retention = retention
         self.queue = queue
         self.portal = portal
         self.tick = tick
@@ -38,6 +46,8 @@ class Scheduler:
             try:
                 self.fire_due()
                 self.queue.forget_claims()
+                if self.retention is not None:
+                    self.retention.due()
             except Exception as error:  # e.g. the store's StoreUnavailable: the thread must live
                 log.warning(
                     "scheduler could not time out tasks", error=f"{type(error).__name__}: {error}"

@@ -79,6 +79,8 @@ class Settings:
     auth_cache_seconds: float = 1.0  # a revocation also reaches every process over NATS
     daily_token_budget: int | None = None  # per tenant, unless the tenant sets its own
     daily_cost_budget_usd: float | None = None
+    metrics_minute_days: int = 7  # how long minute buckets of the metrics history are kept
+    metrics_hour_days: int = 90  # and hour buckets (and the commands and runs they count)
     log_level: str = "info"  # one of LOG_LEVELS
     log_format: str | None = None  # one of LOG_FORMATS; unset: console on a terminal, else json
 
@@ -91,6 +93,13 @@ class Settings:
         api_workers = _int("CHRONICLE_API_WORKERS", 1, env)
         if api_workers < 1:
             raise SettingsError(f"CHRONICLE_API_WORKERS must be 1 or more, not {api_workers}")
+        minute_days = _int("CHRONICLE_METRICS_MINUTE_DAYS", 7, env)
+        hour_days = _int("CHRONICLE_METRICS_HOUR_DAYS", 90, env)
+        if not 1 <= minute_days <= hour_days:
+            raise SettingsError(
+                "CHRONICLE_METRICS_MINUTE_DAYS must be 1 or more and at most"
+                f" CHRONICLE_METRICS_HOUR_DAYS, not {minute_days} and {hour_days}"
+            )
         return cls(
             database_url=env.get("CHRONICLE_DATABASE_URL") or None,
             nats_url=env.get("CHRONICLE_NATS_URL") or None,
@@ -110,6 +119,8 @@ class Settings:
             auth_cache_seconds=_or(_optional_number("CHRONICLE_AUTH_CACHE_SECONDS", env), 1.0),
             daily_token_budget=_whole(_optional_number("CHRONICLE_DAILY_TOKEN_BUDGET", env)),
             daily_cost_budget_usd=_optional_number("CHRONICLE_DAILY_COST_BUDGET_USD", env),
+            metrics_minute_days=minute_days,
+            metrics_hour_days=hour_days,
             log_level=_choice("CHRONICLE_LOG_LEVEL", LOG_LEVELS, env) or "info",
             log_format=_choice("CHRONICLE_LOG_FORMAT", LOG_FORMATS, env),
         )

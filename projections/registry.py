@@ -8,6 +8,7 @@ from projections.conversations import ConversationsProjection
 from projections.documents import DocumentsProjection
 from projections.message_search import MessageSearchProjection
 from projections.messages import MessagesProjection
+from projections.metrics import MetricsProjection
 from projections.notifications import NotificationsProjection
 from projections.runs import RunsProjection
 from projections.tasks import TasksProjection
@@ -25,5 +26,6 @@ PROJECTIONS: dict[str, Projection] = {
         UsageProjection(),
         NotificationsProjection(),
         DocumentsProjection(),
+        MetricsProjection(),
     )
 }

@@ -31,6 +31,7 @@ from api.http.documents import DocumentsController
 from api.http.handshake import HandshakeRefusal, remember_refusal
 from api.http.health import HealthController
 from api.http.keys import KeysController
+from api.http.metric_history import MetricsHistoryController, OverviewController
 from api.http.metrics import MetricsController, count_command
 from api.http.notifications import NotificationsController
 from api.http.options import allow_every_method
@@ -98,6 +99,8 @@ def create_app(settings: Settings) -> Litestar:
             ConversationRunsController,
             TasksController,
             DashboardController,
+            OverviewController,
+            MetricsHistoryController,
             AuditController,
             UsageController,
             KeysController,

@@ -16,7 +16,7 @@ from litestar.response import Response
 
 from api.http.auth import requires
 from api.http.commands import Changed, Created, answer
-from api.http.fields import NO_NUL, UserIdPath
+from api.http.fields import NO_NUL, JsonValue, UserIdPath, checked_json
 from api.http.reads import After, Limit, MinPosition, ReadModels, next_cursor_of, parse_cursor
 from application.context import CommandContext, Principal
 from application.errors import NotFound
@@ -45,8 +45,14 @@ class SendNotification(msgspec.Struct, forbid_unknown_fields=True):
         str, msgspec.Meta(min_length=1, max_length=NOTIFICATION_TITLE_MAX_CHARS, pattern=NO_NUL)
     ]
     body: Annotated[str, msgspec.Meta(max_length=NOTIFICATION_BODY_MAX_CHARS, pattern=NO_NUL)] = ""
-    data: Annotated[dict[str, Any], msgspec.Meta(max_length=DATA_MAX_KEYS)] = {}
+    data: Annotated[
+        dict[Annotated[str, msgspec.Meta(pattern=NO_NUL)], JsonValue],
+        msgspec.Meta(max_length=DATA_MAX_KEYS),
+    ] = {}
     priority: Priority = "normal"
+
+    def __post_init__(self) -> None:
+        checked_json("data", self.data)
 
 
 class Announce(msgspec.Struct, forbid_unknown_fields=True):

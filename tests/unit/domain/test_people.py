@@ -54,6 +54,14 @@ def test_a_notification_it_cannot_keep_is_refused(
         Inbox.open("acme", "ada").send("n1", kind, title, "", {}, priority)
 
 
+@pytest.mark.parametrize("data", [{"k": "a\u0000b"}, {"a\u0000": 1}, {"n": 2**64}])
+def test_a_notification_whose_data_the_read_model_cannot_hold_is_refused(
+    data: dict[str, object],
+) -> None:
+    with pytest.raises(InvalidValue, match="data"):
+        Inbox.open("acme", "ada").send("n1", "mention", "t", "", data, "low")
+
+
 def test_an_announcement_it_cannot_keep_is_refused() -> None:
     with pytest.raises(InvalidValue, match="priority"):
         Announcement.make("acme", "Down at 6", "", "eventually")

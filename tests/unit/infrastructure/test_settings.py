@@ -40,3 +40,20 @@ def test_another_value_is_a_one_line_error_naming_the_variable(name: str, value:
         Settings.from_env({name: value})
     message = str(refused.value)
     assert message.startswith(name) and repr(value) in message and "\n" not in message
+
+
+def test_metrics_keep_minutes_a_week_and_hours_ninety_days_unless_told() -> None:
+    default = Settings.from_env({})
+    assert (default.metrics_minute_days, default.metrics_hour_days) == (7, 90)
+    told = {"CHRONICLE_METRICS_MINUTE_DAYS": "2", "CHRONICLE_METRICS_HOUR_DAYS": "30"}
+    assert (
+        Settings.from_env(told).metrics_minute_days,
+        Settings.from_env(told).metrics_hour_days,
+    ) == (2, 30)
+
+
+@pytest.mark.parametrize(("minutes", "hours"), [("0", "90"), ("8", "7")])
+def test_minute_buckets_cannot_outlive_hour_buckets(minutes: str, hours: str) -> None:
+    env = {"CHRONICLE_METRICS_MINUTE_DAYS": minutes, "CHRONICLE_METRICS_HOUR_DAYS": hours}
+    with pytest.raises(SettingsError, match="CHRONICLE_METRICS_MINUTE_DAYS"):
+        Settings.from_env(env)
