@@ -19,7 +19,7 @@ from typing import cast
 from eventsourcing.domain import event
 
 from domain import text_ot
-from domain.errors import DocumentIsArchived, InvalidValue, UnknownRevision
+from domain.errors import DocumentIsArchived, InvalidValue, OpDoesNotFit, UnknownRevision
 from domain.ids import TimeOrderedAggregate
 from domain.tenancy import TenantOwned
 from domain.text_ot import Op, Side
@@ -96,7 +96,7 @@ class Document(TimeOrderedAggregate, TenantOwned):
         check_chars("source", source, SOURCE_MAX_CHARS, minimum=0)
         check_count("seq", seq, INT64_MAX)
         self._check_base(base_revision, history)
-        applied = self._transformed(op, history)
+        applied = self._transformed(op, base_revision, history)
         if text_ot.result_length(applied, len(self.content)) > CONTENT_MAX_CHARS:
             raise InvalidValue("op", f"would make the document over {CONTENT_MAX_CHARS} characters")
         self._operation_applied(self.revision + 1, base_revision, applied, author, source, seq)
@@ -114,7 +114,7 @@ class Document(TimeOrderedAggregate, TenantOwned):
                 f" not {len(history)}"
             )
 
-    def _transformed(self, op: object, history: Sequence[Op]) -> Op:
+    def _transformed(self, op: object, base_revision: int, history: Sequence[Op]) -> Op:
         """``op`` checked against the text it was made on, then moved past ``history``."""
         text_ot.check(op)
         submitted = cast(Op, op)
@@ -122,7 +122,10 @@ class Document(TimeOrderedAggregate, TenantOwned):
         # It must fit that text, trailing retain and all (which normalising drops): the
         # text is as long as the head less what the history added.
         made_on = len(self.content) - sum(text_ot.length_change(done) for done in history)
-        text_ot.result_length(submitted, made_on)
+        try:
+            text_ot.result_length(submitted, made_on)
+        except InvalidValue as error:  # well formed, but not for the text it names
+            raise OpDoesNotFit(self.id, base_revision, error.message) from None
         applied = text_ot.normalize(submitted)
         for committed in history:
             applied = text_ot.transform(applied, committed, INCOMING_SIDE)

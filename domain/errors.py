@@ -72,6 +72,13 @@ class DocumentIsArchived(RuleViolation):
         super().__init__(f"document {document_id} is archived")
 
 
+class OpDoesNotFit(RuleViolation):
+    """A well-formed op that does not fit the text of the revision it was made on."""
+
+    def __init__(self, document_id: object, base_revision: int, problem: str) -> None:
+        super().__init__(f"document {document_id} at revision {base_revision}: the op {problem}")
+
+
 class UnknownRevision(RuleViolation):
     """An op based on a revision the document never had: ahead of its head, or negative.
     (One behind the head is fine: it is transformed against what came since.)"""

@@ -36,7 +36,7 @@ from litestar.params import FromPath
 
 from api.http.auth import TOKEN_IN_URL, requires
 from api.http.bodies import decode_body, invalid
-from api.http.documents import OpBody, WholeNumber, author_of, reachable
+from api.http.documents import OpBody, WholeNumber, author_of, op_of, reachable
 from api.http.problems import problem_body, problem_for, problem_of
 from api.http.subscriptions import (
     KEEPALIVE_SECONDS,
@@ -404,7 +404,7 @@ class CoEditing:
             return
         if frame.base_revision is None:
             raise invalid("base_revision", "an op needs the revision it was made on")
-        await self._submit(frame.op or [], frame.base_revision, frame.seq)
+        await self._submit(op_of(frame.op or []), frame.base_revision, frame.seq)
 
     async def _submit(self, op: list[Any], base_revision: int, seq: int) -> None:
         """Submit the client's op; its ack comes on the document's stream, in order. A

@@ -36,6 +36,7 @@ from domain.document import (
     AUTHOR_MAX_CHARS,
     CONTENT_MAX_CHARS,
     OP_MAX_COMPONENTS,
+    OP_MAX_SIZE,
     SOURCE_MAX_CHARS,
 )
 from domain.values import INT64_MAX
@@ -47,7 +48,16 @@ EDIT = [requires("commands:write", user="documents:write")]
 READ_ONE = [requires("read", user="documents:write")]
 READ = [requires("read")]
 
-Component = int | str | dict[str, int]
+
+class DeleteComponent(msgspec.Struct, forbid_unknown_fields=True):
+    d: Annotated[int, msgspec.Meta(ge=1, le=CONTENT_MAX_CHARS)]
+
+
+Component = (
+    Annotated[int, msgspec.Meta(ge=1, le=CONTENT_MAX_CHARS)]
+    | Annotated[str, msgspec.Meta(min_length=1, max_length=OP_MAX_SIZE, pattern=NO_NUL)]
+    | DeleteComponent
+)
 OpBody = Annotated[
     list[Component],
     msgspec.Meta(
@@ -57,6 +67,11 @@ OpBody = Annotated[
     ),
 ]
 WholeNumber = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+
+
+def op_of(components: list[Component]) -> list[Any]:
+    """An op as the domain takes it (a delete as ``{"d": n}``)."""
+    return [{"d": c.d} if isinstance(c, DeleteComponent) else c for c in components]
 
 
 class CreateDocument(msgspec.Struct, forbid_unknown_fields=True):
@@ -163,7 +178,7 @@ class DocumentsController(Controller):
         result, applied = await documents.submit(
             context,
             document_id,
-            data.op,
+            op_of(data.op),
             data.base_revision,
             author,
             data.source,

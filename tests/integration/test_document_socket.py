@@ -152,7 +152,7 @@ async def test_a_token_without_the_document_is_refused(
     ("frame", "status"),
     [
         ({"op": [-1, "x"], "base_revision": 0, "seq": 1}, 400),
-        ({"op": [{"d": 9}], "base_revision": 0, "seq": 1}, 400),
+        ({"op": [{"d": 9}], "base_revision": 0, "seq": 1}, 409),
         ({"op": ["x"], "base_revision": 5, "seq": 1}, 409),
         ({"op": ["a\u0000"], "base_revision": 0, "seq": 1}, 400),
         ({"op": ["x"], "seq": 1}, 400),

@@ -14,7 +14,7 @@ from application.context import CommandContext, Idempotency
 from application.documents import Documents
 from application.errors import NotFound
 from domain import text_ot
-from domain.errors import DocumentIsArchived, InvalidValue, UnknownRevision
+from domain.errors import DocumentIsArchived, OpDoesNotFit, UnknownRevision
 from tests.unit.application.memory import MemoryEventStore
 
 
@@ -102,7 +102,7 @@ async def test_bad_ops_append_nothing(documents: Documents, store: MemoryEventSt
     before = len(store.log)
     with pytest.raises(UnknownRevision):
         await documents.submit(context(), created.id, ["x"], 1, "ada")
-    with pytest.raises(InvalidValue, match="op"):
+    with pytest.raises(OpDoesNotFit, match="op"):
         await documents.submit(context(), created.id, [4, "x"], 0, "ada")
     with pytest.raises(NotFound):
         await documents.submit(context("globex"), created.id, ["x"], 0, "ada")
@@ -127,7 +127,7 @@ async def test_editors_ops_are_decided_in_batches_each_with_its_own_metadata(
     bad = documents.edit(as_editor("eve"), created.id, [5, "x"], 0, "eve", "ce", 1)
     again = documents.edit(as_editor("u3"), created.id, ["<3>"], 0, "u3", "c3", 1)
     *applied, refused, resent = await asyncio.gather(*edits, bad, again, return_exceptions=True)
-    assert isinstance(refused, InvalidValue)
+    assert isinstance(refused, OpDoesNotFit)
     assert [a.revision for a in applied] == list(range(1, 9))  # type: ignore[union-attr]
     assert resent == applied[3]  # sent again: answered with the first, applied once
     head = documents.at("acme", created.id)

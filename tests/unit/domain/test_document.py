@@ -18,7 +18,7 @@ from domain.document import (
     TITLE_MAX_CHARS,
     Document,
 )
-from domain.errors import DocumentIsArchived, InvalidValue, UnknownRevision
+from domain.errors import DocumentIsArchived, InvalidValue, OpDoesNotFit, UnknownRevision
 from domain.text_ot import Op
 from tests.unit.domain.strategies import TEXTS, ops_for
 
@@ -140,9 +140,9 @@ def test_an_op_that_comes_to_nothing_is_still_recorded_at_a_revision() -> None:
 def test_a_late_op_must_fit_the_text_it_was_made_on_not_the_head() -> None:
     document = created("abc")
     first = document.submit(["xyz"], 0, "ada", [])  # "xyzabc"
-    with pytest.raises(InvalidValue, match=r"retains past the end of the document \(3"):
+    with pytest.raises(OpDoesNotFit, match=r"retains past the end of the document \(3"):
         document.submit([4, "!"], 0, "bob", [first])
-    with pytest.raises(InvalidValue, match="retains past the end"):
+    with pytest.raises(OpDoesNotFit, match="retains past the end"):
         document.submit([3, "!", 1], 0, "bob", [first])  # a trailing retain, too
     document.submit([3, "!"], 0, "bob", [first])
     assert document.content == "xyzabc!"
@@ -180,16 +180,28 @@ def test_the_history_handed_over_must_be_every_op_since_the_base() -> None:
         (["a\x00"], "NUL"),
         ([{"d": "Hello"}], "deleted text is not taken"),
         ([{"i": "x"}], "no other key"),
-        ([12], "retains past the end"),
-        ([6, {"d": 6}], "deletes 6 characters where 5 remain"),
     ],
 )
-def test_a_malformed_op_or_one_that_does_not_fit_is_refused(op: Any, problem: str) -> None:
+def test_a_malformed_op_is_refused(op: Any, problem: str) -> None:
     document = created()
     with pytest.raises(InvalidValue) as error:
         document.submit(op, 0, "ada", [])
     assert (error.value.field, document.version) == ("op", 1)
     assert problem in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("op", "problem"),
+    [([12], "retains past the end"), ([6, {"d": 6}], "deletes 6 characters where 5 remain")],
+)
+def test_a_well_formed_op_that_does_not_fit_its_text_conflicts_with_it(
+    op: Any, problem: str
+) -> None:
+    """Only the document knows its text: 409, where a malformed op is 400."""
+    document = created()
+    with pytest.raises(OpDoesNotFit, match=problem):
+        document.submit(op, 0, "ada", [])
+    assert document.version == 1
 
 
 def test_an_op_may_weigh_up_to_its_limit() -> None:
