@@ -119,8 +119,8 @@ async def refusal(url: str, allow_private: bool) -> str | None:
         found = await asyncio.get_running_loop().getaddrinfo(
             host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
-    except OSError as error:
-        return f"could not resolve {host}: {error}"
+    except (OSError, UnicodeError) as error:
+        return f"could not resolve {host}: {error}"[:ERROR_MAX_CHARS]
     for *_, address in found:
         ip = ipaddress.ip_address(str(address[0]).split("%")[0])
         if not ip.is_global:
@@ -149,7 +149,7 @@ async def attempt(
         return await asyncio.wait_for(send(), policy.timeout_s)
     except TimeoutError:
         return Outcome(None, f"no answer within {policy.timeout_s:g}s")
-    except httpx.HTTPError as error:
+    except Exception as error:  # a tenant's URL: whatever it does is its attempt's failure
         return Outcome(None, f"{type(error).__name__}: {error}"[:ERROR_MAX_CHARS])
 
 

@@ -34,7 +34,7 @@ def up() -> None:
 
     stop_on_signals()
     settings = settings_from_env()
-    trace_as("api", "projector", "relay", "scheduler", "webhooks")
+    trace_as("api", "projector", "relay", "scheduler")
     try:
         run_up(settings, out)
     except (DataDirBusy, PortTaken) as error:
@@ -97,7 +97,6 @@ def webhooks() -> None:
     """Deliver events to the tenants' webhooks, signed (one active dispatcher and
     deliverer; others stand by)."""
     stop_on_signals()
-    trace_as("webhooks")
     with container() as c:
         worker = c.webhook_worker()
         worker.start()

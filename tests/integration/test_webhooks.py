@@ -291,3 +291,15 @@ async def test_private_addresses_are_refused_unless_allowed(client: httpx.AsyncC
         response = await client.post("/v1/webhooks", json={"url": url, "events": ["*"]})
         assert response.status_code == 400, (url, response.text)
         assert "url" in response.text
+
+
+async def test_an_unusable_host_is_a_failed_attempt_and_blocks_no_one(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    good = path()
+    bad = (await register(api, "http://" + "x" * 70 + ".invalid/", ["ConversationStarted"])).json()
+    await register(api, receiver.url + good, ["ConversationStarted"])
+    await start_and_post(api, 0)
+    receiver.wait_for(good, 1, within_s=5)
+    (dead,) = await eventually(api, bad["id"], lambda d: d and d[0]["status"] == "dead")
+    assert dead["attempts"] == ATTEMPTS and dead["response_code"] is None
