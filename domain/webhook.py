@@ -18,6 +18,9 @@ from domain.tenancy import TenantOwned
 from domain.values import check_chars
 
 URL_MAX_CHARS = 2000
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+# What the API's schema says of a URL; the checks below say why (and name private hosts).
+URL_PATTERN = rf"^https?://[A-Za-z0-9.-]+(?::{_PORT})?(?:[/?#][!-~]*)?$"
 PATTERN = re.compile(r"^[A-Za-z0-9_.*-]{1,100}$")
 MAX_PATTERNS = 50
 REASON_MAX_CHARS = 500

@@ -20,7 +20,6 @@ from litestar.response import Response
 from api.bootstrap import Container
 from api.http.auth import requires
 from api.http.commands import Changed, answer
-from api.http.fields import NO_NUL
 from api.http.reads import (
     MAX_WAIT_SECONDS,
     POLL_SECONDS,
@@ -33,8 +32,8 @@ from api.http.reads import (
 )
 from application.context import CommandContext, Principal
 from application.errors import NotFound
-from application.webhooks import Webhooks
-from domain.webhook import MAX_PATTERNS, REASON_MAX_CHARS, URL_MAX_CHARS
+from application.webhooks import SECRET_PATTERN, Webhooks
+from domain.webhook import MAX_PATTERNS, URL_MAX_CHARS, URL_PATTERN
 from infrastructure.read_models import Conn
 from infrastructure.webhooks import (
     dispatched_position,
@@ -53,13 +52,18 @@ DeliveryStatus = Literal["pending", "retrying", "delivered", "dead"]
 
 
 class RegisterWebhook(msgspec.Struct, forbid_unknown_fields=True):
-    url: Annotated[str, msgspec.Meta(min_length=1, max_length=URL_MAX_CHARS, pattern=NO_NUL)]
+    url: Annotated[
+        str,
+        msgspec.Meta(
+            min_length=1,
+            max_length=URL_MAX_CHARS,
+            pattern=URL_PATTERN,
+            description="http(s), without credentials; a loopback or private address only"
+            " where the deployment allows it (else 400)",
+        ),
+    ]
     events: Annotated[list[EventPattern], msgspec.Meta(min_length=1, max_length=MAX_PATTERNS)]
-    secret: Annotated[str, msgspec.Meta(max_length=200, pattern=NO_NUL)] | None = None
-
-
-class Disable(msgspec.Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, msgspec.Meta(max_length=REASON_MAX_CHARS, pattern=NO_NUL)] = ""
+    secret: Annotated[str, msgspec.Meta(max_length=200, pattern=SECRET_PATTERN)] | None = None
 
 
 class WebhookCreated(msgspec.Struct):

@@ -303,3 +303,13 @@ async def test_an_unusable_host_is_a_failed_attempt_and_blocks_no_one(
     receiver.wait_for(good, 1, within_s=5)
     (dead,) = await eventually(api, bad["id"], lambda d: d and d[0]["status"] == "dead")
     assert dead["attempts"] == ATTEMPTS and dead["response_code"] is None
+
+
+async def test_another_kind_of_aggregate_is_no_webhook(api: httpx.AsyncClient) -> None:
+    conversation, _ = await start_and_post(api, 0)
+    for method, url in [
+        ("GET", f"/v1/webhooks/{conversation}"),
+        ("GET", f"/v1/webhooks/{conversation}/deliveries"),
+        ("DELETE", f"/v1/webhooks/{conversation}"),
+    ]:
+        assert (await api.request(method, url)).status_code == 404, (method, url)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from application.webhooks import made_secret
-from infrastructure.settings import Settings
+from infrastructure.settings import Settings, SettingsError
 from infrastructure.webhook_delivery import DeliveryPolicy, signed_headers
 
 
@@ -29,3 +30,5 @@ def test_retries_back_off_exponentially_with_jitter_up_to_the_most() -> None:
 def test_private_addresses_are_allowed_only_when_the_operator_says_so() -> None:
     assert not Settings.from_env({}).webhooks_allow_private
     assert Settings.from_env({"CHRONICLE_WEBHOOKS_ALLOW_PRIVATE": "1"}).webhooks_allow_private
+    with pytest.raises(SettingsError, match="CHRONICLE_WEBHOOKS_ALLOW_PRIVATE"):
+        Settings.from_env({"CHRONICLE_WEBHOOKS_ALLOW_PRIVATE": "maybe"})
