@@ -1,4 +1,4 @@
-"""`chronicle up`, `serve`, `relay`, `scheduler`, `webhooks`, `seal`, `worker` and `project`: the
+"""`chronicle up`, `serve`, `relay`, `scheduler`, `seal`, `worker` and `project`: the
 long-running processes, each in the foreground until Ctrl-C or SIGTERM; and `health`, the
 healthcheck of their work.
 
@@ -90,23 +90,6 @@ def scheduler() -> None:
             pass
         finally:
             ticking.stop()
-
-
-@commands.command()
-def webhooks() -> None:
-    """Deliver events to the tenants' webhooks, signed (one active dispatcher and
-    deliverer; others stand by)."""
-    stop_on_signals()
-    with container() as c:
-        worker = c.webhook_worker()
-        worker.start()
-        out.print("delivering webhooks; Ctrl-C stops", highlight=False)
-        try:
-            worker.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            worker.stop()
 
 
 @commands.command()
