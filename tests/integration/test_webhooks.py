@@ -3,6 +3,7 @@ receiver verifying Standard Webhooks signatures with the `standardwebhooks` libr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -313,3 +314,39 @@ async def test_another_kind_of_aggregate_is_no_webhook(api: httpx.AsyncClient) -
         ("DELETE", f"/v1/webhooks/{conversation}"),
     ]:
         assert (await api.request(method, url)).status_code == 404, (method, url)
+
+
+async def test_a_retried_registration_answers_as_the_first_without_the_secret(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    body = {"url": receiver.url + path(), "events": ["*"]}
+    headers = {"Idempotency-Key": f"hook-{uuid.uuid4()}"}
+    first = await api.post("/v1/webhooks", json=body, headers=headers)
+    again = await api.post("/v1/webhooks", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    assert first.json()["secret"].startswith("whsec_") and again.json()["secret"] is None
+    listed = await api.get("/v1/webhooks", params={"min_position": first.json()["position"]})
+    assert [w["id"] for w in listed.json()["items"]] == [first.json()["id"]]
+
+
+async def test_many_concurrent_events_arrive_in_log_order_at_each_webhook(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    paths = [path(), path()]
+    for at in paths:
+        await register(api, receiver.url + at, ["MessagePosted"])
+    conversation, _ = await start_and_post(api, 0)
+    posted = await asyncio.gather(
+        *(
+            api.post(
+                f"/v1/conversations/{conversation}/messages",
+                json={"role": "user", "content": str(n)},
+            )
+            for n in range(60)
+        )
+    )
+    positions = sorted(p.json()["position"] for p in posted)
+    for at in paths:
+        got = receiver.wait_for(at, 60, within_s=30)
+        assert [int(json.loads(r.body)["id"]) for r in got] == positions
