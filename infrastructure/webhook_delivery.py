@@ -47,6 +47,15 @@ _HEADS = (
     " WHERE w.active AND d.status IN ('pending', 'retrying')"
     " AND NOT (d.webhook_id = ANY(%s)) ORDER BY d.webhook_id, d.position"
 )
+# A webhook's earliest waiting delivery (its sender goes on with it, if it is due).
+_NEXT = (
+    "SELECT d.delivery_id, d.webhook_id, d.tenant_id, d.body, d.attempts,"
+    " d.next_attempt_at <= now() AS due, w.url, s.secret"
+    " FROM chronicle_webhook_deliveries d JOIN chronicle_webhooks w USING (webhook_id)"
+    " LEFT JOIN chronicle_webhook_secrets s USING (webhook_id)"
+    " WHERE d.webhook_id = %s AND w.active AND d.status IN ('pending', 'retrying')"
+    " ORDER BY d.position LIMIT 1"
+)
 _DELIVERED = (
     "WITH done AS (UPDATE chronicle_webhook_deliveries SET status = 'delivered',"
     " attempts = attempts + 1, response_code = %s, last_error = NULL, updated_at = now()"
@@ -224,6 +233,18 @@ class WebhookDeliverer:
                 future.cancel()
 
     async def _send(self, conn: AsyncConn, http: httpx.AsyncClient, row: dict[str, Any]) -> None:
+        """Send ``row``, then the webhook's next delivery while each succeeds and the next
+        is due (a failure leaves the next in line for its retry)."""
+        found: dict[str, Any] | None = row
+        while found is not None and await self._send_one(conn, http, found):
+            found = await (await conn.execute(_NEXT, (row["webhook_id"],))).fetchone()
+            if found is not None and not found["due"]:
+                found = None
+
+    async def _send_one(
+        self, conn: AsyncConn, http: httpx.AsyncClient, row: dict[str, Any]
+    ) -> bool:
+        """One attempt at one delivery, and its outcome recorded; whether it succeeded."""
         delivery_id, webhook_id = row["delivery_id"], row["webhook_id"]
         body = bytes(row["body"])
         began = time.monotonic()
@@ -234,7 +255,7 @@ class WebhookDeliverer:
             outcome = await attempt(http, self.policy, row["url"], headers, body)
         if outcome.ok:
             await conn.execute(_DELIVERED, (outcome.code, delivery_id))
-            return
+            return True
         attempts = row["attempts"] + 1
         dead = attempts >= self.policy.max_attempts
         delay = 0.0 if dead else self.policy.delay(attempts)
@@ -265,6 +286,7 @@ class WebhookDeliverer:
                         webhook=str(webhook_id),
                         error=f"{type(error).__name__}: {error}",
                     )
+        return False
 
 
 class WebhooksThread:
