@@ -291,7 +291,7 @@ class WebhookDeliverer:
 
 class WebhooksThread:
     """The dispatcher and the deliverer on a thread and event loop of their own, beside a
-    synchronous host process (`chronicle up`, `chronicle webhooks`, the tests)."""
+    synchronous host process (`chronicle up`, `chronicle webhooks run`, the tests)."""
 
     def __init__(self, dispatcher: WebhookDispatcher, deliverer: WebhookDeliverer) -> None:
         self.dispatcher = dispatcher
