@@ -17,6 +17,7 @@ import structlog
 from application.audit import AuditTrail
 from application.budgets import Budgets
 from application.commands import CommandRunner, TracedCommandRunner
+from application.context import CommandContext
 from application.conversations import Conversations
 from application.documents import Documents
 from application.identity import Identity
@@ -26,7 +27,9 @@ from application.projection_audit import ProjectionAudit
 from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
+from application.webhooks import DISABLED_BY_FAILURE, Webhooks
 from domain.identity import Budget
+from domain.webhook import WebhookAlreadyDisabled
 from infrastructure import tracing
 from infrastructure.chain import ChainSealer
 from infrastructure.command_spans import CommandSpans, RunSpans
@@ -50,6 +53,9 @@ from infrastructure.signals import Signals
 from infrastructure.task_queue import PostgresTaskQueue
 from infrastructure.usage_ledger import ReadModelLedger
 from infrastructure.user_tokens import token_signing
+from infrastructure.webhook_delivery import DeliveryPolicy, WebhookDeliverer, WebhooksThread
+from infrastructure.webhook_secrets import PostgresWebhookSecrets
+from infrastructure.webhooks import WebhookDispatcher, ensure_webhook_tables
 from projections.base import Projection
 from projections.registry import PROJECTIONS
 
@@ -103,6 +109,7 @@ class Container:
     audit: AuditTrail
     runs: Runs
     tasks: Tasks
+    webhooks: Webhooks
     queue: PostgresTaskQueue
     reads: ReadStore
     events: EventLog
@@ -118,6 +125,7 @@ class Container:
         traced = tracing.enabled()  # configured before the container is built
         runner = TracedCommandRunner(store, CommandSpans()) if traced else CommandRunner(store)
         ensure_projections(settings.database_url, PROJECTIONS.values())
+        ensure_webhook_tables(settings.database_url)
         queue = PostgresTaskQueue(settings.database_url, max_size=settings.db_pool_size)
         reads = ReadStore(settings.database_url, max_size=settings.db_pool_size)
         default_budget = Budget(settings.daily_token_budget, settings.daily_cost_budget_usd)
@@ -138,6 +146,12 @@ class Container:
             audit=AuditTrail(runner),
             runs=Runs(store, runner, budgets, RunUsage(RunSpans(store) if traced else None)),
             tasks=Tasks(store, runner, queue),
+            webhooks=Webhooks(
+                store,
+                runner,
+                PostgresWebhookSecrets(settings.database_url),
+                allow_private=settings.webhooks_allow_private,
+            ),
             queue=queue,
             reads=reads,
             events=EventLog(settings.database_url, store.decoder.recorded),
@@ -233,6 +247,27 @@ class Container:
             self.dsn, self.settings.metrics_minute_days, self.settings.metrics_hour_days
         )
         return Scheduler(self.tasks, self.queue, self.portal, retention=retention)
+
+    def webhook_worker(self) -> WebhooksThread:
+        """The webhooks' dispatcher and deliverer, with the settings' delivery policy."""
+        s = self.settings
+        policy = DeliveryPolicy(
+            timeout_s=s.webhook_timeout_s,
+            max_attempts=s.webhook_max_attempts,
+            first_delay_s=s.webhook_backoff_s,
+            disable_after=s.webhook_disable_after,
+            allow_private=s.webhooks_allow_private,
+        )
+        dispatcher = WebhookDispatcher(self.dsn, self.store.decoder.recorded)
+        return WebhooksThread(dispatcher, WebhookDeliverer(self.dsn, policy, self._disable_webhook))
+
+    async def _disable_webhook(self, tenant_id: str, webhook_id: UUID) -> None:
+        """Record that repeated failure disabled a webhook (called on the deliverer's loop)."""
+        context = CommandContext(tenant_id=tenant_id, actor="webhooks", command="webhook.disable")
+        with contextlib.suppress(WebhookAlreadyDisabled):
+            await asyncio.to_thread(
+                self.portal.call, self.webhooks.disable, context, webhook_id, DISABLED_BY_FAILURE
+            )
 
     def sealer(self) -> ChainSealer:
         return ChainSealer(self.dsn)

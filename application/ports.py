@@ -117,3 +117,10 @@ class RunSteps(Protocol):
     """Told of each step of an agent run once it has committed (to trace it)."""
 
     async def recorded(self, run: AgentRun, step: str, details: Mapping[str, Any]) -> None: ...
+
+
+class WebhookSecrets(Protocol):
+    """Where webhooks' signing secrets are kept: beside the log, never in it."""
+
+    def keep(self, webhook_id: UUID, secret: str) -> None:
+        """Keep ``secret`` (``whsec_…``) for the webhook; an existing one stays."""

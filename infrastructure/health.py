@@ -104,6 +104,18 @@ def chain(conn: Conn, within: float = MOVE_WITHIN_SECONDS) -> Health:
     return following(conn, _chain_position, within)
 
 
+def _webhooks_position(conn: Conn) -> dict[str, int]:
+    row = conn.execute(
+        "SELECT position FROM chronicle_webhook_checkpoint WHERE name = 'dispatcher'"
+    ).fetchone()
+    return {} if row is None else {"webhooks": int(row["position"])}
+
+
+def webhooks(conn: Conn, within: float = MOVE_WITHIN_SECONDS) -> Health:
+    """The webhook dispatcher has followed the log to its head, or is following it."""
+    return following(conn, _webhooks_position, within)
+
+
 def scheduler(conn: Conn, late_after: float = LATE_AFTER_SECONDS) -> Health:
     """No running task's lease expired more than ``late_after`` seconds ago (as the tasks
     read model, which the scheduler reads, shows it)."""

@@ -48,6 +48,16 @@ def _choice(name: str, choices: tuple[str, ...], environ: dict[str, str]) -> str
     return raw.strip().lower()
 
 
+def _flag(name: str, environ: dict[str, str]) -> bool:
+    """``1``, ``true``, ``yes`` or ``on`` (any case) is set; unset or empty is not."""
+    raw = (environ.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be 1 or 0, not {raw!r}")
+
+
 def _or(value: float | None, default: float) -> float:
     return default if value is None else value
 
@@ -83,6 +93,11 @@ class Settings:
     metrics_hour_days: int = 90  # and hour buckets (and the commands and runs they count)
     log_level: str = "info"  # one of LOG_LEVELS
     log_format: str | None = None  # one of LOG_FORMATS; unset: console on a terminal, else json
+    webhooks_allow_private: bool = False  # deliver to loopback and private addresses
+    webhook_timeout_s: float = 10.0  # one delivery attempt, all of it
+    webhook_max_attempts: int = 8  # then the delivery is dead-lettered
+    webhook_backoff_s: float = 1.0  # the first retry's delay; doubling up to 10 min
+    webhook_disable_after: int = 5  # dead letters in a row that disable a webhook
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -123,6 +138,11 @@ class Settings:
             metrics_hour_days=hour_days,
             log_level=_choice("CHRONICLE_LOG_LEVEL", LOG_LEVELS, env) or "info",
             log_format=_choice("CHRONICLE_LOG_FORMAT", LOG_FORMATS, env),
+            webhooks_allow_private=_flag("CHRONICLE_WEBHOOKS_ALLOW_PRIVATE", env),
+            webhook_timeout_s=_or(_optional_number("CHRONICLE_WEBHOOK_TIMEOUT_S", env), 10.0),
+            webhook_max_attempts=max(1, _int("CHRONICLE_WEBHOOK_MAX_ATTEMPTS", 8, env)),
+            webhook_backoff_s=_or(_optional_number("CHRONICLE_WEBHOOK_BACKOFF_S", env), 1.0),
+            webhook_disable_after=max(1, _int("CHRONICLE_WEBHOOK_DISABLE_AFTER", 5, env)),
         )
 
     def with_urls(self, database_url: str, nats_url: str, redis_url: str) -> Settings:

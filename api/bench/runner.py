@@ -25,6 +25,7 @@ from api.bench.tasks import (
     chronicle_round_trips,
     raw_round_trips,
 )
+from api.bench.webhooks import bench_webhooks_scenario
 from api.bench.workload import fill_log, settle
 from api.bench.writes import bench_append_scenario, bench_http_scenario, bench_load_scenario
 from api.bootstrap import Container
@@ -258,6 +259,8 @@ def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) 
             bench_http_scenario(settings, plan, report, say)
         if scenarios is None or "documents" in scenarios:
             bench_documents_scenario(settings, plan, report, say)
+        if scenarios is None or "webhooks" in scenarios:
+            bench_webhooks_scenario(settings, plan, report, say)
     report.figures["seconds"] = round(time.monotonic() - began, 1)
     report.figures["quick"] = quick
     table = Table("figure", "value", "key", title="Chronicle bench")

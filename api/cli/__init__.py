@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from api.cli import audit, bench, budget, events, keys, processes, projections, users
+from api.cli import audit, bench, budget, events, keys, processes, projections, users, webhooks
 from api.cli.common import err
 from infrastructure.logs import configure_logging
 
@@ -33,6 +33,7 @@ app.add_typer(projections.group, name="projections")
 app.add_typer(events.group, name="events")
 app.add_typer(audit.group, name="audit")
 app.add_typer(budget.group, name="budget")
+app.add_typer(webhooks.group, name="webhooks")
 
 
 def unreachable() -> tuple[type[Exception], ...]:

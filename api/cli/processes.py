@@ -116,6 +116,7 @@ WORKER_HEALTH = {
     "relay": checks.relay,
     "seal": checks.chain,
     "scheduler": checks.scheduler,
+    "webhooks": checks.webhooks,
 }
 
 

@@ -47,6 +47,7 @@ from api.http.tasks import DashboardController, TasksController
 from api.http.tokens import TokensController
 from api.http.tracing import server_spans
 from api.http.usage import UsageController
+from api.http.webhooks import WebhooksController
 from infrastructure import tracing
 from infrastructure.logs import configure_logging
 from infrastructure.metrics import forget_this_process
@@ -108,6 +109,7 @@ def create_app(settings: Settings) -> Litestar:
             NotificationsController,
             PresenceController,
             MetricsController,
+            WebhooksController,
         ],
         lifespan=[lifespan],
         on_shutdown=[forget_this_process],

@@ -24,6 +24,7 @@ from application.people import UserTokens
 from application.runs import Runs
 from application.streams import Streams
 from application.tasks import Tasks
+from application.webhooks import Webhooks
 from infrastructure.deltas import Deltas
 from infrastructure.editors import Editors
 from infrastructure.live_hub import LiveHub
@@ -55,6 +56,10 @@ def provide_runs(container: NamedDependency[Container]) -> Runs:
 
 def provide_tasks(container: NamedDependency[Container]) -> Tasks:
     return container.tasks
+
+
+def provide_webhooks(container: NamedDependency[Container]) -> Webhooks:
+    return container.webhooks
 
 
 def provide_identity(container: NamedDependency[Container]) -> Identity:
@@ -116,6 +121,7 @@ def dependencies() -> dict[str, Provide]:
         "documents": _once(provide_documents),
         "runs": _once(provide_runs),
         "tasks": _once(provide_tasks),
+        "webhooks": _once(provide_webhooks),
         "identity": _once(provide_identity),
         "tokens": _once(provide_tokens),
         "notifications": _once(provide_notifications),

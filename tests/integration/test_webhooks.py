@@ -1,0 +1,352 @@
+"""Signed webhooks end to end: a real API, the dispatcher and deliverer, and a real HTTP
+receiver verifying Standard Webhooks signatures with the `standardwebhooks` library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook as Verifier
+
+from api.bootstrap import Container
+from infrastructure.settings import Settings
+from tests.integration.conftest import KeyFactory, serving
+from tests.webhook_receiver import Receiver, receiving
+
+ATTEMPTS = 3
+
+
+@pytest.fixture(scope="module")
+def hook_settings(servers: Settings) -> Settings:
+    """Private addresses allowed (the receiver is on loopback), and a short policy."""
+    return replace(
+        servers,
+        webhooks_allow_private=True,
+        webhook_timeout_s=1.0,
+        webhook_max_attempts=ATTEMPTS,
+        webhook_backoff_s=0.05,
+        webhook_disable_after=2,
+    )
+
+
+@pytest.fixture(scope="module")
+def hooks_api(hook_settings: Settings) -> Iterator[str]:
+    """The API and the webhooks' worker, as `chronicle up` runs them."""
+    container = Container.build(hook_settings)
+    worker = container.webhook_worker()
+    worker.start()
+    try:
+        with serving(hook_settings) as url:
+            yield url
+    finally:
+        worker.stop()
+        container.close()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with receiving(hang_s=2.0) as found:
+        yield found
+
+
+async def tenant_client(url: str, issue_key: KeyFactory) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {issue_key()}"}, timeout=30
+    )
+
+
+@pytest.fixture
+async def api(hooks_api: str, issue_key: KeyFactory) -> AsyncIterator[httpx.AsyncClient]:
+    async with await tenant_client(hooks_api, issue_key) as http:
+        yield http
+
+
+@pytest.fixture
+async def other(hooks_api: str, issue_key: KeyFactory) -> AsyncIterator[httpx.AsyncClient]:
+    async with await tenant_client(hooks_api, issue_key) as http:
+        yield http
+
+
+def path() -> str:
+    return f"/hook-{uuid.uuid4().hex[:8]}"
+
+
+async def register(api: httpx.AsyncClient, url: str, events: list[str], **more: Any) -> Any:
+    response = await api.post("/v1/webhooks", json={"url": url, "events": events, **more})
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def start_and_post(api: httpx.AsyncClient, messages: int) -> tuple[str, list[int]]:
+    started = await api.post("/v1/conversations", json={"title": "hooks"})
+    conversation = started.json()["id"]
+    positions = []
+    for n in range(messages):
+        posted = await api.post(
+            f"/v1/conversations/{conversation}/messages", json={"role": "user", "content": f"{n}"}
+        )
+        assert posted.status_code == 201, posted.text
+        positions.append(posted.json()["position"])
+    return conversation, positions
+
+
+async def deliveries(api: httpx.AsyncClient, webhook: str) -> list[dict[str, Any]]:
+    response = await api.get(f"/v1/webhooks/{webhook}/deliveries")
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def eventually(
+    api: httpx.AsyncClient, webhook: str, check: Any, within_s: float = 15.0
+) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + within_s
+    while True:
+        found = await deliveries(api, webhook)
+        if check(found):
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
+
+
+async def test_matching_events_arrive_signed_once_each_and_in_log_order(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at = path()
+    created = await register(api, receiver.url + at, ["MessagePosted"])
+    body = created.json()
+    assert created.headers["location"] == f"/v1/webhooks/{body['id']}"
+    assert body["secret"].startswith("whsec_")
+    _, positions = await start_and_post(api, 5)
+    got = receiver.wait_for(at, 5)
+    verifier = Verifier(body["secret"])
+    events = [verifier.verify(r.body, r.headers) for r in got]  # raises if not signed
+    assert [int(e["id"]) for e in events] == positions
+    assert {e["type"] for e in events} == {"chronicle.conversation.MessagePosted"}
+    assert len({r.headers["webhook-id"] for r in got}) == 5
+    done = await eventually(api, body["id"], lambda d: all(x["status"] == "delivered" for x in d))
+    assert [(d["position"], d["attempts"], d["response_code"]) for d in done] == [
+        (p, 1, 204) for p in positions
+    ]
+    time.sleep(0.3)
+    assert len(receiver.at(at)) == 5  # none twice
+
+
+async def test_a_secret_given_signs_and_is_never_answered(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at, secret = path(), "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    created = await register(api, receiver.url + at, ["Conversation*"], secret=secret)
+    assert created.json()["secret"] is None
+    await start_and_post(api, 0)
+    (got,) = receiver.wait_for(at, 1)
+    assert Verifier(secret).verify(got.body, got.headers)["type"].endswith("ConversationStarted")
+    read = await api.get(f"/v1/webhooks/{created.json()['id']}")
+    assert read.status_code == 200 and "secret" not in read.json()
+    assert read.json()["events"] == ["Conversation*"] and read.json()["active"] is True
+
+
+@pytest.mark.parametrize("answer", ["fail", "hang", "redirect"])
+async def test_a_failing_receiver_is_retried_then_dead_lettered_without_blocking_another(
+    api: httpx.AsyncClient, receiver: Receiver, answer: str
+) -> None:
+    bad, good = path(), path()
+    receiver.answers[bad] = answer
+    failing = (await register(api, receiver.url + bad, ["ConversationStarted"])).json()["id"]
+    await register(api, receiver.url + good, ["ConversationStarted"])
+    began = time.monotonic()
+    await start_and_post(api, 0)
+    receiver.wait_for(good, 1, within_s=5)
+    assert time.monotonic() - began < 2  # not behind the failing webhook's retries
+    (dead,) = await eventually(api, failing, lambda d: d and d[0]["status"] == "dead")
+    assert dead["attempts"] == ATTEMPTS and dead["last_error"]
+    assert dead["response_code"] == {"fail": 500, "hang": None, "redirect": 307}[answer]
+    assert len(receiver.at(bad)) == ATTEMPTS
+    assert not receiver.at("/elsewhere")
+
+
+async def test_a_later_event_waits_while_an_earlier_one_is_retried(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at = path()
+    receiver.answers[at] = "fail"
+    webhook = (await register(api, receiver.url + at, ["MessagePosted"])).json()["id"]
+    _, positions = await start_and_post(api, 2)
+    first, second = await eventually(
+        api, webhook, lambda d: len(d) == 2 and all(x["status"] == "dead" for x in d)
+    )
+    assert [first["position"], second["position"]] == positions
+    sent = [r.headers["webhook-id"] for r in receiver.at(at)]
+    assert sent == [first["delivery_id"]] * ATTEMPTS + [second["delivery_id"]] * ATTEMPTS
+
+
+async def test_repeated_dead_letters_disable_the_webhook_with_an_event(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at = path()
+    receiver.answers[at] = "fail"
+    webhook = (await register(api, receiver.url + at, ["ConversationStarted"])).json()["id"]
+    await start_and_post(api, 0)
+    await start_and_post(api, 0)
+    deadline = time.monotonic() + 15
+    while (await api.get(f"/v1/webhooks/{webhook}")).json()["active"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    read = (await api.get(f"/v1/webhooks/{webhook}")).json()
+    assert "repeated failed deliveries" in read["disabled_reason"]
+    stream = (await api.get(f"/v1/streams/{webhook}/events")).json()["items"]
+    assert [e["type"] for e in stream] == ["WebhookRegistered", "WebhookDisabled"]
+    assert all("secret" not in json.dumps(e["data"]) for e in stream)
+
+
+async def test_a_dead_delivery_is_delivered_again_when_retried(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at = path()
+    receiver.answers[at] = "fail"
+    webhook = (await register(api, receiver.url + at, ["ConversationStarted"])).json()["id"]
+    await start_and_post(api, 0)
+    (dead,) = await eventually(api, webhook, lambda d: d and d[0]["status"] == "dead")
+    receiver.answers[at] = "ok"
+    retried = await api.post(f"/v1/webhooks/{webhook}/deliveries/{dead['delivery_id']}/retry")
+    assert retried.status_code == 202, retried.text
+    (done,) = await eventually(api, webhook, lambda d: d[0]["status"] == "delivered")
+    assert done["response_code"] == 204
+    assert receiver.at(at)[-1].headers["webhook-id"] == dead["delivery_id"]
+
+
+async def test_a_tenant_never_sees_or_gets_another_tenants_webhooks_or_events(
+    api: httpx.AsyncClient, other: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    mine, theirs = path(), path()
+    webhook = (await register(api, receiver.url + mine, ["*"])).json()["id"]
+    await register(other, receiver.url + theirs, ["*"])
+    await start_and_post(other, 1)
+    await start_and_post(api, 1)
+    got = receiver.wait_for(mine, 2)
+    receiver.wait_for(theirs, 2)
+    time.sleep(0.3)
+    tenants = {json.loads(r.body)["tenant"] for r in receiver.at(mine)}
+    assert len(tenants) == 1 and tenants != {
+        json.loads(r.body)["tenant"] for r in receiver.at(theirs)
+    }
+    assert len(got) == len(receiver.at(mine))
+    for method, url in [
+        ("GET", f"/v1/webhooks/{webhook}"),
+        ("GET", f"/v1/webhooks/{webhook}/deliveries"),
+        ("DELETE", f"/v1/webhooks/{webhook}"),
+        ("POST", f"/v1/webhooks/{webhook}/deliveries/{uuid.uuid4()}/retry"),
+    ]:
+        assert (await other.request(method, url)).status_code == 404, (method, url)
+    listed = await other.get("/v1/webhooks", params={"min_position": 1})
+    assert webhook not in {w["id"] for w in listed.json()["items"]}
+    mine_listed = (await api.get("/v1/webhooks")).json()["items"]
+    assert [w["id"] for w in mine_listed] == [webhook]
+
+
+async def test_a_disabled_webhook_gets_nothing_more(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at = path()
+    webhook = (await register(api, receiver.url + at, ["ConversationStarted"])).json()["id"]
+    disabled = await api.delete(f"/v1/webhooks/{webhook}")
+    assert disabled.status_code == 200, disabled.text
+    assert (await api.delete(f"/v1/webhooks/{webhook}")).status_code == 409
+    await start_and_post(api, 0)
+    time.sleep(0.5)
+    assert receiver.at(at) == []
+    assert (await api.get(f"/v1/webhooks/{webhook}")).json()["active"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "ftp://example.com/x", "events": ["*"]}, "url"),
+        ({"url": "https://user:pw@example.com/x", "events": ["*"]}, "url"),
+        ({"url": "https:///nohost", "events": ["*"]}, "url"),
+        ({"url": "not a url", "events": ["*"]}, "url"),
+        ({"url": "https://example.com/x", "events": []}, "events"),
+        ({"url": "https://example.com/x", "events": ["bad type!"]}, "events"),
+        ({"url": "https://example.com/x", "events": ["*"], "secret": "plain"}, "secret"),
+        ({"url": "https://example.com/x", "events": ["*"], "unknown": 1}, "unknown"),
+    ],
+)
+async def test_bad_input_is_a_400_naming_the_field(
+    api: httpx.AsyncClient, body: dict[str, Any], field: str
+) -> None:
+    response = await api.post("/v1/webhooks", json=body)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert field in response.text
+
+
+async def test_private_addresses_are_refused_unless_allowed(client: httpx.AsyncClient) -> None:
+    for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/", "http://[::1]/"):
+        response = await client.post("/v1/webhooks", json={"url": url, "events": ["*"]})
+        assert response.status_code == 400, (url, response.text)
+        assert "url" in response.text
+
+
+async def test_an_unusable_host_is_a_failed_attempt_and_blocks_no_one(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    good = path()
+    bad = (await register(api, "http://" + "x" * 70 + ".invalid/", ["ConversationStarted"])).json()
+    await register(api, receiver.url + good, ["ConversationStarted"])
+    await start_and_post(api, 0)
+    receiver.wait_for(good, 1, within_s=5)
+    (dead,) = await eventually(api, bad["id"], lambda d: d and d[0]["status"] == "dead")
+    assert dead["attempts"] == ATTEMPTS and dead["response_code"] is None
+
+
+async def test_another_kind_of_aggregate_is_no_webhook(api: httpx.AsyncClient) -> None:
+    conversation, _ = await start_and_post(api, 0)
+    for method, url in [
+        ("GET", f"/v1/webhooks/{conversation}"),
+        ("GET", f"/v1/webhooks/{conversation}/deliveries"),
+        ("DELETE", f"/v1/webhooks/{conversation}"),
+    ]:
+        assert (await api.request(method, url)).status_code == 404, (method, url)
+
+
+async def test_a_retried_registration_answers_as_the_first_without_the_secret(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    body = {"url": receiver.url + path(), "events": ["*"]}
+    headers = {"Idempotency-Key": f"hook-{uuid.uuid4()}"}
+    first = await api.post("/v1/webhooks", json=body, headers=headers)
+    again = await api.post("/v1/webhooks", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    assert first.json()["secret"].startswith("whsec_") and again.json()["secret"] is None
+    listed = await api.get("/v1/webhooks", params={"min_position": first.json()["position"]})
+    assert [w["id"] for w in listed.json()["items"]] == [first.json()["id"]]
+
+
+async def test_many_concurrent_events_arrive_in_log_order_at_each_webhook(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    paths = [path(), path()]
+    for at in paths:
+        await register(api, receiver.url + at, ["MessagePosted"])
+    conversation, _ = await start_and_post(api, 0)
+    posted = await asyncio.gather(
+        *(
+            api.post(
+                f"/v1/conversations/{conversation}/messages",
+                json={"role": "user", "content": str(n)},
+            )
+            for n in range(60)
+        )
+    )
+    positions = sorted(p.json()["position"] for p in posted)
+    for at in paths:
+        got = receiver.wait_for(at, 60, within_s=30)
+        assert [int(json.loads(r.body)["id"]) for r in got] == positions
