@@ -83,3 +83,10 @@ class UnknownRevision(RuleViolation):
         )
         self.base_revision = base_revision
         self.revision = revision
+
+
+class AlertNotFiring(RuleViolation):
+    """Only a firing alert is acknowledged."""
+
+    def __init__(self, alert_id: object, state: str) -> None:
+        super().__init__(f"alert {alert_id} is {state}, not firing")

@@ -393,11 +393,14 @@ async def follow(
         async for event in replay():
             yield event
         while True:
-            try:
-                item = await asyncio.wait_for(subscriber.buffer.get(), keepalive)
-            except TimeoutError:
-                yield None
-                continue
+            try:  # what is queued already is taken without wait_for's task and timer
+                item = subscriber.buffer.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    item = await asyncio.wait_for(subscriber.buffer.get(), keepalive)
+                except TimeoutError:
+                    yield None
+                    continue
             if item is None:
                 yield Resync(last)
                 return

@@ -58,6 +58,7 @@ log = structlog.get_logger(__name__)
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RECENT_OPS = 1000  # ops kept to move other editors' cursors to this client's revision
 CATCH_UP_PAGE = 500
+FOLLOWED = ("OperationApplied", "DocumentRenamed", "DocumentArchived")  # editors' moves aside
 PRESENCE = 1000  # editors' moves held for a client before it is let go
 NAME_MAX_CHARS = 100
 COLOR = r"^#?[A-Za-z0-9]{1,32}$"
@@ -199,7 +200,8 @@ class CoEditing:
         resume: int | None,
     ) -> None:
         # Editors' presence is followed before it is read, so none falls between the two.
-        moves = hub.register(self.tenant, (Filter("document", str(self.document_id)),), PRESENCE)
+        presence = (Filter("document", str(self.document_id), "presence"),)
+        moves = hub.register(self.tenant, presence, PRESENCE)
         try:
             others = await self.editors.present(self.tenant, str(self.document_id))
             if resume is None:
@@ -239,7 +241,7 @@ class CoEditing:
         events = follow(
             hub,
             self.tenant,
-            (Filter("document", str(self.document_id)),),
+            tuple(Filter("document", str(self.document_id), kind) for kind in FOLLOWED),
             cursor,
             buffer=hub.buffer,
             keepalive=KEEPALIVE_SECONDS,

@@ -87,45 +87,8 @@ class DocumentCreated(msgspec.Struct):
     position: int
 
 
-class OperationOut(msgspec.Struct):
-    revision: int
-    base_revision: int
-    op: list[Component]
-    author: str
-    source: str
-    seq: int
-    position: int
-
-    @classmethod
-    def of(cls, applied: AppliedOp) -> OperationOut:
-        return cls(
-            applied.revision,
-            applied.base_revision,
-            list(applied.op),  # type: ignore[arg-type]
-            applied.author,
-            applied.source,
-            applied.seq,
-            applied.position,
-        )
-
-
-class DocumentOut(msgspec.Struct):
-    id: UUID
-    title: str
-    content: str
-    revision: int
-    archived: bool
-    version: int
-
-    @classmethod
-    def of(cls, state: DocumentState) -> DocumentOut:
-        return cls(
-            state.id, state.title, state.content, state.revision, state.archived, state.version
-        )
-
-
 class OperationPage(msgspec.Struct):
-    items: list[OperationOut]
+    items: list[AppliedOp]
     next: str | None
 
 
@@ -189,7 +152,7 @@ class DocumentsController(Controller):
         context: NamedDependency[CommandContext],
         documents: NamedDependency[Documents],
         data: JSONBody[SubmitOperation],
-    ) -> Response[OperationOut]:
+    ) -> Response[AppliedOp]:
         """Apply an op made on `base_revision`: transformed against every op committed
         since, appended, and answered as applied (`409` for a base ahead of the head or an
         archived document). Resent with the same Idempotency-Key, it applies once."""
@@ -207,7 +170,7 @@ class DocumentsController(Controller):
             data.seq,
             data.run_id,
         )
-        return answer(OperationOut.of(applied), result)
+        return answer(applied, result)
 
     @post(
         "/{document_id:uuid}/rename",
@@ -273,12 +236,12 @@ class DocumentsController(Controller):
             QueryParameter(ge=0, le=INT64_MAX, description="The revision to read; none: the head"),
         ] = None,
         if_none_match: IfNoneMatch = None,
-    ) -> Response[DocumentOut]:
+    ) -> Response[DocumentState]:
         """The document at its head, or as it was at `revision` (from the log, so an op
         just answered is in it), with its version as ETag."""
         tenant = reachable(request.user, document_id)
         state = await asyncio.to_thread(documents.at, tenant, document_id, revision)
-        return one(DocumentOut.of(state), state.version, {}, if_none_match)
+        return one(state, state.version, {}, if_none_match)
 
     @get("/{document_id:uuid}/operations", guards=READ_ONE, operation_id="listOperations")
     async def operations(
@@ -301,7 +264,5 @@ class DocumentsController(Controller):
             documents.operations, tenant, document_id, from_revision, limit
         )
         more = len(found) == limit
-        page = OperationPage(
-            [OperationOut.of(a) for a in found], str(found[-1].revision) if more else None
-        )
+        page = OperationPage(found, str(found[-1].revision) if more else None)
         return Response(page)

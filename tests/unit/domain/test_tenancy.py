@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from domain.agent_run import AgentRun
+from domain.alerts import AlertRule
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
 from domain.document import Document
@@ -22,6 +23,7 @@ def test_conversations_documents_runs_tasks_and_keys_are_owned_by_their_makers_t
         AgentRun.begin("acme", new_id(), "planner", "m", None),
         Task.submit("acme", "email", {}, 1, 3, 30.0, datetime.now(UTC), 1.0),
         ApiKey.issue("acme", "ci", ["read"], "0" * 64),
+        AlertRule.create("acme", "runs failing", "runs_failed", ">=", 2, 300),
     ]
     for aggregate in owned:
         assert isinstance(aggregate, TenantOwned), aggregate
