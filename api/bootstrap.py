@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import redis.asyncio as aioredis
 import structlog
 
+from application.alerts import Alerts, Evaluator
 from application.audit import AuditTrail
 from application.budgets import Budgets
 from application.commands import CommandRunner, TracedCommandRunner
@@ -28,6 +30,8 @@ from application.streams import Streams
 from application.tasks import Tasks
 from domain.identity import Budget
 from infrastructure import tracing
+from infrastructure.alert_evaluator import EvaluatorThread
+from infrastructure.alert_reads import ReadModelAlertBook, ReadModelMetrics
 from infrastructure.chain import ChainSealer
 from infrastructure.command_spans import CommandSpans, RunSpans
 from infrastructure.connections import NatsConnection, redis_client
@@ -103,6 +107,7 @@ class Container:
     audit: AuditTrail
     runs: Runs
     tasks: Tasks
+    alerts: Alerts
     queue: PostgresTaskQueue
     reads: ReadStore
     events: EventLog
@@ -138,6 +143,7 @@ class Container:
             audit=AuditTrail(runner),
             runs=Runs(store, runner, budgets, RunUsage(RunSpans(store) if traced else None)),
             tasks=Tasks(store, runner, queue),
+            alerts=Alerts(store, runner, ReadModelMetrics(reads)),
             queue=queue,
             reads=reads,
             events=EventLog(settings.database_url, store.decoder.recorded),
@@ -233,6 +239,15 @@ class Container:
             self.dsn, self.settings.metrics_minute_days, self.settings.metrics_hour_days
         )
         return Scheduler(self.tasks, self.queue, self.portal, retention=retention)
+
+    def evaluator(self) -> Evaluator:
+        """The alert evaluator (evaluate it with given times, or run `alert_evaluator`)."""
+        interval = timedelta(seconds=self.settings.alert_interval_s)
+        metrics, book = ReadModelMetrics(self.reads), ReadModelAlertBook(self.reads)
+        return Evaluator(self.store, self.runner, metrics, book, interval)
+
+    def alert_evaluator(self) -> EvaluatorThread:
+        return EvaluatorThread(self.evaluator(), self.portal)
 
     def sealer(self) -> ChainSealer:
         return ChainSealer(self.dsn)

@@ -32,6 +32,7 @@ UP_WORKERS: dict[str, Callable[[Container], Worker]] = {
     "seal": lambda container: container.sealer(),
     "relay": lambda container: RelayThread(container.relay()),
     "scheduler": lambda container: container.scheduler(),
+    "alerts": lambda container: container.alert_evaluator(),
 }
 
 
