@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from api.bootstrap import Connections, Container
 from api.http.commands import COMMAND_DEPENDENCIES
 from api.http.reads import ReadModels
+from application.alerts import Alerts
 from application.budgets import Budgets
 from application.conversations import Conversations
 from application.documents import Documents
@@ -55,6 +56,10 @@ def provide_runs(container: NamedDependency[Container]) -> Runs:
 
 def provide_tasks(container: NamedDependency[Container]) -> Tasks:
     return container.tasks
+
+
+def provide_alerts(container: NamedDependency[Container]) -> Alerts:
+    return container.alerts
 
 
 def provide_identity(container: NamedDependency[Container]) -> Identity:
@@ -116,6 +121,7 @@ def dependencies() -> dict[str, Provide]:
         "documents": _once(provide_documents),
         "runs": _once(provide_runs),
         "tasks": _once(provide_tasks),
+        "alerts": _once(provide_alerts),
         "identity": _once(provide_identity),
         "tokens": _once(provide_tokens),
         "notifications": _once(provide_notifications),
