@@ -243,7 +243,8 @@ class Container:
     def evaluator(self) -> Evaluator:
         """The alert evaluator (evaluate it with given times, or run `alert_evaluator`)."""
         interval = timedelta(seconds=self.settings.alert_interval_s)
-        metrics, book = ReadModelMetrics(self.reads), ReadModelAlertBook(self.reads)
+        metrics = ReadModelMetrics(self.reads)
+        book = ReadModelAlertBook(self.reads, self.events.head)
         return Evaluator(self.store, self.runner, metrics, book, interval)
 
     def alert_evaluator(self) -> EvaluatorThread:
