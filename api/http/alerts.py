@@ -18,6 +18,7 @@ from litestar.response import Response
 from api.http.auth import requires
 from api.http.commands import Changed, Created, answer
 from api.http.fields import NO_NUL
+from api.http.metric_history import MetricName
 from api.http.reads import (
     READ_MODEL,
     After,
@@ -37,7 +38,6 @@ from domain.alerts import (
     LABEL,
     LABEL_VALUE_MAX_CHARS,
     LABELS_MAX,
-    METRIC,
     NAME_MAX_CHARS,
     NOTE_MAX_CHARS,
     THRESHOLD_MAX,
@@ -62,9 +62,7 @@ class RuleBody(msgspec.Struct, forbid_unknown_fields=True):
     ``for_s`` seconds before it fires."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_MAX_CHARS, pattern=NO_NUL)]
-    metric: Annotated[
-        str, msgspec.Meta(pattern=METRIC.pattern, description="a metric of GET /v1/metrics")
-    ]
+    metric: MetricName  # one of GET /v1/metrics
     op: Op
     threshold: Annotated[float, msgspec.Meta(ge=-THRESHOLD_MAX, le=THRESHOLD_MAX)]
     window_s: Annotated[int, msgspec.Meta(ge=WINDOW_MIN_S, le=WINDOW_MAX_S)]
