@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response
@@ -156,6 +156,25 @@ class AlertRulesController(Controller):
         if row is None:
             raise NotFound(f"alert rule {rule_id} not found")
         return one(row, row.version, headers, if_none_match)
+
+    @put(
+        "/{rule_id:uuid}",
+        guards=ADMIN,
+        status_code=200,
+        operation_id="updateAlertRule",
+        opt={"command": "alert_rule.update"},
+    )
+    async def update(
+        self,
+        rule_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        expected_version: NamedDependency[int | None],
+        alerts: NamedDependency[Alerts],
+        data: JSONBody[RuleBody],
+    ) -> Response[Changed]:
+        """Replace a rule's name and condition (an open alert carries on under it)."""
+        result = await alerts.update(context, rule_id, data.condition(), expected_version)
+        return answer(Changed.of(result), result)
 
     @post(
         "/{rule_id:uuid}/mute",

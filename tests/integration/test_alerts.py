@@ -158,14 +158,18 @@ async def test_rules_and_alerts_are_the_tenants_own(
         assert_problem(ack, 404)
 
 
-async def test_a_rule_is_muted_and_deleted(client: httpx.AsyncClient) -> None:
+async def test_a_rule_is_updated_muted_and_deleted(client: httpx.AsyncClient) -> None:
     rule = await create_rule(client)
+    path = f"/v1/alert-rules/{rule['id']}"
+    changed = RULE | {"threshold": 5, "severity": "critical", "labels": {}}
+    stale = await client.put(path, json=changed, headers={"If-Match": '"7"'})
+    assert_problem(stale, 412)
+    await ok(await client.put(path, json=changed, headers={"If-Match": '"1"'}))
     until = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    muted = await ok(await client.post(f"/v1/alert-rules/{rule['id']}/mute", json={"until": until}))
-    shown = await client.get(
-        f"/v1/alert-rules/{rule['id']}", params={"min_position": muted["position"]}
-    )
-    assert shown.headers["etag"] == '"2"'
+    muted = await ok(await client.post(f"{path}/mute", json={"until": until}))
+    shown = await client.get(path, params={"min_position": muted["position"]})
+    assert shown.headers["etag"] == '"3"'
+    assert (shown.json()["threshold"], shown.json()["severity"]) == (5, "critical")
     assert datetime.fromisoformat(shown.json()["muted_until"]) == datetime.fromisoformat(until)
     deleted = await ok(await client.delete(f"/v1/alert-rules/{rule['id']}"))
     params = {"min_position": deleted["position"]}
