@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import redis.asyncio as aioredis
 import structlog
 
+from application.alerts import Alerts, Evaluator
 from application.audit import AuditTrail
 from application.budgets import Budgets
 from application.commands import CommandRunner, TracedCommandRunner
@@ -31,6 +33,8 @@ from application.webhooks import DISABLED_BY_FAILURE, Webhooks
 from domain.identity import Budget
 from domain.webhook import WebhookAlreadyDisabled
 from infrastructure import tracing
+from infrastructure.alert_evaluator import EvaluatorThread
+from infrastructure.alert_reads import ReadModelAlertBook, ReadModelMetrics
 from infrastructure.chain import ChainSealer
 from infrastructure.command_spans import CommandSpans, RunSpans
 from infrastructure.connections import NatsConnection, redis_client
@@ -110,6 +114,7 @@ class Container:
     runs: Runs
     tasks: Tasks
     webhooks: Webhooks
+    alerts: Alerts
     queue: PostgresTaskQueue
     reads: ReadStore
     events: EventLog
@@ -152,6 +157,7 @@ class Container:
                 PostgresWebhookSecrets(settings.database_url),
                 allow_private=settings.webhooks_allow_private,
             ),
+            alerts=Alerts(store, runner, ReadModelMetrics(reads)),
             queue=queue,
             reads=reads,
             events=EventLog(settings.database_url, store.decoder.recorded),
@@ -268,6 +274,16 @@ class Container:
             await asyncio.to_thread(
                 self.portal.call, self.webhooks.disable, context, webhook_id, DISABLED_BY_FAILURE
             )
+
+    def evaluator(self) -> Evaluator:
+        """The alert evaluator (evaluate it with given times, or run `alert_evaluator`)."""
+        interval = timedelta(seconds=self.settings.alert_interval_s)
+        metrics = ReadModelMetrics(self.reads)
+        book = ReadModelAlertBook(self.reads, self.events.head)
+        return Evaluator(self.store, self.runner, metrics, book, interval)
+
+    def alert_evaluator(self) -> EvaluatorThread:
+        return EvaluatorThread(self.evaluator(), self.portal)
 
     def sealer(self) -> ChainSealer:
         return ChainSealer(self.dsn)

@@ -130,6 +130,22 @@ def scheduler(conn: Conn, late_after: float = LATE_AFTER_SECONDS) -> Health:
     return Health(True, "no expired lease waits")
 
 
+def alerts(conn: Conn, late_after: float = LATE_AFTER_SECONDS * 6) -> Health:
+    """No pending alert waits to fire more than ``late_after`` seconds past its rule's
+    ``for_s`` (as the alerts read model shows it; the evaluator fires them)."""
+    row = conn.execute(
+        f"SELECT count(*) AS late FROM {READ_SCHEMA}.alerts a"  # noqa: S608
+        f" JOIN {READ_SCHEMA}.alert_rules r USING (rule_id)"
+        " WHERE a.state = 'pending' AND NOT r.deleted"
+        " AND a.since + make_interval(secs => r.for_s + %s) < now()",
+        (late_after,),
+    ).fetchone()
+    late = int(row["late"]) if row else 0
+    if late:
+        return Health(False, f"{late} pending alert(s) past their `for` did not fire")
+    return Health(True, "no pending alert is late")
+
+
 def check(dsn: str, judge: Callable[[Conn], Health]) -> Health:
     """``judge`` on a connection of its own; a missing table means not set up yet."""
     with psycopg.connect(

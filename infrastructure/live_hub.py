@@ -34,7 +34,9 @@ from infrastructure.log_follower import Retrying
 
 log = structlog.get_logger(__name__)
 
-CATEGORIES = frozenset({"conversation", "run", "task", "document", "audit", "user", "announcement"})
+CATEGORIES = frozenset(
+    {"conversation", "run", "task", "document", "audit", "user", "announcement", "alert"}
+)
 TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 PAGE = 500
 IDLE_REPAIR_SECONDS = 1.0

@@ -91,6 +91,7 @@ class Settings:
     daily_cost_budget_usd: float | None = None
     metrics_minute_days: int = 7  # how long minute buckets of the metrics history are kept
     metrics_hour_days: int = 90  # and hour buckets (and the commands and runs they count)
+    alert_interval_s: float = 15.0  # how often the alert evaluator evaluates every rule
     log_level: str = "info"  # one of LOG_LEVELS
     log_format: str | None = None  # one of LOG_FORMATS; unset: console on a terminal, else json
     webhooks_allow_private: bool = False  # deliver to loopback and private addresses
@@ -115,6 +116,12 @@ class Settings:
                 "CHRONICLE_METRICS_MINUTE_DAYS must be 1 or more and at most"
                 f" CHRONICLE_METRICS_HOUR_DAYS, not {minute_days} and {hour_days}"
             )
+        alert_interval_s = _or(_optional_number("CHRONICLE_ALERT_INTERVAL_S", env), 15.0)
+        if not 0 < alert_interval_s <= 3600:
+            raise SettingsError(
+                "CHRONICLE_ALERT_INTERVAL_S must be above 0 and at most 3600,"
+                f" not {alert_interval_s}"
+            )
         return cls(
             database_url=env.get("CHRONICLE_DATABASE_URL") or None,
             nats_url=env.get("CHRONICLE_NATS_URL") or None,
@@ -136,6 +143,7 @@ class Settings:
             daily_cost_budget_usd=_optional_number("CHRONICLE_DAILY_COST_BUDGET_USD", env),
             metrics_minute_days=minute_days,
             metrics_hour_days=hour_days,
+            alert_interval_s=alert_interval_s,
             log_level=_choice("CHRONICLE_LOG_LEVEL", LOG_LEVELS, env) or "info",
             log_format=_choice("CHRONICLE_LOG_FORMAT", LOG_FORMATS, env),
             webhooks_allow_private=_flag("CHRONICLE_WEBHOOKS_ALLOW_PRIVATE", env),

@@ -35,7 +35,7 @@ from infrastructure.span_recorder import (
     RecordingProvider,
 )
 
-ROLES = ("api", "projector", "relay", "scheduler", "worker")
+ROLES = ("api", "projector", "relay", "scheduler", "alerts", "worker")
 EXPORTERS = ("otlp", "console", "none")
 MAX_LINKS = 128  # the SDK's default limit of links a span keeps
 _PROPAGATOR = TraceContextTextMapPropagator()

@@ -15,6 +15,7 @@ import msgspec
 from eventsourcing.domain import Aggregate
 
 from domain.agent_run import AgentRun
+from domain.alerts import Alert, AlertRule
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
 from domain.document import Document
@@ -263,6 +264,65 @@ class DocumentArchived(Event, frozen=True):
     pass
 
 
+# Alerts
+
+
+class AlertRuleCreated(Event, frozen=True):
+    tenant_id: str
+    name: str
+    metric: str
+    op: str
+    threshold: int | float
+    window_s: int
+    for_s: int
+    severity: str
+    labels: dict[str, str]
+
+
+class AlertRuleUpdated(Event, frozen=True):
+    name: str
+    metric: str
+    op: str
+    threshold: int | float
+    window_s: int
+    for_s: int
+    severity: str
+    labels: dict[str, str]
+
+
+class AlertRuleMuted(Event, frozen=True):
+    until: str
+
+
+class AlertRuleDeleted(Event, frozen=True):
+    pass
+
+
+class AlertPending(Event, frozen=True):
+    tenant_id: str
+    rule_id: UUID
+    rule: str
+    metric: str
+    severity: str
+    value: int | float
+    since: str
+
+
+class AlertFired(Event, frozen=True):
+    value: int | float
+    at: str
+
+
+class AlertAcknowledged(Event, frozen=True):
+    by: str
+    note: str
+
+
+class AlertResolved(Event, frozen=True):
+    value: int | float | None
+    at: str
+
+
 # Each aggregate's events that projections read, each named as its domain event.
 FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
     Conversation: (
@@ -296,6 +356,8 @@ FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
     ApiKey: (RateLimitExceeded,),
     Inbox: (InboxOpened, NotificationSent, NotificationRead),
     Document: (DocumentCreated, OperationApplied, DocumentRenamed, DocumentArchived),
+    AlertRule: (AlertRuleCreated, AlertRuleUpdated, AlertRuleMuted, AlertRuleDeleted),
+    Alert: (AlertPending, AlertFired, AlertAcknowledged, AlertResolved),
 }
 
 # The typed event of each domain event class (others decode as `OtherEvent`).

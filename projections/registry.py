@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from projections.alerts import AlertsProjection
 from projections.audit import AuditProjection
 from projections.base import Projection
 from projections.conversations import ConversationsProjection
@@ -27,5 +28,6 @@ PROJECTIONS: dict[str, Projection] = {
         NotificationsProjection(),
         DocumentsProjection(),
         MetricsProjection(),
+        AlertsProjection(),
     )
 }

@@ -1,4 +1,4 @@
-"""`chronicle up`, `serve`, `relay`, `scheduler`, `seal`, `worker` and `project`: the
+"""`chronicle up`, `serve`, `relay`, `scheduler`, `alerts`, `seal`, `worker` and `project`: the
 long-running processes, each in the foreground until Ctrl-C or SIGTERM; and `health`, the
 healthcheck of their work.
 
@@ -34,7 +34,7 @@ def up() -> None:
 
     stop_on_signals()
     settings = settings_from_env()
-    trace_as("api", "projector", "relay", "scheduler")
+    trace_as("api", "projector", "relay", "scheduler", "alerts")
     try:
         run_up(settings, out)
     except (DataDirBusy, PortTaken) as error:
@@ -93,6 +93,24 @@ def scheduler() -> None:
 
 
 @commands.command()
+def alerts() -> None:
+    """Evaluate every alert rule every CHRONICLE_ALERT_INTERVAL_S seconds (default 15),
+    opening, firing and resolving alerts (one evaluator; a restart opens no duplicate)."""
+    stop_on_signals()
+    trace_as("alerts")
+    with container() as c:
+        evaluating = c.alert_evaluator()
+        evaluating.start()
+        out.print("evaluating alert rules; Ctrl-C stops", highlight=False)
+        try:
+            evaluating.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            evaluating.stop()
+
+
+@commands.command()
 def seal() -> None:
     """Seal the hash chain up to the head of the log, as it grows (sealers may run side by
     side); `audit verify` then proves the log was not altered."""
@@ -117,6 +135,7 @@ WORKER_HEALTH = {
     "seal": checks.chain,
     "scheduler": checks.scheduler,
     "webhooks": checks.webhooks,
+    "alerts": checks.alerts,
 }
 
 

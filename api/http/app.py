@@ -18,6 +18,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from api.bootstrap import Container
 from api.http.access import AccessLog
+from api.http.alerts import AlertRulesController, AlertsController
 from api.http.audit import AuditController
 from api.http.auth import authentication_middleware
 from api.http.bodies import ChronicleRequest
@@ -102,6 +103,8 @@ def create_app(settings: Settings) -> Litestar:
             DashboardController,
             OverviewController,
             MetricsHistoryController,
+            AlertRulesController,
+            AlertsController,
             AuditController,
             UsageController,
             KeysController,

@@ -21,7 +21,9 @@ from api.http.fields import plain_message
 from domain.errors import InvalidValue
 
 JSON_MEDIA_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
-ERROR_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+ERROR_PATH = re.compile(
+    r"^(?P<message>.*?)(?: - at (?:`key` in )?`\$(?P<path>[^`]*)`)?$", re.DOTALL
+)  # "`key` in": a key of the object at the path
 NAMED_FIELD = re.compile(r"field `([^`]+)`")
 
 

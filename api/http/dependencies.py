@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from api.bootstrap import Connections, Container
 from api.http.commands import COMMAND_DEPENDENCIES
 from api.http.reads import ReadModels
+from application.alerts import Alerts
 from application.budgets import Budgets
 from application.conversations import Conversations
 from application.documents import Documents
@@ -60,6 +61,10 @@ def provide_tasks(container: NamedDependency[Container]) -> Tasks:
 
 def provide_webhooks(container: NamedDependency[Container]) -> Webhooks:
     return container.webhooks
+
+
+def provide_alerts(container: NamedDependency[Container]) -> Alerts:
+    return container.alerts
 
 
 def provide_identity(container: NamedDependency[Container]) -> Identity:
@@ -122,6 +127,7 @@ def dependencies() -> dict[str, Provide]:
         "runs": _once(provide_runs),
         "tasks": _once(provide_tasks),
         "webhooks": _once(provide_webhooks),
+        "alerts": _once(provide_alerts),
         "identity": _once(provide_identity),
         "tokens": _once(provide_tokens),
         "notifications": _once(provide_notifications),

@@ -55,7 +55,7 @@ WEBSOCKET = LiveCounters.of("websocket")
 _TYPE = r"[A-Za-z_][A-Za-z0-9_]{0,99}"
 _UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 _FILTER = (
-    rf"(?:\*|{_TYPE}|(?:conversation|run|task|document|audit)"
+    rf"(?:\*|{_TYPE}|(?:conversation|run|task|document|audit|alert)"
     rf"(?:\.(?:\*|{_UUID})(?:\.(?:\*|{_TYPE}))?)?)"
 )
 SUBJECTS_PATTERN = rf"^(?:{_FILTER}(?: *, *{_FILTER})*)?$"

@@ -33,6 +33,7 @@ UP_WORKERS: dict[str, Callable[[Container], Worker]] = {
     "relay": lambda container: RelayThread(container.relay()),
     "scheduler": lambda container: container.scheduler(),
     "webhooks": lambda container: container.webhook_worker(),
+    "alerts": lambda container: container.alert_evaluator(),
 }
 
 

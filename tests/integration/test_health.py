@@ -9,10 +9,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from api.bootstrap import Container
+from application.alerts import Condition
 from application.context import CommandContext
 from infrastructure import health
 from infrastructure.health import Health
@@ -114,6 +116,31 @@ def test_scheduler_health_is_no_expired_lease_left_running(built: Container) -> 
         engine.stop()
 
 
+def test_alerts_health_is_no_pending_alert_left_unfired(built: Container) -> None:
+    engine = built.projection_engine(["alerts", "metrics"])
+    engine.start()
+    try:
+        quiet = Condition("no failures", "runs_failed", "<", 1, 300, 60)  # holds: none fail
+        rule = built.portal.call(built.alerts.create, CTX, quiet)
+        evaluator, earlier = built.evaluator(), datetime.now(UTC) - timedelta(seconds=120)
+        deadline = time.monotonic() + 10
+        while (rule.id, "open") not in built.portal.call(evaluator.evaluate, earlier):
+            assert time.monotonic() < deadline, "the rule was never evaluated"
+            time.sleep(0.05)
+        seen_late = eventually(built, lambda conn: Health(not alerts_health(conn).ok, ""), 10)
+        assert seen_late.ok
+        assert "1 pending alert(s)" in judged(built, alerts_health).detail
+        assert (rule.id, "fire") in built.portal.call(evaluator.evaluate, datetime.now(UTC))
+        assert eventually(built, alerts_health, 10).ok
+    finally:
+        engine.stop()
+
+
+def alerts_health(conn: Conn) -> Health:
+    """Whether pending alerts fire, counting one late a second past its `for`."""
+    return health.alerts(conn, late_after=1)
+
+
 def test_chronicle_seal_seals_until_sigterm_and_health_seal_says_so(built: Container) -> None:
     settings = Settings(database_url=built.dsn)
     last = post(built)
@@ -143,4 +170,4 @@ def test_chronicle_seal_seals_until_sigterm_and_health_seal_says_so(built: Conta
 def test_health_refuses_an_unknown_kind(scratch: Settings) -> None:
     answered = run_cli(scratch, "health", "sealer")
     assert answered.returncode == 2
-    assert "known: project, relay, seal, scheduler" in answered.stderr
+    assert "known: project, relay, seal, scheduler, alerts" in answered.stderr

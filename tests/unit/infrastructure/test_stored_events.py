@@ -17,6 +17,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from domain.agent_run import AgentRun
+from domain.alerts import Alert, AlertRule
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
 from domain.document import Document
@@ -85,8 +86,16 @@ def every_followed_event() -> list[Any]:
     document.submit([6, {"d": 1}, "🙂"], 0, "ann", [], "client-1", 1)
     document.rename("Later notes")
     document.archive()
+    rule = AlertRule.create("acme", "runs failing", "runs_failed", ">=", 2, 300, 60)
+    rule.update("runs failing", "runs_failed", ">", 2.5, 600, 0, "critical", {"team": "a"})
+    rule.mute(NOW)
+    alert = Alert.open(rule, 3, NOW)
+    alert.fire(3.5, NOW)
+    alert.acknowledge("key:k1", "looking")
+    alert.resolve(None, NOW)
+    rule.delete()
     aggregates: list[Aggregate] = [chat, run, failing, cancelled, done, retried, flaky]
-    followed = [*aggregates, dropped, denial, key, inbox, document]
+    followed = [*aggregates, dropped, denial, key, inbox, document, rule, alert]
     events = [e for a in followed for e in a.collect_events()]
     for event in events:
         object.__setattr__(event, "metadata", METADATA)

@@ -1,0 +1,59 @@
+"""The evaluator's ports over read models: metric values from the metrics history, and
+the rules and open alerts from the alerts read model. Reads only."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import structlog
+
+from application.alerts import OpenAlert
+from infrastructure.read_models import ReadStore
+from projections.alerts import live_rule_ids, open_alerts
+from projections.metrics import METRICS, metric_totals
+
+INSTANT = timedelta(microseconds=1)
+CATCH_UP_SECONDS = 30.0
+log = structlog.get_logger(__name__)
+
+
+class ReadModelMetrics:
+    """A metric's figure over the minute buckets that start in ``(now - window, now]``
+    (so an event counts for up to a minute longer than the window: buckets are minutes)."""
+
+    def __init__(self, reads: ReadStore) -> None:
+        self._reads = reads
+
+    def knows(self, metric: str) -> bool:
+        return metric in METRICS
+
+    def value(self, tenant_id: str, metric: str, window_s: int, now: datetime) -> float | None:
+        start, end = now - timedelta(seconds=window_s) + INSTANT, now + INSTANT
+        totals = self._reads.read(lambda conn: metric_totals(conn, tenant_id, [metric], start, end))
+        return totals[metric]
+
+
+class ReadModelAlertBook:
+    """Rules and open alerts of every tenant, as the alerts read model has them; open
+    alerts only once it has caught up with the log's head (``head``), so an alert opened
+    just before a restart is found (after ``CATCH_UP_SECONDS`` it answers what it has)."""
+
+    def __init__(self, reads: ReadStore, head: Callable[[], int]) -> None:
+        self._reads = reads
+        self._head = head
+
+    def live_rules(self) -> Sequence[UUID]:
+        return self._reads.read(live_rule_ids)
+
+    def open_alerts(self) -> Sequence[OpenAlert]:
+        head, deadline = self._head(), time.monotonic() + CATCH_UP_SECONDS
+        while self._reads.position(("alerts",)) < head:
+            if time.monotonic() > deadline:
+                log.warning("the alerts read model is behind: open alerts may be missed")
+                break
+            time.sleep(0.05)
+        found = self._reads.read(open_alerts)
+        return [OpenAlert(tenant, rule_id, alert_id) for tenant, rule_id, alert_id in found]
