@@ -170,4 +170,4 @@ def test_chronicle_seal_seals_until_sigterm_and_health_seal_says_so(built: Conta
 def test_health_refuses_an_unknown_kind(scratch: Settings) -> None:
     answered = run_cli(scratch, "health", "sealer")
     assert answered.returncode == 2
-    assert "known: project, relay, seal, scheduler, alerts" in answered.stderr
+    assert "known: project, relay, seal, scheduler, webhooks, alerts" in answered.stderr
