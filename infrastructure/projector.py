@@ -43,7 +43,7 @@ from infrastructure.read_models import (
     scalar,
     schema_of,
 )
-from projections.base import INSERT, Projection, Shape, Statement
+from projections.base import INSERT, INSERT_OR_ADD, Projection, Shape, Statement
 
 log = structlog.get_logger(__name__)
 
@@ -213,8 +213,9 @@ class ProjectionWriter:
     def write(self, conn: Conn, generation: int, prepared: Prepared) -> None:
         """Send prepared statements in the caller's transaction.
 
-        Runs of the same statement go together: long runs of a plain insert as one COPY,
-        others as one pipelined ``executemany``, so a batch costs a few round trips.
+        Runs of the same statement go together (see `in_runs`): long runs of a plain
+        insert as one COPY, others as one pipelined ``executemany``, so a batch costs a few
+        round trips.
         """
         schema = schema_of(self.projection.name, generation)
         run: list[Statement] = []
@@ -233,11 +234,10 @@ class ProjectionWriter:
                     raise WriteRefused(f"{self.projection.name}: {error}") from error
                 run.clear()
 
-            for _, statements in prepared:
-                for statement in statements:
-                    if run and statement.sql != run[0].sql:
-                        flush()
-                    run.append(statement)
+            for statement in in_runs(prepared):
+                if run and statement.sql != run[0].sql:
+                    flush()
+                run.append(statement)
             flush()
 
     def _copied(
@@ -621,3 +621,31 @@ class Rebuild:
             (self.projection.name, generation),
         ).fetchone()
         return int(row["position"]) if row else 0
+
+
+def in_runs(prepared: Prepared) -> list[Statement]:
+    """A batch's statements in an order that gives long runs of one statement, and the
+    same effect as the events' order.
+
+    A table written only by one insert-or-add (a counter adding, or a row inserted once)
+    ends the same whatever the order its statements run in: those go last, grouped by
+    table. The rest keep the events' order, since an update may need the row an insert
+    before it made. A statement of unknown shape keeps the whole batch in order.
+    """
+    statements = [statement for _, each in prepared for statement in each]
+    sql_of: dict[str, str | None] = {}
+    for statement in statements:
+        shape = statement.shape
+        if shape is None:
+            return statements
+        commutes = shape.kind == INSERT_OR_ADD
+        known = sql_of.setdefault(shape.table, statement.sql if commutes else None)
+        if known != statement.sql:
+            sql_of[shape.table] = None
+    grouped = {table for table, sql in sql_of.items() if sql is not None}
+    if not grouped:
+        return statements
+    kept = [s for s in statements if s.shape is not None and s.shape.table not in grouped]
+    moved = [s for s in statements if s.shape is not None and s.shape.table in grouped]
+    moved.sort(key=lambda s: s.sql)  # stable: each table's in the events' order
+    return kept + moved
