@@ -297,7 +297,7 @@ def test_every_live_client_receives_exactly_what_its_token_allows(
     with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
 
         @settings(
-            max_examples=20,
+            max_examples=12,
             deadline=None,
             database=None,
             print_blob=True,
