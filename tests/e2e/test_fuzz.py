@@ -11,7 +11,7 @@ from tests.e2e.conftest import Chronicle
 from tests.fuzz.runner import fuzz, fuzz_key
 
 SEED = 20261201
-MAX_EXAMPLES = 40  # per operation: `make test` stays under 12 minutes; `make fuzz` goes further
+MAX_EXAMPLES = 60
 
 
 @pytest.mark.timeout(600)
