@@ -179,7 +179,7 @@ class Container:
         nats = NatsConnection(self.settings.nats_url)
         await nats.start()
         redis = redis_client(self.settings.redis_url)
-        hub = LiveHub(nats, self.events, self.settings.live_buffer)
+        hub = LiveHub(nats, self.events, self.settings.live_buffer, self.store.personal)
         hub.watch("ApiKeyRevoked", self.identity.forget)
         for event_type in FOLLOWED_EVENTS:
             hub.watch(event_type, self._token_news)
@@ -246,7 +246,7 @@ class Container:
 
     def relay(self) -> Relay:
         assert self.settings.nats_url
-        return Relay(self.dsn, self.settings.nats_url, self.store.decoder.recorded)
+        return Relay(self.dsn, self.settings.nats_url, self.store.sealed_decoder.recorded)
 
     def scheduler(self) -> Scheduler:
         retention = MetricsRetention(

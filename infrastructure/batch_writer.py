@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 from application.errors import ConcurrencyConflict, DuplicateReceipt, StoreUnavailable
 from infrastructure.event_columns import TYPE_OF_TOPIC
 from infrastructure.metrics import record_batch
+from infrastructure.subject_keys import INSERT_KEYS, NewKey, key_rows
 
 Outcome = list[int] | Exception  # a commit's positions, or why it was refused
 Answer = tuple[int, int | None, str | None]  # a round's row: member, position, refusal
@@ -62,11 +63,13 @@ class PendingReceipt:
 @dataclass(frozen=True)
 class PendingCommit:
     """One command's stored events and receipt, waiting to be written in a group commit,
-    and the tenant of the command (``None``: the one its events' metadata names)."""
+    the tenant of the command (``None``: the one its events' metadata names), and the data
+    keys its sealed values need that are not stored yet (written first)."""
 
     events: Sequence[StoredEvent]
     receipt: PendingReceipt | None = None
     tenant_id: str | None = None
+    new_keys: Sequence[NewKey] = ()
 
     @property
     def keys(self) -> list[tuple[UUID, int]]:
@@ -257,6 +260,10 @@ class BatchWriter:
             async with conn.cursor(row_factory=tuple_row) as cursor:
                 params = self.statements.params(commits)
                 began = time.perf_counter()
+                if keys := [key for commit in commits for key in commit.new_keys]:
+                    # Committed before the events that need them: a key is never missing
+                    # for a value in the log (one without a value is harmless).
+                    await cursor.execute(INSERT_KEYS, key_rows(keys))
                 await cursor.execute(self.statements.call, params, prepare=True)
                 rows: list[Answer] = await cursor.fetchall()
         except BaseException as error:

@@ -29,12 +29,14 @@ from infrastructure.batch_writer import (
 )
 from infrastructure.event_columns import EventColumns
 from infrastructure.group_commit import MAX_BATCH, BatchCounts, GroupCommit
+from infrastructure.personal_fields import PersonalFields, SealingMapper
 from infrastructure.pools import recover_quickly
 from infrastructure.portal import Portal
 from infrastructure.read_models import setup_locked
 from infrastructure.settings import Settings
 from infrastructure.snapshots import SNAPSHOT_INTERVAL, Snapshotter
 from infrastructure.stored_events import StoredEventDecoder
+from infrastructure.subject_keys import KeyRing, check_master, parse_master_key
 from infrastructure.transcoder import ChronicleTranscoder
 from projections.events import Event
 
@@ -122,6 +124,9 @@ class ChronicleApplication(Application[UUID]):
     name = APPLICATION_NAME
     is_snapshotting_enabled = True  # snapshots are taken by `Snapshotter`, not on save
 
+    def construct_mapper(self) -> SealingMapper:
+        return SealingMapper(transcoder=self.construct_transcoder())
+
 
 def application_env(settings: Settings) -> dict[str, str]:
     """The eventsourcing environment for a PostgreSQL URL."""
@@ -159,8 +164,14 @@ class PostgresEventStore:
         *,
         max_batch: int = MAX_BATCH,
         snapshot_interval: int = SNAPSHOT_INTERVAL,
+        seal_personal: bool = True,
     ) -> None:
+        """Raises `MasterKeyError` before anything is written when the settings' master key
+        is missing or not this database's. ``seal_personal=False`` (the bench's plain
+        baseline only) writes personal fields as they are."""
         assert settings.database_url
+        master = parse_master_key(settings.master_key)
+        check_master(settings.database_url, master)
         with setup_locked(settings.database_url) as conn:  # the application creates its tables
             self.app = ChronicleApplication(env=application_env(settings))
             recorder = self.app.recorder
@@ -168,7 +179,15 @@ class PostgresEventStore:
             EventColumns(recorder.datastore.schema, recorder.events_table_name).migrate(conn)
         recover_quickly(recorder.datastore.pool)
         self.recorder = recorder
-        self.decoder = StoredEventDecoder(self.app.mapper)
+        mapper = self.app.mapper
+        assert isinstance(mapper, SealingMapper)
+        self.keys = KeyRing(master, lambda: recorder.datastore.transaction(commit=True))
+        self.personal = PersonalFields(self.keys)
+        mapper.personal = self.personal  # loads open personal values, snapshots seal them
+        self._seal = seal_personal
+        self.decoder = StoredEventDecoder(mapper, self.personal)
+        # The relay's: personal values stay sealed on their way to JetStream.
+        self.sealed_decoder = StoredEventDecoder(mapper)
         self._own_portal = portal is None  # a store made alone writes on a loop of its own
         self.portal = portal or Portal()
         self.database_url = settings.database_url
@@ -218,6 +237,7 @@ class PostgresEventStore:
         long aggregate after it (in a thread: the library's snapshots are synchronous)."""
         events, pending = self._pending(context, change)
         positions = await self.portal.run(self._submit, pending)
+        self.keys.stored(pending.new_keys)
         if self.snapshots.due(events):
             await asyncio.to_thread(self.snapshots.after_commit, change.aggregates, events)
         return CommandResult(
@@ -231,7 +251,7 @@ class PostgresEventStore:
         each stamped with its own command's metadata (see `EventStore.commit_together`)."""
         tenant = decided[0][0].tenant_id
         check_owner(tenant, (subject,))
-        stored, ends = [], []
+        stored, ends, used = [], [], set[str]()
         for context, events in decided:
             if context.idempotency is not None or context.tenant_id != tenant:
                 raise ValueError("commands committed together share a tenant, without receipts")
@@ -239,9 +259,11 @@ class PostgresEventStore:
             metadata["occurred_at"] = events[0].timestamp.isoformat()
             for event in events:
                 object.__setattr__(event, "metadata", metadata)
-                stored.append(self.app.mapper.to_stored_event(event))
+                stored.append(self._stored(event, subject, used))
             ends.append(len(stored) - 1)
-        positions = await self.portal.run(self._submit, PendingCommit(stored, None, tenant))
+        keys = self.keys.unstored(used)
+        positions = await self.portal.run(self._submit, PendingCommit(stored, None, tenant, keys))
+        self.keys.stored(keys)
         events = [event for _, each in decided for event in each]
         if self.snapshots.due(events):
             await asyncio.to_thread(self.snapshots.after_commit, (subject,), events)
@@ -270,7 +292,10 @@ class PostgresEventStore:
     def _pending(self, context: CommandContext, change: Change) -> tuple[list[Any], PendingCommit]:
         """The change's events, stamped with the context's metadata, and their stored form."""
         check_owner(context.tenant_id, change.aggregates)
-        events = [event for aggregate in change.aggregates for event in aggregate.collect_events()]
+        owned = [
+            (e, aggregate) for aggregate in change.aggregates for e in aggregate.collect_events()
+        ]
+        events = [event for event, _ in owned]
         if not events:
             raise ValueError("a change must record at least one event")
         metadata: dict[str, Any] = context.metadata()
@@ -287,8 +312,16 @@ class PostgresEventStore:
                 context.idempotency.fingerprint,
                 result | {"fields": change.fields},
             )
-        stored = [self.app.mapper.to_stored_event(event) for event in events]
-        return events, PendingCommit(stored, receipt, context.tenant_id)
+        used: set[str] = set()
+        stored = [self._stored(event, aggregate, used) for event, aggregate in owned]
+        return events, PendingCommit(stored, receipt, context.tenant_id, self.keys.unstored(used))
+
+    def _stored(self, event: Any, aggregate: Aggregate, used: set[str]) -> Any:
+        """The stored form of an event, its personal values sealed (the keys they used
+        added to ``used``): the one place where events are encoded for the log."""
+        if self._seal:
+            event = self.personal.sealed_event(event, aggregate, used)
+        return self.app.mapper.to_stored_event(event)
 
     def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
         row = self.recorder.select_receipt(tenant_id, key)

@@ -16,7 +16,8 @@ import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from uuid import UUID
 
 import anyio.to_thread
@@ -31,6 +32,8 @@ from infrastructure.deltas import DELTA_PREFIX
 from infrastructure.envelope import SUBJECT_PREFIX, cloud_event, wire_type
 from infrastructure.event_log import EventLog
 from infrastructure.log_follower import Retrying
+from infrastructure.personal_fields import PersonalFields, personal_on_wire
+from infrastructure.subject_keys import KeysNotLoaded
 
 log = structlog.get_logger(__name__)
 
@@ -208,9 +211,16 @@ class Resync:
 class LiveHub:
     """Dispatches each event once, in position order, to the subscribers that want it."""
 
-    def __init__(self, nats: NatsConnection, events: EventLog, buffer: int = 1000) -> None:
+    def __init__(
+        self,
+        nats: NatsConnection,
+        events: EventLog,
+        buffer: int = 1000,
+        personal: PersonalFields | None = None,
+    ) -> None:
         self.nats = nats
         self.events = events
+        self.personal = personal  # opens the personal values the relay published sealed
         self.buffer = buffer  # events held for a client that falls behind, before a resync
         self.subscribers = Subscribers()
         self.last = 0
@@ -309,7 +319,21 @@ class LiveHub:
             self._lost = False
             await self._repair(event.position - 1 if event else None)
         if event is not None and event.position > self.last:
-            self._send(event)
+            self._send(await self._opened(event))
+
+    async def _opened(self, event: LiveEvent) -> LiveEvent:
+        """The event with its personal values opened, once for every subscriber (a key not
+        read yet is read in a thread)."""
+        personal = personal_on_wire(event.category, event.type)
+        if self.personal is None or personal is None or not self.subscribers:
+            return event
+        try:
+            payload = self.personal.open_cloud_event(personal, event.payload, may_load=False)
+        except KeysNotLoaded:
+            payload = await anyio.to_thread.run_sync(
+                partial(self.personal.open_cloud_event, personal, event.payload, may_load=True)
+            )
+        return replace(event, payload=payload)
 
     async def _repair(self, upto: int | None) -> None:
         """Dispatch what the log holds after ``last`` (up to ``upto``, or its head)."""

@@ -9,7 +9,7 @@ import psycopg
 
 from infrastructure.read_models import SETUP_LOCK
 
-_CREATE = (
+CREATE_SECRETS = (
     "CREATE TABLE IF NOT EXISTS chronicle_secrets (name text PRIMARY KEY,"
     " secret bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
 )
@@ -23,7 +23,7 @@ def stored_secret(dsn: str, name: str, size: int = 32) -> bytes:
     with psycopg.connect(dsn, autocommit=True) as conn:
         with conn.transaction():  # processes starting together create the table once
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
-            conn.execute(_CREATE)
+            conn.execute(CREATE_SECRETS)
         conn.execute(_MAKE, (name, secrets.token_bytes(size)))
         row = conn.execute(_READ, (name,)).fetchone()
     assert row is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -32,6 +32,20 @@ def _int(name: str, default: int, environ: dict[str, str]) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+MASTER_KEY_FILE = "master-key"  # in the data directory: `chronicle up`'s development key
+
+
+def _master_key(environ: dict[str, str], data_dir: Path) -> str | None:
+    """``CHRONICLE_MASTER_KEY``, else the development key `chronicle up` made in the data
+    directory, else ``None``."""
+    if key := (environ.get("CHRONICLE_MASTER_KEY") or "").strip():
+        return key
+    try:
+        return (data_dir / MASTER_KEY_FILE).read_text().strip() or None
+    except OSError:
+        return None
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -99,6 +113,9 @@ class Settings:
     webhook_max_attempts: int = 8  # then the delivery is dead-lettered
     webhook_backoff_s: float = 1.0  # the first retry's delay; doubling up to 10 min
     webhook_disable_after: int = 5  # dead letters in a row that disable a webhook
+    # Wraps the data subjects' keys (base64 of 32 bytes); required by every process that
+    # writes or reads events.
+    master_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -122,11 +139,12 @@ class Settings:
                 "CHRONICLE_ALERT_INTERVAL_S must be above 0 and at most 3600,"
                 f" not {alert_interval_s}"
             )
+        data_dir = Path(env.get("CHRONICLE_DATA_DIR") or ".chronicle")
         return cls(
             database_url=env.get("CHRONICLE_DATABASE_URL") or None,
             nats_url=env.get("CHRONICLE_NATS_URL") or None,
             redis_url=env.get("CHRONICLE_REDIS_URL") or None,
-            data_dir=Path(env.get("CHRONICLE_DATA_DIR") or ".chronicle"),
+            data_dir=data_dir,
             host=env.get("CHRONICLE_HOST") or "127.0.0.1",
             port=port,
             api_workers=api_workers,
@@ -151,6 +169,7 @@ class Settings:
             webhook_max_attempts=max(1, _int("CHRONICLE_WEBHOOK_MAX_ATTEMPTS", 8, env)),
             webhook_backoff_s=_or(_optional_number("CHRONICLE_WEBHOOK_BACKOFF_S", env), 1.0),
             webhook_disable_after=max(1, _int("CHRONICLE_WEBHOOK_DISABLE_AFTER", 5, env)),
+            master_key=_master_key(env, data_dir),
         )
 
     def with_urls(self, database_url: str, nats_url: str, redis_url: str) -> Settings:
@@ -164,6 +183,12 @@ class Settings:
             "CHRONICLE_REDIS_URL": self.redis_url,
         }
         return {name: url for name, url in named.items() if url}
+
+    def process_environment(self) -> dict[str, str]:
+        """What a child process needs to work on the same data: the servers' URLs and
+        the master key."""
+        key = {"CHRONICLE_MASTER_KEY": self.master_key} if self.master_key else {}
+        return self.url_environment() | key
 
     @property
     def worker_threads(self) -> int:

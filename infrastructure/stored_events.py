@@ -21,6 +21,8 @@ from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.utils import resolve_topic
 
 from domain.events import RecordedEvent
+from infrastructure.personal_fields import PersonalFields, personal_of_topic
+from infrastructure.subject_keys import SealBroken
 from projections.events import TYPED, Event, Metadata, OtherEvent
 
 EVENT_HEADER_FIELDS = (
@@ -70,9 +72,11 @@ def typed_event_of(topic: str) -> tuple[type[Event], int]:
 
 class StoredEventDecoder:
     """Decodes rows of the events table; the mapper is the application's (its transcoder
-    decodes tagged values for upcasts)."""
+    decodes tagged values for upcasts). With ``personal``, personal values are opened;
+    without (the relay's), they stay sealed."""
 
-    def __init__(self, mapper: Mapper[UUID]) -> None:
+    def __init__(self, mapper: Mapper[UUID], personal: PersonalFields | None = None) -> None:
+        self._personal = personal
         assert isinstance(mapper.transcoder, JSONTranscoder)
         self._decoders = {name: t.decode for name, t in mapper.transcoder.names.items()}
         # The same UUID as the library's transcoding gives, made in C: uuid.UUID's own
@@ -92,9 +96,15 @@ class StoredEventDecoder:
         the columns of its row.
 
         Raises `UnexpectedShape` when the stored state does not fit it, naming the row's
-        tenant (where it was read, else the metadata's).
+        tenant (where it was read, else the metadata's), and `SealBroken` (naming the
+        position and the field) when a personal value does not open.
         """
         state: dict[str, Any] = msgspec.json.decode(stored)
+        if self._personal is not None and (personal := personal_of_topic(topic)) is not None:
+            try:
+                self._personal.open(personal, state, aggregate_id, version)
+            except SealBroken as error:
+                raise SealBroken(f"the event at position {position}: {error}") from None
         kind, current = typed_event_of(topic)
         if (stored_version := state.pop("class_version", 1)) != current:
             state = self._upcast(state, stored_version, aggregate_id, version, topic)
@@ -135,8 +145,11 @@ class StoredEventDecoder:
     ) -> RecordedEvent:
         """The event as an envelope with plain JSON data (UUIDs, times, decimals as strings),
         from the columns of its row; its tenant the row's where it was read, else the
-        metadata's."""
+        metadata's. A personal value that does not open reads as ``null`` (see
+        `PersonalFields.open_for_reader`)."""
         state: dict[str, Any] = msgspec.json.decode(stored)
+        if self._personal is not None and (personal := personal_of_topic(topic)) is not None:
+            self._personal.open_for_reader(personal, state, aggregate_id, version, position)
         if (stored_version := state.pop("class_version", 1)) != class_version_of(topic):
             state = self._upcast(state, stored_version, aggregate_id, version, topic)
         recorded_at = _timestamp(state.pop("timestamp"))

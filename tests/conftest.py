@@ -10,6 +10,7 @@ import pytest
 
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.settings import Settings
+from infrastructure.subject_keys import new_master_key
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +23,7 @@ def servers() -> Iterator[Settings]:
     with tempfile.TemporaryDirectory(prefix="chronicle-tests-") as directory:
         data_dir = Path(directory)
         with EmbeddedServers(data_dir).running() as embedded:
-            yield Settings(data_dir=data_dir).with_urls(
+            # As in production: a master key the session's processes all share.
+            yield Settings(data_dir=data_dir, master_key=new_master_key()).with_urls(
                 embedded.postgres().url, embedded.nats().url, embedded.valkey().url
             )

@@ -16,14 +16,13 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 from eventsourcing.persistence import StoredEvent
 
 from api.bench.append import encoded_rows, raw_rate, store_rate, traced_store_rate
 from api.bench.otlp_sink import otlp_sink
-from api.bench.report import fresh_database
+from api.bench.report import MASTER_KEY, fresh_database
 from domain.conversation import Conversation
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.event_store import PostgresEventStore
@@ -39,7 +38,7 @@ def workload(kind: str, count: int, dsn: str) -> None:
         for i in range(count):
             Conversation.start("bench", f"c{i}", [])
         return
-    store = PostgresEventStore(replace(Settings(), database_url=dsn))
+    store = PostgresEventStore(Settings(database_url=dsn, master_key=MASTER_KEY))
     try:
         if kind == "command":
             store_rate(store, count)
@@ -93,7 +92,7 @@ def measure() -> dict[str, float]:
     ):
         dsn = fresh_database(servers.postgres().url, "bench_instructions")
         # The tables, before any counted run: neither run of a pair then pays for them.
-        PostgresEventStore(replace(Settings(), database_url=dsn)).close()
+        PostgresEventStore(Settings(database_url=dsn, master_key=MASTER_KEY)).close()
         figures: dict[str, float] = {
             f"{kind}_instructions": per_item(kind, dsn) for kind in WORKLOADS
         }

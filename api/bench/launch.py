@@ -31,7 +31,7 @@ def running(
     """`chronicle serve` (with ``workers`` API processes) on ``port`` plus each helper
     command, with ``environment`` added to theirs; yields the API process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHRONICLE_", "OTEL_"))}
-    env |= settings.url_environment() | {
+    env |= settings.process_environment() | {
         "CHRONICLE_PORT": str(port),
         "CHRONICLE_LOG_LEVEL": "warning",
         "CHRONICLE_API_WORKERS": str(workers),

@@ -4,10 +4,16 @@ scenarios; and the fresh database each scenario runs in.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+
+# The bench's throwaway databases are all opened with this one master key, by every
+# process a scenario starts.
+MASTER_KEY = base64.b64encode(hashlib.sha256(b"chronicle bench").digest()).decode()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from api.bench.documents import bench_documents_scenario
 from api.bench.fanout import bench_live, summary
 from api.bench.launch import bench_key
 from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
-from api.bench.report import Plan, Report, fresh_database
+from api.bench.report import MASTER_KEY, Plan, Report, fresh_database
 from api.bench.tasks import (
     chronicle_processes,
     chronicle_queue_latency,
@@ -62,7 +62,7 @@ def bench_rebuild(admin_dsn: str, plan: Plan, report: Report, say: Callable[[str
     rss: dict[int, int] = {}
     for size in (small, large):
         dsn = fresh_database(admin_dsn, f"bench_rebuild_{size}")
-        container = Container.build(Settings(database_url=dsn))
+        container = Container.build(Settings(database_url=dsn, master_key=MASTER_KEY))
         try:
             say(f"rebuild: loading {size:,} events")
             fill_log(dsn, size)
@@ -246,7 +246,9 @@ def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) 
         postgres = servers.postgres()
         if scenarios is None or "rebuild" in scenarios:
             bench_rebuild(postgres.url, plan, report, say)
-        settings = Settings().with_urls(postgres.url, servers.nats().url, servers.valkey().url)
+        settings = Settings(master_key=MASTER_KEY).with_urls(
+            postgres.url, servers.nats().url, servers.valkey().url
+        )
         if scenarios is None or "live" in scenarios:
             bench_live_scenario(settings, plan, report, say)
         if scenarios is None or "tasks" in scenarios:

@@ -63,6 +63,11 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(0)
     except Exception as error:
+        from infrastructure.subject_keys import MasterKeyError
+
+        if isinstance(error, MasterKeyError):
+            err.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+            sys.exit(2)
         if not isinstance(error, unreachable()):
             raise
         # A server that does not answer: one line, not a traceback.

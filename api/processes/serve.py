@@ -58,7 +58,7 @@ def serve_api(settings: Settings, on_started: Callable[[], None] = lambda: None)
     worker processes share the port (one per core uses every core; the GIL keeps one
     process to about one) and this process supervises them."""
     if settings.api_workers > 1:
-        os.environ.update(settings.url_environment())  # the workers read their settings
+        os.environ.update(settings.process_environment())  # the workers read their settings
         # The workers count their metrics in files there, which /metrics sums.
         with multiprocess_directory():
             uvicorn.run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import socket
 import time
+from dataclasses import replace
 
 from rich.console import Console
 
@@ -19,7 +20,8 @@ from application.context import CommandContext
 from domain.identity import SCOPES
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.runtime import data_dir_lock, remove_runtime, write_runtime
-from infrastructure.settings import Settings
+from infrastructure.settings import MASTER_KEY_FILE, Settings
+from infrastructure.subject_keys import new_master_key
 
 DEV_TENANT = "default"
 DEV_KEY_FILE = "dev-api-key"
@@ -41,6 +43,18 @@ def ensure_dev_key(settings: Settings) -> str:
     path.write_text(issued.token + "\n")
     path.chmod(0o600)
     return issued.token
+
+
+def ensure_dev_master_key(settings: Settings) -> Settings:
+    """The settings with a master key: the environment's, else a development one made
+    once in the data directory (which must then be kept with the database)."""
+    if settings.master_key:
+        return settings
+    path = settings.data_dir / MASTER_KEY_FILE
+    if not path.exists():
+        path.touch(0o600)
+        path.write_text(new_master_key() + "\n")
+    return replace(settings, master_key=path.read_text().strip())
 
 
 class PortTaken(RuntimeError):
@@ -88,6 +102,7 @@ def run_up(settings: Settings, console: Console) -> None:
     check_port(settings.host, settings.port)  # before anything is started or written
     data_dir = settings.data_dir.resolve()
     with data_dir_lock(data_dir), EmbeddedServers(data_dir).running() as servers:
+        settings = ensure_dev_master_key(settings)
         with console.status("starting embedded servers…"):
             resolved = settings.with_urls(
                 settings.database_url or servers.postgres().url,

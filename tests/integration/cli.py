@@ -15,7 +15,7 @@ CHRONICLE = str(Path(sys.executable).parent / "chronicle")
 def cli_env(settings: Settings) -> dict[str, str]:
     """The environment of a CLI process pointed at ``settings``' servers only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
-    return env | settings.url_environment()
+    return env | settings.process_environment()
 
 
 def run_cli(

@@ -44,20 +44,22 @@ async def sealed(scratch: Settings) -> tuple[str, list[int]]:
     return dsn, positions
 
 
-def audit(dsn: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(Settings(database_url=dsn), "audit", "verify", "--json")
+def audit(dsn: str, master_key: str | None) -> subprocess.CompletedProcess[str]:
+    return run_cli(Settings(database_url=dsn, master_key=master_key), "audit", "verify", "--json")
 
 
-def test_an_untouched_log_verifies(sealed: tuple[str, list[int]]) -> None:
+def test_an_untouched_log_verifies(sealed: tuple[str, list[int]], servers: Settings) -> None:
     dsn, positions = sealed
     verdict = verify(dsn)
     assert verdict.intact and verdict.sealed_up_to >= positions[-1]
-    result = audit(dsn)
+    result = audit(dsn, servers.master_key)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["intact"] is True
 
 
-def test_a_changed_byte_is_found_at_its_position(sealed: tuple[str, list[int]]) -> None:
+def test_a_changed_byte_is_found_at_its_position(
+    sealed: tuple[str, list[int]], servers: Settings
+) -> None:
     dsn, positions = sealed
     target = positions[5]
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -67,7 +69,7 @@ def test_a_changed_byte_is_found_at_its_position(sealed: tuple[str, list[int]]) 
             (target,),
         )
     assert verify(dsn).broken_at == target
-    result = audit(dsn)
+    result = audit(dsn, servers.master_key)
     assert result.returncode != 0 and json.loads(result.stdout)["broken_at"] == target
     assert f"breaks at position {target}" in result.stderr
 

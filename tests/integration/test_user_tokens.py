@@ -155,7 +155,10 @@ async def test_a_bad_token_is_401(
         ),
         "other tenant": lambda: forged(container, tenant="t-other"),
         "alg none": lambda: jwt.encode(
-            {"sub": "m", "tenant": "t-forged"}, None, "none", headers={"kid": "t-forged/1"}
+            {"sub": "m", "tenant": "t-forged"},
+            None,  # type: ignore[arg-type]
+            "none",
+            headers={"kid": "t-forged/1"},
         ),
         "malformed": lambda: "a.b.c",
         "garbage": lambda: "x" * 40,

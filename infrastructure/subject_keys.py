@@ -1,0 +1,291 @@
+"""Data subjects' keys: a data key per subject, wrapped by the master key, kept in the table
+``chronicle_subject_keys`` beside the log (never in it), cached per process; and the sealed
+values made with them (AES-256-GCM). Knows nothing of events or of which fields are personal.
+
+A sealed value names the keys it needs, so it opens without any domain knowledge
+(docs/decisions/0027): ``{"sealed": 1, "keys": [key id, …], "nonce": b64, "ciphertext": b64}``.
+One key: the subject's data key seals it. Several: a key derived (HKDF-SHA256) from all of
+theirs, so losing any one of them (an erasure) loses the value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import psycopg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from infrastructure.read_models import SETUP_LOCK
+from infrastructure.secrets import CREATE_SECRETS
+
+KEYS_TABLE = "chronicle_subject_keys"
+SEALED_VERSION = 1
+NONCE_BYTES = 12
+KEY_BYTES = 32
+CHECK_NAME = "master-key-check"  # in chronicle_secrets: a constant sealed by the master key
+CHECK_PLAINTEXT = b"chronicle master key"
+DERIVED_CACHE_MAX = 100_000
+CREATE_KEYS = (
+    f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (key_id uuid PRIMARY KEY,"
+    " tenant_id text NOT NULL, subject text NOT NULL, wrapped bytea NOT NULL,"
+    " master_id text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+    f" CREATE INDEX IF NOT EXISTS {KEYS_TABLE}_subject ON {KEYS_TABLE} (tenant_id, subject)"
+)
+INSERT_KEYS = (
+    "INSERT INTO chronicle_subject_keys (key_id, tenant_id, subject, wrapped, master_id)"
+    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::bytea[], %s::text[])"
+    " ON CONFLICT (key_id) DO NOTHING"
+)
+SELECT_KEYS = (
+    "SELECT key_id, tenant_id, subject, wrapped FROM chronicle_subject_keys WHERE key_id = ANY(%s)"
+)
+MASTER_HINT = (
+    "make one with: python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
+)
+
+Cursor = psycopg.Cursor[Any]
+Connect = Callable[[], AbstractContextManager[Cursor]]  # a cursor in a committed transaction
+
+
+class MasterKeyError(RuntimeError):
+    """The master key is missing, malformed, or not the one this database's keys were made
+    with: nothing may be written."""
+
+
+class KeysNotLoaded(LookupError):
+    """A sealed value needs a key this process has not read yet (when it may not read)."""
+
+
+class SealBroken(ValueError):
+    """A sealed value that does not open: its keys are gone or its bytes were altered."""
+
+
+def parse_master_key(text: str | None) -> bytes:
+    """The 32 bytes of ``CHRONICLE_MASTER_KEY`` (base64, standard or URL-safe)."""
+    if not text:
+        raise MasterKeyError(f"CHRONICLE_MASTER_KEY is not set; {MASTER_HINT}")
+    try:
+        raw = base64.b64decode(text.strip().replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != KEY_BYTES:
+        raise MasterKeyError(f"CHRONICLE_MASTER_KEY must be 32 bytes in base64; {MASTER_HINT}")
+    return raw
+
+
+def new_master_key() -> str:
+    return base64.b64encode(os.urandom(KEY_BYTES)).decode()
+
+
+def master_id(master: bytes) -> str:
+    """A short name of a master key (which wrapped a data key, for rotation)."""
+    return hashlib.sha256(b"chronicle master id" + master).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A data key made by this process, to be stored before anything sealed by it."""
+
+    key_id: uuid.UUID
+    tenant_id: str
+    subject: str
+    wrapped: bytes
+    master_id: str
+
+
+def key_rows(keys: Sequence[NewKey]) -> list[Any]:
+    """The parameters of `INSERT_KEYS` for ``keys``."""
+    return [
+        [k.key_id for k in keys],
+        [k.tenant_id for k in keys],
+        [k.subject for k in keys],
+        [k.wrapped for k in keys],
+        [k.master_id for k in keys],
+    ]
+
+
+def _wrap_aad(key_id: uuid.UUID, tenant_id: str, subject: str) -> bytes:
+    return key_id.bytes + f"{tenant_id}\0{subject}".encode()
+
+
+def check_master(dsn: str, master: bytes) -> None:
+    """Raise `MasterKeyError` unless ``master`` is the database's master key (the first
+    master key a database sees becomes its own); creates the keys table."""
+    aead = AESGCM(master)
+    nonce = os.urandom(NONCE_BYTES)
+    check = nonce + aead.encrypt(nonce, CHECK_PLAINTEXT, None)
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
+        row = conn.execute("SELECT to_regclass('chronicle_secrets') IS NOT NULL").fetchone()
+        stored = None
+        if row and row[0]:
+            found = conn.execute(
+                "SELECT secret FROM chronicle_secrets WHERE name = %s", (CHECK_NAME,)
+            ).fetchone()
+            stored = bytes(found[0]) if found else None
+        if stored is not None:
+            try:
+                aead.decrypt(stored[:NONCE_BYTES], stored[NONCE_BYTES:], None)
+            except InvalidTag:
+                raise MasterKeyError(
+                    "CHRONICLE_MASTER_KEY is not the master key of this database's data"
+                    " keys; start with the key it was first started with"
+                ) from None
+        conn.execute(CREATE_SECRETS)
+        conn.execute(CREATE_KEYS)
+        if stored is None:
+            conn.execute(
+                "INSERT INTO chronicle_secrets (name, secret) VALUES (%s, %s)",
+                (CHECK_NAME, check),
+            )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class KeyRing:
+    """Seals and opens values with subjects' data keys, made on first use and cached.
+
+    A key made here is handed out at once and stored by the next commit that uses it
+    (`unstored`), before that commit's events; a subject may so get several keys (one per
+    process that made one), all destroyed together by its erasure. Opening reads a key
+    this process has not seen from the table, through ``connect``.
+    """
+
+    def __init__(self, master: bytes, connect: Connect) -> None:
+        self._master = AESGCM(master)
+        self.master_id = master_id(master)
+        self._connect = connect
+        self._keys: dict[str, bytes] = {}  # key id (hex) → data key
+        self._current: dict[tuple[str, str], str] = {}  # (tenant, subject) → key id made here
+        self._unstored: dict[str, NewKey] = {}
+        self._aeads: dict[tuple[str, ...], AESGCM] = {}
+        self._lock = threading.Lock()
+
+    def seal(
+        self, tenant_id: str, subjects: Sequence[str], value: Any, aad: bytes, used: set[str]
+    ) -> dict[str, Any]:
+        """``value`` (plain JSON) sealed for ``subjects``; the key ids it used added to ``used``."""
+        ids = tuple(self._key_id(tenant_id, s) for s in subjects)
+        used.update(ids)
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = self._aead(ids).encrypt(nonce, msgspec.json.encode(value), aad)
+        return {
+            "sealed": SEALED_VERSION,
+            "keys": list(ids),
+            "nonce": _b64(nonce),
+            "ciphertext": _b64(ciphertext),
+        }
+
+    def open(self, sealed: dict[str, Any], aad: bytes, *, may_load: bool = True) -> Any:
+        """The value a sealed value holds; `SealBroken` when it cannot be opened, and
+        `KeysNotLoaded` when it needs a key not read yet and ``may_load`` is false (on an
+        event loop, which must not wait for the database)."""
+        try:
+            if sealed.get("sealed") != SEALED_VERSION:
+                raise SealBroken(f"unknown sealed version {sealed.get('sealed')!r}")
+            ids = tuple(sealed["keys"])
+            aead = self._aeads.get(ids)
+            if aead is None:
+                if not may_load and any(key_id not in self._keys for key_id in ids):
+                    raise KeysNotLoaded
+                aead = self._aead(ids)
+            nonce = base64.b64decode(sealed["nonce"])
+            plaintext = aead.decrypt(nonce, base64.b64decode(sealed["ciphertext"]), aad)
+            return msgspec.json.decode(plaintext)
+        except SealBroken:
+            raise
+        except (InvalidTag, KeyError, TypeError, ValueError, binascii.Error) as error:
+            raise SealBroken(f"does not open ({type(error).__name__})") from None
+
+    def unstored(self, used: Iterable[str]) -> list[NewKey]:
+        """The keys among ``used`` not stored yet: the commit that used them stores them."""
+        if not self._unstored:
+            return []
+        return [key for key_id in used if (key := self._unstored.get(key_id)) is not None]
+
+    def stored(self, keys: Iterable[NewKey]) -> None:
+        """These keys are in the table now."""
+        for key in keys:
+            self._unstored.pop(key.key_id.hex, None)
+
+    def store_now(self, used: Iterable[str]) -> None:
+        """Store the unstored keys among ``used`` at once (for writes outside a commit)."""
+        if keys := self.unstored(used):
+            with self._connect() as cursor:
+                cursor.execute(INSERT_KEYS, key_rows(keys))
+            self.stored(keys)
+
+    def _key_id(self, tenant_id: str, subject: str) -> str:
+        key_id = self._current.get((tenant_id, subject))
+        if key_id is not None:
+            return key_id
+        made = uuid.uuid4()
+        key = os.urandom(KEY_BYTES)
+        nonce = os.urandom(NONCE_BYTES)
+        wrapped = nonce + self._master.encrypt(nonce, key, _wrap_aad(made, tenant_id, subject))
+        with self._lock:
+            self._keys[made.hex] = key
+            self._unstored[made.hex] = NewKey(made, tenant_id, subject, wrapped, self.master_id)
+            return self._current.setdefault((tenant_id, subject), made.hex)
+
+    def _aead(self, ids: tuple[str, ...]) -> AESGCM:
+        aead = self._aeads.get(ids)
+        if aead is not None:
+            return aead
+        missing = [key_id for key_id in ids if key_id not in self._keys]
+        if missing:
+            self._load(missing)
+        keys = [self._keys[key_id] for key_id in ids]
+        if len(keys) == 1:
+            aead = AESGCM(keys[0])
+        else:
+            info = b"chronicle sealed v1:" + ",".join(ids).encode()
+            derived = HKDF(hashes.SHA256(), KEY_BYTES, None, info).derive(b"".join(keys))
+            aead = AESGCM(derived)
+        if len(self._aeads) >= DERIVED_CACHE_MAX:
+            self._aeads.clear()
+        self._aeads[ids] = aead
+        return aead
+
+    def _load(self, ids: list[str]) -> None:
+        try:
+            wanted = [uuid.UUID(hex=key_id) for key_id in ids]
+        except (TypeError, ValueError):
+            raise SealBroken("names a key id that is not one") from None
+        with self._connect() as cursor:
+            rows = cursor.execute(SELECT_KEYS, (wanted,)).fetchall()
+        for row in rows:
+            key_id, tenant_id, subject, wrapped = _columns(row)
+            wrapped = bytes(wrapped)
+            try:
+                key = self._master.decrypt(
+                    wrapped[:NONCE_BYTES],
+                    wrapped[NONCE_BYTES:],
+                    _wrap_aad(key_id, tenant_id, subject),
+                )
+            except InvalidTag:
+                raise SealBroken(f"key {key_id.hex} does not unwrap") from None
+            self._keys[key_id.hex] = key
+        if gone := [key_id for key_id in ids if key_id not in self._keys]:
+            raise SealBroken(f"its key {gone[0]} is gone")
+
+
+def _columns(row: Any) -> tuple[uuid.UUID, str, str, bytes]:
+    if isinstance(row, dict):
+        return row["key_id"], row["tenant_id"], row["subject"], row["wrapped"]
+    return row[0], row[1], row[2], row[3]
