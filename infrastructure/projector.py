@@ -115,6 +115,8 @@ class ProjectionWriter:
                 if self.traced is not None:
                     self.traced.append(event.metadata.traceparent)
                 statements = list(self.projection.apply(event))
+            except TRANSIENT:
+                raise  # a data key that could not be read: the event is not at fault
             except Exception as error:
                 failures.append((row, error))
                 continue

@@ -267,8 +267,11 @@ class KeyRing:
             wanted = [uuid.UUID(hex=key_id) for key_id in ids]
         except (TypeError, ValueError):
             raise SealBroken("names a key id that is not one") from None
-        with self._connect() as cursor:
-            rows = cursor.execute(SELECT_KEYS, (wanted,)).fetchall()
+        try:
+            with self._connect() as cursor:
+                rows = cursor.execute(SELECT_KEYS, (wanted,)).fetchall()
+        except Exception as error:  # the library's own errors wrap the driver's
+            raise psycopg.OperationalError(f"data keys could not be read: {error}") from error
         for row in rows:
             key_id, tenant_id, subject, wrapped = _columns(row)
             wrapped = bytes(wrapped)
