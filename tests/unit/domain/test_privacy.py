@@ -80,6 +80,6 @@ def test_a_notification_is_bound_to_the_user_it_is_sent_to() -> None:
 
 
 def test_events_without_personal_data_are_not_declared() -> None:
-    assert personal_event(Conversation.ConversationArchived) is None
+    assert personal_event(Conversation.ConversationArchived) is None  # type: ignore[attr-defined]
     assert personal_named("conversation", "ConversationArchived") is None
     assert personal_state(AgentRun) is None

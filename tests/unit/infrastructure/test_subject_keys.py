@@ -48,7 +48,7 @@ class Table:
 
 
 def ring(table: Table, master: bytes = MASTER) -> KeyRing:
-    return KeyRing(master, table.cursor)
+    return KeyRing(master, table.cursor)  # type: ignore[arg-type]
 
 
 def stored(table: Table, keys: KeyRing, used: set[str]) -> None:
