@@ -74,7 +74,7 @@ class PersonalFields:
         if personal is None:
             return event
         fields = vars(event)
-        sealed = self._sealed(
+        sealed = self.seal_values(
             personal,
             fields,
             str(getattr(aggregate, "tenant_id", "")),
@@ -99,13 +99,13 @@ class PersonalFields:
             return state
         used: set[str] = set()
         tenant = str(state.get("tenant_id", ""))
-        sealed = self._sealed(
+        sealed = self.seal_values(
             personal, state, tenant, aggregate_id, version, state, STATE_PREFIX, used
         )
         self.ring.store_now(used)
         return state | sealed
 
-    def _sealed(
+    def seal_values(
         self,
         personal: Personal,
         fields: dict[str, Any],
@@ -116,6 +116,8 @@ class PersonalFields:
         prefix: str,
         used: set[str],
     ) -> dict[str, Any]:
+        """The personal values of ``fields`` sealed (under their names), for the subjects
+        ``personal`` binds them to; the key ids used added to ``used``."""
         subjects = personal.subjects_of(fields, aggregate_id, state)
         if not subjects:
             return {}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from psycopg.rows import dict_row, tuple_row
 
+from api.bench.report import MASTER_KEY
 from api.bootstrap import Container
 from infrastructure.event_log import LogReader
 from infrastructure.read_models import connect
@@ -44,6 +45,7 @@ def rebuild_peak_rss(dsn: str, projection: str) -> int:
     """Peak resident memory (bytes) of `chronicle projections rebuild` in its own process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICLE_")}
     env["CHRONICLE_DATABASE_URL"] = dsn
+    env["CHRONICLE_MASTER_KEY"] = MASTER_KEY
     chronicle = str(Path(sys.executable).parent / "chronicle")
     process = subprocess.Popen(
         [chronicle, "projections", "rebuild", projection],

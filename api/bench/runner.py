@@ -17,6 +17,7 @@ from rich.table import Table
 from api.bench.documents import bench_documents_scenario
 from api.bench.fanout import bench_live, summary
 from api.bench.launch import bench_key
+from api.bench.privacy import bench_privacy_scenario
 from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
 from api.bench.report import MASTER_KEY, Plan, Report, fresh_database
 from api.bench.tasks import (
@@ -255,6 +256,8 @@ def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) 
             bench_tasks_scenario(settings, plan, report, say)
         if scenarios is None or "append" in scenarios:
             bench_append_scenario(settings, plan, report, say)
+        if scenarios is None or "privacy" in scenarios:
+            bench_privacy_scenario(settings, plan, report, say)
         if scenarios is None or "load" in scenarios:
             bench_load_scenario(settings, plan, report, say)
         if scenarios is None or "http" in scenarios:

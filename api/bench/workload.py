@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import psycopg
 
+from domain.conversation import Conversation
+from domain.privacy import personal_event
 from infrastructure.event_store import EVENTS_TABLE
+from infrastructure.personal_fields import PersonalFields
 
 STARTED = "domain.conversation:Conversation.ConversationStarted"
 POSTED = "domain.conversation:Conversation.MessagePosted"
@@ -23,9 +27,24 @@ def _tagged_time() -> dict[str, str]:
     return {"_type_": "datetime_iso", "_data_": datetime.now(UTC).isoformat()}
 
 
-def fill_log(dsn: str, events: int, per_conversation: int = 500, tenant: str = "bench") -> None:
-    """Append ``events`` conversation events (starts and messages) to the log with COPY."""
+def fill_log(
+    dsn: str,
+    events: int,
+    per_conversation: int = 500,
+    tenant: str = "bench",
+    personal: PersonalFields | None = None,
+) -> None:
+    """Append ``events`` conversation events (starts and messages) to the log with COPY;
+    with ``personal``, their personal values sealed as the event store seals them."""
     encode = msgspec.json.Encoder().encode
+    used: set[str] = set()
+
+    def sealed(event: type[Any], state: dict[str, Any], aggregate: uuid.UUID, v: int) -> Any:
+        declared = personal_event(event)
+        if personal is None or declared is None:
+            return state
+        return state | personal.seal_values(declared, state, tenant, aggregate, v, {}, "", used)
+
     metadata = {"tenant_id": tenant, "actor": "bench", "command": "bench"}
     with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
         copy_sql = (
@@ -44,6 +63,7 @@ def fill_log(dsn: str, events: int, per_conversation: int = 500, tenant: str = "
                     "participants": ["ada", "assistant"],
                     "metadata": metadata,
                 }
+                started = sealed(Conversation.ConversationStarted, started, conversation, 1)  # type: ignore[attr-defined]
                 copy.write_row((conversation, 1, STARTED, encode(started), tenant, STARTED_TYPE))
                 written += 1
                 for version in range(2, per_conversation + 1):
@@ -61,11 +81,14 @@ def fill_log(dsn: str, events: int, per_conversation: int = 500, tenant: str = "
                         "metadata": metadata,
                         "class_version": 2,  # as MessagePosted stores it today
                     }
+                    posted = sealed(Conversation.MessagePosted, posted, conversation, version)
                     copy.write_row(
                         (conversation, version, POSTED, encode(posted), tenant, POSTED_TYPE)
                     )
                     written += 1
         conn.commit()
+    if personal is not None:
+        personal.ring.store_now(used)
 
 
 def settle(dsn: str) -> None:
