@@ -125,8 +125,6 @@ def check_master(dsn: str, master: bytes) -> None:
     """Raise `MasterKeyError` unless ``master`` is the database's master key (the first
     master key a database sees becomes its own); creates the keys table."""
     aead = AESGCM(master)
-    nonce = os.urandom(NONCE_BYTES)
-    check = nonce + aead.encrypt(nonce, CHECK_PLAINTEXT, None)
     with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
         row = conn.execute("SELECT to_regclass('chronicle_secrets') IS NOT NULL").fetchone()
@@ -142,15 +140,58 @@ def check_master(dsn: str, master: bytes) -> None:
             except InvalidTag:
                 raise MasterKeyError(
                     "CHRONICLE_MASTER_KEY is not the master key of this database's data"
-                    " keys; start with the key it was first started with"
+                    " keys; start with the one it was made with (or last rotated to)"
                 ) from None
         conn.execute(CREATE_SECRETS)
         conn.execute(CREATE_KEYS)
         if stored is None:
             conn.execute(
                 "INSERT INTO chronicle_secrets (name, secret) VALUES (%s, %s)",
-                (CHECK_NAME, check),
+                (CHECK_NAME, _sealed_check(master)),
             )
+
+
+def _sealed_check(master: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(master).encrypt(nonce, CHECK_PLAINTEXT, None)
+
+
+def rotate_master(dsn: str, old: bytes, new: bytes) -> int:
+    """Re-wrap every data key wrapped by ``old`` with ``new``, and make ``new`` the
+    database's master key, in one transaction; how many keys were re-wrapped. Writers are
+    held off by the table lock while it runs (they must then be restarted with ``new``)."""
+    check_master(dsn, old)
+    old_aead, new_aead, new_id = AESGCM(old), AESGCM(new), master_id(new)
+    with psycopg.connect(dsn) as conn:
+        conn.execute("LOCK TABLE chronicle_subject_keys IN EXCLUSIVE MODE")
+        rows = conn.execute(
+            "SELECT key_id, tenant_id, subject, wrapped FROM chronicle_subject_keys"
+            " WHERE master_id <> %s",
+            (new_id,),
+        ).fetchall()
+        ids, rewrapped = [], []
+        for key_id, tenant_id, subject, wrapped in rows:
+            aad, wrapped = _wrap_aad(key_id, tenant_id, subject), bytes(wrapped)
+            try:
+                key = old_aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
+            except InvalidTag:
+                raise MasterKeyError(
+                    f"data key {key_id} is not wrapped by this master key"
+                ) from None
+            nonce = os.urandom(NONCE_BYTES)
+            ids.append(key_id)
+            rewrapped.append(nonce + new_aead.encrypt(nonce, key, aad))
+        conn.execute(
+            "UPDATE chronicle_subject_keys k SET wrapped = r.wrapped, master_id = %s"
+            " FROM unnest(%s::uuid[], %s::bytea[]) AS r(key_id, wrapped)"
+            " WHERE k.key_id = r.key_id",
+            (new_id, ids, rewrapped),
+        )
+        conn.execute(
+            "UPDATE chronicle_secrets SET secret = %s WHERE name = %s",
+            (_sealed_check(new), CHECK_NAME),
+        )
+    return len(ids)
 
 
 def _b64(data: bytes) -> str:

@@ -6,19 +6,22 @@ A key's secret is printed once, when it is issued; a listing never shows one.
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
 from rich.table import Table
 
-from api.cli.common import cli_context, container, fail, out
+from api.cli.common import cli_context, container, fail, out, settings_from_env
 from domain.identity import SCOPES
 
 if TYPE_CHECKING:
     from application.identity import IssuedKey
 
-group = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+group = typer.Typer(
+    help="Create, list and revoke API keys; rotate the master key.", no_args_is_help=True
+)
 
 
 @group.command("create")
@@ -114,3 +117,36 @@ def keys_revoke(
             c.identity.revoke_key, cli_context(key.tenant_id, "keys.revoke"), parsed, reason
         )
     out.print(f"revoked {parsed}", highlight=False)
+
+
+@group.command("rotate-master")
+def keys_rotate_master() -> None:
+    """Re-wrap every data subject's key with a new master key, read from
+    CHRONICLE_NEW_MASTER_KEY (or, for `up`'s development key, made and kept in the data
+    directory). Stop every other Chronicle process first; start them with the new key."""
+    from infrastructure.runtime import servers_for
+    from infrastructure.settings import MASTER_KEY_FILE
+    from infrastructure.subject_keys import new_master_key, parse_master_key, rotate_master
+
+    settings = settings_from_env()
+    old = parse_master_key(settings.master_key)
+    given = os.environ.get("CHRONICLE_NEW_MASTER_KEY", "").strip()
+    kept = settings.data_dir / MASTER_KEY_FILE
+    if not given and (os.environ.get("CHRONICLE_MASTER_KEY") or not kept.exists()):
+        fail("set CHRONICLE_NEW_MASTER_KEY to the new master key (openssl rand -base64 32)", 2)
+    text = given or new_master_key()
+    new = parse_master_key(text)
+    pending = kept.with_suffix(".new")
+    if not given:  # written before the database changes, so the new key is never lost
+        pending.touch(0o600)
+        pending.write_text(text + "\n")
+    with servers_for(settings) as resolved:
+        assert resolved.database_url
+        count = rotate_master(resolved.database_url, old, new)
+    if not given:
+        pending.replace(kept)
+        out.print(f"re-wrapped {count} data keys; the new master key is in {kept}")
+    else:
+        out.print(
+            f"re-wrapped {count} data keys; start Chronicle with the new CHRONICLE_MASTER_KEY"
+        )

