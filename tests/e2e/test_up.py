@@ -21,6 +21,7 @@ def test_up_serves_conversations_and_prints_where_to_go(chronicle: Chronicle) ->
     assert f"{chronicle.url}/v1" in banner and f"{chronicle.url}/schema" in banner
     assert chronicle.key in banner
     assert (chronicle.data_dir / "dev-api-key").stat().st_mode & 0o777 == 0o600
+    assert (chronicle.data_dir / "master-key").stat().st_mode & 0o777 == 0o600
     with chronicle.client() as http:
         started = http.post("/v1/conversations", json={"title": "Hello"})
         assert started.status_code == 201

@@ -142,7 +142,7 @@ def alerts_health(conn: Conn) -> Health:
 
 
 def test_chronicle_seal_seals_until_sigterm_and_health_seal_says_so(built: Container) -> None:
-    settings = Settings(database_url=built.dsn)
+    settings = built.settings
     last = post(built)
     refused = run_cli(settings, "health", "seal")
     assert refused.returncode == 1 and "not set up yet" in refused.stderr

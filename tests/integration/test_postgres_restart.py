@@ -22,6 +22,7 @@ from infrastructure.embedded import POSTGRES_SYSTEM_USER, EmbeddedPostgres, Embe
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.read_models import reader_pool
 from infrastructure.settings import Settings
+from infrastructure.subject_keys import new_master_key
 
 # Well above the second or so a pool takes after the restart, well below the pauses
 # (1 s, 2 s, 4 s…) of finding a pool's broken connections one at a time.
@@ -103,7 +104,8 @@ def test_a_reader_pool_answers_at_once_after_a_restart(postgres: EmbeddedPostgre
 
 
 def test_the_event_store_answers_at_once_after_a_restart(postgres: EmbeddedPostgres) -> None:
-    store = PostgresEventStore(Settings(database_url=postgres.url, db_pool_size=8))
+    settings = Settings(database_url=postgres.url, db_pool_size=8, master_key=new_master_key())
+    store = PostgresEventStore(settings)
     pool = store.recorder.datastore.pool
     try:
         hold_idle_connections(pool.connection, 8)

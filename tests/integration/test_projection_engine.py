@@ -162,7 +162,7 @@ def test_a_projector_killed_mid_batch_resumes_with_exact_counts(
     backlog(scratch_container.store, conversations=40, messages=500)
     dsn = scratch_container.dsn
     total = head(dsn)
-    command, env = [CHRONICLE, "project"], cli_env(Settings(database_url=dsn))
+    command, env = [CHRONICLE, "project"], cli_env(scratch)
     projector = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
