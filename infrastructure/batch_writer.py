@@ -99,6 +99,10 @@ class BatchStatements:
         self._tables = tables
         casts = SQL(", ").join(SQL("%b::" + kind) for _, kind in PARAMETERS)
         self.call = SQL("SELECT * FROM {0}({1}, %b::int)").format(tables.append_function, casts)
+        # A batch with new data keys writes them in the same statement and transaction.
+        self.call_with_keys = SQL("WITH new_keys AS ({0}) {1}").format(
+            SQL(INSERT_KEYS.replace("%s", "%b")), self.call
+        )
 
     def function(self) -> Composed:
         """The function that writes a batch in one transaction, round by round.
@@ -258,13 +262,13 @@ class BatchWriter:
         try:
             conn = self._connection or await self._connect()
             async with conn.cursor(row_factory=tuple_row) as cursor:
-                params = self.statements.params(commits)
-                began = time.perf_counter()
+                params, call = self.statements.params(commits), self.statements.call
                 if keys := [key for commit in commits for key in commit.new_keys]:
-                    # Committed before the events that need them: a key is never missing
-                    # for a value in the log (one without a value is harmless).
-                    await cursor.execute(INSERT_KEYS, key_rows(keys))
-                await cursor.execute(self.statements.call, params, prepare=True)
+                    # In the events' transaction: a value is never in the log without its
+                    # key (a key of a refused commit is harmless).
+                    params, call = key_rows(keys) + params, self.statements.call_with_keys
+                began = time.perf_counter()
+                await cursor.execute(call, params, prepare=True)
                 rows: list[Answer] = await cursor.fetchall()
         except BaseException as error:
             await self.aclose()  # a cancelled call leaves the connection busy

@@ -14,12 +14,13 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import msgspec
 import psycopg
@@ -50,8 +51,10 @@ INSERT_KEYS = (
     " ON CONFLICT (key_id) DO NOTHING"
 )
 SELECT_KEYS = (
-    "SELECT key_id, tenant_id, subject, wrapped FROM chronicle_subject_keys WHERE key_id = ANY(%s)"
+    "SELECT key_id, tenant_id, subject, wrapped FROM chronicle_subject_keys"
+    " WHERE key_id = ANY(%s::uuid[])"
 )
+KEY_ID = re.compile(r"[0-9a-f]{32}")
 MASTER_HINT = (
     "make one with: python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
 )
@@ -99,7 +102,7 @@ def master_id(master: bytes) -> str:
 class NewKey:
     """A data key made by this process, to be stored before anything sealed by it."""
 
-    key_id: uuid.UUID
+    key_id: str  # 32 hex digits
     tenant_id: str
     subject: str
     wrapped: bytes
@@ -117,8 +120,8 @@ def key_rows(keys: Sequence[NewKey]) -> list[Any]:
     ]
 
 
-def _wrap_aad(key_id: uuid.UUID, tenant_id: str, subject: str) -> bytes:
-    return key_id.bytes + f"{tenant_id}\0{subject}".encode()
+def _wrap_aad(key_id: str, tenant_id: str, subject: str) -> bytes:
+    return bytes.fromhex(key_id) + f"{tenant_id}\0{subject}".encode()
 
 
 def check_master(dsn: str, master: bytes) -> None:
@@ -171,7 +174,7 @@ def rotate_master(dsn: str, old: bytes, new: bytes) -> int:
         ).fetchall()
         ids, rewrapped = [], []
         for key_id, tenant_id, subject, wrapped in rows:
-            aad, wrapped = _wrap_aad(key_id, tenant_id, subject), bytes(wrapped)
+            aad, wrapped = _wrap_aad(key_id.hex, tenant_id, subject), bytes(wrapped)
             try:
                 key = old_aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
             except InvalidTag:
@@ -262,7 +265,7 @@ class KeyRing:
     def stored(self, keys: Iterable[NewKey]) -> None:
         """These keys are in the table now."""
         for key in keys:
-            self._unstored.pop(key.key_id.hex, None)
+            self._unstored.pop(key.key_id, None)
 
     def store_now(self, used: Iterable[str]) -> None:
         """Store the unstored keys among ``used`` at once (for writes outside a commit)."""
@@ -275,14 +278,17 @@ class KeyRing:
         key_id = self._current.get((tenant_id, subject))
         if key_id is not None:
             return key_id
-        made = uuid.uuid4()
-        key = os.urandom(KEY_BYTES)
-        nonce = os.urandom(NONCE_BYTES)
+        drawn = os.urandom(KEY_BYTES + 16 + NONCE_BYTES)  # one draw: a key is made per subject
+        key, made, nonce = (
+            drawn[:KEY_BYTES],
+            drawn[KEY_BYTES:-NONCE_BYTES].hex(),
+            drawn[-NONCE_BYTES:],
+        )
         wrapped = nonce + self._master.encrypt(nonce, key, _wrap_aad(made, tenant_id, subject))
         with self._lock:
-            self._keys[made.hex] = key
-            self._unstored[made.hex] = NewKey(made, tenant_id, subject, wrapped, self.master_id)
-            return self._current.setdefault((tenant_id, subject), made.hex)
+            self._keys[made] = key
+            self._unstored[made] = NewKey(made, tenant_id, subject, wrapped, self.master_id)
+            return self._current.setdefault((tenant_id, subject), made)
 
     def _aead(self, ids: tuple[str, ...]) -> AESGCM:
         aead = self._aeads.get(ids)
@@ -304,18 +310,16 @@ class KeyRing:
         return aead
 
     def _load(self, ids: list[str]) -> None:
-        try:
-            wanted = [uuid.UUID(hex=key_id) for key_id in ids]
-        except (TypeError, ValueError):
-            raise SealBroken("names a key id that is not one") from None
+        if not all(type(key_id) is str and KEY_ID.fullmatch(key_id) for key_id in ids):
+            raise SealBroken("names a key id that is not one")
         try:
             with self._connect() as cursor:
-                rows = cursor.execute(SELECT_KEYS, (wanted,)).fetchall()
+                rows = cursor.execute(SELECT_KEYS, (ids,)).fetchall()
         except Exception as error:  # the library's own errors wrap the driver's
             raise psycopg.OperationalError(f"data keys could not be read: {error}") from error
         for row in rows:
-            key_id, tenant_id, subject, wrapped = _columns(row)
-            wrapped = bytes(wrapped)
+            uuid_id, tenant_id, subject, wrapped = _columns(row)
+            key_id, wrapped = uuid_id.hex, bytes(wrapped)
             try:
                 key = self._master.decrypt(
                     wrapped[:NONCE_BYTES],
@@ -323,13 +327,13 @@ class KeyRing:
                     _wrap_aad(key_id, tenant_id, subject),
                 )
             except InvalidTag:
-                raise SealBroken(f"key {key_id.hex} does not unwrap") from None
-            self._keys[key_id.hex] = key
+                raise SealBroken(f"key {key_id} does not unwrap") from None
+            self._keys[key_id] = key
         if gone := [key_id for key_id in ids if key_id not in self._keys]:
             raise SealBroken(f"its key {gone[0]} is gone")
 
 
-def _columns(row: Any) -> tuple[uuid.UUID, str, str, bytes]:
+def _columns(row: Any) -> tuple[UUID, str, str, bytes]:
     if isinstance(row, dict):
         return row["key_id"], row["tenant_id"], row["subject"], row["wrapped"]
     return row[0], row[1], row[2], row[3]

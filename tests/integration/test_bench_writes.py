@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -19,6 +20,7 @@ from api.bench.instructions import workload
 from api.bench.load import cold_loads_ms, long_conversation
 from api.bench.loadgen import run
 from api.bench.otlp_sink import otlp_sink
+from api.bench.report import MASTER_KEY
 from api.bootstrap import Container
 from application.context import CommandContext
 from domain.conversation import Conversation
@@ -71,11 +73,18 @@ def test_the_traced_append_exports_a_span_per_command_and_stops_tracing(
         assert traced_store_rate(store, 20, sink) > 0
 
 
-def test_the_counted_workloads_write_what_they_count(
-    store: PostgresEventStore, scratch: Settings
-) -> None:
-    """What `api.bench.instructions` runs under valgrind, here without it."""
+def test_the_counted_workloads_write_what_they_count(scratch: Settings) -> None:
+    """What `api.bench.instructions` runs under valgrind, here without it (with the
+    bench's master key, which its processes share)."""
     dsn = scratch.database_url or ""
+    store = PostgresEventStore(replace(scratch, master_key=MASTER_KEY))
+    try:
+        counted_workloads(store, dsn)
+    finally:
+        store.close()
+
+
+def counted_workloads(store: PostgresEventStore, dsn: str) -> None:
     workload("command", 120, dsn)
     assert stored_events(store, "chronicle_events") == 120
     workload("command_traced", 30, dsn)

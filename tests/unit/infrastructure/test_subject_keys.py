@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -31,8 +32,8 @@ class Table:
 
     def execute(self, sql: str, params: Any) -> Table:
         if sql == INSERT_KEYS:
-            for row in zip(*params, strict=True):
-                self.rows.setdefault(row[0], row[:4])
+            for row in zip(*params, strict=True):  # ids in hex; read back as UUIDs
+                self.rows.setdefault(row[0], (UUID(hex=row[0]), *row[1:4]))
             self.found: list[tuple[Any, ...]] = []
         else:
             assert sql == SELECT_KEYS
