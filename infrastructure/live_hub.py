@@ -32,7 +32,7 @@ from infrastructure.deltas import DELTA_PREFIX
 from infrastructure.envelope import SUBJECT_PREFIX, cloud_event, wire_type
 from infrastructure.event_log import EventLog
 from infrastructure.log_follower import Retrying
-from infrastructure.personal_fields import PersonalFields, personal_on_wire
+from infrastructure.personal_fields import PersonalFields
 from infrastructure.subject_keys import KeysNotLoaded
 
 log = structlog.get_logger(__name__)
@@ -324,14 +324,13 @@ class LiveHub:
     async def _opened(self, event: LiveEvent) -> LiveEvent:
         """The event with its personal values opened, once for every subscriber (a key not
         read yet is read in a thread)."""
-        personal = personal_on_wire(event.category, event.type)
-        if self.personal is None or personal is None or not self.subscribers:
+        if self.personal is None or not self.subscribers:
             return event
         try:
-            payload = self.personal.open_cloud_event(personal, event.payload, may_load=False)
+            payload = self.personal.open_cloud_event(event.payload, may_load=False)
         except KeysNotLoaded:
             payload = await anyio.to_thread.run_sync(
-                partial(self.personal.open_cloud_event, personal, event.payload, may_load=True)
+                partial(self.personal.open_cloud_event, event.payload, may_load=True)
             )
         return replace(event, payload=payload)
 

@@ -2,68 +2,61 @@
 snapshots on their way to the log and opened on their way out; and the mapper that does
 it for the library's loads and snapshots.
 
-Each sealed value is bound to its place (aggregate, version, field) as associated data, so
-a sealed value moved to another event or field does not open.
+An event's personal values are sealed together, as one value stored under ``_sealed`` in
+place of the fields (which it names): one AES-GCM operation an event, read or written. It is
+bound to its place (aggregate, version) as associated data, so a sealed value copied to
+another event does not open.
 """
 
 from __future__ import annotations
 
 import json
 from copy import copy
-from functools import cache
-from typing import Any, TypeGuard
+from typing import Any
 from uuid import UUID
 
 import structlog
 from eventsourcing.domain import Aggregate, Snapshot
-from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    find_id_convertor,
+)
 from eventsourcing.utils import resolve_topic
 
-from domain.privacy import Personal, personal_event, personal_named, personal_state
+from domain.privacy import Personal, personal_event, personal_state
 from infrastructure.subject_keys import KeyRing, SealBroken
-from projections.runs import WIRE_TYPES
 
 log = structlog.get_logger(__name__)
 
-STATE_PREFIX = "state."  # a snapshot's attributes, as places of sealed values
-UNREADABLE = "unreadable"  # a value that did not open, as readers are told
+SEALED = "_sealed"  # the stored key of an event's (or a snapshot's) sealed personal values
+SEALED_BYTES = b'"_sealed"'
+STATE = ":state"  # a snapshot's place, beside its aggregate's event of the same version
+PRIVACY = "_privacy"  # where a reader is told of values that did not open
+UNREADABLE = "unreadable"
 
 
-def place(aggregate_id: Any, version: int, field: str) -> bytes:
+def place(aggregate_id: Any, version: Any, where: str = "") -> bytes:
     """The associated data of a sealed value: where it is stored."""
-    return f"{aggregate_id}:{version}:{field}".encode()
-
-
-def is_sealed(value: Any) -> TypeGuard[dict[str, Any]]:
-    return type(value) is dict and "sealed" in value and "ciphertext" in value
-
-
-RUN_EVENT_NAMES = {wire: name for name, wire in WIRE_TYPES.items()}
-
-
-@cache
-def personal_on_wire(category: str, wire_type: str) -> Personal | None:
-    """The personal fields of the events of a category and type as published."""
-    name = RUN_EVENT_NAMES.get(wire_type, wire_type) if category == "run" else wire_type
-    return personal_named(category, name)
-
-
-@cache
-def personal_of_topic(topic: str) -> Personal | None:
-    """The personal fields of the events of a topic."""
-    return personal_event(resolve_topic(topic))
+    return f"{aggregate_id}:{version}{where}".encode()
 
 
 class BrokenField(SealBroken):
-    """A personal field of a stored event that does not open, named with its place."""
+    """Sealed personal values of a stored event that do not open, named by their fields."""
 
-    def __init__(self, where: str, field: str, why: SealBroken) -> None:
-        super().__init__(f"{where}: personal field {field!r} {why}")
-        self.field = field
+    def __init__(self, fields: list[str], why: SealBroken) -> None:
+        super().__init__(f"personal field {', '.join(map(repr, fields))} {why}")
+        self.fields = fields
+
+
+def sealed_fields(sealed: Any) -> list[str]:
+    names = sealed.get("fields") if type(sealed) is dict else None
+    return [str(n) for n in names] if type(names) is list else [SEALED]
 
 
 class PersonalFields:
-    """Seals and opens the declared personal fields with a `KeyRing`."""
+    """Seals and opens the declared personal values with a `KeyRing`."""
 
     def __init__(self, ring: KeyRing) -> None:
         self.ring = ring
@@ -73,137 +66,133 @@ class PersonalFields:
         personal = personal_event(type(event))
         if personal is None:
             return event
-        fields = vars(event)
-        sealed = self.seal_values(
+        values = self.sealed_values(
             personal,
-            fields,
+            vars(event),
             str(getattr(aggregate, "tenant_id", "")),
             event.originator_id,
             event.originator_version,
             vars(aggregate),
-            "",
             used,
         )
-        if not sealed:
+        if values is None:
             return event
         clone = object.__new__(type(event))
-        object.__setattr__(clone, "__dict__", fields | sealed)
+        object.__setattr__(clone, "__dict__", values)
         return clone
 
     def seal_state(
         self, aggregate_class: type[Any], aggregate_id: Any, version: int, state: dict[str, Any]
     ) -> dict[str, Any]:
-        """A snapshot's state with its personal attributes sealed (stored at once)."""
+        """A snapshot's state with its personal attributes sealed (their keys stored at once)."""
         personal = personal_state(aggregate_class)
         if personal is None:
             return state
         used: set[str] = set()
         tenant = str(state.get("tenant_id", ""))
-        sealed = self.seal_values(
-            personal, state, tenant, aggregate_id, version, state, STATE_PREFIX, used
+        sealed = self.sealed_values(
+            personal, state, tenant, aggregate_id, version, state, used, STATE
         )
         self.ring.store_now(used)
-        return state | sealed
+        return state if sealed is None else sealed
 
-    def seal_values(
+    def sealed_values(
         self,
         personal: Personal,
-        fields: dict[str, Any],
+        values: dict[str, Any],
         tenant: str,
         aggregate_id: Any,
         version: int,
         state: Any,
-        prefix: str,
         used: set[str],
-    ) -> dict[str, Any]:
-        """The personal values of ``fields`` sealed (under their names), for the subjects
-        ``personal`` binds them to; the key ids used added to ``used``."""
-        subjects = personal.subjects_of(fields, aggregate_id, state)
-        if not subjects:
-            return {}
-        return {
-            name: self.ring.seal(
-                tenant, subjects, fields[name], place(aggregate_id, version, prefix + name), used
-            )
-            for name in personal.fields
-            if fields.get(name) is not None and not is_sealed(fields[name])
-        }
+        where: str = "",
+    ) -> dict[str, Any] | None:
+        """A copy of ``values`` with the personal ones sealed together under `SEALED` for
+        the subjects ``personal`` binds them to (the key ids used added to ``used``);
+        ``None`` when there is nothing to seal."""
+        subjects = personal.subjects_of(values, aggregate_id, state)
+        names = [name for name in personal.fields if values.get(name) is not None]
+        if not subjects or not names or SEALED in values:
+            return None
+        personal_values = {name: values[name] for name in names}
+        where_stored = place(aggregate_id, version, where)
+        sealed = self.ring.seal(tenant, subjects, personal_values, where_stored, used)
+        rest = {key: value for key, value in values.items() if key not in personal_values}
+        rest[SEALED] = {"fields": names, **sealed}
+        return rest
 
     def open(
-        self,
-        personal: Personal,
-        values: dict[str, Any],
-        aggregate_id: Any,
-        version: int,
-        prefix: str = "",
+        self, values: dict[str, Any], aggregate_id: Any, version: Any, where: str = ""
     ) -> None:
-        """Open the sealed personal values in place; `BrokenField` names the first that
-        does not open. Values stored before they were sealed are left as they are."""
-        for name in personal.fields:
-            value = values.get(name)
-            if is_sealed(value):
-                try:
-                    values[name] = self.ring.open(
-                        value, place(aggregate_id, version, prefix + name)
-                    )
-                except SealBroken as error:
-                    raise BrokenField(f"{aggregate_id} v{version}", name, error) from None
+        """Open the sealed personal values in place (a state without any is left as it is:
+        written before values were sealed); `BrokenField` when they do not open."""
+        sealed = values.pop(SEALED, None)
+        if sealed is None:
+            return
+        try:
+            opened = self.ring.open(sealed, place(aggregate_id, version, where))
+            if type(opened) is not dict:
+                raise SealBroken("does not hold fields")
+        except SealBroken as error:
+            raise BrokenField(sealed_fields(sealed), error) from None
+        values.update(opened)
 
     def open_for_reader(
         self,
-        personal: Personal,
         values: dict[str, Any],
         aggregate_id: Any,
-        version: int,
+        version: Any,
         position: int,
         *,
         may_load: bool = True,
     ) -> None:
-        """Open in place for a reader, who is never refused: a value that does not open reads
-        as ``null``, named under ``_privacy`` (and reported). `KeysNotLoaded` as
+        """Open in place for a reader, who is never refused: values that do not open read
+        as ``null``, each named under `PRIVACY` (and reported). `KeysNotLoaded` as
         `KeyRing.open` raises it."""
-        for name in personal.fields:
-            value = values.get(name)
-            if is_sealed(value):
-                try:
-                    where = place(aggregate_id, version, name)
-                    values[name] = self.ring.open(value, where, may_load=may_load)
-                except SealBroken as error:
-                    log.warning(
-                        "a personal value does not open",
-                        position=position,
-                        field=name,
-                        error=str(error),
-                    )
-                    values[name] = None
-                    values.setdefault("_privacy", {})[name] = UNREADABLE
+        sealed = values.get(SEALED)
+        if sealed is None:
+            return
+        try:
+            opened = self.ring.open(sealed, place(aggregate_id, version), may_load=may_load)
+            if type(opened) is not dict:
+                raise SealBroken("does not hold fields")
+        except SealBroken as error:
+            fields = sealed_fields(sealed)
+            log.warning(
+                "personal values do not open", position=position, fields=fields, error=str(error)
+            )
+            opened = dict.fromkeys(fields)
+            values[PRIVACY] = dict.fromkeys(fields, UNREADABLE)
+        del values[SEALED]
+        values.update(opened)
 
-    def open_cloud_event(self, personal: Personal, payload: bytes, *, may_load: bool) -> bytes:
+    def open_cloud_event(self, payload: bytes, *, may_load: bool) -> bytes:
         """A CloudEvent as the relay published it, with its personal values opened, in the
         same JSON as `infrastructure.envelope.cloud_event` writes (so byte for byte the event
         a replay from the log gives)."""
+        if SEALED_BYTES not in payload:
+            return payload
         envelope = json.loads(payload)
         data = envelope.get("data")
-        if type(data) is not dict:
+        if type(data) is not dict or SEALED not in data:
             return payload
         subject, version = envelope.get("subject"), envelope.get("version")
         position = int(envelope.get("id") or 0)
-        self.open_for_reader(personal, data, subject, version, position, may_load=may_load)
+        self.open_for_reader(data, subject, version, position, may_load=may_load)
         return json.dumps(envelope).encode()
 
 
 class SealingMapper(Mapper[UUID]):
     """The library's mapper, opening personal values of the events and snapshots it loads
     and sealing those of the snapshots it stores (events are sealed in the commit seam,
-    where their aggregate is at hand). Unsealing needs `personal` set after construction."""
+    where their aggregate is at hand). Opens and seals once `personal` is set."""
 
     personal: PersonalFields | None = None
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         if isinstance(domain_event, Snapshot) and self.personal is not None:
-            aggregate_class = resolve_topic(domain_event.topic)
             state = self.personal.seal_state(
-                aggregate_class,
+                resolve_topic(domain_event.topic),
                 domain_event.originator_id,
                 domain_event.originator_version,
                 domain_event.state,
@@ -214,26 +203,29 @@ class SealingMapper(Mapper[UUID]):
         return super().to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        domain_event = super().to_domain_event(stored_event)
+        """The library's `Mapper.to_domain_event`, the personal values opened before any
+        upcast (upcasts see the fields as the domain declares them)."""
         if self.personal is None:
-            return domain_event
-        values = vars(domain_event)
+            return super().to_domain_event(stored_event)
+        cls = resolve_topic(stored_event.topic)
+        aggregate_id, version = stored_event.originator_id, stored_event.originator_version
         try:
-            if isinstance(domain_event, Snapshot):
-                personal = personal_state(resolve_topic(domain_event.topic))
-                if personal is not None:
-                    values["state"] = dict(domain_event.state)
-                    self.personal.open(
-                        personal,
-                        values["state"],
-                        stored_event.originator_id,
-                        stored_event.originator_version,
-                        STATE_PREFIX,
-                    )
-            elif (personal := personal_of_topic(stored_event.topic)) is not None:
-                self.personal.open(
-                    personal, values, stored_event.originator_id, stored_event.originator_version
-                )
-        except SealBroken as error:
-            raise MapperDeserialisationError(str(error)) from error
+            state: dict[str, Any] = self.transcoder.decode(stored_event.state)
+            if cls is Snapshot or issubclass(cls, Snapshot):
+                if SEALED in state["state"]:
+                    self.personal.open(state["state"], aggregate_id, version, STATE)
+            elif SEALED in state:
+                self.personal.open(state, aggregate_id, version)
+        except Exception as error:
+            raise MapperDeserialisationError(f"{aggregate_id} v{version}: {error}") from error
+        convert = find_id_convertor(cls, type(aggregate_id))  # type: ignore[arg-type]
+        state["originator_id"] = convert(aggregate_id)
+        state["originator_version"] = version
+        stored_version = state.pop("class_version", 1)
+        class_version = getattr(cls, "class_version", 1)
+        while stored_version < class_version:
+            getattr(cls, f"upcast_v{stored_version}_v{stored_version + 1}")(state)
+            stored_version += 1
+        domain_event = object.__new__(cls)
+        object.__setattr__(domain_event, "__dict__", state)
         return domain_event

@@ -21,7 +21,7 @@ from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.utils import resolve_topic
 
 from domain.events import RecordedEvent
-from infrastructure.personal_fields import PersonalFields, personal_of_topic
+from infrastructure.personal_fields import SEALED, PersonalFields
 from infrastructure.subject_keys import SealBroken
 from projections.events import TYPED, Event, Metadata, OtherEvent
 
@@ -100,9 +100,9 @@ class StoredEventDecoder:
         position and the field) when a personal value does not open.
         """
         state: dict[str, Any] = msgspec.json.decode(stored)
-        if self._personal is not None and (personal := personal_of_topic(topic)) is not None:
+        if SEALED in state and self._personal is not None:
             try:
-                self._personal.open(personal, state, aggregate_id, version)
+                self._personal.open(state, aggregate_id, version)
             except SealBroken as error:
                 raise SealBroken(f"the event at position {position}: {error}") from None
         kind, current = typed_event_of(topic)
@@ -148,8 +148,8 @@ class StoredEventDecoder:
         metadata's. A personal value that does not open reads as ``null`` (see
         `PersonalFields.open_for_reader`)."""
         state: dict[str, Any] = msgspec.json.decode(stored)
-        if self._personal is not None and (personal := personal_of_topic(topic)) is not None:
-            self._personal.open_for_reader(personal, state, aggregate_id, version, position)
+        if SEALED in state and self._personal is not None:
+            self._personal.open_for_reader(state, aggregate_id, version, position)
         if (stored_version := state.pop("class_version", 1)) != class_version_of(topic):
             state = self._upcast(state, stored_version, aggregate_id, version, topic)
         recorded_at = _timestamp(state.pop("timestamp"))

@@ -248,8 +248,8 @@ class KeyRing:
                 if not may_load and any(key_id not in self._keys for key_id in ids):
                     raise KeysNotLoaded
                 aead = self._aead(ids)
-            nonce = base64.b64decode(sealed["nonce"])
-            plaintext = aead.decrypt(nonce, base64.b64decode(sealed["ciphertext"]), aad)
+            nonce = binascii.a2b_base64(sealed["nonce"])
+            plaintext = aead.decrypt(nonce, binascii.a2b_base64(sealed["ciphertext"]), aad)
             return msgspec.json.decode(plaintext)
         except SealBroken:
             raise

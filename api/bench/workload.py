@@ -43,7 +43,7 @@ def fill_log(
         declared = personal_event(event)
         if personal is None or declared is None:
             return state
-        return state | personal.seal_values(declared, state, tenant, aggregate, v, {}, "", used)
+        return personal.sealed_values(declared, state, tenant, aggregate, v, {}, used) or state
 
     metadata = {"tenant_id": tenant, "actor": "bench", "command": "bench"}
     with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
