@@ -110,6 +110,7 @@ class PersonalFields:
         """A copy of ``values`` with the personal ones sealed together under `SEALED` for
         the subjects ``personal`` binds them to (the key ids used added to ``used``);
         ``None`` when there is nothing to seal."""
+        aggregate_id = str(aggregate_id)  # once: a UUID's text is dear to make
         subjects = personal.subjects_of(values, aggregate_id, state)
         names = [name for name in personal.fields if values.get(name) is not None]
         if not subjects or not names or SEALED in values:
