@@ -4,15 +4,23 @@ each against the same code on the same servers with nothing sealed, runs interle
 
 from __future__ import annotations
 
+import asyncio
 import statistics
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
-from api.bench.append import WARM_UP, store_rate
+from api.bench.append import CALLERS, WARM_UP, run_like_the_api, store_rate
 from api.bench.rebuild import rebuild_rate
 from api.bench.report import Plan, Report, checkpoint, fresh_database
 from api.bench.workload import fill_log, settle
 from api.bootstrap import Container
+from application.commands import CommandRunner
+from application.context import CommandContext
+from application.ports import Change
+from domain.conversation import Conversation
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.settings import Settings
 
@@ -24,9 +32,47 @@ def bench_privacy_scenario(settings: Settings, plan: Plan, report: Report, say: 
     bench_rebuild_sealed(settings, plan, report, say)
 
 
+def message_rate(store: PostgresEventStore, commands: int, callers: int = CALLERS) -> float:
+    """Commands/s of posting messages (by one user, each caller to a conversation of its
+    own, loaded from the cache) through the CommandRunner: personal values sealed with
+    keys the process holds already."""
+    runner = CommandRunner(store)
+    context = CommandContext("bench", "bench", "conversations.post")
+    counter = iter(range(commands))
+
+    async def caller(conversation_id: uuid.UUID) -> None:
+        for i in counter:
+
+            def decide(i: int = i) -> Change:
+                conversation = store.get(conversation_id, Conversation)
+                text = f"message {i}: the budget, the plan and the review"
+                conversation.post_message(uuid.uuid4(), "user", text, "ada", None)
+                return Change((conversation,), conversation)
+
+            await runner.run(context, decide)
+
+    async def all_callers() -> float:
+        store.portal.attach()
+        started = []
+        for c in range(callers):
+            conversation = Conversation.start("bench", f"chat {c}", ["ada"])
+            await runner.run(context, partial(started_change, conversation), decide_blocks=False)
+            started.append(conversation.id)
+        began = time.perf_counter()
+        await asyncio.gather(*(caller(conversation_id) for conversation_id in started))
+        return commands / (time.perf_counter() - began)
+
+    return run_like_the_api(all_callers())
+
+
+def started_change(conversation: Conversation) -> Change:
+    return Change((conversation,), conversation)
+
+
 def bench_append_sealed(settings: Settings, plan: Plan, report: Report, say: Say) -> None:
-    """Conversation starts (a title sealed, a new subject's key each) through the store,
-    beside the same starts through a store that seals nothing, on one database."""
+    """Conversation starts (a title sealed, a new subject's key each: the dearest case)
+    through the store, beside the same starts through a store that seals nothing, on one
+    database; and messages posted to conversations whose keys are held, likewise."""
     dsn = fresh_database(settings.database_url or "", "bench_privacy_append")
     sealing = PostgresEventStore(replace(settings, database_url=dsn))
     plain = PostgresEventStore(replace(settings, database_url=dsn), seal_personal=False)
@@ -36,13 +82,22 @@ def bench_append_sealed(settings: Settings, plan: Plan, report: Report, say: Say
         say(
             f"privacy: {plan.append_runs} runs of {plan.append_commands:,} starts, sealed and plain"
         )
-        sealed_rates, plain_rates = [], []
+        sealed_rates, plain_rates, sealed_posts, plain_posts = [], [], [], []
         for _ in range(plan.append_runs):
             plain_rates.append(store_rate(plain, plan.append_commands))
             sealed_rates.append(store_rate(sealing, plan.append_commands))
+            plain_posts.append(message_rate(plain, plan.append_commands // 2))
+            sealed_posts.append(message_rate(sealing, plan.append_commands // 2))
     finally:
         sealing.close()
         plain.close()
+    posted, posted_plain = statistics.median(sealed_posts), statistics.median(plain_posts)
+    report.add(
+        "post_encrypted_vs_plain",
+        round(posted / posted_plain, 3),
+        f"post messages sealed / plain ({posted:,.0f} /s)",
+        f"{posted / posted_plain:.3f}",
+    )
     sealed, bare = statistics.median(sealed_rates), statistics.median(plain_rates)
     report.add(
         "append_encrypted_commands_per_s",
