@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from uuid_utils.compat import uuid7
 
 from infrastructure.read_models import SETUP_LOCK
 from infrastructure.secrets import CREATE_SECRETS
@@ -278,12 +279,11 @@ class KeyRing:
         key_id = self._current.get((tenant_id, subject))
         if key_id is not None:
             return key_id
-        drawn = os.urandom(KEY_BYTES + 16 + NONCE_BYTES)  # one draw: a key is made per subject
-        key, made, nonce = (
-            drawn[:KEY_BYTES],
-            drawn[KEY_BYTES:-NONCE_BYTES].hex(),
-            drawn[-NONCE_BYTES:],
-        )
+        drawn = os.urandom(KEY_BYTES + NONCE_BYTES)  # one draw: a key is made per subject
+        key, nonce = drawn[:KEY_BYTES], drawn[KEY_BYTES:]
+        # Time-ordered ids: each batch's keys go at the end of the table's index, as the
+        # log's rows do (decision 8), not on random pages.
+        made = uuid7().hex
         wrapped = nonce + self._master.encrypt(nonce, key, _wrap_aad(made, tenant_id, subject))
         with self._lock:
             self._keys[made] = key
