@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +19,8 @@ from standardwebhooks.webhooks import Webhook as Verifier
 from api.bootstrap import Container
 from infrastructure.settings import Settings
 from tests.integration.conftest import KeyFactory, serving
+from tests.integration.sse import collect
+from tests.integration.test_alerts import alerts_in, create_rule, fail_runs, steps_of
 from tests.webhook_receiver import Receiver, receiving
 
 ATTEMPTS = 3
@@ -350,3 +353,42 @@ async def test_many_concurrent_events_arrive_in_log_order_at_each_webhook(
     for at in paths:
         got = receiver.wait_for(at, 60, within_s=30)
         assert [int(json.loads(r.body)["id"]) for r in got] == positions
+
+
+async def test_an_alerts_lifecycle_reaches_a_webhook_signed_and_the_live_stream(
+    api: httpx.AsyncClient,
+    receiver: Receiver,
+    container: Container,
+    projecting: None,
+    relaying: None,
+) -> None:
+    at = path()
+    secret = (await register(api, receiver.url + at, ["Alert*"])).json()["secret"]
+    rule = await create_rule(api, for_s=60)
+    cursor = await fail_runs(api, 2)
+    evaluator = container.evaluator()
+    t0 = datetime.now(UTC)
+
+    def steps(moment: datetime) -> list[str]:
+        return steps_of(container.portal.call(evaluator.evaluate, moment), rule)
+
+    assert steps(t0) == ["open"]
+    assert steps(t0 + timedelta(seconds=60)) == ["fire"]
+    (firing,) = await alerts_in(api, "firing")
+    acknowledged = await api.post(
+        f"/v1/alerts/{firing['alert_id']}/acknowledge", json={"note": "on it"}
+    )
+    assert acknowledged.status_code == 200, acknowledged.text
+    calm = t0 + timedelta(seconds=400)  # the failures have left the rule's 300 s window
+    assert steps(calm) + steps(calm + timedelta(seconds=60)) == ["resolve"]
+    lifecycle = ["AlertPending", "AlertFired", "AlertAcknowledged", "AlertResolved"]
+    got = receiver.wait_for(at, 5)
+    events = [Verifier(secret).verify(r.body, r.headers) for r in got]  # raises if not signed
+    assert [e["type"] for e in events] == [
+        f"chronicle.alert.{name}" for name in ["AlertRuleCreated", *lifecycle]
+    ]
+    assert {e["subject"] for e in events[1:]} == {firing["alert_id"]}
+    assert events[3]["data"]["note"] == "on it"
+    live = await collect(api, 4, params={"cursor": cursor, "subjects": "alert.*"})
+    assert [frame.event for frame in live] == lifecycle
+    assert [frame.position for frame in live] == [int(e["id"]) for e in events[1:]]
