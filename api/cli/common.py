@@ -11,6 +11,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NoReturn
+from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -18,11 +19,14 @@ from rich.console import Console
 from application.context import CommandContext
 from application.errors import ApplicationError
 from domain.errors import DomainError
+from domain.tenancy import TenantOwned
 from infrastructure import tracing
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    from eventsourcing.domain import Aggregate
+
     from api.bootstrap import Container
 
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
@@ -59,6 +63,27 @@ def cli_actor() -> str:
 
 def cli_context(tenant: str, command: str) -> CommandContext:
     return CommandContext(tenant_id=tenant, actor=cli_actor(), command=command)
+
+
+def parse_id(value: str, label: str) -> UUID:
+    """An id given on the command line (a one-line failure if it is none)."""
+    try:
+        return UUID(value)
+    except ValueError:
+        fail(f"the {label} id {value!r} is not a UUID", 2)
+
+
+def tenant_of(c: Container, aggregate_id: UUID, kind: type[Aggregate], tenant: str | None) -> str:
+    """The tenant of an aggregate of ``kind``; `NotFound` if there is none, or if
+    ``tenant`` is given and it is another's (so one tenant's command shows no other's)."""
+    from application.tenancy import load_owned
+
+    if tenant is not None:
+        load_owned(c.store, aggregate_id, kind, tenant)
+        return tenant
+    found = c.store.get(aggregate_id, kind)
+    assert isinstance(found, TenantOwned), f"{kind.__name__} is not owned by a tenant"
+    return found.tenant_id
 
 
 @contextmanager

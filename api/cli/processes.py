@@ -1,6 +1,7 @@
-"""`chronicle up`, `serve`, `relay`, `scheduler`, `alerts`, `seal`, `worker` and `project`: the
+"""`chronicle up`, `serve`, `relay`, `scheduler`, `seal`, `worker` and `project`: the
 long-running processes, each in the foreground until Ctrl-C or SIGTERM; and `health`, the
-healthcheck of their work.
+healthcheck of their work. (`chronicle alerts` and `chronicle webhooks run` are in their
+command groups.)
 
 What runs in each process is in `api/processes/`; here are only the commands that start it.
 """
@@ -90,24 +91,6 @@ def scheduler() -> None:
             pass
         finally:
             ticking.stop()
-
-
-@commands.command()
-def alerts() -> None:
-    """Evaluate every alert rule every CHRONICLE_ALERT_INTERVAL_S seconds (default 15),
-    opening, firing and resolving alerts (one evaluator; a restart opens no duplicate)."""
-    stop_on_signals()
-    trace_as("alerts")
-    with container() as c:
-        evaluating = c.alert_evaluator()
-        evaluating.start()
-        out.print("evaluating alert rules; Ctrl-C stops", highlight=False)
-        try:
-            evaluating.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            evaluating.stop()
 
 
 @commands.command()

@@ -18,6 +18,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from api.bootstrap import Container
 from infrastructure.settings import Settings
+from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory, serving
 from tests.integration.sse import collect
 from tests.integration.test_alerts import alerts_in, create_rule, fail_runs, steps_of
@@ -392,3 +393,27 @@ async def test_an_alerts_lifecycle_reaches_a_webhook_signed_and_the_live_stream(
     live = await collect(api, 4, params={"cursor": cursor, "subjects": "alert.*"})
     assert [frame.event for frame in live] == lifecycle
     assert [frame.position for frame in live] == [int(e["id"]) for e in events[1:]]
+
+
+async def test_the_cli_retries_a_dead_delivery_and_shows_no_other_tenants_webhook(
+    servers: Settings, hooks_api: str, issue_key: KeyFactory, receiver: Receiver
+) -> None:
+    at, mine, theirs = path(), f"t-hook-{uuid.uuid4().hex[:8]}", f"t-hook-{uuid.uuid4().hex[:8]}"
+    headers = {"Authorization": f"Bearer {issue_key(mine)}"}
+    async with httpx.AsyncClient(base_url=hooks_api, headers=headers, timeout=30) as api:
+        receiver.answers[at] = "fail"
+        webhook = (await register(api, receiver.url + at, ["ConversationStarted"])).json()["id"]
+        await start_and_post(api, 0)
+        (dead,) = await eventually(api, webhook, lambda d: d and d[0]["status"] == "dead")
+        foreign = run_cli(servers, "webhooks", "deliveries", webhook, "--tenant", theirs)
+        assert foreign.returncode == 1 and "not found" in foreign.stderr, foreign.stderr
+        assert dead["delivery_id"] not in foreign.stdout + foreign.stderr
+        receiver.answers[at] = "ok"
+        retried = run_cli(
+            servers, "webhooks", "retry", webhook, dead["delivery_id"], "--tenant", mine
+        )
+        assert retried.returncode == 0, retried.stderr
+        await eventually(api, webhook, lambda d: d[0]["status"] == "delivered")
+    shown = run_cli(servers, "webhooks", "deliveries", webhook, "--tenant", mine)
+    assert "ConversationStarted" in shown.stdout and "delivered" in shown.stdout
+    assert receiver.at(at)[-1].headers["webhook-id"] == dead["delivery_id"]
