@@ -629,8 +629,9 @@ def in_runs(prepared: Prepared) -> list[Statement]:
 
     A table written only by one insert-or-add (a counter adding, or a row inserted once)
     ends the same whatever the order its statements run in: those go last, grouped by
-    table. The rest keep the events' order, since an update may need the row an insert
-    before it made. A statement of unknown shape keeps the whole batch in order.
+    table, those of one row as one (see `coalesced`). The rest keep the events' order,
+    since an update may need the row an insert before it made. A statement of unknown
+    shape keeps the whole batch in order.
     """
     statements = [statement for _, each in prepared for statement in each]
     sql_of: dict[str, str | None] = {}
@@ -648,4 +649,38 @@ def in_runs(prepared: Prepared) -> list[Statement]:
     kept = [s for s in statements if s.shape is not None and s.shape.table not in grouped]
     moved = [s for s in statements if s.shape is not None and s.shape.table in grouped]
     moved.sort(key=lambda s: s.sql)  # stable: each table's in the events' order
-    return kept + moved
+    return kept + coalesced(moved)
+
+
+def coalesced(statements: list[Statement]) -> list[Statement]:
+    """Insert-or-adds of the same row as one, their added values summed: the row ends the
+    same, and a counter every event adds to (a minute's bucket) is written once a batch
+    instead of once an event, each write another version of one row. Values that do not
+    add up in Python (``None``, mixed types) stay separate statements."""
+    rows: dict[tuple[Any, ...], Statement] = {}
+    places: dict[str, tuple[list[int], list[int]]] = {}
+    for statement in statements:
+        shape = statement.shape
+        assert shape is not None
+        keys, added = places.setdefault(
+            statement.sql,
+            (
+                [shape.columns.index(c) for c in shape.key],
+                [shape.columns.index(c) for c in shape.added],
+            ),
+        )
+        params = statement.params
+        row = (statement.sql, *(params[i] for i in keys))
+        kept = rows.get(row)
+        if kept is None:
+            rows[row] = statement
+            continue
+        summed = list(kept.params)
+        try:
+            for i in added:
+                summed[i] = summed[i] + params[i]
+        except TypeError:
+            rows[(*row, len(rows))] = statement  # its own row of the answer
+            continue
+        rows[row] = Statement(kept.sql, tuple(summed), shape)
+    return list(rows.values())
