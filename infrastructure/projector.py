@@ -17,6 +17,7 @@ from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -657,30 +658,36 @@ def coalesced(statements: list[Statement]) -> list[Statement]:
     same, and a counter every event adds to (a minute's bucket) is written once a batch
     instead of once an event, each write another version of one row. Values that do not
     add up in Python (``None``, mixed types) stay separate statements."""
-    rows: dict[tuple[Any, ...], Statement] = {}
-    places: dict[str, tuple[list[int], list[int]]] = {}
+    places: dict[str, tuple[Callable[[tuple[Any, ...]], Any], tuple[int, ...]]] = {}
+    rows: dict[tuple[str, Any], list[Any]] = {}  # row → [its first statement, sums or None]
+    apart: list[Statement] = []
     for statement in statements:
-        shape = statement.shape
-        assert shape is not None
-        keys, added = places.setdefault(
-            statement.sql,
-            (
-                [shape.columns.index(c) for c in shape.key],
-                [shape.columns.index(c) for c in shape.added],
-            ),
-        )
+        place = places.get(statement.sql)
+        if place is None:
+            shape = statement.shape
+            assert shape is not None
+            key_of: Callable[[tuple[Any, ...]], Any] = itemgetter(
+                *(shape.columns.index(c) for c in shape.key)
+            )
+            added = tuple(shape.columns.index(c) for c in shape.added)
+            place = places[statement.sql] = (key_of, added)
+        key_of, added = place
         params = statement.params
-        row = (statement.sql, *(params[i] for i in keys))
-        kept = rows.get(row)
+        kept = rows.get(row := (statement.sql, key_of(params)))
         if kept is None:
-            rows[row] = statement
+            rows[row] = [statement, None]
             continue
-        summed = list(kept.params)
+        sums = kept[1] or list(kept[0].params)
         try:
-            for i in added:
-                summed[i] = summed[i] + params[i]
+            more = [sums[i] + params[i] for i in added]
         except TypeError:
-            rows[(*row, len(rows))] = statement  # its own row of the answer
+            apart.append(statement)
             continue
-        rows[row] = Statement(kept.sql, tuple(summed), shape)
-    return list(rows.values())
+        for i, value in zip(added, more, strict=True):
+            sums[i] = value
+        kept[1] = sums
+    merged = [
+        first if sums is None else first._replace(params=tuple(sums))
+        for first, sums in rows.values()
+    ]
+    return merged + apart
