@@ -16,7 +16,7 @@ from api.cli.common import (
     fail,
     out,
     parse_id,
-    stop_on_signals,
+    run_in_foreground,
     tenant_of,
     trace_as,
 )
@@ -41,18 +41,8 @@ def alerts(ctx: typer.Context) -> None:
     opens no duplicate)."""
     if ctx.invoked_subcommand is not None:
         return
-    stop_on_signals()
     trace_as("alerts")
-    with container() as c:
-        evaluating = c.alert_evaluator()
-        evaluating.start()
-        out.print("evaluating alert rules; Ctrl-C stops", highlight=False)
-        try:
-            evaluating.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            evaluating.stop()
+    run_in_foreground(lambda c: c.alert_evaluator(), "evaluating alert rules")
 
 
 @group.command("list")

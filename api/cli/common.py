@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, Protocol
 from uuid import UUID
 
 import typer
@@ -104,6 +104,30 @@ def container() -> Iterator[Container]:
         fail(f"{error}; wait until it has started, then try again")
     except (DomainError, ApplicationError) as error:
         fail(str(error))
+
+
+class Foreground(Protocol):
+    """Work a long-running command does in its threads until stopped."""
+
+    def start(self) -> None: ...
+    def wait(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def run_in_foreground(make: Callable[[Container], Foreground], doing: str) -> None:
+    """Start the work ``make`` builds on a container, say what it is ``doing``, and stop
+    it on Ctrl-C or SIGTERM."""
+    stop_on_signals()
+    with container() as c:
+        work = make(c)
+        work.start()
+        out.print(f"{doing}; Ctrl-C stops", highlight=False)
+        try:
+            work.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            work.stop()
 
 
 def stop_on_signals() -> None:

@@ -18,6 +18,7 @@ from api.cli.common import (
     container,
     fail,
     out,
+    run_in_foreground,
     settings_from_env,
     stop_on_signals,
     trace_as,
@@ -79,18 +80,8 @@ def relay() -> None:
 @commands.command()
 def scheduler() -> None:
     """Time out tasks whose lease expired (timers live in the log; restarts lose none)."""
-    stop_on_signals()
     trace_as("scheduler")
-    with container() as c:
-        ticking = c.scheduler()
-        ticking.start()
-        out.print("scheduling task timeouts; Ctrl-C stops", highlight=False)
-        try:
-            ticking.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            ticking.stop()
+    run_in_foreground(lambda c: c.scheduler(), "scheduling task timeouts")
 
 
 @commands.command()

@@ -15,7 +15,7 @@ from api.cli.common import (
     fail,
     out,
     parse_id,
-    stop_on_signals,
+    run_in_foreground,
     tenant_of,
 )
 
@@ -31,17 +31,7 @@ STATUS_STYLE = {"delivered": "green", "pending": "cyan", "retrying": "yellow", "
 def webhooks_run() -> None:
     """Deliver events to the tenants' webhooks, signed (one active dispatcher and
     deliverer; others stand by). `chronicle up` runs it too."""
-    stop_on_signals()
-    with container() as c:
-        worker = c.webhook_worker()
-        worker.start()
-        out.print("delivering webhooks; Ctrl-C stops", highlight=False)
-        try:
-            worker.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            worker.stop()
+    run_in_foreground(lambda c: c.webhook_worker(), "delivering webhooks")
 
 
 @group.command("list")
