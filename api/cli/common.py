@@ -76,13 +76,14 @@ def parse_id(value: str, label: str) -> UUID:
 def tenant_of(c: Container, aggregate_id: UUID, kind: type[Aggregate], tenant: str | None) -> str:
     """The tenant of an aggregate of ``kind``; `NotFound` if there is none, or if
     ``tenant`` is given and it is another's (so one tenant's command shows no other's)."""
-    from application.tenancy import load_owned
+    from application.errors import NotFound
 
-    if tenant is not None:
-        load_owned(c.store, aggregate_id, kind, tenant)
-        return tenant
-    found = c.store.get(aggregate_id, kind)
-    assert isinstance(found, TenantOwned), f"{kind.__name__} is not owned by a tenant"
+    try:
+        found = c.store.get(aggregate_id, kind)
+    except NotFound:
+        found = None
+    if not isinstance(found, TenantOwned) or tenant not in (None, found.tenant_id):
+        raise NotFound(f"{kind.__name__.lower()} {aggregate_id} not found")
     return found.tenant_id
 
 

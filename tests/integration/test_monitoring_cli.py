@@ -74,7 +74,8 @@ async def test_alerts_are_listed_and_acknowledged_only_within_their_tenant(
     table = run_cli(servers, "alerts", "list", "--tenant", mine, "--state", "firing")
     assert my_alert["alert_id"] in table.stdout and their_alert["alert_id"] not in table.stdout
     foreign = run_cli(servers, "alerts", "ack", their_alert["alert_id"], "--tenant", mine)
-    assert foreign.returncode == 1 and "not found" in foreign.stderr
+    assert foreign.returncode == 1
+    assert f"alert {their_alert['alert_id']} not found" in foreign.stderr
     assert len(foreign.stderr.strip().splitlines()) == 1
     acked = run_cli(servers, "alerts", "ack", my_alert["alert_id"], "--note", "on it")
     assert acked.returncode == 0, acked.stderr
