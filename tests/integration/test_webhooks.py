@@ -204,6 +204,10 @@ async def test_repeated_dead_letters_disable_the_webhook_with_an_event(
     stream = (await api.get(f"/v1/streams/{webhook}/events")).json()["items"]
     assert [e["type"] for e in stream] == ["WebhookRegistered", "WebhookDisabled"]
     assert all("secret" not in json.dumps(e["data"]) for e in stream)
+    receiver.answers[at] = "ok"
+    assert (await api.post(f"/v1/webhooks/{webhook}/enable")).status_code == 200
+    await start_and_post(api, 0)
+    assert len(receiver.wait_for(at, 2 * ATTEMPTS + 1)) == 2 * ATTEMPTS + 1
 
 
 async def test_a_dead_delivery_is_delivered_again_when_retried(
@@ -251,18 +255,51 @@ async def test_a_tenant_never_sees_or_gets_another_tenants_webhooks_or_events(
     assert [w["id"] for w in mine_listed] == [webhook]
 
 
-async def test_a_disabled_webhook_gets_nothing_more(
+async def test_a_disabled_webhook_gets_nothing_until_enabled(
     api: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     at = path()
     webhook = (await register(api, receiver.url + at, ["ConversationStarted"])).json()["id"]
-    disabled = await api.delete(f"/v1/webhooks/{webhook}")
+    disabled = await api.post(f"/v1/webhooks/{webhook}/disable")
     assert disabled.status_code == 200, disabled.text
-    assert (await api.delete(f"/v1/webhooks/{webhook}")).status_code == 409
+    assert (await api.post(f"/v1/webhooks/{webhook}/disable")).status_code == 409
     await start_and_post(api, 0)
     time.sleep(0.5)
     assert receiver.at(at) == []
     assert (await api.get(f"/v1/webhooks/{webhook}")).json()["active"] is False
+    enabled = await api.post(f"/v1/webhooks/{webhook}/enable")
+    assert enabled.status_code == 200, enabled.text
+    assert (await api.post(f"/v1/webhooks/{webhook}/enable")).status_code == 409
+    after, _ = await start_and_post(api, 0)
+    (got,) = receiver.wait_for(at, 1)
+    assert json.loads(got.body)["subject"] == after  # only what happened once enabled
+    read = (await api.get(f"/v1/webhooks/{webhook}")).json()
+    assert read["active"] is True and read["disabled_reason"] is None
+
+
+async def test_a_deleted_webhook_is_gone_with_its_deliveries(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at = path()
+    webhook = (await register(api, receiver.url + at, ["ConversationStarted"])).json()["id"]
+    await start_and_post(api, 0)
+    (delivery,) = await eventually(api, webhook, lambda d: d and d[0]["status"] == "delivered")
+    deleted = await api.delete(f"/v1/webhooks/{webhook}")
+    assert deleted.status_code == 200, deleted.text
+    await start_and_post(api, 0)
+    time.sleep(0.5)
+    assert len(receiver.at(at)) == 1
+    for method, url in [
+        ("GET", f"/v1/webhooks/{webhook}"),
+        ("GET", f"/v1/webhooks/{webhook}/deliveries"),
+        ("DELETE", f"/v1/webhooks/{webhook}"),
+        ("POST", f"/v1/webhooks/{webhook}/enable"),
+        ("POST", f"/v1/webhooks/{webhook}/disable"),
+        ("POST", f"/v1/webhooks/{webhook}/deliveries/{delivery['delivery_id']}/retry"),
+    ]:
+        assert (await api.request(method, url)).status_code == 404, (method, url)
+    listed = await api.get("/v1/webhooks", params={"min_position": deleted.json()["position"]})
+    assert webhook not in {w["id"] for w in listed.json()["items"]}
 
 
 @pytest.mark.parametrize(
