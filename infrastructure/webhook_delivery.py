@@ -4,7 +4,8 @@ one is retried), with exponential backoff and jitter, a dead letter after the la
 attempt, and a disabled webhook after repeated dead letters.
 
 Requests go only to the webhook's URL, with a total timeout, never following a redirect
-(a 3xx is a failure) and, unless allowed, never to a loopback or private address.
+(a 3xx is a failure) and, unless allowed, never to a loopback or private address: a name
+is resolved, its addresses checked, and the request sent to the address checked.
 """
 
 from __future__ import annotations
@@ -115,11 +116,33 @@ def signed_headers(secret: str, delivery_id: str, body: bytes, at: datetime) -> 
     }
 
 
-async def refusal(url: str, allow_private: bool) -> str | None:
-    """Why a request to ``url`` must not be sent (its host resolves to a private
-    address), or None."""
+@dataclass(frozen=True)
+class Target:
+    """Where one attempt connects: the URL itself or, once its host's addresses are
+    checked, the address checked (so a second lookup cannot answer another: DNS
+    rebinding), with the name kept for ``Host`` and TLS (SNI and the certificate)."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+
+def pinned(url: str, address: str) -> Target:
+    """``url`` sent to ``address`` (an IP) as if to its host."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    ip = f"[{address}]" if ":" in address else address
+    netloc = f"{ip}:{parts.port}" if parts.port is not None else ip
+    host_header = f"{host}:{parts.port}" if parts.port is not None else host
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return Target(parts._replace(netloc=netloc).geturl(), {"host": host_header}, extensions)
+
+
+async def target(url: str, allow_private: bool) -> Target | str:
+    """Where to send ``url`` (pinned to a global address it resolves to), or why it
+    must not be sent: it names or resolves to a loopback or private address."""
     if allow_private:
-        return None
+        return Target(url, {}, {})
     parts = urlsplit(url)
     host = parts.hostname or ""
     if is_private_host(host):
@@ -130,11 +153,10 @@ async def refusal(url: str, allow_private: bool) -> str | None:
         )
     except (OSError, UnicodeError) as error:
         return f"could not resolve {host}: {error}"[:ERROR_MAX_CHARS]
-    for *_, address in found:
-        ip = ipaddress.ip_address(str(address[0]).split("%")[0])
-        if not ip.is_global:
-            return f"refused: {host} resolves to a private address"
-    return None
+    addresses = [str(address[0]).split("%")[0] for *_, address in found]
+    if not addresses or not all(ipaddress.ip_address(a).is_global for a in addresses):
+        return f"refused: {host} resolves to a private address"
+    return pinned(url, addresses[0])
 
 
 async def attempt(
@@ -143,9 +165,12 @@ async def attempt(
     """One POST, within the policy's timeout overall; only a 2xx is a success."""
 
     async def send() -> Outcome:
-        if (refused := await refusal(url, policy.allow_private)) is not None:
-            return Outcome(None, refused)
-        response = await http.post(url, content=body, headers=headers)
+        to = await target(url, policy.allow_private)
+        if isinstance(to, str):
+            return Outcome(None, to)
+        response = await http.post(
+            to.url, content=body, headers=headers | to.headers, extensions=to.extensions
+        )
         await response.aclose()
         code = response.status_code
         if 200 <= code < 300:

@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from api.bootstrap import Container
 from infrastructure.settings import Settings
+from infrastructure.webhook_delivery import pinned
 from tests.integration.conftest import KeyFactory, serving
 from tests.webhook_receiver import Receiver, receiving
 
@@ -387,3 +388,16 @@ async def test_many_concurrent_events_arrive_in_log_order_at_each_webhook(
     for at in paths:
         got = receiver.wait_for(at, 60, within_s=30)
         assert [int(json.loads(r.body)["id"]) for r in got] == positions
+
+
+async def test_a_pinned_request_reaches_the_checked_address_under_the_hosts_name(
+    receiver: Receiver,
+) -> None:
+    at = path()
+    port = httpx.URL(receiver.url).port
+    target = pinned(f"http://hooks.example.com:{port}{at}", "127.0.0.1")
+    async with httpx.AsyncClient() as http:
+        response = await http.post(target.url, content=b"{}", headers=target.headers)
+    assert response.status_code == 204
+    (got,) = receiver.wait_for(at, 1)
+    assert got.headers["host"] == f"hooks.example.com:{port}"
