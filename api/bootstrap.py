@@ -262,6 +262,7 @@ class Container:
             max_attempts=s.webhook_max_attempts,
             first_delay_s=s.webhook_backoff_s,
             disable_after=s.webhook_disable_after,
+            keep_days=s.webhook_keep_days,
             allow_private=s.webhooks_allow_private,
         )
         dispatcher = WebhookDispatcher(self.dsn, self.store.decoder.recorded)

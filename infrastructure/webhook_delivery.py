@@ -69,6 +69,14 @@ _FAILED = (
     " response_code = %s, last_error = %s, next_attempt_at = now() + make_interval(secs => %s),"
     " updated_at = now() WHERE delivery_id = %s"
 )
+# Finished deliveries past their keeping, a bounded batch at a time (short locks).
+_FORGET = (
+    "DELETE FROM chronicle_webhook_deliveries WHERE delivery_id IN (SELECT delivery_id"
+    " FROM chronicle_webhook_deliveries WHERE status IN ('delivered', 'dead')"
+    " AND updated_at < now() - make_interval(days => %s) LIMIT %s)"
+)
+FORGET_BATCH = 1000
+FORGET_EVERY_S = 600.0
 _DEAD = (
     "UPDATE chronicle_webhooks SET dead_in_row = dead_in_row + 1 WHERE webhook_id = %s"
     " RETURNING dead_in_row, tenant_id"
@@ -84,6 +92,7 @@ class DeliveryPolicy:
     first_delay_s: float = 1.0
     most_delay_s: float = 600.0
     disable_after: int = 5  # dead letters in a row
+    keep_days: int = 30  # a delivered or dead delivery, since its last attempt
     allow_private: bool = False
     concurrency: int = 64  # webhooks delivered to at once
 
@@ -218,8 +227,12 @@ class WebhookDeliverer:
             if not await hold_lock(conn, DELIVER_LOCK, stop, 1.0):
                 return
             sending: dict[UUID, asyncio.Task[None]] = {}
+            forgotten_at = -FORGET_EVERY_S
             try:
                 while not stop.is_set():
+                    if time.monotonic() - forgotten_at >= FORGET_EVERY_S:
+                        await forget_finished(conn, self.policy.keep_days)
+                        forgotten_at = time.monotonic()
                     for row in await self._due(conn, list(sending)):
                         sending[row["webhook_id"]] = asyncio.create_task(
                             self._send(conn, http, row)
@@ -312,6 +325,17 @@ class WebhookDeliverer:
                         error=f"{type(error).__name__}: {error}",
                     )
         return False
+
+
+async def forget_finished(conn: AsyncConn, keep_days: int) -> int:
+    """Delete delivered and dead deliveries last tried over ``keep_days`` ago (their
+    bodies hold the tenant's data); how many went."""
+    forgotten = 0
+    while True:
+        cursor = await conn.execute(_FORGET, (keep_days, FORGET_BATCH))
+        forgotten += cursor.rowcount
+        if cursor.rowcount < FORGET_BATCH:
+            return forgotten
 
 
 class WebhooksThread:

@@ -12,12 +12,14 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from api.bootstrap import Container
 from infrastructure.settings import Settings
-from infrastructure.webhook_delivery import pinned
+from infrastructure.webhook_delivery import forget_finished, pinned
 from tests.integration.conftest import KeyFactory, serving
 from tests.webhook_receiver import Receiver, receiving
 
@@ -401,3 +403,25 @@ async def test_a_pinned_request_reaches_the_checked_address_under_the_hosts_name
     assert response.status_code == 204
     (got,) = receiver.wait_for(at, 1)
     assert got.headers["host"] == f"hooks.example.com:{port}"
+
+
+async def test_finished_deliveries_past_their_keeping_are_deleted(
+    api: httpx.AsyncClient, receiver: Receiver, hook_settings: Settings
+) -> None:
+    at = path()
+    webhook = (await register(api, receiver.url + at, ["MessagePosted"])).json()["id"]
+    await start_and_post(api, 2)
+    old, recent = await eventually(
+        api, webhook, lambda d: len(d) == 2 and all(x["status"] == "delivered" for x in d)
+    )
+    assert hook_settings.database_url is not None
+    async with await psycopg.AsyncConnection.connect(
+        hook_settings.database_url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        await conn.execute(
+            "UPDATE chronicle_webhook_deliveries SET updated_at = now() - interval '31 days'"
+            " WHERE delivery_id = %s",
+            (uuid.UUID(old["delivery_id"]),),
+        )
+        assert await forget_finished(conn, 30) >= 1
+    assert [d["delivery_id"] for d in await deliveries(api, webhook)] == [recent["delivery_id"]]
