@@ -8,6 +8,9 @@ and every editor converges on the server's text.
 - an op from another editor is transformed against both before it is applied here, and
   they against it (the server transforms late ops the same way: ``left`` for the later).
 
+It takes frames in batches (``?batch=1``): a message may be a JSON array of frames, taken
+in order, as one.
+
 After a lost connection, `reconnect` resumes from the last revision it had, with the same
 client id: its own op, if the server had applied it, comes back acknowledged; if not, it
 is sent again with the same ``seq`` and applied once.
@@ -77,7 +80,7 @@ class DocumentEditor:
     async def connect(self) -> None:
         """Open the socket and wait for the document (or, resuming, for the server to
         have taken the client back); an unacknowledged op is sent again."""
-        query: dict[str, Any] = {"client_id": self.client_id}
+        query: dict[str, Any] = {"client_id": self.client_id, "batch": 1}
         if self.revision >= 0:
             query["revision"] = self.revision
         if self.token:
@@ -184,9 +187,10 @@ class DocumentEditor:
 
     async def _read(self, socket: ClientConnection) -> None:
         async for raw in socket:
-            frame = json.loads(raw)
+            message = json.loads(raw)
             async with self._changed:
-                await self._take(frame)
+                for frame in message if isinstance(message, list) else (message,):
+                    await self._take(frame)
                 self._changed.notify_all()
 
     async def _take(self, frame: dict[str, Any]) -> None:
