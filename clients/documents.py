@@ -68,7 +68,8 @@ class DocumentEditor:
         self.title = ""
         self.inflight: Pending | None = None
         self.buffer: Op | None = None
-        self.others: dict[str, dict[str, Any]] = {}  # client id -> presence, at `revision`
+        # client id -> presence (its cursor where it stands at `revision`; no revision of its own)
+        self.others: dict[str, dict[str, Any]] = {}
         self.refused: EditRefused | None = None
         self.errors: list[dict[str, Any]] = []  # every problem the server answered a frame with
         self.archived = False
@@ -97,7 +98,7 @@ class DocumentEditor:
         if welcome.get("content") is not None:  # a fresh start: nothing of ours is pending
             self.content, self.revision = welcome["content"], welcome["revision"]
             self.inflight = self.buffer = None
-        self.others = {p["client_id"]: p for p in welcome["presence"]}
+        self.others = {p["client_id"]: _without_revision(p) for p in welcome["presence"]}
         self._reader = asyncio.ensure_future(self._read(self._socket))
         if self.inflight is not None:
             await self._send_op(self.inflight)
@@ -205,7 +206,7 @@ class DocumentEditor:
             if frame.get("state") == "left":
                 self.others.pop(frame["client_id"], None)
             else:
-                self.others[frame["client_id"]] = frame
+                self.others[frame["client_id"]] = _without_revision(frame)
         elif kind == "error":
             self.errors.append(frame["problem"])
             if self.inflight is not None and frame.get("seq") == self.inflight.seq:
@@ -244,4 +245,8 @@ class DocumentEditor:
                     source == presence["client_id"],
                 )
                 presence["cursor"] = dict(moved)
-            presence["revision"] = revision
+
+
+def _without_revision(presence: dict[str, Any]) -> dict[str, Any]:
+    """A presence as kept here: its cursor moves with the editor's own revision."""
+    return {k: v for k, v in presence.items() if k != "revision"}
