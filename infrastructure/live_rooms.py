@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import anyio.to_thread
@@ -67,26 +67,22 @@ class Room:
         self.filters = filters
         self.members: set[Member] = set()
         self.failed = False
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task: asyncio.Task[None] | None = None
+        # Its own task: a member that goes while the room opens does not stop it for others.
+        self.opened = asyncio.ensure_future(self._open())
 
-    async def open(self) -> None:
-        """Take the log's head and follow from it (a member that joins once this returns
+    async def _open(self) -> None:
+        """Take the log's head and follow from it (a member that joins once this is done
         is handed every event after what it can read from the log then)."""
         try:
             cursor = await anyio.to_thread.run_sync(self.hub.events.head)
-        except BaseException as error:
+        except BaseException:
             self.failed = True
-            if isinstance(error, Exception):
-                self.opened.set_exception(error)
-                self.opened.exception()  # retrieved: each joining member gets it by its await
-            else:
-                self.opened.cancel()
             raise
         self._task = asyncio.create_task(self._follow(cursor), name="live-room")
-        self.opened.set_result(None)
 
     def close(self) -> None:
+        self.opened.cancel()
         if self._task is not None:
             self._task.cancel()
 
@@ -135,13 +131,9 @@ class LiveRooms:
         member = Member(limit)
         if room is None or room.failed:
             room = self._rooms[key] = Room(self.hub, tenant, filters)
-            room.members.add(member)
-            opening: Awaitable[None] = room.open()
-        else:
-            room.members.add(member)
-            opening = asyncio.shield(room.opened)
+        room.members.add(member)
         try:
-            await opening
+            await asyncio.shield(room.opened)
             yield member
         finally:
             room.members.discard(member)

@@ -16,12 +16,17 @@ FILTERS = (Filter("document", DOCUMENT),)
 
 
 class EmptyLog:
-    """A log with nothing in it: the rooms follow from its head, live only."""
+    """A log with nothing in it: the rooms follow from its head, live only (or one that
+    cannot be read, while ``broken``)."""
+
+    broken = False
 
     def head(self) -> int:
         return 0
 
     def after(self, position: int, limit: int, tenant: str | None = None) -> list[Any]:
+        if self.broken:
+            raise ConnectionError("the log cannot be read")
         return []
 
 
@@ -78,3 +83,18 @@ async def test_a_member_too_far_behind_is_let_go_and_the_others_go_on() -> None:
         async with asyncio.timeout(5):
             assert await slow.take() is None
             assert await quick.take() == sent
+
+
+async def test_a_room_that_fails_lets_its_members_go_and_the_next_gets_a_new_one() -> None:
+    log = EmptyLog()
+    live = LiveHub(cast(Any, None), cast(EventLog, log))
+    rooms = LiveRooms(live)
+    log.broken = True
+    async with rooms.joined("acme", FILTERS, 100) as before, asyncio.timeout(5):
+        assert await before.take() is None
+    log.broken = False
+    async with rooms.joined("acme", FILTERS, 100) as after:
+        await following(live, 1)
+        sent = deliver(live, 1)
+        async with asyncio.timeout(5):
+            assert await after.take() == sent
