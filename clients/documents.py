@@ -190,9 +190,13 @@ class DocumentEditor:
         async for raw in socket:
             message = json.loads(raw)
             async with self._changed:
-                for frame in message if isinstance(message, list) else (message,):
-                    await self._take(frame)
+                await self._message(message if isinstance(message, list) else [message])
                 self._changed.notify_all()
+
+    async def _message(self, frames: list[dict[str, Any]]) -> None:
+        """Take the frames of one message, in order."""
+        for frame in frames:
+            await self._take(frame)
 
     async def _take(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -237,14 +241,14 @@ class DocumentEditor:
         end of what it inserted, for the editor who made it)."""
         self.revision = revision
         for presence in self.others.values():
-            cursor = presence.get("cursor")
-            if cursor is not None:
-                moved = text_ot.transform_selection(
-                    {"index": cursor["index"], "length": cursor.get("length", 0)},
-                    op,
-                    source == presence["client_id"],
-                )
-                presence["cursor"] = dict(moved)
+            if (cursor := presence.get("cursor")) is None:
+                continue
+            moved = text_ot.transform_selection(
+                {"index": cursor["index"], "length": cursor.get("length", 0)},
+                op,
+                source == presence["client_id"],
+            )
+            presence["cursor"] = dict(moved)
 
 
 def _without_revision(presence: dict[str, Any]) -> dict[str, Any]:

@@ -69,10 +69,17 @@ class TimedEditor(DocumentEditor):
         self.sent: dict[int, float] = {}  # seq -> when first sent
         self.acked: dict[int, int] = {}  # revision -> seq
         self.arrived: list[tuple[int, float]] = []  # (revision, when) of the others' ops
+        self.messages = 0  # messages received after the welcome
+        self.frames = 0  # frames they held
 
     async def _send_op(self, pending: Pending) -> None:
         self.sent.setdefault(pending.seq, time.perf_counter())
         await super()._send_op(pending)
+
+    async def _message(self, frames: list[dict[str, Any]]) -> None:
+        self.messages += 1
+        self.frames += len(frames)
+        await super()._message(frames)
 
     async def _take(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -104,6 +111,7 @@ class EditingRun:
     detail: str
     api_cpu_s: float = 0.0  # CPU of the API process (when told which) over the run
     editors_cpu_s: float = 0.0  # CPU of this process, the editors', over the run
+    frames_per_message: float = 1.0  # frames the editors were sent in one message, mean
 
     @property
     def ops_per_s(self) -> float:
@@ -212,8 +220,9 @@ async def co_edit(
         editors_cpu = cpu_seconds(None) - cpu_began[1]
         ops = max(e.revision for e in team)
         await asyncio.gather(*(editor.close() for editor in team))
+    batched = sum(e.frames for e in team) / max(sum(e.messages for e in team), 1)
     return EditingRun(
-        ops, finished - began, latencies(team), converged, detail, api_cpu, editors_cpu
+        ops, finished - began, latencies(team), converged, detail, api_cpu, editors_cpu, batched
     )
 
 
@@ -320,6 +329,12 @@ def bench_documents_scenario(settings: Settings, plan: Plan, report: Report, say
         round(paced_run.cpu_ms_per_op(paced_run.editors_cpu_s), 2),
         "CPU of the bench's editors per doc op applied, paced (all 50, one process)",
         f"{paced_run.cpu_ms_per_op(paced_run.editors_cpu_s):.2f} ms",
+    )
+    report.add(
+        "documents_frames_per_message",
+        round(paced_run.frames_per_message, 2),
+        "frames an editor was sent in one message, mean, paced (?batch=1)",
+        f"{paced_run.frames_per_message:.2f}",
     )
     report.add(
         "documents_unpaced_ops_per_s",
