@@ -44,6 +44,7 @@ from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
 from infrastructure.live_hub import LiveHub
 from infrastructure.live_limits import Caps, LiveLimits
+from infrastructure.live_rooms import LiveRooms
 from infrastructure.metrics import RunUsage
 from infrastructure.metrics_retention import MetricsRetention
 from infrastructure.portal import Portal
@@ -71,7 +72,7 @@ log = structlog.get_logger(__name__)
 class Connections:
     """What an API process holds open on its event loop: NATS and Valkey, the live hub,
     token deltas, the rate limiter and the task recording its refusals, the caps on live
-    connections, presence signals and documents' editors."""
+    connections, presence signals, documents' editors and the live rooms of documents."""
 
     nats: NatsConnection
     redis: aioredis.Redis
@@ -82,9 +83,11 @@ class Connections:
     live_limits: LiveLimits
     signals: Signals
     editors: Editors
+    rooms: LiveRooms
 
     async def close(self) -> None:
         await self.live_limits.close()
+        self.rooms.close()
         self.recorder.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.recorder
@@ -204,6 +207,7 @@ class Container:
             LiveLimits(redis, caps),
             signals,
             Editors(redis, signals),
+            LiveRooms(hub),
         )
         return self.connections
 
@@ -262,6 +266,7 @@ class Container:
             max_attempts=s.webhook_max_attempts,
             first_delay_s=s.webhook_backoff_s,
             disable_after=s.webhook_disable_after,
+            keep_days=s.webhook_keep_days,
             allow_private=s.webhooks_allow_private,
         )
         dispatcher = WebhookDispatcher(self.dsn, self.store.decoder.recorded)

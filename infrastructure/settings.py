@@ -99,6 +99,7 @@ class Settings:
     webhook_max_attempts: int = 8  # then the delivery is dead-lettered
     webhook_backoff_s: float = 1.0  # the first retry's delay; doubling up to 10 min
     webhook_disable_after: int = 5  # dead letters in a row that disable a webhook
+    webhook_keep_days: int = 30  # a finished delivery, then it is deleted
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -151,6 +152,7 @@ class Settings:
             webhook_max_attempts=max(1, _int("CHRONICLE_WEBHOOK_MAX_ATTEMPTS", 8, env)),
             webhook_backoff_s=_or(_optional_number("CHRONICLE_WEBHOOK_BACKOFF_S", env), 1.0),
             webhook_disable_after=max(1, _int("CHRONICLE_WEBHOOK_DISABLE_AFTER", 5, env)),
+            webhook_keep_days=max(1, _int("CHRONICLE_WEBHOOK_KEEP_DAYS", 30, env)),
         )
 
     def with_urls(self, database_url: str, nats_url: str, redis_url: str) -> Settings:
