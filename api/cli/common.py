@@ -74,15 +74,16 @@ def parse_id(value: str, label: str) -> UUID:
 
 
 def tenant_of(c: Container, aggregate_id: UUID, kind: type[Aggregate], tenant: str | None) -> str:
-    """The tenant of an aggregate of ``kind``; `NotFound` if there is none, or if
-    ``tenant`` is given and it is another's (so one tenant's command shows no other's)."""
+    """The tenant of an aggregate of ``kind``; `NotFound` if there is none, it is deleted,
+    or ``tenant`` is given and it is another's (so one tenant's command shows no other's)."""
     from application.errors import NotFound
 
     try:
         found = c.store.get(aggregate_id, kind)
     except NotFound:
         found = None
-    if not isinstance(found, TenantOwned) or tenant not in (None, found.tenant_id):
+    gone = getattr(found, "deleted", False)
+    if not isinstance(found, TenantOwned) or tenant not in (None, found.tenant_id) or gone:
         raise NotFound(f"{kind.__name__.lower()} {aggregate_id} not found")
     return found.tenant_id
 
