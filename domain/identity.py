@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ApiKeyAlreadyRevoked, InvalidValue
 from domain.ids import TimeOrderedAggregate
-from domain.tenancy import TenantOwned
+from domain.tenancy import SYSTEM_TENANT, TenantOwned
 from domain.values import check_chars
 
 Scope = Literal["commands:write", "read", "live:read", "admin", "audit:read", "tokens:write"]
@@ -27,7 +27,8 @@ REVOKE_REASON_MAX_CHARS = 500
 
 
 def check_tenant_name(name: str) -> None:
-    if not TENANT_NAME.fullmatch(name):
+    """A tenant's name, or the operators' own (`SYSTEM_TENANT`)."""
+    if name != SYSTEM_TENANT and not TENANT_NAME.fullmatch(name):
         raise InvalidValue(
             "tenant", "must be 1 to 63 of a-z, 0-9, '-' or '_', starting with a letter or digit"
         )

@@ -11,9 +11,11 @@ from uuid import UUID
 import structlog
 
 from application.alerts import OpenAlert
+from domain.tenancy import SYSTEM_TENANT
 from infrastructure.read_models import ReadStore
+from infrastructure.system_samples import OPERATOR_METRICS, sample_totals
 from projections.alerts import live_rule_ids, open_alerts
-from projections.metrics import METRICS, metric_totals
+from projections.metrics import METRICS, metric_totals, minute_of
 
 INSTANT = timedelta(microseconds=1)
 CATCH_UP_SECONDS = 30.0
@@ -22,17 +24,31 @@ log = structlog.get_logger(__name__)
 
 class ReadModelMetrics:
     """A metric's figure over the minute buckets that start in ``(now - window, now]``
-    (so an event counts for up to a minute longer than the window: buckets are minutes)."""
+    (so an event counts for up to a minute longer than the window: buckets are minutes);
+    for ``_system``, of every tenant together. An operator metric's is its worst sample
+    in the minute buckets from the one ``now - window`` falls in (samples come every few
+    seconds, so a window always holds the last ones)."""
 
     def __init__(self, reads: ReadStore) -> None:
         self._reads = reads
 
     def knows(self, metric: str) -> bool:
-        return metric in METRICS
+        return metric in METRICS or metric in OPERATOR_METRICS
+
+    def for_operators(self, metric: str) -> bool:
+        return metric in OPERATOR_METRICS
 
     def value(self, tenant_id: str, metric: str, window_s: int, now: datetime) -> float | None:
-        start, end = now - timedelta(seconds=window_s) + INSTANT, now + INSTANT
-        totals = self._reads.read(lambda conn: metric_totals(conn, tenant_id, [metric], start, end))
+        end = now + INSTANT
+        if metric in OPERATOR_METRICS:
+            if tenant_id != SYSTEM_TENANT:
+                return None
+            start = minute_of(now - timedelta(seconds=window_s))
+            samples = self._reads.read(lambda conn: sample_totals(conn, [metric], start, end))
+            return samples[metric]
+        start, tenant = now - timedelta(seconds=window_s) + INSTANT, tenant_id
+        every = None if tenant == SYSTEM_TENANT else tenant
+        totals = self._reads.read(lambda conn: metric_totals(conn, every, [metric], start, end))
         return totals[metric]
 
 
