@@ -167,7 +167,7 @@ class Container:
                 PostgresWebhookSecrets(settings.database_url),
                 allow_private=settings.webhooks_allow_private,
             ),
-            alerts=Alerts(store, runner, ReadModelMetrics(reads)),
+            alerts=Alerts(store, runner, ReadModelMetrics(reads, budgets.of)),
             queue=queue,
             reads=reads,
             events=EventLog(settings.database_url, store.decoder.recorded),
@@ -294,7 +294,7 @@ class Container:
     def evaluator(self) -> Evaluator:
         """The alert evaluator (evaluate it with given times, or run `alert_evaluator`)."""
         interval = timedelta(seconds=self.settings.alert_interval_s)
-        metrics = ReadModelMetrics(self.reads)
+        metrics = ReadModelMetrics(self.reads, self.budgets.of)
         book = ReadModelAlertBook(self.reads, self.events.head)
         return Evaluator(self.store, self.runner, metrics, book, interval, BUILT_IN_RULES)
 

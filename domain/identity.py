@@ -93,6 +93,16 @@ class Budget:
             self.daily_cost_usd if self.daily_cost_usd is not None else default.daily_cost_usd,
         )
 
+    def used_ratio(self, tokens: int, cost_usd: float) -> float | None:
+        """The share of the budget a day's usage took: the larger of its bounds' (1 or more
+        once one is reached; a bound of 0 is reached at once); ``None`` when unbounded."""
+        shares = [
+            used / bound if bound else 1.0
+            for used, bound in ((tokens, self.daily_tokens), (cost_usd, self.daily_cost_usd))
+            if bound is not None
+        ]
+        return max(shares, default=None)
+
     def exceeded_by(self, tokens: int, cost_usd: float) -> bool:
         """Whether usage of a day has reached a bound (new runs are then refused)."""
         return (self.daily_tokens is not None and tokens >= self.daily_tokens) or (

@@ -11,11 +11,12 @@ from uuid import UUID
 import structlog
 
 from application.alerts import OpenAlert
+from domain.identity import Budget
 from domain.tenancy import SYSTEM_TENANT
 from infrastructure.read_models import ReadStore
 from infrastructure.system_samples import OPERATOR_METRICS, sample_totals
 from projections.alerts import live_rule_ids, open_alerts
-from projections.metrics import METRICS, metric_totals, minute_of
+from projections.metrics import BUDGET_USED, METRICS, budget_used, metric_totals, minute_of
 
 INSTANT = timedelta(microseconds=1)
 CATCH_UP_SECONDS = 30.0
@@ -27,10 +28,12 @@ class ReadModelMetrics:
     (so an event counts for up to a minute longer than the window: buckets are minutes);
     for ``_system``, of every tenant together. An operator metric's is its worst sample
     in the minute buckets from the one ``now - window`` falls in (samples come every few
-    seconds, so a window always holds the last ones)."""
+    seconds, so a window always holds the last ones). `budget_used_ratio` is the share at
+    ``now``, whatever the window (``None`` for ``_system``)."""
 
-    def __init__(self, reads: ReadStore) -> None:
+    def __init__(self, reads: ReadStore, budget_of: Callable[[str], Budget]) -> None:
         self._reads = reads
+        self._budget_of = budget_of
 
     def knows(self, metric: str) -> bool:
         return metric in METRICS or metric in OPERATOR_METRICS
@@ -46,6 +49,11 @@ class ReadModelMetrics:
             start = minute_of(now - timedelta(seconds=window_s))
             samples = self._reads.read(lambda conn: sample_totals(conn, [metric], start, end))
             return samples[metric]
+        if metric == BUDGET_USED:
+            if tenant_id == SYSTEM_TENANT:
+                return None
+            budget = self._budget_of(tenant_id)
+            return self._reads.read(lambda conn: budget_used(conn, tenant_id, budget, [end]))[0]
         start, tenant = now - timedelta(seconds=window_s) + INSTANT, tenant_id
         every = None if tenant == SYSTEM_TENANT else tenant
         totals = self._reads.read(lambda conn: metric_totals(conn, every, [metric], start, end))

@@ -11,12 +11,14 @@ queue latencies (one per task: ready at ``run_at``, out of the queue at its firs
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg import Connection
 
+from domain.identity import Budget
 from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
 from projections.events import (
     AgentRunCancelled,
@@ -60,7 +62,10 @@ METRICS: dict[str, str] = {
     "tasks_dead_lettered": "tasks dead-lettered",
     "task_queue_latency_ms_p95": "95th percentile of the wait from run_at to the first start"
     " of tasks, by task type",
+    "budget_used_ratio": "share of the daily agent-run budget used in the UTC day until then"
+    " (the larger of tokens' and cost's; null without a budget)",
 }
+BUDGET_USED = "budget_used_ratio"  # a share at a moment, not a sum: see `budget_used`
 PERCENTILES = frozenset(name for name in METRICS if name.endswith("_p95"))
 RUN_FIGURES = {"tokens_input": "input_tokens", "tokens_output": "output_tokens"}
 RUN_FIGURES |= {"cost_usd": "cost_usd"}
@@ -251,6 +256,8 @@ def metric_series(
     hour or more are read from the hour buckets, shorter ones from the minute buckets.
     A ``tenant_id`` of ``None`` is every tenant together."""
     first = step_of(start, step)
+    if not names:
+        return {}
     rows = conn.execute(
         f"SELECT name, date_bin(%(step)s, at, %(origin)s) AS at, {FIGURE} AS value"
         f" FROM ({_facts(step >= timedelta(hours=1), tenant_id is None)}) AS facts"
@@ -267,8 +274,42 @@ def metric_series(
         },
     ).fetchall()
     found = {(row["name"], row["at"]): row["value"] for row in rows}
-    steps = [first + i * step for i in range(max(0, -((first - end) // step)))]
+    steps = steps_from(start, end, step)
     return {name: [(at, found.get((name, at), _none(name))) for at in steps] for name in names}
+
+
+def steps_from(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """The start of each ``step`` from the one ``start`` is in until ``end``."""
+    first = step_of(start, step)
+    return [first + i * step for i in range(max(0, -((first - end) // step)))]
+
+
+def budget_used(
+    conn: Connection[dict[str, Any]], tenant_id: str, budget: Budget, moments: list[datetime]
+) -> list[float | None]:
+    """The share of ``budget`` the tenant's completed runs had used at each moment, over
+    its UTC day until then (by the minute runs completed in); ``None`` without a bound."""
+    if not moments or budget == Budget():
+        return [None] * len(moments)
+    since = (min(moments) - timedelta(microseconds=1)).astimezone(UTC)
+    rows = conn.execute(
+        f"SELECT at, sum(input_tokens + output_tokens) AS tokens, sum(cost_usd)::float8 AS cost"
+        f" FROM {READ_SCHEMA}.{RUNS} WHERE tenant_id = %s AND at >= %s AND at < %s"
+        " GROUP BY at ORDER BY at",
+        (tenant_id, since.replace(hour=0, minute=0, second=0, microsecond=0), max(moments)),
+    ).fetchall()
+    ats, tokens, costs = [row["at"] for row in rows], [0], [0.0]
+    for row in rows:
+        tokens.append(tokens[-1] + int(row["tokens"]))
+        costs.append(costs[-1] + row["cost"])
+    shares = []
+    for moment in moments:
+        day = (moment - timedelta(microseconds=1)).astimezone(UTC)
+        first = bisect_left(ats, day.replace(hour=0, minute=0, second=0, microsecond=0))
+        last = bisect_left(ats, moment)
+        used = tokens[last] - tokens[first], costs[last] - costs[first]
+        shares.append(budget.used_ratio(*used))
+    return shares
 
 
 def _none(name: str) -> float | None:
@@ -286,6 +327,8 @@ def metric_totals(
     """Each named metric's figure over the minutes in [start, end) (of every tenant with
     ``tenant_id`` ``None``)."""
     wanted = list(names)
+    if not wanted:
+        return {}
     rows = conn.execute(
         f"SELECT name, {FIGURE} AS value FROM ({_facts(False, tenant_id is None)}) AS facts"
         " WHERE name = ANY(%(names)s) AND at >= %(start)s AND at < %(end)s GROUP BY name",

@@ -8,9 +8,11 @@ is refused with 403 (the request is valid: the caller may not see that figure).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
+import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
@@ -21,13 +23,23 @@ from api.http.auth import requires
 from api.http.bodies import invalid
 from api.http.fields import NO_NUL
 from api.http.reads import READ_MODEL, MinPosition, ReadModels
+from application.budgets import Budgets
 from application.context import Principal
 from application.errors import Forbidden
+from domain.identity import Budget
 from domain.tenancy import SYSTEM_TENANT
 from domain.values import in_utc
 from infrastructure.read_models import Conn
 from infrastructure.system_samples import OPERATOR_METRICS, sample_series, sample_totals
-from projections.metrics import METRICS, metric_series, metric_totals, minute_of
+from projections.metrics import (
+    BUDGET_USED,
+    METRICS,
+    budget_used,
+    metric_series,
+    metric_totals,
+    minute_of,
+    steps_from,
+)
 
 MetricName = Literal[
     "commands",
@@ -47,6 +59,7 @@ MetricName = Literal[
     "tasks_failed",
     "tasks_dead_lettered",
     "task_queue_latency_ms_p95",
+    "budget_used_ratio",
     # operator metrics: an admin key of the _system tenant only
     "projection_lag_s",
     "relay_lag_events",
@@ -104,17 +117,23 @@ Figures = dict[str, float | None]
 Serieses = dict[str, list[tuple[datetime, float | None]]]
 
 
-class View(msgspec.Struct, frozen=True):
-    """Whose figures a caller sees: one tenant's, or (``tenant`` None) every tenant's and
-    the operator metrics."""
+UNBOUNDED = Budget()
+
+
+@dataclass(frozen=True)
+class View:
+    """Whose figures a caller sees: one tenant's (with its budget), or (``tenant`` None)
+    every tenant's and the operator metrics."""
 
     tenant: str | None
+    budget: Budget = UNBOUNDED
 
     @classmethod
-    def of(cls, principal: Principal) -> View:
+    async def of(cls, principal: Principal, budgets: Budgets) -> View:
         if principal.tenant_id == SYSTEM_TENANT and "admin" in principal.scopes:
             return cls(None)
-        return cls(principal.tenant_id)
+        budget = await anyio.to_thread.run_sync(budgets.of, principal.tenant_id)
+        return cls(principal.tenant_id, budget)
 
     @property
     def names(self) -> list[str]:
@@ -130,11 +149,20 @@ class View(msgspec.Struct, frozen=True):
             )
 
     def totals(self, conn: Conn, names: list[str], start: datetime, end: datetime) -> Figures:
-        counted = [name for name in names if name not in OPERATOR_METRICS]
-        found = metric_totals(conn, self.tenant, counted, start, end) if counted else {}
-        sampled = [name for name in names if name in OPERATOR_METRICS]
-        found |= sample_totals(conn, sampled, start, end)
+        """Each metric's figure over [start, end) (the budget's share: as of ``end``)."""
+        found = metric_totals(conn, self.tenant, _counted(names), start, end)
+        found |= sample_totals(
+            conn, [name for name in names if name in OPERATOR_METRICS], start, end
+        )
+        if BUDGET_USED in names:
+            found[BUDGET_USED] = self._budget_used(conn, [end])[0]
         return {name: found[name] for name in names}
+
+    def _budget_used(self, conn: Conn, moments: list[datetime]) -> list[float | None]:
+        """A tenant's share of its budget at each moment (none for every tenant together)."""
+        if self.tenant is None:
+            return [None] * len(moments)
+        return budget_used(conn, self.tenant, self.budget, moments)
 
     def series(
         self,
@@ -145,13 +173,19 @@ class View(msgspec.Struct, frozen=True):
         end: datetime,
         step: timedelta,
     ) -> Serieses:
-        counted = [name for name in names if name not in OPERATOR_METRICS]
-        found: Serieses = {}
-        if counted:
-            found = metric_series(conn, self.tenant, counted, label, start, end, step)
+        found = metric_series(conn, self.tenant, _counted(names), label, start, end, step)
         sampled = [name for name in names if name in OPERATOR_METRICS]
         found |= sample_series(conn, sampled, label, start, end, step)
+        if BUDGET_USED in names:  # as of the end of each step (of ``end`` for the last)
+            steps = steps_from(start, end, step)
+            shares = self._budget_used(conn, [min(at + step, end) for at in steps])
+            found[BUDGET_USED] = list(zip(steps, shares, strict=True))
         return {name: found[name] for name in names}
+
+
+def _counted(names: list[str]) -> list[str]:
+    """The names counted from the log into buckets."""
+    return [name for name in names if name not in OPERATOR_METRICS and name != BUDGET_USED]
 
 
 def _names(names: str | None, view: View) -> list[str]:
@@ -193,6 +227,7 @@ class MetricsHistoryController(Controller):
         self,
         request: Request[Principal, Any, Any],
         read_models: NamedDependency[ReadModels],
+        budgets: NamedDependency[Budgets],
         names: Annotated[
             str | None,
             QueryParameter(
@@ -206,7 +241,7 @@ class MetricsHistoryController(Controller):
         """Each metric's sum (or 95th percentile, null without samples; an operator
         metric's worst sample) over the last 24 hours (from the same minute yesterday) and
         over the current minute so far."""
-        view = View.of(request.user)
+        view = await View.of(request.user, budgets)
         wanted, now = _names(names, view), datetime.now(UTC)
         minute = minute_of(now)
 
@@ -224,6 +259,7 @@ class MetricsHistoryController(Controller):
         self,
         request: Request[Principal, Any, Any],
         read_models: NamedDependency[ReadModels],
+        budgets: NamedDependency[Budgets],
         name: Annotated[MetricName, QueryParameter(description="The metric")],
         label: Annotated[
             str | None,
@@ -244,7 +280,7 @@ class MetricsHistoryController(Controller):
         most 1440 steps), over all labels unless ``label`` is given; steps without activity
         are 0 (a percentile null; an operator metric's worst sample, null without any).
         Steps of 1 h and 1 d are read from hour buckets (kept longer than minute buckets)."""
-        view, width = View.of(request.user), STEPS[step]
+        view, width = await View.of(request.user, budgets), STEPS[step]
         view.check("name", [name])
         first, last = _range(start, end, width)
         series, headers = await read_models.query(
@@ -264,12 +300,13 @@ class OverviewController(Controller):
         self,
         request: Request[Principal, Any, Any],
         read_models: NamedDependency[ReadModels],
+        budgets: NamedDependency[Budgets],
         min_position: MinPosition = None,
     ) -> Response[Dashboard]:
         """Today's (UTC) totals of every metric and the last hour's series per minute of
         each (for an admin key of ``_system``: of every tenant, and the operator metrics);
         the task dashboard is at ``tasks``."""
-        view, now = View.of(request.user), datetime.now(UTC)
+        view, now = await View.of(request.user, budgets), datetime.now(UTC)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         end, names = minute_of(now) + timedelta(minutes=1), view.names
 

@@ -181,7 +181,7 @@ async def test_a_rule_is_updated_muted_and_deleted(client: httpx.AsyncClient) ->
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"metric": "budget_used_ratio"}, "metric"),
+        ({"metric": "tokens_total"}, "metric"),
         ({"metric": "no such metric"}, "metric"),
         ({"op": "=>"}, "op"),
         ({"threshold": 1e16}, "threshold"),

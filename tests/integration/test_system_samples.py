@@ -1,11 +1,12 @@
 """Operational samples on PostgreSQL: written by their samplers and read back through the
 metrics history by an admin key of ``_system``, never by a tenant; a built-in rule fires
 when a projection parks an event and resolves once it is retried; the live connections of
-two API processes add up."""
+two API processes add up; a tenant sees the share of its budget used."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import replace
@@ -28,6 +29,7 @@ from infrastructure.settings import Settings
 from infrastructure.system_samples import Sample, write_samples
 from projections.metrics import minute_of
 from tests.integration.conftest import KeyFactory, serving
+from tests.integration.test_audit import bearer
 from tests.integration.test_http_conversations import assert_problem
 from tests.integration.test_parking import (
     accept_content,
@@ -36,6 +38,7 @@ from tests.integration.test_parking import (
     post,
     refuse_content,
 )
+from tests.integration.test_usage import complete_run
 
 OPERATOR_SCOPES = ("read", "admin", "commands:write")
 T0 = datetime(2021, 3, 4, 5, 6, tzinfo=UTC)  # long before any sampler of the session ran
@@ -205,19 +208,15 @@ async def test_live_connections_of_two_api_processes_add_up(scratch: Settings) -
             async with AsyncExitStack() as stack:
                 for url in (first, second):
                     http = await stack.enter_async_context(
-                        httpx.AsyncClient(base_url=url, headers=_bearer(key.token), timeout=30)
+                        httpx.AsyncClient(base_url=url, headers=bearer(key.token), timeout=30)
                     )
                     await stack.enter_async_context(http.stream("GET", "/v1/live"))
                 operator = await stack.enter_async_context(
-                    httpx.AsyncClient(base_url=first, headers=_bearer(ops.token), timeout=30)
+                    httpx.AsyncClient(base_url=first, headers=bearer(ops.token), timeout=30)
                 )
                 await _until_live_connections(operator, 2)
     finally:
         container.close()
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def _until_live_connections(operator: httpx.AsyncClient, count: int) -> None:
@@ -253,3 +252,27 @@ def test_the_store_unavailable_rule_fires_once_the_store_is_back(
             " ORDER BY at, value"
         ).fetchall()
     assert written[0] == (0,)  # the minute the store was away
+
+
+async def test_a_tenant_sees_the_share_of_its_daily_budget_used(
+    api_url: str, container: Container, issue_key: KeyFactory
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    token = issue_key(tenant)
+    context = CommandContext(tenant_id=tenant, actor="test", command="budget.set")
+    async with httpx.AsyncClient(base_url=api_url, headers=bearer(token), timeout=30) as http:
+        params = {"names": "budget_used_ratio"}
+        unbounded = await ok(await http.get("/v1/metrics", params=params))
+        assert unbounded["items"][0]["this_minute"] is None
+        await container.identity.set_budget(context, tenant, 200, 2.0)
+        done = await complete_run(http, token, {"input_tokens": 50, "output_tokens": 10})
+        position = str((await ok(done))["position"])
+        body = await ok(await http.get("/v1/metrics", params=params | {"min_position": position}))
+        assert body["items"][0]["this_minute"] == pytest.approx(0.3)  # 60 of 200 tokens
+        history = await ok(
+            await http.get("/v1/metrics/history", params={"name": "budget_used_ratio"})
+        )
+        assert history["points"][-1]["value"] == pytest.approx(0.3)
+        assert history["points"][0]["value"] == 0  # an hour ago (or at midnight) nothing used
+        rule = {"name": "budget", "metric": "budget_used_ratio", "op": ">=", "threshold": 0.8}
+        await ok(await http.post("/v1/alert-rules", json=rule | {"window_s": 60}), 201)

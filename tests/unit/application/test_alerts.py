@@ -90,7 +90,7 @@ def alert_states(store: MemoryEventStore) -> list[str]:
 
 async def test_a_rule_on_an_unknown_metric_is_refused_naming_the_field(alerts: Alerts) -> None:
     with pytest.raises(InvalidValue) as refused:
-        await alerts.create(context(), Condition("x", "budget_used_ratio", ">", 0.9, 300))
+        await alerts.create(context(), Condition("x", "nothing_ratio", ">", 0.9, 300))
     assert refused.value.field == "metric"
 
 
