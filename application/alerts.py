@@ -42,6 +42,19 @@ class Condition:
     severity: str = "warning"
     labels: dict[str, str] | None = None
 
+    def args(self) -> tuple[str, str, str, float, int, int, str, dict[str, str]]:
+        """The rule's fields, in the order `AlertRule` takes them."""
+        return (
+            self.name,
+            self.metric,
+            self.op,
+            self.threshold,
+            self.window_s,
+            self.for_s,
+            self.severity,
+            dict(self.labels or {}),
+        )
+
 
 # The operators' rules Chronicle ships, created for `SYSTEM_TENANT` when an evaluator
 # starts (once: operators may change, mute or delete them like any rule).
@@ -98,17 +111,7 @@ class Alerts:
         self._check_metric(context, condition.metric)
 
         def decide() -> Change:
-            rule = AlertRule.create(
-                context.tenant_id,
-                condition.name,
-                condition.metric,
-                condition.op,
-                condition.threshold,
-                condition.window_s,
-                condition.for_s,
-                condition.severity,
-                condition.labels,
-            )
+            rule = AlertRule.create(context.tenant_id, *condition.args())
             return Change((rule,), rule)
 
         return await self._runner.run(context, decide, decide_blocks=False)
@@ -124,16 +127,7 @@ class Alerts:
 
         def decide() -> Change:
             rule = self._rule(context.tenant_id, rule_id, expected_version)
-            rule.update(
-                condition.name,
-                condition.metric,
-                condition.op,
-                condition.threshold,
-                condition.window_s,
-                condition.for_s,
-                condition.severity,
-                condition.labels or {},
-            )
+            rule.update(*condition.args())
             return Change((rule,), rule)
 
         return await self._runner.run(context, decide, expected_version=expected_version)
@@ -281,16 +275,7 @@ class Evaluator:
             pass
 
         def decide() -> Change:
-            rule = AlertRule.built_in(
-                condition.name,
-                condition.metric,
-                condition.op,
-                condition.threshold,
-                condition.window_s,
-                condition.for_s,
-                condition.severity,
-                condition.labels or {},
-            )
+            rule = AlertRule.built_in(*condition.args())
             return Change((rule,), rule)
 
         context = CommandContext(SYSTEM_TENANT, EVALUATOR, "alert_rule.create")

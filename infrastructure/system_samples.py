@@ -18,7 +18,7 @@ from typing import Any
 from psycopg import Connection
 
 from infrastructure.read_models import SETUP_LOCK, Conn, connect
-from projections.metrics import ORIGIN, minute_of, step_of
+from projections.metrics import ORIGIN, minute_of, step_of, steps_from
 
 MINUTES, HOURS = "chronicle_sample_minutes", "chronicle_sample_hours"
 DDL = [
@@ -123,8 +123,7 @@ def sample_series(
     """Each operator metric's worst figure over each ``step`` from the one ``start`` is in
     until ``end``, oldest first; ``None`` where nothing was sampled. Steps of an hour or
     more read the hour buckets."""
-    first = step_of(start, step)
-    steps = [first + i * step for i in range(max(0, -((first - end) // step)))]
+    steps, first = steps_from(start, end, step), step_of(start, step)
     series = {}
     table = HOURS if step >= timedelta(hours=1) else MINUTES
     for name in names:
