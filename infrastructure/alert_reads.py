@@ -13,10 +13,11 @@ import structlog
 from application.alerts import OpenAlert
 from domain.identity import Budget
 from domain.tenancy import SYSTEM_TENANT
+from infrastructure.metric_figures import UNBOUNDED, MetricFigures
 from infrastructure.read_models import ReadStore
-from infrastructure.system_samples import OPERATOR_METRICS, sample_totals
+from infrastructure.system_samples import OPERATOR_METRICS
 from projections.alerts import live_rule_ids, open_alerts
-from projections.metrics import BUDGET_USED, METRICS, budget_used, metric_totals, minute_of
+from projections.metrics import BUDGET_USED, METRICS, minute_of
 
 INSTANT = timedelta(microseconds=1)
 CATCH_UP_SECONDS = 30.0
@@ -42,21 +43,14 @@ class ReadModelMetrics:
         return metric in OPERATOR_METRICS
 
     def value(self, tenant_id: str, metric: str, window_s: int, now: datetime) -> float | None:
-        end = now + INSTANT
-        if metric in OPERATOR_METRICS:
-            if tenant_id != SYSTEM_TENANT:
-                return None
-            start = minute_of(now - timedelta(seconds=window_s))
-            samples = self._reads.read(lambda conn: sample_totals(conn, [metric], start, end))
-            return samples[metric]
-        if metric == BUDGET_USED:
-            if tenant_id == SYSTEM_TENANT:
-                return None
-            budget = self._budget_of(tenant_id)
-            return self._reads.read(lambda conn: budget_used(conn, tenant_id, budget, [end]))[0]
-        start, tenant = now - timedelta(seconds=window_s) + INSTANT, tenant_id
-        every = None if tenant == SYSTEM_TENANT else tenant
-        totals = self._reads.read(lambda conn: metric_totals(conn, every, [metric], start, end))
+        operators = tenant_id == SYSTEM_TENANT
+        if metric in OPERATOR_METRICS and not operators:
+            return None
+        budget = self._budget_of(tenant_id) if metric == BUDGET_USED else UNBOUNDED
+        figures = MetricFigures(None) if operators else MetricFigures(tenant_id, budget)
+        window = timedelta(seconds=window_s)
+        start = minute_of(now - window) if metric in OPERATOR_METRICS else now - window + INSTANT
+        totals = self._reads.read(lambda conn: figures.totals(conn, [metric], start, now + INSTANT))
         return totals[metric]
 
 

@@ -8,7 +8,6 @@ is refused with 403 (the request is valid: the caller may not see that figure).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
@@ -26,20 +25,12 @@ from api.http.reads import READ_MODEL, MinPosition, ReadModels
 from application.budgets import Budgets
 from application.context import Principal
 from application.errors import Forbidden
-from domain.identity import Budget
 from domain.tenancy import SYSTEM_TENANT
 from domain.values import in_utc
+from infrastructure.metric_figures import Figures, MetricFigures, Serieses
 from infrastructure.read_models import Conn
-from infrastructure.system_samples import OPERATOR_METRICS, sample_series, sample_totals
-from projections.metrics import (
-    BUDGET_USED,
-    METRICS,
-    budget_used,
-    metric_series,
-    metric_totals,
-    minute_of,
-    steps_from,
-)
+from infrastructure.system_samples import OPERATOR_METRICS
+from projections.metrics import METRICS, minute_of
 
 MetricName = Literal[
     "commands",
@@ -113,89 +104,40 @@ class Dashboard(msgspec.Struct):
     tasks: str  # the task dashboard
 
 
-Figures = dict[str, float | None]
-Serieses = dict[str, list[tuple[datetime, float | None]]]
+def _view(principal: Principal, budgets: Budgets) -> MetricFigures:
+    """Whose figures the caller sees: an admin key of ``_system`` every tenant's and the
+    operator metrics, anyone else its own tenant's."""
+    if principal.tenant_id == SYSTEM_TENANT and "admin" in principal.scopes:
+        return MetricFigures(None)
+    return MetricFigures(principal.tenant_id, budgets.of(principal.tenant_id))
 
 
-UNBOUNDED = Budget()
+async def view_of(principal: Principal, budgets: Budgets) -> MetricFigures:
+    return await anyio.to_thread.run_sync(_view, principal, budgets)
 
 
-@dataclass(frozen=True)
-class View:
-    """Whose figures a caller sees: one tenant's (with its budget), or (``tenant`` None)
-    every tenant's and the operator metrics."""
+def _visible(view: MetricFigures) -> list[str]:
+    return list(NAMES if view.tenant is None else TENANT_NAMES)
 
-    tenant: str | None
-    budget: Budget = UNBOUNDED
 
-    @classmethod
-    async def of(cls, principal: Principal, budgets: Budgets) -> View:
-        if principal.tenant_id == SYSTEM_TENANT and "admin" in principal.scopes:
-            return cls(None)
-        budget = await anyio.to_thread.run_sync(budgets.of, principal.tenant_id)
-        return cls(principal.tenant_id, budget)
-
-    @property
-    def names(self) -> list[str]:
-        return list(NAMES if self.tenant is None else TENANT_NAMES)
-
-    def check(self, field: str, names: list[str]) -> None:
-        """403 naming ``field`` for an operator metric outside the operators' view."""
-        hidden = [name for name in names if name in OPERATOR_METRICS]
-        if hidden and self.tenant is not None:
-            raise Forbidden(
-                f"{field}: {hidden[0]!r} is an operator metric, for admin keys of the"
-                f" {SYSTEM_TENANT!r} tenant"
-            )
-
-    def totals(self, conn: Conn, names: list[str], start: datetime, end: datetime) -> Figures:
-        """Each metric's figure over [start, end) (the budget's share: as of ``end``)."""
-        found = metric_totals(conn, self.tenant, _counted(names), start, end)
-        found |= sample_totals(
-            conn, [name for name in names if name in OPERATOR_METRICS], start, end
+def _check(view: MetricFigures, field: str, names: list[str]) -> None:
+    """403 naming ``field`` for an operator metric outside the operators' view."""
+    hidden = [name for name in names if name in OPERATOR_METRICS]
+    if hidden and view.tenant is not None:
+        raise Forbidden(
+            f"{field}: {hidden[0]!r} is an operator metric, for admin keys of the"
+            f" {SYSTEM_TENANT!r} tenant"
         )
-        if BUDGET_USED in names:
-            found[BUDGET_USED] = self._budget_used(conn, [end])[0]
-        return {name: found[name] for name in names}
-
-    def _budget_used(self, conn: Conn, moments: list[datetime]) -> list[float | None]:
-        """A tenant's share of its budget at each moment (none for every tenant together)."""
-        if self.tenant is None:
-            return [None] * len(moments)
-        return budget_used(conn, self.tenant, self.budget, moments)
-
-    def series(
-        self,
-        conn: Conn,
-        names: list[str],
-        label: str | None,
-        start: datetime,
-        end: datetime,
-        step: timedelta,
-    ) -> Serieses:
-        found = metric_series(conn, self.tenant, _counted(names), label, start, end, step)
-        sampled = [name for name in names if name in OPERATOR_METRICS]
-        found |= sample_series(conn, sampled, label, start, end, step)
-        if BUDGET_USED in names:  # as of the end of each step (of ``end`` for the last)
-            steps = steps_from(start, end, step)
-            shares = self._budget_used(conn, [min(at + step, end) for at in steps])
-            found[BUDGET_USED] = list(zip(steps, shares, strict=True))
-        return {name: found[name] for name in names}
 
 
-def _counted(names: list[str]) -> list[str]:
-    """The names counted from the log into buckets."""
-    return [name for name in names if name not in OPERATOR_METRICS and name != BUDGET_USED]
-
-
-def _names(names: str | None, view: View) -> list[str]:
+def _names(names: str | None, view: MetricFigures) -> list[str]:
     if names is None:
-        return view.names
+        return _visible(view)
     wanted = list(dict.fromkeys(names.split(",")))
     unknown = [name for name in wanted if name not in DESCRIPTIONS]
     if unknown:
         raise invalid("names", f"unknown metric {unknown[0]!r}", "query")
-    view.check("names", wanted)
+    _check(view, "names", wanted)
     return wanted
 
 
@@ -241,7 +183,7 @@ class MetricsHistoryController(Controller):
         """Each metric's sum (or 95th percentile, null without samples; an operator
         metric's worst sample) over the last 24 hours (from the same minute yesterday) and
         over the current minute so far."""
-        view = await View.of(request.user, budgets)
+        view = await view_of(request.user, budgets)
         wanted, now = _names(names, view), datetime.now(UTC)
         minute = minute_of(now)
 
@@ -280,8 +222,8 @@ class MetricsHistoryController(Controller):
         most 1440 steps), over all labels unless ``label`` is given; steps without activity
         are 0 (a percentile null; an operator metric's worst sample, null without any).
         Steps of 1 h and 1 d are read from hour buckets (kept longer than minute buckets)."""
-        view, width = await View.of(request.user, budgets), STEPS[step]
-        view.check("name", [name])
+        view, width = await view_of(request.user, budgets), STEPS[step]
+        _check(view, "name", [name])
         first, last = _range(start, end, width)
         series, headers = await read_models.query(
             ("metrics",),
@@ -306,9 +248,9 @@ class OverviewController(Controller):
         """Today's (UTC) totals of every metric and the last hour's series per minute of
         each (for an admin key of ``_system``: of every tenant, and the operator metrics);
         the task dashboard is at ``tasks``."""
-        view, now = await View.of(request.user, budgets), datetime.now(UTC)
+        view, now = await view_of(request.user, budgets), datetime.now(UTC)
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        end, names = minute_of(now) + timedelta(minutes=1), view.names
+        end, names = minute_of(now) + timedelta(minutes=1), _visible(view)
 
         def figures(conn: Conn) -> tuple[Figures, Serieses]:
             today = view.totals(conn, names, midnight, end)
