@@ -23,6 +23,7 @@ from application.context import CommandContext
 from domain.alerts import AlertRule
 from domain.tenancy import SYSTEM_TENANT
 from infrastructure.embedded import free_port
+from infrastructure.metrics_retention import MetricsRetention
 from infrastructure.repairs import retry_parked
 from infrastructure.samplers import SystemSampler
 from infrastructure.settings import Settings
@@ -276,3 +277,20 @@ async def test_a_tenant_sees_the_share_of_its_daily_budget_used(
         assert history["points"][0]["value"] == 0  # an hour ago (or at midnight) nothing used
         rule = {"name": "budget", "metric": "budget_used_ratio", "op": ">=", "threshold": 0.8}
         await ok(await http.post("/v1/alert-rules", json=rule | {"window_s": 60}), 201)
+
+
+def test_samples_past_their_retention_are_forgotten_with_the_metrics_history(
+    scratch_container: Container,
+) -> None:
+    now = datetime.now(UTC)
+    with psycopg.connect(scratch_container.dsn) as conn:
+        for label, age in (("fresh", timedelta(0)), ("week", timedelta(days=8))):
+            write_samples(conn, [Sample("parked_events", label, 1, now - age)])
+        write_samples(conn, [Sample("parked_events", "old", 1, now - timedelta(days=91))])
+    MetricsRetention(scratch_container.dsn, 7, 90).run(now)
+    with psycopg.connect(scratch_container.dsn) as conn:
+        kept = conn.execute(
+            "SELECT 'minute', label FROM chronicle_sample_minutes UNION ALL"
+            " SELECT 'hour', label FROM chronicle_sample_hours"
+        ).fetchall()
+    assert sorted(kept) == [("hour", "fresh"), ("hour", "week"), ("minute", "fresh")]
