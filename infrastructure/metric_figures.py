@@ -5,17 +5,27 @@ its budget computed when read. Queries only; who may see what is the caller's de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.identity import Budget
+from domain.tenancy import SYSTEM_TENANT
 from infrastructure.read_models import Conn
 from infrastructure.system_samples import OPERATOR_METRICS, sample_series, sample_totals
-from projections.metrics import BUDGET_USED, budget_used, metric_series, metric_totals, steps_from
+from projections.metrics import (
+    BUDGET_USED,
+    METRICS,
+    budget_used,
+    metric_series,
+    metric_totals,
+    steps_from,
+)
 
 Figures = dict[str, float | None]
 Serieses = dict[str, list[tuple[datetime, float | None]]]
 UNBOUNDED = Budget()
+DESCRIPTIONS = METRICS | {name: metric.description for name, metric in OPERATOR_METRICS.items()}
 
 
 def counted(names: list[str]) -> list[str]:
@@ -67,3 +77,17 @@ class MetricFigures:
         if self.tenant is None:
             return [None] * len(moments)
         return budget_used(conn, self.tenant, self.budget, moments)
+
+
+def figures_of(tenant: str, budget_of: Callable[[str], Budget]) -> MetricFigures:
+    """The operators' view for ``_system`` (every tenant, and the operator metrics), else
+    the tenant's own, with its budget. (Over HTTP, only an admin key of ``_system``.)"""
+    if tenant == SYSTEM_TENANT:
+        return MetricFigures(None)
+    return MetricFigures(tenant, budget_of(tenant))
+
+
+def names_for(tenant: str) -> list[str]:
+    """The metrics of `figures_of` ``tenant``: the tenant metrics, for ``_system`` the
+    operator metrics too."""
+    return list(DESCRIPTIONS if tenant == SYSTEM_TENANT else METRICS)

@@ -27,10 +27,10 @@ from application.context import Principal
 from application.errors import Forbidden
 from domain.tenancy import SYSTEM_TENANT
 from domain.values import in_utc
-from infrastructure.metric_figures import Figures, MetricFigures, Serieses
+from infrastructure.metric_figures import DESCRIPTIONS, Figures, MetricFigures, Serieses
 from infrastructure.read_models import Conn
 from infrastructure.system_samples import OPERATOR_METRICS
-from projections.metrics import METRICS, minute_of
+from projections.metrics import minute_of
 
 MetricName = Literal[
     "commands",
@@ -61,7 +61,6 @@ MetricName = Literal[
 ]
 NAMES: tuple[str, ...] = get_args(MetricName)
 TENANT_NAMES = tuple(name for name in NAMES if name not in OPERATOR_METRICS)
-DESCRIPTIONS = METRICS | {name: metric.description for name, metric in OPERATOR_METRICS.items()}
 Step = Literal["1m", "5m", "1h", "1d"]
 STEPS = {"1m": timedelta(minutes=1), "5m": timedelta(minutes=5)}
 STEPS |= {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
@@ -106,7 +105,7 @@ class Dashboard(msgspec.Struct):
 
 def _view(principal: Principal, budgets: Budgets) -> MetricFigures:
     """Whose figures the caller sees: an admin key of ``_system`` every tenant's and the
-    operator metrics, anyone else its own tenant's."""
+    operator metrics, anyone else (a ``_system`` key without admin too) its own tenant's."""
     if principal.tenant_id == SYSTEM_TENANT and "admin" in principal.scopes:
         return MetricFigures(None)
     return MetricFigures(principal.tenant_id, budgets.of(principal.tenant_id))

@@ -6,6 +6,7 @@ two API processes add up; a tenant sees the share of its budget used."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -29,6 +30,7 @@ from infrastructure.samplers import SystemSampler
 from infrastructure.settings import Settings
 from infrastructure.system_samples import Sample, write_samples
 from projections.metrics import minute_of
+from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory, serving
 from tests.integration.test_audit import bearer
 from tests.integration.test_http_conversations import assert_problem
@@ -294,3 +296,15 @@ def test_samples_past_their_retention_are_forgotten_with_the_metrics_history(
             " SELECT 'hour', label FROM chronicle_sample_hours"
         ).fetchall()
     assert sorted(kept) == [("hour", "fresh"), ("hour", "week"), ("minute", "fresh")]
+
+
+def test_the_metrics_cli_shows_the_operator_metrics_for_system(
+    servers: Settings, container: Container
+) -> None:
+    SystemSampler(container.dsn, container.events.reader).sample(datetime.now(UTC))
+    done = run_cli(
+        servers, "metrics", "--tenant", SYSTEM_TENANT, "--name", "store_available", "--json"
+    )
+    assert done.returncode == 0, done.stderr
+    (item,) = json.loads(done.stdout)["items"]
+    assert (item["name"], item["last_24h"]) == ("store_available", 1)  # no outage today
