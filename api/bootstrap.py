@@ -33,7 +33,7 @@ from application.webhooks import DISABLED_BY_FAILURE, Webhooks
 from domain.identity import Budget
 from domain.webhook import WebhookAlreadyDisabled
 from infrastructure import tracing
-from infrastructure.alert_evaluator import EvaluatorThread
+from infrastructure.alert_evaluator import EvaluatorThread, Leadership
 from infrastructure.alert_reads import ReadModelAlertBook, ReadModelMetrics
 from infrastructure.chain import ChainSealer
 from infrastructure.command_spans import CommandSpans, RunSpans
@@ -302,7 +302,8 @@ class Container:
         """The evaluator, and the sampler of the system's operational samples beside it."""
         sampler = SystemSampler(self.dsn, self.events.reader)
         every = timedelta(seconds=self.settings.sample_interval_s)
-        return EvaluatorThread(self.evaluator(), self.portal, sampler, every)
+        leadership = Leadership(self.dsn)
+        return EvaluatorThread(self.evaluator(), self.portal, sampler, every, leadership)
 
     def sealer(self) -> ChainSealer:
         return ChainSealer(self.dsn)
