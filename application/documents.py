@@ -138,6 +138,29 @@ class RecentOps:
             return list(itertools.islice(ops, after + 1 - first, upto + 1 - first))
 
 
+class Heads:
+    """The documents this process's editors committed last, as they were committed, so the
+    next batch of a busy document is decided without reading it back. One written since by
+    another process (or another use case) is stale: its batch's commit then conflicts, and
+    the batch is decided again on a fresh load."""
+
+    def __init__(self, documents: int = RECENT_DOCUMENTS) -> None:
+        self._documents = documents
+        self._by_id: OrderedDict[tuple[str, UUID], Document] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[str, UUID]) -> Document | None:
+        """The document as last committed (taken out: the caller changes it)."""
+        with self._lock:
+            return self._by_id.pop(key, None)
+
+    def keep(self, key: tuple[str, UUID], document: Document) -> None:
+        with self._lock:
+            self._by_id[key] = document
+            while len(self._by_id) > self._documents:
+                self._by_id.popitem(last=False)
+
+
 class Documents:
     """Command handlers of documents, and the reads that come from the log."""
 
@@ -146,6 +169,7 @@ class Documents:
         self._runner = runner
         self._turns: weakref.WeakValueDictionary[UUID, asyncio.Lock] = weakref.WeakValueDictionary()
         self._recent = RecentOps()
+        self._heads = Heads()
         self._waiting: dict[tuple[str, UUID], list[_Edit]] = {}
         self._draining: set[asyncio.Task[None]] = set()
 
@@ -249,14 +273,18 @@ class Documents:
                 return
 
     async def _commit_edits(self, key: tuple[str, UUID], batch: list[_Edit]) -> None:
+        fresh = False  # the first try may decide on the document as this process left it
         for attempt in range(MAX_CONFLICT_RETRIES):
-            document, outcomes = await asyncio.to_thread(self._decide_edits, key, batch)
+            document, outcomes = await asyncio.to_thread(self._decide_edits, key, batch, fresh)
             decided = [(edit.context, events) for edit, events, _ in outcomes if events]
             try:
                 positions = await self._store.commit_together(document, decided) if decided else []
             except ConcurrencyConflict:  # another process wrote it: decide all again
-                await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))  # noqa: S311
+                if fresh:
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))  # noqa: S311
+                fresh = True
                 continue
+            self._heads.keep(key, document)
             made = [o for _, events, o in outcomes if events and isinstance(o, AppliedOp)]
             final: dict[int, AppliedOp] = {}
             for applied, position in zip(made, positions, strict=True):
@@ -271,12 +299,14 @@ class Documents:
         raise ConcurrencyConflict("the document is too busy; try again")
 
     def _decide_edits(
-        self, key: tuple[str, UUID], batch: list[_Edit]
+        self, key: tuple[str, UUID], batch: list[_Edit], fresh: bool
     ) -> tuple[Document, list[tuple[_Edit, list[Any], AppliedOp | Exception]]]:
-        """Each edit of the batch decided in turn on one load of the document: its events
+        """Each edit of the batch decided in turn on one load of the document (``fresh``:
+        from the store; else as this process committed it last, if it did): its events
         (none for an op applied before, or refused) and the op as applied, or why not."""
         tenant, document_id = key
-        document = self._load(tenant, document_id)
+        kept = None if fresh else self._heads.take(key)
+        document = kept if kept is not None else self._load(tenant, document_id)
         bases = [e.base_revision for e in batch if 0 <= e.base_revision <= document.revision]
         earliest = min(bases, default=document.revision)
         history = self._ops_between(document_id, earliest, document.revision)

@@ -1,5 +1,5 @@
 """Webhooks of a tenant: registering (with a signing secret it gives or Chronicle makes),
-disabling, and retrying a delivery.
+disabling, enabling, deleting, and retrying a delivery.
 
 A secret is kept beside the log before its webhook is registered and answered at most once.
 """
@@ -10,11 +10,13 @@ import base64
 import binascii
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
 from application.commands import CommandRunner
 from application.context import CommandContext
+from application.errors import NotFound
 from application.ports import Change, CommandResult, EventStore, WebhookSecrets
 from application.tenancy import load_owned
 from domain.errors import InvalidValue
@@ -88,25 +90,41 @@ class Webhooks:
     async def disable(
         self, context: CommandContext, webhook_id: UUID, reason: str
     ) -> CommandResult:
-        def decide() -> Change:
-            webhook = load_owned(self._store, webhook_id, Webhook, context.tenant_id)
-            webhook.disable(reason)
-            return Change((webhook,), webhook)
+        """Stop its deliveries until it is enabled (`409` if it is disabled already)."""
+        return await self._change(context, webhook_id, lambda webhook: webhook.disable(reason))
 
-        return await self._runner.run(context, decide, retry_on_conflict=True)
+    async def enable(self, context: CommandContext, webhook_id: UUID) -> CommandResult:
+        """Deliver again, from the oldest delivery waiting (`409` if it is enabled)."""
+        return await self._change(context, webhook_id, Webhook.enable)
+
+    async def delete(self, context: CommandContext, webhook_id: UUID) -> CommandResult:
+        """Delete it: not found from now on; its deliveries and secret are dropped."""
+        return await self._change(context, webhook_id, Webhook.delete)
 
     async def retry_delivery(
         self, context: CommandContext, webhook_id: UUID, delivery_id: UUID
     ) -> CommandResult:
         """Record the retry; the dispatcher puts the delivery back in line."""
+        return await self._change(
+            context, webhook_id, lambda webhook: webhook.retry_delivery(str(delivery_id))
+        )
 
+    def find(self, tenant_id: str, webhook_id: UUID) -> Webhook:
+        """The tenant's webhook, not deleted (`NotFound` otherwise, or for another tenant's)."""
+        try:
+            webhook = load_owned(self._store, webhook_id, Webhook, tenant_id)
+        except NotFound:
+            webhook = None
+        if webhook is None or webhook.deleted:
+            raise NotFound(f"webhook {webhook_id} not found")
+        return webhook
+
+    async def _change(
+        self, context: CommandContext, webhook_id: UUID, change: Callable[[Webhook], None]
+    ) -> CommandResult:
         def decide() -> Change:
-            webhook = load_owned(self._store, webhook_id, Webhook, context.tenant_id)
-            webhook.retry_delivery(str(delivery_id))
+            webhook = self.find(context.tenant_id, webhook_id)
+            change(webhook)
             return Change((webhook,), webhook)
 
         return await self._runner.run(context, decide, retry_on_conflict=True)
-
-    def find(self, tenant_id: str, webhook_id: UUID) -> Webhook:
-        """The tenant's webhook (`NotFound` for another tenant's)."""
-        return load_owned(self._store, webhook_id, Webhook, tenant_id)

@@ -8,6 +8,9 @@ and every editor converges on the server's text.
 - an op from another editor is transformed against both before it is applied here, and
   they against it (the server transforms late ops the same way: ``left`` for the later).
 
+It takes frames in batches (``?batch=1``): a message may be a JSON array of frames, taken
+in order, as one.
+
 After a lost connection, `reconnect` resumes from the last revision it had, with the same
 client id: its own op, if the server had applied it, comes back acknowledged; if not, it
 is sent again with the same ``seq`` and applied once.
@@ -65,7 +68,8 @@ class DocumentEditor:
         self.title = ""
         self.inflight: Pending | None = None
         self.buffer: Op | None = None
-        self.others: dict[str, dict[str, Any]] = {}  # client id -> presence, at `revision`
+        # client id -> presence (its cursor where it stands at `revision`; no revision of its own)
+        self.others: dict[str, dict[str, Any]] = {}
         self.refused: EditRefused | None = None
         self.errors: list[dict[str, Any]] = []  # every problem the server answered a frame with
         self.archived = False
@@ -77,7 +81,7 @@ class DocumentEditor:
     async def connect(self) -> None:
         """Open the socket and wait for the document (or, resuming, for the server to
         have taken the client back); an unacknowledged op is sent again."""
-        query: dict[str, Any] = {"client_id": self.client_id}
+        query: dict[str, Any] = {"client_id": self.client_id, "batch": 1}
         if self.revision >= 0:
             query["revision"] = self.revision
         if self.token:
@@ -94,7 +98,7 @@ class DocumentEditor:
         if welcome.get("content") is not None:  # a fresh start: nothing of ours is pending
             self.content, self.revision = welcome["content"], welcome["revision"]
             self.inflight = self.buffer = None
-        self.others = {p["client_id"]: p for p in welcome["presence"]}
+        self.others = {p["client_id"]: _without_revision(p) for p in welcome["presence"]}
         self._reader = asyncio.ensure_future(self._read(self._socket))
         if self.inflight is not None:
             await self._send_op(self.inflight)
@@ -184,10 +188,15 @@ class DocumentEditor:
 
     async def _read(self, socket: ClientConnection) -> None:
         async for raw in socket:
-            frame = json.loads(raw)
+            message = json.loads(raw)
             async with self._changed:
-                await self._take(frame)
+                await self._message(message if isinstance(message, list) else [message])
                 self._changed.notify_all()
+
+    async def _message(self, frames: list[dict[str, Any]]) -> None:
+        """Take the frames of one message, in order."""
+        for frame in frames:
+            await self._take(frame)
 
     async def _take(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -201,7 +210,7 @@ class DocumentEditor:
             if frame.get("state") == "left":
                 self.others.pop(frame["client_id"], None)
             else:
-                self.others[frame["client_id"]] = frame
+                self.others[frame["client_id"]] = _without_revision(frame)
         elif kind == "error":
             self.errors.append(frame["problem"])
             if self.inflight is not None and frame.get("seq") == self.inflight.seq:
@@ -232,12 +241,16 @@ class DocumentEditor:
         end of what it inserted, for the editor who made it)."""
         self.revision = revision
         for presence in self.others.values():
-            cursor = presence.get("cursor")
-            if cursor is not None:
-                moved = text_ot.transform_selection(
-                    {"index": cursor["index"], "length": cursor.get("length", 0)},
-                    op,
-                    source == presence["client_id"],
-                )
-                presence["cursor"] = dict(moved)
-            presence["revision"] = revision
+            if (cursor := presence.get("cursor")) is None:
+                continue
+            moved = text_ot.transform_selection(
+                {"index": cursor["index"], "length": cursor.get("length", 0)},
+                op,
+                source == presence["client_id"],
+            )
+            presence["cursor"] = dict(moved)
+
+
+def _without_revision(presence: dict[str, Any]) -> dict[str, Any]:
+    """A presence as kept here: its cursor moves with the editor's own revision."""
+    return {k: v for k, v in presence.items() if k != "revision"}

@@ -89,6 +89,38 @@ def normalize(op: object) -> Op:
     return result.build()
 
 
+def _normalized(op: object) -> Op:
+    """``op`` itself when it is well formed and normalised already (as every op applied
+    is), found in one pass without copying; else `normalize` of it (which also checks)."""
+    if type(op) is list:
+        previous: type | None = None  # the kind of the component before
+        for component in op:
+            kind = type(component)
+            if kind is previous:
+                break
+            if kind is int:
+                if component <= 0:
+                    break
+            elif kind is str:
+                if not component or NUL in component:
+                    break
+            elif not _is_delete(component):
+                break
+            previous = kind
+        else:
+            if previous is not int:
+                return cast(Op, op)
+    return normalize(op)
+
+
+def _is_delete(component: object) -> bool:
+    """Whether ``component`` is a well-formed delete, ``{"d": n}`` with ``n`` >= 1."""
+    if type(component) is not dict or len(component) != 1:
+        return False
+    count = component.get("d")
+    return type(count) is int and count > 0
+
+
 def is_noop(op: Op) -> bool:
     """Whether ``op`` changes nothing (a normalised op that does nothing is ``[]``)."""
     return all(isinstance(component, int) for component in op)
@@ -159,7 +191,7 @@ def transform(op: Op, other: Op, side: Side) -> Op:
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', not {side!r}")
     # Normalised first: an insert split in two would break a tie in two places.
-    op, other = normalize(op), normalize(other)
+    op, other = _normalized(op), _normalized(other)
     result = _Builder()
     # Inserts of `op` are never split: `other`'s components are measured on the document.
     reader = _Reader(op, split_inserts=False)
@@ -196,7 +228,7 @@ def compose(first: Op, second: Op) -> Op:
 
     Do not transform against a composition instead of its parts: text-unicode's transform
     is not closed under compose (ties between inserts may then break otherwise)."""
-    first, second = normalize(first), normalize(second)
+    first, second = _normalized(first), _normalized(second)
     result = _Builder()
     # `second` walks the text `first` produced: `first`'s inserts split, its deletes not.
     reader = _Reader(first, split_inserts=True)

@@ -31,6 +31,11 @@ class WebhookAlreadyDisabled(RuleViolation):
         super().__init__(f"webhook {webhook_id} is already disabled")
 
 
+class WebhookAlreadyEnabled(RuleViolation):
+    def __init__(self, webhook_id: object) -> None:
+        super().__init__(f"webhook {webhook_id} is already enabled")
+
+
 def is_private_host(host: str) -> bool:
     """Whether ``host`` names this machine or a private network by itself: ``localhost``
     or an address that is not global (names are resolved when delivering)."""
@@ -81,7 +86,8 @@ def subscribes_to(patterns: list[str], names: tuple[str, ...]) -> bool:
 
 
 class Webhook(TimeOrderedAggregate, TenantOwned):
-    """A tenant's endpoint for the events its patterns match, until it is disabled."""
+    """A tenant's endpoint for the events its patterns match while it is enabled, until it
+    is deleted (after which it is gone for its tenant: the application answers not found)."""
 
     category = "audit"
 
@@ -92,6 +98,7 @@ class Webhook(TimeOrderedAggregate, TenantOwned):
         self.events = list(events)
         self.disabled = False
         self.disabled_reason: str | None = None
+        self.deleted = False
 
     @classmethod
     def register(
@@ -102,7 +109,8 @@ class Webhook(TimeOrderedAggregate, TenantOwned):
         return cls(tenant_id, url, sorted(set(events)))
 
     def disable(self, reason: str) -> None:
-        """Stop deliveries for good (by its tenant, or after repeated failure)."""
+        """Stop deliveries until it is enabled again (by its tenant, or after repeated
+        failure); events of the time between are not delivered to it."""
         if self.disabled:
             raise WebhookAlreadyDisabled(self.id)
         check_chars("reason", reason, REASON_MAX_CHARS, minimum=0)
@@ -112,6 +120,27 @@ class Webhook(TimeOrderedAggregate, TenantOwned):
     def _disabled(self, reason: str) -> None:
         self.disabled = True
         self.disabled_reason = reason
+
+    def enable(self) -> None:
+        """Deliver again: the deliveries it had waiting first, then new events (its count
+        of failures starts over)."""
+        if not self.disabled:
+            raise WebhookAlreadyEnabled(self.id)
+        self._enabled()
+
+    @event("WebhookEnabled")
+    def _enabled(self) -> None:
+        self.disabled = False
+        self.disabled_reason = None
+
+    def delete(self) -> None:
+        """Gone for good: nothing more is delivered, its deliveries and secret are dropped."""
+        self._deleted()
+
+    @event("WebhookDeleted")
+    def _deleted(self) -> None:
+        self.deleted = True
+        self.disabled = True
 
     def retry_delivery(self, delivery_id: str) -> None:
         """Deliver one of its deliveries again (a dead one, or a replay)."""

@@ -44,6 +44,7 @@ TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 PAGE = 500
 IDLE_REPAIR_SECONDS = 1.0
 INBOX_LIMIT = 100_000
+BURST = 64  # events dispatched before sessions are let run
 
 
 class InvalidFilter(ValueError):
@@ -300,16 +301,26 @@ class LiveHub:
             subscriber.offer(delta)
 
     async def _dispatch_loop(self) -> None:
+        # A burst (what one read from NATS brought) is dispatched at once, so a follower
+        # woken by its first event finds the rest queued and takes them together; it is
+        # cut short of the followers' buffers, which sessions drain between bursts.
+        burst, longest = 0, max(1, min(BURST, self.buffer // 4))
         while True:
-            try:
-                event = await asyncio.wait_for(self._inbox.get(), IDLE_REPAIR_SECONDS)
-            except TimeoutError:
-                event = None
+            try:  # what is queued already is taken without wait_for's task and timer
+                event: LiveEvent | None = self._inbox.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    event = await asyncio.wait_for(self._inbox.get(), IDLE_REPAIR_SECONDS)
+                except TimeoutError:
+                    event = None
             began = time.monotonic()
             try:
                 await self._dispatch(event)
                 self._retrying.succeeded()
-                await asyncio.sleep(0)  # let sessions drain their buffers during a burst
+                burst += 1
+                if burst >= longest or self._inbox.empty():
+                    burst = 0
+                    await asyncio.sleep(0)  # let sessions drain their buffers
             except Exception as error:
                 self._lost = True  # what it held is read from the log on the next dispatch
                 await asyncio.sleep(self._retrying.failed(error, time.monotonic() - began))

@@ -17,6 +17,7 @@ from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -631,8 +632,9 @@ def in_runs(prepared: Prepared) -> list[Statement]:
 
     A table written only by one insert-or-add (a counter adding, or a row inserted once)
     ends the same whatever the order its statements run in: those go last, grouped by
-    table. The rest keep the events' order, since an update may need the row an insert
-    before it made. A statement of unknown shape keeps the whole batch in order.
+    table, those of one row as one (see `coalesced`). The rest keep the events' order,
+    since an update may need the row an insert before it made. A statement of unknown
+    shape keeps the whole batch in order.
     """
     statements = [statement for _, each in prepared for statement in each]
     sql_of: dict[str, str | None] = {}
@@ -650,4 +652,44 @@ def in_runs(prepared: Prepared) -> list[Statement]:
     kept = [s for s in statements if s.shape is not None and s.shape.table not in grouped]
     moved = [s for s in statements if s.shape is not None and s.shape.table in grouped]
     moved.sort(key=lambda s: s.sql)  # stable: each table's in the events' order
-    return kept + moved
+    return kept + coalesced(moved)
+
+
+def coalesced(statements: list[Statement]) -> list[Statement]:
+    """Insert-or-adds of the same row as one, their added values summed: the row ends the
+    same, and a counter every event adds to (a minute's bucket) is written once a batch
+    instead of once an event, each write another version of one row. Values that do not
+    add up in Python (``None``, mixed types) stay separate statements."""
+    places: dict[str, tuple[Callable[[tuple[Any, ...]], Any], tuple[int, ...]]] = {}
+    rows: dict[tuple[str, Any], list[Any]] = {}  # row → [its first statement, sums or None]
+    apart: list[Statement] = []
+    for statement in statements:
+        place = places.get(statement.sql)
+        if place is None:
+            shape = statement.shape
+            assert shape is not None
+            key_of: Callable[[tuple[Any, ...]], Any] = itemgetter(
+                *(shape.columns.index(c) for c in shape.key)
+            )
+            added = tuple(shape.columns.index(c) for c in shape.added)
+            place = places[statement.sql] = (key_of, added)
+        key_of, added = place
+        params = statement.params
+        kept = rows.get(row := (statement.sql, key_of(params)))
+        if kept is None:
+            rows[row] = [statement, None]
+            continue
+        sums = kept[1] or list(kept[0].params)
+        try:
+            more = [sums[i] + params[i] for i in added]
+        except TypeError:
+            apart.append(statement)
+            continue
+        for i, value in zip(added, more, strict=True):
+            sums[i] = value
+        kept[1] = sums
+    merged = [
+        first if sums is None else first._replace(params=tuple(sums))
+        for first, sums in rows.values()
+    ]
+    return merged + apart

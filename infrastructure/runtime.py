@@ -9,11 +9,13 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
 from infrastructure.embedded import EmbeddedServers
-from infrastructure.settings import Settings
+from infrastructure.settings import MASTER_KEY_FILE, Settings
+from infrastructure.subject_keys import new_master_key
 
 RUNTIME_FILE = "servers.json"
 LOCK_FILE = "up.lock"
@@ -36,6 +38,18 @@ def data_dir_lock(data_dir: Path) -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+def ensure_dev_master_key(settings: Settings) -> Settings:
+    """The settings with a master key: the environment's, else a development one made
+    once in the data directory (which must then be kept with the database)."""
+    if settings.master_key:
+        return settings
+    path = settings.data_dir / MASTER_KEY_FILE
+    if not path.exists():
+        path.touch(0o600)
+        path.write_text(new_master_key() + "\n")
+    return replace(settings, master_key=path.read_text().strip())
 
 
 def write_runtime(settings: Settings) -> None:
@@ -91,7 +105,8 @@ def servers_for(settings: Settings, *, need_bus: bool = False) -> Iterator[Setti
         )
         return
     with data_dir_lock(settings.data_dir), EmbeddedServers(settings.data_dir).running() as servers:
-        if "database_url" in missing:
+        if "database_url" in missing:  # the embedded database's key, as `up` makes it
+            settings = ensure_dev_master_key(settings)
             urls["database_url"] = servers.postgres().url
         if "nats_url" in missing:
             urls["nats_url"] = servers.nats().url

@@ -106,6 +106,7 @@ class Settings:
     metrics_minute_days: int = 7  # how long minute buckets of the metrics history are kept
     metrics_hour_days: int = 90  # and hour buckets (and the commands and runs they count)
     alert_interval_s: float = 15.0  # how often the alert evaluator evaluates every rule
+    sample_interval_s: float = 15.0  # how often operational samples are taken
     log_level: str = "info"  # one of LOG_LEVELS
     log_format: str | None = None  # one of LOG_FORMATS; unset: console on a terminal, else json
     webhooks_allow_private: bool = False  # deliver to loopback and private addresses
@@ -113,6 +114,7 @@ class Settings:
     webhook_max_attempts: int = 8  # then the delivery is dead-lettered
     webhook_backoff_s: float = 1.0  # the first retry's delay; doubling up to 10 min
     webhook_disable_after: int = 5  # dead letters in a row that disable a webhook
+    webhook_keep_days: int = 30  # a finished delivery, then it is deleted
     # Wraps the data subjects' keys (base64 of 32 bytes); required by every process that
     # writes or reads events.
     master_key: str | None = field(default=None, repr=False)
@@ -139,6 +141,12 @@ class Settings:
                 "CHRONICLE_ALERT_INTERVAL_S must be above 0 and at most 3600,"
                 f" not {alert_interval_s}"
             )
+        sample_interval_s = _or(_optional_number("CHRONICLE_SAMPLE_INTERVAL_S", env), 15.0)
+        if not 0 < sample_interval_s <= 3600:
+            raise SettingsError(
+                "CHRONICLE_SAMPLE_INTERVAL_S must be above 0 and at most 3600,"
+                f" not {sample_interval_s}"
+            )
         data_dir = Path(env.get("CHRONICLE_DATA_DIR") or ".chronicle")
         return cls(
             database_url=env.get("CHRONICLE_DATABASE_URL") or None,
@@ -162,6 +170,7 @@ class Settings:
             metrics_minute_days=minute_days,
             metrics_hour_days=hour_days,
             alert_interval_s=alert_interval_s,
+            sample_interval_s=sample_interval_s,
             log_level=_choice("CHRONICLE_LOG_LEVEL", LOG_LEVELS, env) or "info",
             log_format=_choice("CHRONICLE_LOG_FORMAT", LOG_FORMATS, env),
             webhooks_allow_private=_flag("CHRONICLE_WEBHOOKS_ALLOW_PRIVATE", env),
@@ -169,6 +178,7 @@ class Settings:
             webhook_max_attempts=max(1, _int("CHRONICLE_WEBHOOK_MAX_ATTEMPTS", 8, env)),
             webhook_backoff_s=_or(_optional_number("CHRONICLE_WEBHOOK_BACKOFF_S", env), 1.0),
             webhook_disable_after=max(1, _int("CHRONICLE_WEBHOOK_DISABLE_AFTER", 5, env)),
+            webhook_keep_days=max(1, _int("CHRONICLE_WEBHOOK_KEEP_DAYS", 30, env)),
             master_key=_master_key(env, data_dir),
         )
 

@@ -4,7 +4,8 @@ one is retried), with exponential backoff and jitter, a dead letter after the la
 attempt, and a disabled webhook after repeated dead letters.
 
 Requests go only to the webhook's URL, with a total timeout, never following a redirect
-(a 3xx is a failure) and, unless allowed, never to a loopback or private address.
+(a 3xx is a failure) and, unless allowed, never to a loopback or private address: a name
+is resolved, its addresses checked, and the request sent to the address checked.
 """
 
 from __future__ import annotations
@@ -68,6 +69,14 @@ _FAILED = (
     " response_code = %s, last_error = %s, next_attempt_at = now() + make_interval(secs => %s),"
     " updated_at = now() WHERE delivery_id = %s"
 )
+# Finished deliveries past their keeping, a bounded batch at a time (short locks).
+_FORGET = (
+    "DELETE FROM chronicle_webhook_deliveries WHERE delivery_id IN (SELECT delivery_id"
+    " FROM chronicle_webhook_deliveries WHERE status IN ('delivered', 'dead')"
+    " AND updated_at < now() - make_interval(days => %s) LIMIT %s)"
+)
+FORGET_BATCH = 1000
+FORGET_EVERY_S = 600.0
 _DEAD = (
     "UPDATE chronicle_webhooks SET dead_in_row = dead_in_row + 1 WHERE webhook_id = %s"
     " RETURNING dead_in_row, tenant_id"
@@ -83,6 +92,7 @@ class DeliveryPolicy:
     first_delay_s: float = 1.0
     most_delay_s: float = 600.0
     disable_after: int = 5  # dead letters in a row
+    keep_days: int = 30  # a delivered or dead delivery, since its last attempt
     allow_private: bool = False
     concurrency: int = 64  # webhooks delivered to at once
 
@@ -115,11 +125,33 @@ def signed_headers(secret: str, delivery_id: str, body: bytes, at: datetime) -> 
     }
 
 
-async def refusal(url: str, allow_private: bool) -> str | None:
-    """Why a request to ``url`` must not be sent (its host resolves to a private
-    address), or None."""
+@dataclass(frozen=True)
+class Target:
+    """Where one attempt connects: the URL itself or, once its host's addresses are
+    checked, the address checked (so a second lookup cannot answer another: DNS
+    rebinding), with the name kept for ``Host`` and TLS (SNI and the certificate)."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+
+def pinned(url: str, address: str) -> Target:
+    """``url`` sent to ``address`` (an IP) as if to its host."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    ip = f"[{address}]" if ":" in address else address
+    netloc = f"{ip}:{parts.port}" if parts.port is not None else ip
+    host_header = f"{host}:{parts.port}" if parts.port is not None else host
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return Target(parts._replace(netloc=netloc).geturl(), {"host": host_header}, extensions)
+
+
+async def target(url: str, allow_private: bool) -> Target | str:
+    """Where to send ``url`` (pinned to a global address it resolves to), or why it
+    must not be sent: it names or resolves to a loopback or private address."""
     if allow_private:
-        return None
+        return Target(url, {}, {})
     parts = urlsplit(url)
     host = parts.hostname or ""
     if is_private_host(host):
@@ -130,11 +162,10 @@ async def refusal(url: str, allow_private: bool) -> str | None:
         )
     except (OSError, UnicodeError) as error:
         return f"could not resolve {host}: {error}"[:ERROR_MAX_CHARS]
-    for *_, address in found:
-        ip = ipaddress.ip_address(str(address[0]).split("%")[0])
-        if not ip.is_global:
-            return f"refused: {host} resolves to a private address"
-    return None
+    addresses = [str(address[0]).split("%")[0] for *_, address in found]
+    if not addresses or not all(ipaddress.ip_address(a).is_global for a in addresses):
+        return f"refused: {host} resolves to a private address"
+    return pinned(url, addresses[0])
 
 
 async def attempt(
@@ -143,9 +174,12 @@ async def attempt(
     """One POST, within the policy's timeout overall; only a 2xx is a success."""
 
     async def send() -> Outcome:
-        if (refused := await refusal(url, policy.allow_private)) is not None:
-            return Outcome(None, refused)
-        response = await http.post(url, content=body, headers=headers)
+        to = await target(url, policy.allow_private)
+        if isinstance(to, str):
+            return Outcome(None, to)
+        response = await http.post(
+            to.url, content=body, headers=headers | to.headers, extensions=to.extensions
+        )
         await response.aclose()
         code = response.status_code
         if 200 <= code < 300:
@@ -193,8 +227,12 @@ class WebhookDeliverer:
             if not await hold_lock(conn, DELIVER_LOCK, stop, 1.0):
                 return
             sending: dict[UUID, asyncio.Task[None]] = {}
+            forgotten_at = -FORGET_EVERY_S
             try:
                 while not stop.is_set():
+                    if time.monotonic() - forgotten_at >= FORGET_EVERY_S:
+                        await forget_finished(conn, self.policy.keep_days)
+                        forgotten_at = time.monotonic()
                     for row in await self._due(conn, list(sending)):
                         sending[row["webhook_id"]] = asyncio.create_task(
                             self._send(conn, http, row)
@@ -287,6 +325,17 @@ class WebhookDeliverer:
                         error=f"{type(error).__name__}: {error}",
                     )
         return False
+
+
+async def forget_finished(conn: AsyncConn, keep_days: int) -> int:
+    """Delete delivered and dead deliveries last tried over ``keep_days`` ago (their
+    bodies hold the tenant's data); how many went."""
+    forgotten = 0
+    while True:
+        cursor = await conn.execute(_FORGET, (keep_days, FORGET_BATCH))
+        forgotten += cursor.rowcount
+        if cursor.rowcount < FORGET_BATCH:
+            return forgotten
 
 
 class WebhooksThread:

@@ -30,7 +30,13 @@ log = structlog.get_logger(__name__)
 
 DISPATCH_LOCK = 0x57_48_44_53  # "WHDS"
 DELIVERY_NAMESPACE = UUID("5f0b8a52-1d5c-4b8e-9a36-2f1a7f0c9d11")
-WEBHOOK_EVENTS = ("WebhookRegistered", "WebhookDisabled", "WebhookDeliveryRetried")
+WEBHOOK_EVENTS = (
+    "WebhookRegistered",
+    "WebhookDisabled",
+    "WebhookEnabled",
+    "WebhookDeleted",
+    "WebhookDeliveryRetried",
+)
 DDL = (
     "CREATE TABLE IF NOT EXISTS chronicle_webhooks (webhook_id uuid PRIMARY KEY,"
     " tenant_id text NOT NULL, url text NOT NULL, events jsonb NOT NULL,"
@@ -63,6 +69,16 @@ _REGISTERED = (
 _DISABLED = (
     "UPDATE chronicle_webhooks SET active = false, disabled_reason = %s, version = %s,"
     " updated_at = %s WHERE webhook_id = %s"
+)
+_ENABLED = (
+    "UPDATE chronicle_webhooks SET active = true, disabled_reason = NULL, dead_in_row = 0,"
+    " version = %s, updated_at = %s WHERE webhook_id = %s RETURNING events"
+)
+# A deleted webhook leaves nothing behind: its row, its deliveries' bodies, its secret.
+_DELETED = (
+    "DELETE FROM chronicle_webhook_deliveries WHERE webhook_id = %(id)s",
+    f"DELETE FROM {SECRETS_TABLE} WHERE webhook_id = %(id)s",  # noqa: S608
+    "DELETE FROM chronicle_webhooks WHERE webhook_id = %(id)s",
 )
 _RETRIED = (
     "UPDATE chronicle_webhook_deliveries SET status = 'pending', attempts = 0,"
@@ -209,6 +225,15 @@ async def _apply(cursor: Any, event: RecordedEvent, routes: Routes) -> None:
         routes.setdefault(tenant, {})[webhook_id] = list(data["events"])
     elif event.type == "WebhookDisabled":
         await cursor.execute(_DISABLED, (data.get("reason", ""), event.version, at, webhook_id))
+        routes.get(tenant, {}).pop(webhook_id, None)
+    elif event.type == "WebhookEnabled":
+        await cursor.execute(_ENABLED, (event.version, at, webhook_id))
+        row = await cursor.fetchone()
+        if row is not None:
+            routes.setdefault(tenant, {})[webhook_id] = list(row["events"])
+    elif event.type == "WebhookDeleted":
+        for statement in _DELETED:
+            await cursor.execute(statement, {"id": webhook_id})
         routes.get(tenant, {}).pop(webhook_id, None)
     else:
         await cursor.execute(_RETRIED, (UUID(data["delivery_id"]), webhook_id))

@@ -13,7 +13,10 @@ loaded (nothing to read since, nothing to transform, no idempotency receipt) thr
 `CommandRunner` and the store, by as many callers in this process, no socket.
 
 Every editor is a `DocumentEditor` in this process, so the latencies share one clock; the
-API runs in its own process with a relay, as users run it.
+API runs in its own process with a relay, as users run it. The CPU the API process and the
+editors' process spend per op applied in the paced run is reported beside the latencies:
+on a machine shared with other work the latencies measure the queue for its cores, while
+CPU per op moves little with it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psutil
 
 from api.bench.append import run_like_the_api
 from api.bench.fanout import paced, summary
@@ -34,6 +38,7 @@ from api.bench.launch import bench_key, running
 from api.bench.report import Plan, Report, fresh_database
 from application.commands import CommandRunner
 from application.context import CommandContext
+from application.errors import ConcurrencyConflict
 from application.ports import Change
 from clients.documents import DocumentEditor, Pending
 from domain.document import Document
@@ -64,10 +69,17 @@ class TimedEditor(DocumentEditor):
         self.sent: dict[int, float] = {}  # seq -> when first sent
         self.acked: dict[int, int] = {}  # revision -> seq
         self.arrived: list[tuple[int, float]] = []  # (revision, when) of the others' ops
+        self.messages = 0  # messages received after the welcome
+        self.frames = 0  # frames they held
 
     async def _send_op(self, pending: Pending) -> None:
         self.sent.setdefault(pending.seq, time.perf_counter())
         await super()._send_op(pending)
+
+    async def _message(self, frames: list[dict[str, Any]]) -> None:
+        self.messages += 1
+        self.frames += len(frames)
+        await super()._message(frames)
 
     async def _take(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -97,10 +109,16 @@ class EditingRun:
     latencies_ms: list[float]
     converged: bool
     detail: str
+    api_cpu_s: float = 0.0  # CPU of the API process (when told which) over the run
+    editors_cpu_s: float = 0.0  # CPU of this process, the editors', over the run
+    frames_per_message: float = 1.0  # frames the editors were sent in one message, mean
 
     @property
     def ops_per_s(self) -> float:
         return self.ops / self.seconds
+
+    def cpu_ms_per_op(self, cpu_s: float) -> float:
+        return cpu_s * 1000 / max(self.ops, 1)
 
 
 def latencies(editors: list[TimedEditor]) -> list[float]:
@@ -146,12 +164,26 @@ async def converge(
     return True, f"{found}, every editor on its text"
 
 
+def cpu_seconds(process: psutil.Process | None) -> float:
+    """CPU time used so far by ``process`` (this one when ``None``), user and system."""
+    times = (process or psutil.Process()).cpu_times()
+    return float(times.user + times.system)
+
+
 async def co_edit(
-    url: str, key: str, seconds: float, *, steady: bool, editors: int = EDITORS
+    url: str,
+    key: str,
+    seconds: float,
+    *,
+    steady: bool,
+    editors: int = EDITORS,
+    api_pid: int | None = None,
 ) -> EditingRun:
     """``editors`` editors on a new document for ``seconds``: each making `EDITS_PER_S`
     edits a second (``steady``; their starts spread over one interval), or each making
-    its next edit as soon as the last is acknowledged (one op in flight each)."""
+    its next edit as soon as the last is acknowledged (one op in flight each). The CPU of
+    the API process ``api_pid`` and of this one is measured over the run."""
+    api = psutil.Process(api_pid) if api_pid is not None else None
     async with httpx.AsyncClient(
         base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
     ) as http:
@@ -175,6 +207,7 @@ async def co_edit(
                 await editor.synced()
 
         began = time.perf_counter()
+        cpu_began = (cpu_seconds(api) if api else 0.0), cpu_seconds(None)
         await asyncio.gather(
             *(
                 steadily(i, e) if steady else eagerly(i, e, began + seconds)
@@ -183,16 +216,21 @@ async def co_edit(
         )
         converged, detail = await converge(http, document, team)
         finished = time.perf_counter()  # every op acknowledged (when it converged)
+        api_cpu = (cpu_seconds(api) if api else 0.0) - cpu_began[0]
+        editors_cpu = cpu_seconds(None) - cpu_began[1]
         ops = max(e.revision for e in team)
         await asyncio.gather(*(editor.close() for editor in team))
-    return EditingRun(ops, finished - began, latencies(team), converged, detail)
+    batched = sum(e.frames for e in team) / max(sum(e.messages for e in team), 1)
+    return EditingRun(
+        ops, finished - began, latencies(team), converged, detail, api_cpu, editors_cpu, batched
+    )
 
 
 def plain_append_rate(store: PostgresEventStore, ops: int, callers: int = EDITORS) -> float:
     """Ops/s of ``callers`` coroutines appending ``ops`` small edits to one document
     through the `CommandRunner` and the store, each made on the head it loaded: no ops
     since to read, nothing to transform (a conflict with another caller's retries, as
-    an editor's does)."""
+    an editor's does; past the runner's retries, on a busy machine, it is made again)."""
     runner = CommandRunner(store)
     context = CommandContext("bench", "bench", "document.submit_op")
     counter = iter(range(ops))
@@ -208,7 +246,12 @@ def plain_append_rate(store: PostgresEventStore, ops: int, callers: int = EDITOR
                 document.submit(op, document.revision, "bench", [], f"c{number}", seq)
                 return Change((document,), document)
 
-            await runner.run(context, decide, retry_on_conflict=True)
+            while True:
+                try:
+                    await runner.run(context, decide, retry_on_conflict=True)
+                    break
+                except ConcurrencyConflict:
+                    continue
 
     async def all_callers() -> float:
         store.portal.attach()  # this loop writes, as the API's does
@@ -233,13 +276,15 @@ def bench_documents_scenario(settings: Settings, plan: Plan, report: Report, say
     key = bench_key(documents_settings)
     port = free_port()
     offered = EDITORS * EDITS_PER_S
-    with running(documents_settings, port, ["relay"], environment=UNCAPPED):
+    with running(documents_settings, port, ["relay"], environment=UNCAPPED) as api:
         url = f"http://127.0.0.1:{port}"
         say(
             f"documents: {EDITORS} editors on one document over its socket,"
             f" {EDITS_PER_S:.0f} edits/s each for {plan.documents_seconds:.0f}s"
         )
-        paced_run = asyncio.run(co_edit(url, key, plan.documents_seconds, steady=True))
+        paced_run = asyncio.run(
+            co_edit(url, key, plan.documents_seconds, steady=True, api_pid=api.pid)
+        )
         say(f"documents: {paced_run.detail}")
         say(
             f"documents: {EDITORS} editors unpaced (the next edit once the last is"
@@ -272,6 +317,24 @@ def bench_documents_scenario(settings: Settings, plan: Plan, report: Report, say
         round(paced_run.ops_per_s, 1),
         f"doc ops applied /s, paced ({offered:.0f} edits/s offered)",
         f"{paced_run.ops_per_s:,.0f} /s",
+    )
+    report.add(
+        "documents_api_cpu_ms_per_op",
+        round(paced_run.cpu_ms_per_op(paced_run.api_cpu_s), 2),
+        f"CPU of the API process per doc op applied, paced ({EDITORS - 1} editors sent each)",
+        f"{paced_run.cpu_ms_per_op(paced_run.api_cpu_s):.2f} ms",
+    )
+    report.add(
+        "documents_editors_cpu_ms_per_op",
+        round(paced_run.cpu_ms_per_op(paced_run.editors_cpu_s), 2),
+        "CPU of the bench's editors per doc op applied, paced (all 50, one process)",
+        f"{paced_run.cpu_ms_per_op(paced_run.editors_cpu_s):.2f} ms",
+    )
+    report.add(
+        "documents_frames_per_message",
+        round(paced_run.frames_per_message, 2),
+        "frames an editor was sent in one message, mean, paced (?batch=1)",
+        f"{paced_run.frames_per_message:.2f}",
     )
     report.add(
         "documents_unpaced_ops_per_s",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -37,13 +38,18 @@ def running(
         "CHRONICLE_API_WORKERS": str(workers),
     }
     env |= environment or {}
-    processes = [
-        subprocess.Popen(
-            [CHRONICLE, *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for command in (["serve"], *helpers)
-    ]
+    processes: list[subprocess.Popen[bytes]] = []
     try:
+        for command in (["serve"], *helpers):
+            processes.append(
+                subprocess.Popen(
+                    [CHRONICLE, *command],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,  # its own group, with any workers it starts
+                )
+            )
         deadline = time.monotonic() + 60
         while not answers(f"http://127.0.0.1:{port}/healthz"):
             if time.monotonic() > deadline or processes[0].poll() is not None:
@@ -51,9 +57,23 @@ def running(
             time.sleep(0.1)
         yield processes[0]
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(15)
+        stop(processes)
+
+
+def stop(processes: list[subprocess.Popen[bytes]], grace_s: float = 15) -> None:
+    """SIGTERM to each process first (so they shut down side by side, a supervisor its
+    workers), then SIGKILL to the process group of any still running after ``grace_s``
+    (its workers included, which a kill of their supervisor alone would orphan). A bench
+    leaves no `chronicle` process behind, even one that hangs on its way out."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # not yet reaped: the group is its own
+            process.wait()
 
 
 def answers(url: str) -> bool:

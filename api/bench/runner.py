@@ -17,6 +17,7 @@ from rich.table import Table
 from api.bench.documents import bench_documents_scenario
 from api.bench.fanout import bench_live, summary
 from api.bench.launch import bench_key
+from api.bench.metrics_history import bench_metrics_scenario
 from api.bench.privacy import bench_privacy_scenario
 from api.bench.rebuild import raw_read_rate, rebuild_peak_rss, rebuild_rate
 from api.bench.report import MASTER_KEY, Plan, Report, fresh_database
@@ -264,6 +265,8 @@ def run_bench(quick: bool, console: Console, scenarios: set[str] | None = None) 
             bench_http_scenario(settings, plan, report, say)
         if scenarios is None or "documents" in scenarios:
             bench_documents_scenario(settings, plan, report, say)
+        if scenarios is None or "metrics" in scenarios:
+            bench_metrics_scenario(settings, plan, report, say)
         if scenarios is None or "webhooks" in scenarios:
             bench_webhooks_scenario(settings, plan, report, say)
     report.figures["seconds"] = round(time.monotonic() - began, 1)

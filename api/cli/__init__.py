@@ -1,5 +1,6 @@
 """The `chronicle` command line: run the servers, and administer keys, users' tokens,
-projections, the log, the audit trail and budgets; one module per command group.
+projections, the log, the audit trail, budgets, metrics, alerts and webhooks; one module
+per command group.
 
 Every command answers bad input with a one-line message and a non-zero exit.
 """
@@ -10,7 +11,19 @@ import sys
 
 import typer
 
-from api.cli import audit, bench, budget, events, keys, processes, projections, users, webhooks
+from api.cli import (
+    alerts,
+    audit,
+    bench,
+    budget,
+    events,
+    keys,
+    metrics,
+    processes,
+    projections,
+    users,
+    webhooks,
+)
 from api.cli.common import err
 from infrastructure.logs import configure_logging
 
@@ -33,6 +46,8 @@ app.add_typer(projections.group, name="projections")
 app.add_typer(events.group, name="events")
 app.add_typer(audit.group, name="audit")
 app.add_typer(budget.group, name="budget")
+app.command("metrics")(metrics.metrics)
+app.add_typer(alerts.group, name="alerts")
 app.add_typer(webhooks.group, name="webhooks")
 
 

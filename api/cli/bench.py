@@ -20,7 +20,7 @@ def bench(
         list[str] | None,
         typer.Option(
             help="Only these scenarios (repeatable):"
-            " rebuild, live, tasks, append, privacy, load, http, documents, webhooks."
+            " rebuild, live, tasks, append, privacy, load, http, documents, metrics, webhooks."
         ),
     ] = None,
 ) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, Protocol
+from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -18,11 +19,14 @@ from rich.console import Console
 from application.context import CommandContext
 from application.errors import ApplicationError
 from domain.errors import DomainError
+from domain.tenancy import TenantOwned
 from infrastructure import tracing
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
+    from eventsourcing.domain import Aggregate
+
     from api.bootstrap import Container
 
 TIME_FORMATS = ["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
@@ -61,6 +65,29 @@ def cli_context(tenant: str, command: str) -> CommandContext:
     return CommandContext(tenant_id=tenant, actor=cli_actor(), command=command)
 
 
+def parse_id(value: str, label: str) -> UUID:
+    """An id given on the command line (a one-line failure if it is none)."""
+    try:
+        return UUID(value)
+    except ValueError:
+        fail(f"the {label} id {value!r} is not a UUID", 2)
+
+
+def tenant_of(c: Container, aggregate_id: UUID, kind: type[Aggregate], tenant: str | None) -> str:
+    """The tenant of an aggregate of ``kind``; `NotFound` if there is none, it is deleted,
+    or ``tenant`` is given and it is another's (so one tenant's command shows no other's)."""
+    from application.errors import NotFound
+
+    try:
+        found = c.store.get(aggregate_id, kind)
+    except NotFound:
+        found = None
+    gone = getattr(found, "deleted", False)
+    if not isinstance(found, TenantOwned) or tenant not in (None, found.tenant_id) or gone:
+        raise NotFound(f"{kind.__name__.lower()} {aggregate_id} not found")
+    return found.tenant_id
+
+
 @contextmanager
 def container() -> Iterator[Container]:
     """A container on the servers of a running `chronicle up`, or of the URLs, or embedded."""
@@ -79,6 +106,30 @@ def container() -> Iterator[Container]:
         fail(f"{error}; wait until it has started, then try again")
     except (DomainError, ApplicationError) as error:
         fail(str(error))
+
+
+class Foreground(Protocol):
+    """Work a long-running command does in its threads until stopped."""
+
+    def start(self) -> None: ...
+    def wait(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def run_in_foreground(make: Callable[[Container], Foreground], doing: str) -> None:
+    """Start the work ``make`` builds on a container, say what it is ``doing``, and stop
+    it on Ctrl-C or SIGTERM."""
+    stop_on_signals()
+    with container() as c:
+        work = make(c)
+        work.start()
+        out.print(f"{doing}; Ctrl-C stops", highlight=False)
+        try:
+            work.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            work.stop()
 
 
 def stop_on_signals() -> None:

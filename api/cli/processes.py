@@ -1,6 +1,7 @@
-"""`chronicle up`, `serve`, `relay`, `scheduler`, `alerts`, `seal`, `worker` and `project`: the
+"""`chronicle up`, `serve`, `relay`, `scheduler`, `seal`, `worker` and `project`: the
 long-running processes, each in the foreground until Ctrl-C or SIGTERM; and `health`, the
-healthcheck of their work.
+healthcheck of their work. (`chronicle alerts` and `chronicle webhooks run` are in their
+command groups.)
 
 What runs in each process is in `api/processes/`; here are only the commands that start it.
 """
@@ -17,6 +18,7 @@ from api.cli.common import (
     container,
     fail,
     out,
+    run_in_foreground,
     settings_from_env,
     stop_on_signals,
     trace_as,
@@ -78,36 +80,8 @@ def relay() -> None:
 @commands.command()
 def scheduler() -> None:
     """Time out tasks whose lease expired (timers live in the log; restarts lose none)."""
-    stop_on_signals()
     trace_as("scheduler")
-    with container() as c:
-        ticking = c.scheduler()
-        ticking.start()
-        out.print("scheduling task timeouts; Ctrl-C stops", highlight=False)
-        try:
-            ticking.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            ticking.stop()
-
-
-@commands.command()
-def alerts() -> None:
-    """Evaluate every alert rule every CHRONICLE_ALERT_INTERVAL_S seconds (default 15),
-    opening, firing and resolving alerts (one evaluator; a restart opens no duplicate)."""
-    stop_on_signals()
-    trace_as("alerts")
-    with container() as c:
-        evaluating = c.alert_evaluator()
-        evaluating.start()
-        out.print("evaluating alert rules; Ctrl-C stops", highlight=False)
-        try:
-            evaluating.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            evaluating.stop()
+    run_in_foreground(lambda c: c.scheduler(), "scheduling task timeouts")
 
 
 @commands.command()

@@ -1,21 +1,29 @@
-"""`chronicle webhooks`: run the delivery process, and list a tenant's webhooks and a
-webhook's deliveries (never a secret)."""
+"""`chronicle webhooks`: run the delivery process, list a tenant's webhooks and a
+webhook's deliveries (never a secret), and deliver a delivery again."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
 from rich.table import Table
 
-from api.cli.common import container, fail, out, stop_on_signals
+from api.cli.common import (
+    cli_context,
+    container,
+    fail,
+    out,
+    parse_id,
+    run_in_foreground,
+    tenant_of,
+)
 
 group = typer.Typer(
-    help="Deliver events to webhooks, and list webhooks and their deliveries.",
+    help="Deliver events to webhooks; list webhooks and their deliveries; retry one.",
     no_args_is_help=True,
 )
+ONLY_TENANT = "Only if the webhook is this tenant's (else: no such webhook)."
 STATUS_STYLE = {"delivered": "green", "pending": "cyan", "retrying": "yellow", "dead": "red"}
 
 
@@ -23,17 +31,7 @@ STATUS_STYLE = {"delivered": "green", "pending": "cyan", "retrying": "yellow", "
 def webhooks_run() -> None:
     """Deliver events to the tenants' webhooks, signed (one active dispatcher and
     deliverer; others stand by). `chronicle up` runs it too."""
-    stop_on_signals()
-    with container() as c:
-        worker = c.webhook_worker()
-        worker.start()
-        out.print("delivering webhooks; Ctrl-C stops", highlight=False)
-        try:
-            worker.wait()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            worker.stop()
+    run_in_foreground(lambda c: c.webhook_worker(), "delivering webhooks")
 
 
 @group.command("list")
@@ -65,6 +63,7 @@ def webhooks_list(
 @group.command("deliveries")
 def webhooks_deliveries(
     webhook_id: Annotated[str, typer.Argument(help="The webhook id from `webhooks list`.")],
+    tenant: Annotated[str | None, typer.Option(help=ONLY_TENANT)] = None,
     status: Annotated[
         str | None, typer.Option(help="Only these: pending, retrying, delivered, dead.")
     ] = None,
@@ -72,15 +71,14 @@ def webhooks_deliveries(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """A webhook's deliveries in log order: status, attempts, last error, response code."""
+    from domain.webhook import Webhook
     from infrastructure.webhooks import webhook_deliveries
 
-    try:
-        parsed = UUID(webhook_id)
-    except ValueError:
-        fail(f"{webhook_id!r} is not a webhook id")
+    parsed = parse_id(webhook_id, "webhook")
     if status is not None and status not in STATUS_STYLE:
-        fail(f"unknown status {status!r}; known: {', '.join(STATUS_STYLE)}")
+        fail(f"unknown status {status!r}; known: {', '.join(STATUS_STYLE)}", 2)
     with container() as c:
+        tenant_of(c, parsed, Webhook, tenant)
         rows = c.reads.read(lambda conn: webhook_deliveries(conn, parsed, status, None, limit))
     rows = rows[:limit]
     if as_json:
@@ -98,6 +96,31 @@ def webhooks_deliveries(
             r["last_error"] or "",
         )
     out.print(table)
+
+
+@group.command("retry")
+def webhooks_retry(
+    webhook_id: Annotated[str, typer.Argument(help="The webhook id from `webhooks list`.")],
+    delivery_id: Annotated[str, typer.Argument(help="The delivery id from `webhooks deliveries`.")],
+    tenant: Annotated[str | None, typer.Option(help=ONLY_TENANT)] = None,
+) -> None:
+    """Deliver a delivery again from its first attempt (`WebhookDeliveryRetried`, by
+    cli:$USER); the dispatcher puts it back in line."""
+    from domain.webhook import Webhook
+    from infrastructure.webhooks import find_delivery
+
+    hook, delivery = parse_id(webhook_id, "webhook"), parse_id(delivery_id, "delivery")
+    with container() as c:
+        owner = tenant_of(c, hook, Webhook, tenant)
+        if c.reads.read(lambda conn: find_delivery(conn, owner, hook, delivery)) is None:
+            fail(f"delivery {delivery} of webhook {hook} not found")
+        result = c.portal.call(
+            c.webhooks.retry_delivery,
+            cli_context(owner, "webhook.retry_delivery"),
+            hook,
+            delivery,
+        )
+    out.print(f"retried: delivery {delivery} at position {result.position}", highlight=False)
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

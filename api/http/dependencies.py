@@ -30,6 +30,7 @@ from infrastructure.deltas import Deltas
 from infrastructure.editors import Editors
 from infrastructure.live_hub import LiveHub
 from infrastructure.live_limits import LiveLimits
+from infrastructure.live_rooms import LiveRooms
 from infrastructure.signals import Signals
 
 
@@ -107,6 +108,10 @@ def provide_editors(connections: NamedDependency[Connections]) -> Editors:
     return connections.editors
 
 
+def provide_rooms(connections: NamedDependency[Connections]) -> LiveRooms:
+    return connections.rooms
+
+
 def provide_signals(connections: NamedDependency[Connections]) -> Signals:
     return connections.signals
 
@@ -139,4 +144,5 @@ def dependencies() -> dict[str, Provide]:
         "live_limits": _once(provide_live_limits),
         "signals": _once(provide_signals),
         "editors": _once(provide_editors),
+        "rooms": _once(provide_rooms),
     }

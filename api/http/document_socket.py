@@ -7,6 +7,10 @@ as they join, move and leave. The client sends ``{"op", "base_revision", "seq"}`
 at a time: the next once the previous is acknowledged, as ShareDB's clients do) and
 ``{"presence": {"cursor", "name", "color"}}``.
 
+A client that connects with ``?batch=1`` may be sent several frames in one message, as a
+JSON array of them in order: a client that is behind (or a burst of ops committed
+together) then costs one message, not one per op. Without it, each message is one frame.
+
 A client that reconnects with its ``client_id`` and ``?revision=N`` (the last it had)
 gets the ops after N instead of the content, its own among them acknowledged, and may
 resend an unacknowledged op with the same ``seq``: it is applied once (its idempotency
@@ -23,10 +27,10 @@ import functools
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-import anyio.to_thread
 import msgspec
 import structlog
 from litestar import WebSocket, websocket
@@ -39,7 +43,6 @@ from api.http.bodies import decode_body, invalid
 from api.http.documents import OpBody, WholeNumber, author_of, op_of, reachable
 from api.http.problems import problem_body, problem_for, problem_of
 from api.http.subscriptions import (
-    KEEPALIVE_SECONDS,
     POLICY_VIOLATION,
     RESYNC_CLOSE_CODE,
     TRY_AGAIN_LATER,
@@ -50,8 +53,9 @@ from application.errors import Forbidden, NotFound
 from domain import text_ot
 from domain.text_ot import Op
 from infrastructure.editors import Cursor, Editor, Editors
-from infrastructure.live_hub import Filter, LiveEvent, LiveHub, Resync, Subscriber, follow
+from infrastructure.live_hub import Filter, LiveEvent, LiveHub, Subscriber
 from infrastructure.live_limits import Connection, LiveConnectionsExceeded, LiveLimits
+from infrastructure.live_rooms import LiveRooms, Member
 from infrastructure.metrics import LIVE_REFUSED
 
 log = structlog.get_logger(__name__)
@@ -93,18 +97,30 @@ class Welcome(msgspec.Struct):
     type: str = "welcome"
 
 
-def _options(socket: WebSocket[Principal, Any, Any]) -> tuple[str, int | None]:
-    """The client's id (its own, to resume, or a new one) and the revision it resumes
-    after, from the query."""
-    client_id = socket.query_params.get("client_id") or uuid.uuid4().hex
+@dataclass(frozen=True)
+class Options:
+    """What the client asked for in the query: its id (its own, to resume, or a new
+    one), the revision it resumes after, and whether it takes frames in batches."""
+
+    client_id: str
+    resume: int | None
+    batched: bool
+
+
+def _options(socket: WebSocket[Principal, Any, Any]) -> Options:
+    query = socket.query_params
+    client_id = query.get("client_id") or uuid.uuid4().hex
     if not CLIENT_ID.fullmatch(client_id):
         raise invalid("client_id", "must be 1 to 64 of letters, digits, '_' or '-'", "query")
-    raw = socket.query_params.get("revision")
+    batch = query.get("batch", "0")
+    if batch not in ("0", "1"):
+        raise invalid("batch", "must be 0 or 1", "query")
+    raw = query.get("revision")
     if raw is None:
-        return client_id, None
+        return Options(client_id, None, batch == "1")
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise invalid("revision", "must be a whole number", "query")
-    return client_id, int(raw)
+    return Options(client_id, int(raw), batch == "1")
 
 
 @websocket(
@@ -117,6 +133,7 @@ async def document_socket(
     document_id: FromPath[UUID],
     documents: NamedDependency[Documents],
     hub: NamedDependency[LiveHub],
+    rooms: NamedDependency[LiveRooms],
     live_limits: NamedDependency[LiveLimits],
     editors: NamedDependency[Editors],
 ) -> None:
@@ -126,43 +143,55 @@ async def document_socket(
     await socket.accept()
     principal = socket.user
     try:
-        client_id, resume = _options(socket)
+        options = _options(socket)
         tenant = reachable(principal, document_id)
-        cursor = await anyio.to_thread.run_sync(hub.events.head)
-        state = await asyncio.to_thread(documents.at, tenant, document_id)
-        if resume is not None and resume > state.revision:
-            raise invalid("revision", f"the document is at revision {state.revision}", "query")
     except (ValidationException, Forbidden, NotFound) as error:
-        body = problem_of(error) if isinstance(error, ValidationException) else _problem(error)
-        await socket.send_data(msgspec.json.encode(body).decode(), mode="text")
-        await socket.close(code=POLICY_VIOLATION)
+        await _refuse(socket, error, POLICY_VIOLATION)
         return
-    key = None if principal.user_id is not None else principal.key_id
-    try:
-        held = await live_limits.admit(
-            tenant, key, principal.user_id, "document", [str(document_id)]
+    # The document's room hands over every event committed from here on, so the state
+    # read next misses none (one it has as well is told apart by its revision).
+    filters = tuple(Filter("document", str(document_id), kind) for kind in FOLLOWED)
+    async with rooms.joined(tenant, filters, hub.buffer) as member:
+        try:
+            state = await asyncio.to_thread(documents.at, tenant, document_id)
+            if options.resume is not None and options.resume > state.revision:
+                raise invalid("revision", f"the document is at revision {state.revision}", "query")
+        except (ValidationException, Forbidden, NotFound) as error:
+            await _refuse(socket, error, POLICY_VIOLATION)
+            return
+        key = None if principal.user_id is not None else principal.key_id
+        try:
+            held = await live_limits.admit(
+                tenant, key, principal.user_id, "document", [str(document_id)]
+            )
+        except LiveConnectionsExceeded as error:
+            await _refuse(socket, error, TRY_AGAIN_LATER)
+            return
+        session = CoEditing(
+            socket,
+            documents,
+            editors,
+            held,
+            document_id,
+            options,
+            live_limits.caps.frames_per_second,
         )
-    except LiveConnectionsExceeded as error:
-        await socket.send_data(msgspec.json.encode(_problem(error)).decode(), mode="text")
-        await socket.close(code=TRY_AGAIN_LATER)
-        return
-    session = CoEditing(
-        socket,
-        documents,
-        editors,
-        held,
-        document_id,
-        client_id,
-        live_limits.caps.frames_per_second,
-    )
-    try:
-        await session.run(hub, cursor, state.revision, state.title, state.content, resume)
-    finally:
-        await live_limits.release(held)
+        try:
+            await session.run(hub, member, state.revision, state.title, state.content)
+        finally:
+            await live_limits.release(held)
+
+
+async def _refuse(socket: WebSocket[Principal, Any, Any], error: Exception, code: int) -> None:
+    body = problem_of(error) if isinstance(error, ValidationException) else _problem(error)
+    await socket.send_data(msgspec.json.encode(body).decode(), mode="text")
+    await socket.close(code=code)
 
 
 class CoEditing:
-    """One client's co-editing session."""
+    """One client's co-editing session. Frames are queued (`_queue`) in the order they
+    are made and sent by `_flush`, as one message each or, to a client that takes them in
+    batches, all that are queued in one."""
 
     def __init__(
         self,
@@ -171,7 +200,7 @@ class CoEditing:
         editors: Editors,
         held: Connection,
         document_id: UUID,
-        client_id: str,
+        options: Options,
         frames_per_second: int,
     ) -> None:
         self.socket = socket
@@ -182,40 +211,38 @@ class CoEditing:
         self.held = held
         self.document_id = document_id
         self.tenant = held.tenant
-        self.client_id = client_id
+        self.client_id = options.client_id
+        self.resume = options.resume
+        self.batched = options.batched
         self.author = author_of(self.principal, None)
         self.sent = 0  # the revision of the last op sent: the client's revision
         self.recent: collections.deque[tuple[int, Op, str]] = collections.deque(maxlen=RECENT_OPS)
         self.waiting: dict[str, Editor] = {}  # cursors on revisions not sent yet
-        self.me = Editor(client_id, self.author, 0, state="joined")
+        self.me = Editor(self.client_id, self.author, 0, state="joined")
+        self._outbox: list[str] = []
         self._sending = asyncio.Lock()
 
     async def run(
-        self,
-        hub: LiveHub,
-        cursor: int,
-        revision: int,
-        title: str,
-        content: str,
-        resume: int | None,
+        self, hub: LiveHub, member: Member, revision: int, title: str, content: str
     ) -> None:
         # Editors' presence is followed before it is read, so none falls between the two.
         presence = (Filter("document", str(self.document_id), "presence"),)
         moves = hub.register(self.tenant, presence, PRESENCE)
         try:
             others = await self.editors.present(self.tenant, str(self.document_id))
-            if resume is None:
+            if self.resume is None:
                 self.sent = revision
                 await self._recall([e.revision for e in others if e.cursor is not None])
                 present = [self._placed(e) for e in others if self._settled(e)]
                 await self._send(Welcome(self.client_id, revision, title, present, content))
             else:
-                self.sent = resume
-                await self._send(Welcome(self.client_id, resume, title, []))
+                self.sent = self.resume
+                await self._send(Welcome(self.client_id, self.resume, title, []))
                 await self._catch_up(revision)
                 for editor in others:
-                    await self._presence(editor)
-            await self._follow(hub, cursor, moves)
+                    self._presence(editor)
+                await self._flush()
+            await self._follow(member, moves)
         finally:
             hub.unregister(moves)
 
@@ -233,22 +260,14 @@ class CoEditing:
             )
             self.recent.extend((o.revision, o.op, o.source) for o in ops if o.revision <= self.sent)
 
-    async def _follow(self, hub: LiveHub, cursor: int, moves: Subscriber) -> None:
+    async def _follow(self, member: Member, moves: Subscriber) -> None:
         """Join the editors, then forward the document's events and editors' moves and
         take the client's frames, until one of them ends."""
         self.me = Editor(self.client_id, self.author, self.sent, state="joined")
         await self.editors.show(self.held, str(self.document_id), self.me)
-        events = follow(
-            hub,
-            self.tenant,
-            tuple(Filter("document", str(self.document_id), kind) for kind in FOLLOWED),
-            cursor,
-            buffer=hub.buffer,
-            keepalive=KEEPALIVE_SECONDS,
-        )
         tasks = [
             asyncio.ensure_future(self._read()),
-            asyncio.ensure_future(self._forward(events)),
+            asyncio.ensure_future(self._forward(member)),
             asyncio.ensure_future(self._moves(moves)),
         ]
         try:
@@ -258,7 +277,6 @@ class CoEditing:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            await events.aclose()  # type: ignore[attr-defined]
             with contextlib.suppress(Exception):  # the lease lapses; readers drop it
                 await self.editors.leave(self.held, str(self.document_id), self.me)
 
@@ -267,7 +285,8 @@ class CoEditing:
         while (item := await moves.buffer.get()) is not None:
             if item.ephemeral and item.type == "presence":
                 data = msgspec.json.decode(item.payload)["data"]
-                await self._presence(msgspec.convert(data, Editor))
+                self._presence(msgspec.convert(data, Editor))
+                await self._flush()
 
     async def _catch_up(self, head: int) -> None:
         """Send the ops after the client's revision up to ``head``, from the log."""
@@ -280,67 +299,67 @@ class CoEditing:
                 CATCH_UP_PAGE,
             )
             for applied in page:
-                await self._applied(applied.revision, applied.op, applied.author, applied.source,
-                                    applied.seq)  # fmt: skip
+                self._applied(applied.revision, applied.op, applied.author, applied.source,
+                              applied.seq)  # fmt: skip
+            await self._flush()
             if not page:
                 return
 
-    async def _forward(self, events: Any) -> None:
-        """Send what the document's live stream yields, until it ends or a resync."""
+    async def _forward(self, member: Member) -> None:
+        """Send what the document's room hands over, all that waits at once, until the
+        client falls too far behind (told to resync)."""
         with contextlib.suppress(WebSocketDisconnect):
-            async for item in events:
-                if isinstance(item, Resync):
-                    await self._send({"type": "resync", "revision": self.sent})
-                    await self.socket.close(code=RESYNC_CLOSE_CODE)
-                    return
-                if isinstance(item, LiveEvent):
-                    await self._event(item)
+            while (events := await member.take()) is not None:
+                for event in events:
+                    self._event(event)
+                await self._flush()
+            await self._send({"type": "resync", "revision": self.sent})
+            await self.socket.close(code=RESYNC_CLOSE_CODE)
 
-    async def _event(self, item: LiveEvent) -> None:
-        if item.ephemeral:
-            return  # editors' moves come from their own subscription
+    def _event(self, item: LiveEvent) -> None:
         data = _data_of(item.payload)
         if item.type == "OperationApplied":
-            await self._applied(
+            self._applied(
                 data["revision"], data["op"], data["author"], data.get("source", ""),
                 data.get("seq", 0), _op_frame(item.payload),
             )  # fmt: skip
         elif item.type == "DocumentRenamed":
-            await self._send({"type": "renamed", "title": data["title"]})
+            self._queue({"type": "renamed", "title": data["title"]})
         elif item.type == "DocumentArchived":
-            await self._send({"type": "archived"})
+            self._queue({"type": "archived"})
 
-    async def _applied(
+    def _applied(
         self, revision: int, op: Op, author: str, source: str, seq: int, frame: str | None = None
     ) -> None:
-        """Send an op (``frame``: its frame, encoded once for every editor), or its ack."""
+        """Queue an op (``frame``: its frame, encoded once for every editor), or its ack."""
         if revision <= self.sent:
-            return  # sent already (the catch-up and the live stream overlap)
+            return  # queued already (the catch-up and the live stream overlap)
         self.sent = revision
         self.recent.append((revision, op, source))
         if source == self.client_id and author == self.author:
-            await self._send({"type": "ack", "revision": revision, "seq": seq})
+            self._queue({"type": "ack", "revision": revision, "seq": seq})
         else:
-            await self._send(frame or _encoded_op(revision, op, author, source))
-        for client_id, editor in list(self.waiting.items()):
-            if editor.revision <= self.sent:
-                del self.waiting[client_id]
-                await self._send_presence(editor)
+            self._queue(frame or _encoded_op(revision, op, author, source))
+        if self.waiting:
+            for client_id, editor in list(self.waiting.items()):
+                if editor.revision <= self.sent:
+                    del self.waiting[client_id]
+                    self._queue_presence(editor)
 
-    async def _presence(self, editor: Editor) -> None:
+    def _presence(self, editor: Editor) -> None:
         if editor.client_id == self.client_id:
             return
         if editor.state == "left":
             self.waiting.pop(editor.client_id, None)
-            await self._send_presence(editor)
+            self._queue_presence(editor)
         elif editor.revision > self.sent:
             self.waiting[editor.client_id] = editor  # sent once this client is there too
         else:
-            await self._send_presence(editor)
+            self._queue_presence(editor)
 
-    async def _send_presence(self, editor: Editor) -> None:
+    def _queue_presence(self, editor: Editor) -> None:
         placed = self._placed(editor)
-        await self._send({"type": "presence", **msgspec.to_builtins(placed)})
+        self._queue({"type": "presence", **msgspec.to_builtins(placed)})
 
     def _settled(self, editor: Editor) -> bool:
         """Whether an editor's cursor is on a revision this client has (else it waits)."""
@@ -418,10 +437,25 @@ class CoEditing:
         except Exception as error:
             await self._send({"type": "error", "seq": seq, "problem": _problem(error)})
 
+    def _queue(self, frame: Any) -> None:
+        self._outbox.append(
+            frame if isinstance(frame, str) else msgspec.json.encode(frame).decode()
+        )
+
     async def _send(self, frame: Any) -> None:
-        text = frame if isinstance(frame, str) else msgspec.json.encode(frame).decode()
+        self._queue(frame)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Send what is queued, in order (whoever queued it)."""
         async with self._sending:
-            await self.socket.send_data(text, mode="text")
+            while self._outbox:
+                frames, self._outbox = self._outbox, []
+                if self.batched and len(frames) > 1:
+                    await self.socket.send_data(f"[{','.join(frames)}]", mode="text")
+                    continue
+                for text in frames:
+                    await self.socket.send_data(text, mode="text")
 
 
 # An event reaches every editor of its document in this process: decoded, and its frame

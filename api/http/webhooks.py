@@ -223,6 +223,24 @@ class WebhooksController(Controller):
         "/{webhook_id:uuid}",
         guards=ADMIN,
         status_code=200,
+        operation_id="deleteWebhook",
+        opt={"command": "webhook.delete"},
+    )
+    async def delete_webhook(
+        self,
+        webhook_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        webhooks: NamedDependency[Webhooks],
+    ) -> Response[Changed]:
+        """Delete a webhook (``WebhookDeleted``): nothing more is delivered to it, its
+        deliveries and secret are dropped, and it is `404` from now on."""
+        result = await webhooks.delete(context, webhook_id)
+        return answer(Changed.of(result), result)
+
+    @post(
+        "/{webhook_id:uuid}/disable",
+        guards=ADMIN,
+        status_code=200,
         operation_id="disableWebhook",
         opt={"command": "webhook.disable"},
     )
@@ -232,9 +250,28 @@ class WebhooksController(Controller):
         context: NamedDependency[CommandContext],
         webhooks: NamedDependency[Webhooks],
     ) -> Response[Changed]:
-        """Disable a webhook (``WebhookDisabled``): nothing more is delivered to it; `409`
-        if it is disabled already."""
+        """Disable a webhook (``WebhookDisabled``): events are not delivered to it until it
+        is enabled; `409` if it is disabled already."""
         result = await webhooks.disable(context, webhook_id, "disabled by its tenant")
+        return answer(Changed.of(result), result)
+
+    @post(
+        "/{webhook_id:uuid}/enable",
+        guards=ADMIN,
+        status_code=200,
+        operation_id="enableWebhook",
+        opt={"command": "webhook.enable"},
+    )
+    async def enable(
+        self,
+        webhook_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        webhooks: NamedDependency[Webhooks],
+    ) -> Response[Changed]:
+        """Enable a disabled webhook (``WebhookEnabled``), one its tenant disabled or one
+        disabled after repeated failure: the deliveries it had waiting go first; `409` if
+        it is enabled."""
+        result = await webhooks.enable(context, webhook_id)
         return answer(Changed.of(result), result)
 
     @get("/{webhook_id:uuid}/deliveries", guards=ADMIN, operation_id="listWebhookDeliveries")

@@ -30,6 +30,8 @@ async def test_every_op_is_timed_at_every_other_editor_and_all_converge(
     assert run.ops > 0
     assert len(run.latencies_ms) == run.ops * (EDITORS - 1)
     assert all(ms > 0 for ms in run.latencies_ms)
+    assert run.editors_cpu_s > 0 and run.cpu_ms_per_op(run.editors_cpu_s) > 0
+    assert run.frames_per_message >= 1
 
 
 async def test_unpaced_editors_converge(uncapped_url: str, issue_key: KeyFactory) -> None:

@@ -20,7 +20,7 @@ from clients.documents import DocumentEditor, EditRefused
 from infrastructure.settings import Settings
 from tests.integration.conftest import KeyFactory, serving
 from tests.integration.test_audit import bearer
-from tests.integration.test_documents import create, history
+from tests.integration.test_documents import create, history, submit
 from tests.integration.test_user_tokens import mint
 
 EDITS_EACH = 15
@@ -176,3 +176,29 @@ async def test_a_bad_frame_is_answered_with_a_problem_and_appends_nothing(
     ops = await history(platform, document)
     assert [op["op"] for op in ops] == [[3, "!"]]
     await ada.close()
+
+
+@pytest.mark.parametrize("batch", ["1", "0"])
+async def test_a_client_taking_batches_gets_what_it_missed_in_one_message(
+    two: tuple[str, str], platform: httpx.AsyncClient, batch: str
+) -> None:
+    document = await create(platform, "")
+    ops: list[list[Any]] = [["a"], [1, "b"], [2, "c"]]
+    for base, op in enumerate(ops):
+        assert (await submit(platform, document, base, op)).status_code == 200
+    query = f"client_id=late&revision=0&batch={batch}"
+    url = two[0].replace("http", "ws") + f"/v1/documents/{document}/ws?{query}"
+    key = {"Authorization": platform.headers["Authorization"]}
+    async with connect(url, additional_headers=key) as socket:
+        async with asyncio.timeout(10):
+            welcome = json.loads(await socket.recv())
+            assert (welcome["type"], welcome["revision"]) == ("welcome", 0)
+            messages = [json.loads(await socket.recv())]
+            if batch == "0":
+                messages += [json.loads(await socket.recv()) for _ in range(2)]
+    frames = messages[0] if batch == "1" else messages
+    assert [(f["type"], f["revision"], f["op"]) for f in frames] == [
+        ("op", 1, ["a"]),
+        ("op", 2, [1, "b"]),
+        ("op", 3, [2, "c"]),
+    ]

@@ -45,9 +45,9 @@ def guarded_routes() -> list[tuple[str, str, list[object]]]:
             continue
         for handler in getattr(route, "route_handlers", []):
             methods = getattr(handler, "http_methods", None) or {"WS"}
-            for method in methods - {"OPTIONS"}:
+            for method in sorted(methods - {"OPTIONS"}):
                 found.append((method, route.path, list(handler.guards or [])))
-    return found
+    return sorted(found, key=lambda r: (r[1], r[0]))  # one order in every process
 
 
 ENDPOINTS = [

@@ -9,15 +9,22 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from api.bootstrap import Container
 from infrastructure.settings import Settings
+from infrastructure.webhook_delivery import forget_finished, pinned
+from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory, serving
+from tests.integration.sse import collect
+from tests.integration.test_alerts import alerts_in, create_rule, fail_runs, steps_of
 from tests.webhook_receiver import Receiver, receiving
 
 ATTEMPTS = 3
@@ -204,6 +211,10 @@ async def test_repeated_dead_letters_disable_the_webhook_with_an_event(
     stream = (await api.get(f"/v1/streams/{webhook}/events")).json()["items"]
     assert [e["type"] for e in stream] == ["WebhookRegistered", "WebhookDisabled"]
     assert all("secret" not in json.dumps(e["data"]) for e in stream)
+    receiver.answers[at] = "ok"
+    assert (await api.post(f"/v1/webhooks/{webhook}/enable")).status_code == 200
+    await start_and_post(api, 0)
+    assert len(receiver.wait_for(at, 2 * ATTEMPTS + 1)) == 2 * ATTEMPTS + 1
 
 
 async def test_a_dead_delivery_is_delivered_again_when_retried(
@@ -251,18 +262,51 @@ async def test_a_tenant_never_sees_or_gets_another_tenants_webhooks_or_events(
     assert [w["id"] for w in mine_listed] == [webhook]
 
 
-async def test_a_disabled_webhook_gets_nothing_more(
+async def test_a_disabled_webhook_gets_nothing_until_enabled(
     api: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     at = path()
     webhook = (await register(api, receiver.url + at, ["ConversationStarted"])).json()["id"]
-    disabled = await api.delete(f"/v1/webhooks/{webhook}")
+    disabled = await api.post(f"/v1/webhooks/{webhook}/disable")
     assert disabled.status_code == 200, disabled.text
-    assert (await api.delete(f"/v1/webhooks/{webhook}")).status_code == 409
+    assert (await api.post(f"/v1/webhooks/{webhook}/disable")).status_code == 409
     await start_and_post(api, 0)
     time.sleep(0.5)
     assert receiver.at(at) == []
     assert (await api.get(f"/v1/webhooks/{webhook}")).json()["active"] is False
+    enabled = await api.post(f"/v1/webhooks/{webhook}/enable")
+    assert enabled.status_code == 200, enabled.text
+    assert (await api.post(f"/v1/webhooks/{webhook}/enable")).status_code == 409
+    after, _ = await start_and_post(api, 0)
+    (got,) = receiver.wait_for(at, 1)
+    assert json.loads(got.body)["subject"] == after  # only what happened once enabled
+    read = (await api.get(f"/v1/webhooks/{webhook}")).json()
+    assert read["active"] is True and read["disabled_reason"] is None
+
+
+async def test_a_deleted_webhook_is_gone_with_its_deliveries(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at = path()
+    webhook = (await register(api, receiver.url + at, ["ConversationStarted"])).json()["id"]
+    await start_and_post(api, 0)
+    (delivery,) = await eventually(api, webhook, lambda d: d and d[0]["status"] == "delivered")
+    deleted = await api.delete(f"/v1/webhooks/{webhook}")
+    assert deleted.status_code == 200, deleted.text
+    await start_and_post(api, 0)
+    time.sleep(0.5)
+    assert len(receiver.at(at)) == 1
+    for method, url in [
+        ("GET", f"/v1/webhooks/{webhook}"),
+        ("GET", f"/v1/webhooks/{webhook}/deliveries"),
+        ("DELETE", f"/v1/webhooks/{webhook}"),
+        ("POST", f"/v1/webhooks/{webhook}/enable"),
+        ("POST", f"/v1/webhooks/{webhook}/disable"),
+        ("POST", f"/v1/webhooks/{webhook}/deliveries/{delivery['delivery_id']}/retry"),
+    ]:
+        assert (await api.request(method, url)).status_code == 404, (method, url)
+    listed = await api.get("/v1/webhooks", params={"min_position": deleted.json()["position"]})
+    assert webhook not in {w["id"] for w in listed.json()["items"]}
 
 
 @pytest.mark.parametrize(
@@ -350,3 +394,102 @@ async def test_many_concurrent_events_arrive_in_log_order_at_each_webhook(
     for at in paths:
         got = receiver.wait_for(at, 60, within_s=30)
         assert [int(json.loads(r.body)["id"]) for r in got] == positions
+
+
+async def test_a_pinned_request_reaches_the_checked_address_under_the_hosts_name(
+    receiver: Receiver,
+) -> None:
+    at = path()
+    port = httpx.URL(receiver.url).port
+    target = pinned(f"http://hooks.example.com:{port}{at}", "127.0.0.1")
+    async with httpx.AsyncClient() as http:
+        response = await http.post(target.url, content=b"{}", headers=target.headers)
+    assert response.status_code == 204
+    (got,) = receiver.wait_for(at, 1)
+    assert got.headers["host"] == f"hooks.example.com:{port}"
+
+
+async def test_finished_deliveries_past_their_keeping_are_deleted(
+    api: httpx.AsyncClient, receiver: Receiver, hook_settings: Settings
+) -> None:
+    at = path()
+    webhook = (await register(api, receiver.url + at, ["MessagePosted"])).json()["id"]
+    await start_and_post(api, 2)
+    old, recent = await eventually(
+        api, webhook, lambda d: len(d) == 2 and all(x["status"] == "delivered" for x in d)
+    )
+    assert hook_settings.database_url is not None
+    async with await psycopg.AsyncConnection.connect(
+        hook_settings.database_url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        await conn.execute(
+            "UPDATE chronicle_webhook_deliveries SET updated_at = now() - interval '31 days'"
+            " WHERE delivery_id = %s",
+            (uuid.UUID(old["delivery_id"]),),
+        )
+        assert await forget_finished(conn, 30) >= 1
+    assert [d["delivery_id"] for d in await deliveries(api, webhook)] == [recent["delivery_id"]]
+
+
+async def test_an_alerts_lifecycle_reaches_a_webhook_signed_and_the_live_stream(
+    api: httpx.AsyncClient,
+    receiver: Receiver,
+    container: Container,
+    projecting: None,
+    relaying: None,
+) -> None:
+    at = path()
+    secret = (await register(api, receiver.url + at, ["Alert*"])).json()["secret"]
+    rule = await create_rule(api, for_s=60)
+    cursor = await fail_runs(api, 2)
+    evaluator = container.evaluator()
+    t0 = datetime.now(UTC)
+
+    def steps(moment: datetime) -> list[str]:
+        return steps_of(container.portal.call(evaluator.evaluate, moment), rule)
+
+    assert steps(t0) == ["open"]
+    assert steps(t0 + timedelta(seconds=60)) == ["fire"]
+    (firing,) = await alerts_in(api, "firing")
+    acknowledged = await api.post(
+        f"/v1/alerts/{firing['alert_id']}/acknowledge", json={"note": "on it"}
+    )
+    assert acknowledged.status_code == 200, acknowledged.text
+    calm = t0 + timedelta(seconds=400)  # the failures have left the rule's 300 s window
+    assert steps(calm) + steps(calm + timedelta(seconds=60)) == ["resolve"]
+    lifecycle = ["AlertPending", "AlertFired", "AlertAcknowledged", "AlertResolved"]
+    got = receiver.wait_for(at, 5)
+    events = [Verifier(secret).verify(r.body, r.headers) for r in got]  # raises if not signed
+    assert [e["type"] for e in events] == [
+        f"chronicle.alert.{name}" for name in ["AlertRuleCreated", *lifecycle]
+    ]
+    assert {e["subject"] for e in events[1:]} == {firing["alert_id"]}
+    assert events[3]["data"]["note"] == "on it"
+    live = await collect(api, 4, params={"cursor": cursor, "subjects": "alert.*"})
+    assert [frame.event for frame in live] == lifecycle
+    assert [frame.position for frame in live] == [int(e["id"]) for e in events[1:]]
+
+
+async def test_the_cli_retries_a_dead_delivery_and_shows_no_other_tenants_webhook(
+    servers: Settings, hooks_api: str, issue_key: KeyFactory, receiver: Receiver
+) -> None:
+    at, mine, theirs = path(), f"t-hook-{uuid.uuid4().hex[:8]}", f"t-hook-{uuid.uuid4().hex[:8]}"
+    headers = {"Authorization": f"Bearer {issue_key(mine)}"}
+    async with httpx.AsyncClient(base_url=hooks_api, headers=headers, timeout=30) as api:
+        receiver.answers[at] = "fail"
+        webhook = (await register(api, receiver.url + at, ["ConversationStarted"])).json()["id"]
+        await start_and_post(api, 0)
+        (dead,) = await eventually(api, webhook, lambda d: d and d[0]["status"] == "dead")
+        foreign = run_cli(servers, "webhooks", "deliveries", webhook, "--tenant", theirs)
+        assert foreign.returncode == 1, foreign.stderr
+        assert f"webhook {webhook} not found" in foreign.stderr
+        assert dead["delivery_id"] not in foreign.stdout + foreign.stderr
+        receiver.answers[at] = "ok"
+        retried = run_cli(
+            servers, "webhooks", "retry", webhook, dead["delivery_id"], "--tenant", mine
+        )
+        assert retried.returncode == 0, retried.stderr
+        await eventually(api, webhook, lambda d: d[0]["status"] == "delivered")
+    shown = run_cli(servers, "webhooks", "deliveries", webhook, "--tenant", mine)
+    assert "ConversationStarted" in shown.stdout and "delivered" in shown.stdout
+    assert receiver.at(at)[-1].headers["webhook-id"] == dead["delivery_id"]

@@ -146,3 +146,16 @@ async def test_an_edit_sent_again_after_a_lost_answer_applies_once(documents: Do
     again = await documents.edit(context(), created.id, [1, "x"], 0, "ada", "c1", 7)
     assert again == first and other.revision == 2
     assert documents.at("acme", created.id).content == "yaxb"
+
+
+async def test_an_edit_after_a_write_elsewhere_is_decided_again_on_the_stored_document(
+    documents: Documents,
+) -> None:
+    created = await documents.create(context(), "Pad", "ab")
+    await documents.edit(context(), created.id, ["x"], 0, "ada", "c1", 1)  # kept as committed
+    await documents.submit(context(), created.id, [3, "y"], 1, "bob")  # not through the batch
+    await documents.rename(context(), created.id, "Renamed")
+    late = await documents.edit(context(), created.id, ["z"], 1, "ada", "c1", 2)
+    assert late.revision == 3 and late.op == ["z"]
+    head = documents.at("acme", created.id)
+    assert (head.content, head.title, head.revision) == ("zxaby", "Renamed", 3)

@@ -122,7 +122,15 @@ MALFORMED: list[tuple[Any, str]] = [
 
 @pytest.mark.parametrize(("op", "problem"), MALFORMED, ids=repr)
 def test_a_malformed_op_is_refused_naming_the_problem(op: Any, problem: str) -> None:
-    for refuse in (ot.check, ot.normalize, lambda o: ot.apply("abc", o)):
+    refusers = (
+        ot.check,
+        ot.normalize,
+        lambda o: ot.apply("abc", o),
+        lambda o: ot.transform(o, ["x"], "left"),
+        lambda o: ot.transform(["x"], o, "right"),
+        lambda o: ot.compose(o, ["x"]),
+    )
+    for refuse in refusers:
         with pytest.raises(InvalidValue) as error:
             refuse(op)
         assert error.value.field == "op"

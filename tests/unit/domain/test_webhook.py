@@ -1,12 +1,18 @@
 """Webhooks as aggregates, without any I/O: what URL and patterns they accept, what they
-match, and their life until disabled."""
+match, and their life: disabled, enabled, deleted."""
 
 from __future__ import annotations
 
 import pytest
 
 from domain.errors import InvalidValue
-from domain.webhook import Webhook, WebhookAlreadyDisabled, is_private_host, subscribes_to
+from domain.webhook import (
+    Webhook,
+    WebhookAlreadyDisabled,
+    WebhookAlreadyEnabled,
+    is_private_host,
+    subscribes_to,
+)
 
 
 def test_a_webhook_keeps_its_url_and_sorted_patterns() -> None:
@@ -90,3 +96,24 @@ def test_a_disabled_webhook_cannot_be_disabled_or_retried_again() -> None:
         hook.disable("again")
     with pytest.raises(WebhookAlreadyDisabled):
         hook.retry_delivery("d")
+
+
+def test_an_enabled_webhook_delivers_again_and_cannot_be_enabled_twice() -> None:
+    hook = Webhook.register("acme", "https://example.com/", ["*"])
+    with pytest.raises(WebhookAlreadyEnabled):
+        hook.enable()
+    hook.disable("paused")
+    hook.enable()
+    assert not hook.disabled and hook.disabled_reason is None
+    hook.retry_delivery("d")
+    assert [type(e).__name__ for e in hook.collect_events()][-3:] == [
+        "WebhookDisabled",
+        "WebhookEnabled",
+        "WebhookDeliveryRetried",
+    ]
+
+
+def test_a_deleted_webhook_is_marked_and_disabled() -> None:
+    hook = Webhook.register("acme", "https://example.com/", ["*"])
+    hook.delete()
+    assert hook.deleted and hook.disabled

@@ -9,7 +9,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from application.webhooks import made_secret
 from infrastructure.settings import Settings, SettingsError
-from infrastructure.webhook_delivery import DeliveryPolicy, signed_headers
+from infrastructure.webhook_delivery import DeliveryPolicy, pinned, signed_headers
 
 
 def test_the_headers_verify_with_the_standard_webhooks_library() -> None:
@@ -32,3 +32,21 @@ def test_private_addresses_are_allowed_only_when_the_operator_says_so() -> None:
     assert Settings.from_env({"CHRONICLE_WEBHOOKS_ALLOW_PRIVATE": "1"}).webhooks_allow_private
     with pytest.raises(SettingsError, match="CHRONICLE_WEBHOOKS_ALLOW_PRIVATE"):
         Settings.from_env({"CHRONICLE_WEBHOOKS_ALLOW_PRIVATE": "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "sent_to", "host", "sni"),
+    [
+        ("https://hooks.example.com/in?x=1", "93.184.216.34", "https://93.184.216.34/in?x=1",
+         "hooks.example.com", "hooks.example.com"),
+        ("http://hooks.example.com:8080/in", "2606:2800::1", "http://[2606:2800::1]:8080/in",
+         "hooks.example.com:8080", None),
+    ],
+)  # fmt: skip
+def test_a_checked_address_is_the_one_connected_to_under_the_hosts_name(
+    url: str, address: str, sent_to: str, host: str, sni: str | None
+) -> None:
+    target = pinned(url, address)
+    assert target.url == sent_to
+    assert target.headers == {"host": host}
+    assert target.extensions.get("sni_hostname") == sni
