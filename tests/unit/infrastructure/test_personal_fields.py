@@ -5,36 +5,20 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
 import msgspec
 import pytest
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.utils import get_topic
 
 from domain.conversation import Conversation
-from infrastructure.event_store import ChronicleApplication
 from infrastructure.personal_fields import PersonalFields, SealingMapper
 from infrastructure.stored_events import StoredEventDecoder
 from infrastructure.subject_keys import KeyRing, SealBroken
-from infrastructure.transcoder import ChronicleTranscoder
 from tests.unit.infrastructure.test_subject_keys import Table
 
 TOPIC = "domain.conversation:Conversation.MessagePosted"
-
-
-@pytest.fixture
-def mapper() -> Iterator[Mapper[UUID]]:
-    app = ChronicleApplication(
-        env={
-            "PERSISTENCE_MODULE": "eventsourcing.popo",
-            "TRANSCODER_TOPIC": get_topic(ChronicleTranscoder),
-        }
-    )
-    yield app.mapper
-    app.close()
 
 
 def stored_message(personal: PersonalFields, mapper: Mapper[UUID]) -> tuple[Conversation, bytes]:
@@ -114,7 +98,9 @@ def test_a_load_opens_them_as_the_domain_declares_them(
     conversation, state = stored_message(personal, mapper)
     assert isinstance(mapper, SealingMapper)
     mapper.personal = personal
-    stored = StoredEvent(conversation.id, 2, TOPIC, state)
-    loaded = mapper.to_domain_event(stored)
+    try:
+        loaded = mapper.to_domain_event(StoredEvent(conversation.id, 2, TOPIC, state))
+    finally:
+        mapper.personal = None  # the fixture's mapper is the module's
     assert (loaded.content, loaded.author) == ("the secret", "ada")
     assert "_sealed" not in vars(loaded)

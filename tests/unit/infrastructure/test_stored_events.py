@@ -5,7 +5,6 @@ event stored before its class changed shape reads the same by both decoding path
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,7 +13,6 @@ import msgspec
 import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.utils import get_topic
 
 from domain.agent_run import AgentRun
 from domain.alerts import Alert, AlertRule
@@ -24,25 +22,11 @@ from domain.document import Document
 from domain.identity import ApiKey
 from domain.people import Inbox
 from domain.task import Task
-from infrastructure.event_store import ChronicleApplication
 from infrastructure.stored_events import StoredEventDecoder, UnexpectedShape
-from infrastructure.transcoder import ChronicleTranscoder
 from projections.events import ENVELOPE, TYPED, MessagePosted, OtherEvent
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 METADATA = {"tenant_id": "acme", "actor": "key:k1", "command": "test", "command_id": "c1"}
-
-
-@pytest.fixture(scope="module")
-def mapper() -> Iterator[Mapper[UUID]]:
-    app = ChronicleApplication(
-        env={
-            "PERSISTENCE_MODULE": "eventsourcing.popo",
-            "TRANSCODER_TOPIC": get_topic(ChronicleTranscoder),
-        }
-    )
-    yield app.mapper
-    app.close()
 
 
 def every_followed_event() -> list[Any]:
