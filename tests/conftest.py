@@ -12,6 +12,14 @@ from infrastructure.embedded import EmbeddedServers
 from infrastructure.settings import Settings
 
 
+FIRST = "tests/e2e/test_fuzz.py"  # the longest file by far
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fuzz first: one worker runs it while the other takes the rest."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != FIRST)
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Settings]:
     """PostgreSQL, NATS and Valkey from their wheels, for the whole session.
