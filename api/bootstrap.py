@@ -15,7 +15,7 @@ from uuid import UUID
 import redis.asyncio as aioredis
 import structlog
 
-from application.alerts import Alerts, Evaluator
+from application.alerts import BUILT_IN_RULES, Alerts, Evaluator
 from application.audit import AuditTrail
 from application.budgets import Budgets
 from application.commands import CommandRunner, TracedCommandRunner
@@ -33,7 +33,7 @@ from application.webhooks import DISABLED_BY_FAILURE, Webhooks
 from domain.identity import Budget
 from domain.webhook import WebhookAlreadyDisabled
 from infrastructure import tracing
-from infrastructure.alert_evaluator import EvaluatorThread
+from infrastructure.alert_evaluator import EvaluatorThread, Leadership
 from infrastructure.alert_reads import ReadModelAlertBook, ReadModelMetrics
 from infrastructure.chain import ChainSealer
 from infrastructure.command_spans import CommandSpans, RunSpans
@@ -52,9 +52,12 @@ from infrastructure.projector import ProjectionEngine, Projector, Rebuild
 from infrastructure.rate_limit import RateLimiter
 from infrastructure.read_models import ReadStore, ensure_projections
 from infrastructure.relay import Relay
+from infrastructure.request_latency import LATENCIES
+from infrastructure.samplers import ProcessSampler, SystemSampler
 from infrastructure.scheduler import Scheduler
 from infrastructure.settings import Settings
 from infrastructure.signals import Signals
+from infrastructure.system_samples import ensure_sample_tables
 from infrastructure.task_queue import PostgresTaskQueue
 from infrastructure.usage_ledger import ReadModelLedger
 from infrastructure.user_tokens import token_signing
@@ -72,7 +75,8 @@ log = structlog.get_logger(__name__)
 class Connections:
     """What an API process holds open on its event loop: NATS and Valkey, the live hub,
     token deltas, the rate limiter and the task recording its refusals, the caps on live
-    connections, presence signals, documents' editors and the live rooms of documents."""
+    connections, presence signals, documents' editors, the live rooms of documents and the
+    task writing the process's samples."""
 
     nats: NatsConnection
     redis: aioredis.Redis
@@ -84,13 +88,15 @@ class Connections:
     signals: Signals
     editors: Editors
     rooms: LiveRooms
+    sampling: asyncio.Task[None]
 
     async def close(self) -> None:
         await self.live_limits.close()
         self.rooms.close()
-        self.recorder.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.recorder
+        for task in (self.recorder, self.sampling):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.hub.close()
         await self.nats.close()
         self.limiter.close()
@@ -134,6 +140,7 @@ class Container:
         runner = TracedCommandRunner(store, CommandSpans()) if traced else CommandRunner(store)
         ensure_projections(settings.database_url, PROJECTIONS.values())
         ensure_webhook_tables(settings.database_url)
+        ensure_sample_tables(settings.database_url)
         queue = PostgresTaskQueue(settings.database_url, max_size=settings.db_pool_size)
         reads = ReadStore(settings.database_url, max_size=settings.db_pool_size)
         default_budget = Budget(settings.daily_token_budget, settings.daily_cost_budget_usd)
@@ -160,7 +167,7 @@ class Container:
                 PostgresWebhookSecrets(settings.database_url),
                 allow_private=settings.webhooks_allow_private,
             ),
-            alerts=Alerts(store, runner, ReadModelMetrics(reads)),
+            alerts=Alerts(store, runner, ReadModelMetrics(reads, budgets.of)),
             queue=queue,
             reads=reads,
             events=EventLog(settings.database_url, store.decoder.recorded),
@@ -197,6 +204,9 @@ class Container:
             self.settings.live_frames_per_second,
         )
         signals = Signals(nats)
+        live_limits = LiveLimits(redis, caps)
+        sampler = ProcessSampler(self.dsn, live_limits, LATENCIES)
+        sampling = asyncio.create_task(sampler.report_every(self.settings.sample_interval_s))
         self.connections = Connections(
             nats,
             redis,
@@ -204,10 +214,11 @@ class Container:
             Deltas(nats, redis),
             limiter,
             recorder,
-            LiveLimits(redis, caps),
+            live_limits,
             signals,
             Editors(redis, signals),
             LiveRooms(hub),
+            sampling,
         )
         return self.connections
 
@@ -283,12 +294,16 @@ class Container:
     def evaluator(self) -> Evaluator:
         """The alert evaluator (evaluate it with given times, or run `alert_evaluator`)."""
         interval = timedelta(seconds=self.settings.alert_interval_s)
-        metrics = ReadModelMetrics(self.reads)
+        metrics = ReadModelMetrics(self.reads, self.budgets.of)
         book = ReadModelAlertBook(self.reads, self.events.head)
-        return Evaluator(self.store, self.runner, metrics, book, interval)
+        return Evaluator(self.store, self.runner, metrics, book, interval, BUILT_IN_RULES)
 
     def alert_evaluator(self) -> EvaluatorThread:
-        return EvaluatorThread(self.evaluator(), self.portal)
+        """The evaluator, and the sampler of the system's operational samples beside it."""
+        sampler = SystemSampler(self.dsn, self.events.reader)
+        every = timedelta(seconds=self.settings.sample_interval_s)
+        leadership = Leadership(self.dsn)
+        return EvaluatorThread(self.evaluator(), self.portal, sampler, every, leadership)
 
     def sealer(self) -> ChainSealer:
         return ChainSealer(self.dsn)

@@ -19,13 +19,13 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal, get_args
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
 from domain.errors import AlertNotFiring, InvalidValue
 from domain.ids import TimeOrderedAggregate
-from domain.tenancy import TenantOwned
+from domain.tenancy import SYSTEM_TENANT, TenantOwned
 from domain.values import check_chars, in_utc
 
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
@@ -43,6 +43,7 @@ LABEL_VALUE_MAX_CHARS = 200
 WINDOW_MIN_S, WINDOW_MAX_S = 60, 7 * 24 * 3600
 FOR_MAX_S = 24 * 3600
 THRESHOLD_MAX = 1e15
+BUILT_IN_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/alert-rules/built-in")
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
@@ -129,6 +130,41 @@ class AlertRule(TimeOrderedAggregate, TenantOwned):
         check_condition(metric, op, threshold, window_s, for_s, severity)
         check_labels(labels or {})
         return cls(tenant_id, name, metric, op, threshold, window_s, for_s, severity, labels or {})
+
+    @staticmethod
+    def built_in_id(name: str) -> UUID:
+        return uuid5(BUILT_IN_NAMESPACE, name)
+
+    @classmethod
+    def built_in(
+        cls,
+        name: str,
+        metric: str,
+        op: str,
+        threshold: float,
+        window_s: int,
+        for_s: int,
+        severity: str,
+        labels: dict[str, str],
+    ) -> AlertRule:
+        """One of the operators' rules Chronicle ships (tenant ``_system``), its id
+        derived from its name (`built_in_id`), so that creating it twice conflicts."""
+        check_chars("name", name, NAME_MAX_CHARS)
+        check_condition(metric, op, threshold, window_s, for_s, severity)
+        check_labels(labels)
+        return cls._create(
+            cls.AlertRuleCreated,  # type: ignore[attr-defined]
+            id=cls.built_in_id(name),
+            tenant_id=SYSTEM_TENANT,
+            name=name,
+            metric=metric,
+            op=op,
+            threshold=threshold,
+            window_s=window_s,
+            for_s=for_s,
+            severity=severity,
+            labels=labels,
+        )
 
     def _set(
         self,

@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import ApiKeyAlreadyRevoked, InvalidValue
 from domain.ids import TimeOrderedAggregate
-from domain.tenancy import TenantOwned
+from domain.tenancy import SYSTEM_TENANT, TenantOwned
 from domain.values import check_chars
 
 Scope = Literal["commands:write", "read", "live:read", "admin", "audit:read", "tokens:write"]
@@ -27,7 +27,8 @@ REVOKE_REASON_MAX_CHARS = 500
 
 
 def check_tenant_name(name: str) -> None:
-    if not TENANT_NAME.fullmatch(name):
+    """A tenant's name, or the operators' own (`SYSTEM_TENANT`)."""
+    if name != SYSTEM_TENANT and not TENANT_NAME.fullmatch(name):
         raise InvalidValue(
             "tenant", "must be 1 to 63 of a-z, 0-9, '-' or '_', starting with a letter or digit"
         )
@@ -91,6 +92,16 @@ class Budget:
             self.daily_tokens if self.daily_tokens is not None else default.daily_tokens,
             self.daily_cost_usd if self.daily_cost_usd is not None else default.daily_cost_usd,
         )
+
+    def used_ratio(self, tokens: int, cost_usd: float) -> float | None:
+        """The share of the budget a day's usage took: the larger of its bounds' (1 or more
+        once one is reached; a bound of 0 is reached at once); ``None`` when unbounded."""
+        shares = [
+            used / bound if bound else 1.0
+            for used, bound in ((tokens, self.daily_tokens), (cost_usd, self.daily_cost_usd))
+            if bound is not None
+        ]
+        return max(shares, default=None)
 
     def exceeded_by(self, tokens: int, cost_usd: float) -> bool:
         """Whether usage of a day has reached a bound (new runs are then refused)."""

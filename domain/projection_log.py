@@ -7,7 +7,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-SYSTEM_TENANT = "_system"  # not a valid tenant name, so it never collides with one
+from domain.tenancy import SYSTEM_TENANT
+
+__all__ = ["SYSTEM_TENANT", "ProjectionLog"]
+
 PROJECTION_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/projections")
 
 

@@ -157,6 +157,10 @@ class LiveLimits:
                 await pipe.execute()
         return True
 
+    def held(self) -> Counter[str]:
+        """The live connections this process holds now, by transport."""
+        return Counter(member.split("|", 1)[0] for member in self._held)
+
     def delivered(self, tenant: str, count: int = 1) -> None:
         self._counts[tenant, "delivered"] += count
 

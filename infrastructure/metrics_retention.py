@@ -1,7 +1,9 @@
-"""Retention of the metrics history: minute buckets kept for days, hour buckets longer.
+"""Retention of the metrics history and of the operational samples: minute buckets kept
+for days, hour buckets longer.
 
 Run by the scheduler at most once per interval; it deletes only what the read model's own
-query (`projections.metrics.forget_old_buckets`) names, and never raises.
+query (`projections.metrics.forget_old_buckets`) and the samples' own
+(`infrastructure.system_samples.forget_old_samples`) name, and never raises.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import structlog
 
+from infrastructure.system_samples import forget_old_samples
 from projections.metrics import forget_old_buckets
 
 log = structlog.get_logger(__name__)
@@ -48,12 +51,11 @@ class MetricsRetention:
 
     def run(self, now: datetime) -> int | None:
         try:
+            minutes_before = now - timedelta(days=self.minute_days)
+            hours_before = now - timedelta(days=self.hour_days)
             with psycopg.connect(self.dsn) as conn:
-                return forget_old_buckets(
-                    conn,
-                    now - timedelta(days=self.minute_days),
-                    now - timedelta(days=self.hour_days),
-                )
+                forgotten = forget_old_buckets(conn, minutes_before, hours_before)
+                return forgotten + forget_old_samples(conn, minutes_before, hours_before)
         except psycopg.Error as error:
             log.warning("metrics retention failed", error=f"{type(error).__name__}: {error}")
             return None

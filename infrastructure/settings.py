@@ -92,6 +92,7 @@ class Settings:
     metrics_minute_days: int = 7  # how long minute buckets of the metrics history are kept
     metrics_hour_days: int = 90  # and hour buckets (and the commands and runs they count)
     alert_interval_s: float = 15.0  # how often the alert evaluator evaluates every rule
+    sample_interval_s: float = 15.0  # how often operational samples are taken
     log_level: str = "info"  # one of LOG_LEVELS
     log_format: str | None = None  # one of LOG_FORMATS; unset: console on a terminal, else json
     webhooks_allow_private: bool = False  # deliver to loopback and private addresses
@@ -123,6 +124,12 @@ class Settings:
                 "CHRONICLE_ALERT_INTERVAL_S must be above 0 and at most 3600,"
                 f" not {alert_interval_s}"
             )
+        sample_interval_s = _or(_optional_number("CHRONICLE_SAMPLE_INTERVAL_S", env), 15.0)
+        if not 0 < sample_interval_s <= 3600:
+            raise SettingsError(
+                "CHRONICLE_SAMPLE_INTERVAL_S must be above 0 and at most 3600,"
+                f" not {sample_interval_s}"
+            )
         return cls(
             database_url=env.get("CHRONICLE_DATABASE_URL") or None,
             nats_url=env.get("CHRONICLE_NATS_URL") or None,
@@ -145,6 +152,7 @@ class Settings:
             metrics_minute_days=minute_days,
             metrics_hour_days=hour_days,
             alert_interval_s=alert_interval_s,
+            sample_interval_s=sample_interval_s,
             log_level=_choice("CHRONICLE_LOG_LEVEL", LOG_LEVELS, env) or "info",
             log_format=_choice("CHRONICLE_LOG_FORMAT", LOG_FORMATS, env),
             webhooks_allow_private=_flag("CHRONICLE_WEBHOOKS_ALLOW_PRIVATE", env),

@@ -11,12 +11,14 @@ queue latencies (one per task: ready at ``run_at``, out of the queue at its firs
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg import Connection
 
+from domain.identity import Budget
 from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
 from projections.events import (
     AgentRunCancelled,
@@ -60,7 +62,10 @@ METRICS: dict[str, str] = {
     "tasks_dead_lettered": "tasks dead-lettered",
     "task_queue_latency_ms_p95": "95th percentile of the wait from run_at to the first start"
     " of tasks, by task type",
+    "budget_used_ratio": "share of the daily agent-run budget used in the UTC day until then"
+    " (the larger of tokens' and cost's; null without a budget)",
 }
+BUDGET_USED = "budget_used_ratio"  # a share at a moment, not a sum: see `budget_used`
 PERCENTILES = frozenset(name for name in METRICS if name.endswith("_p95"))
 RUN_FIGURES = {"tokens_input": "input_tokens", "tokens_output": "output_tokens"}
 RUN_FIGURES |= {"cost_usd": "cost_usd"}
@@ -196,8 +201,9 @@ def _counted(tenant: str, name: str, label: str, minute: datetime) -> Iterator[S
 # Queries
 
 
-def _facts(hours: bool) -> str:
-    """Every (name, label, at, value) of a tenant, at the resolution of the buckets read."""
+def _facts(hours: bool, every_tenant: bool = False) -> str:
+    """Every (name, label, at, value) of a tenant (or of all of them), at the resolution of
+    the buckets read."""
     unit, buckets = ("hour", HOURS) if hours else ("minute", MINUTES)
     runs = " UNION ALL ".join(
         f"SELECT '{name}' AS name, model AS label, date_trunc('{unit}', at, 'UTC') AS at,"
@@ -205,7 +211,7 @@ def _facts(hours: bool) -> str:
         " WHERE tenant_id = %(tenant)s AND at IS NOT NULL"
         for name, column in RUN_FIGURES.items()
     )
-    return (
+    facts = (
         f"SELECT name, label, at, value FROM {READ_SCHEMA}.{buckets} WHERE tenant_id = %(tenant)s"
         f" UNION ALL SELECT 'commands', label, date_trunc('{unit}', at, 'UTC'), 1"
         f" FROM {READ_SCHEMA}.{COMMANDS} WHERE tenant_id = %(tenant)s"
@@ -216,6 +222,8 @@ def _facts(hours: bool) -> str:
         " greatest(0, extract(epoch FROM started_at - run_at) * 1000)"
         f" FROM {READ_SCHEMA}.{TASKS} WHERE tenant_id = %(tenant)s AND at IS NOT NULL"
     )
+    # A text of its own rather than a NULL parameter, so each keeps its index plan.
+    return facts.replace("tenant_id = %(tenant)s", "TRUE") if every_tenant else facts
 
 
 # A sum, or for a percentile metric the 95th percentile of its samples (NULL without any).
@@ -235,7 +243,7 @@ def step_of(moment: datetime, step: timedelta) -> datetime:
 
 def metric_series(
     conn: Connection[dict[str, Any]],
-    tenant_id: str,
+    tenant_id: str | None,
     names: list[str],
     label: str | None,
     start: datetime,
@@ -245,11 +253,14 @@ def metric_series(
     """Each metric's figure (its sum, or 95th percentile) over each ``step`` from the one
     ``start`` is in until ``end`` (all labels unless one is given), oldest first; a sum is
     0 where nothing happened, a percentile ``None``. Steps of an
-    hour or more are read from the hour buckets, shorter ones from the minute buckets."""
+    hour or more are read from the hour buckets, shorter ones from the minute buckets.
+    A ``tenant_id`` of ``None`` is every tenant together."""
     first = step_of(start, step)
+    if not names:
+        return {}
     rows = conn.execute(
         f"SELECT name, date_bin(%(step)s, at, %(origin)s) AS at, {FIGURE} AS value"
-        f" FROM ({_facts(step >= timedelta(hours=1))}) AS facts"
+        f" FROM ({_facts(step >= timedelta(hours=1), tenant_id is None)}) AS facts"
         " WHERE name = ANY(%(names)s) AND (%(label)s::text IS NULL OR label = %(label)s)"
         " AND at >= %(start)s AND at < %(end)s GROUP BY 1, 2",
         {
@@ -263,8 +274,42 @@ def metric_series(
         },
     ).fetchall()
     found = {(row["name"], row["at"]): row["value"] for row in rows}
-    steps = [first + i * step for i in range(max(0, -((first - end) // step)))]
+    steps = steps_from(start, end, step)
     return {name: [(at, found.get((name, at), _none(name))) for at in steps] for name in names}
+
+
+def steps_from(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """The start of each ``step`` from the one ``start`` is in until ``end``."""
+    first = step_of(start, step)
+    return [first + i * step for i in range(max(0, -((first - end) // step)))]
+
+
+def budget_used(
+    conn: Connection[dict[str, Any]], tenant_id: str, budget: Budget, moments: list[datetime]
+) -> list[float | None]:
+    """The share of ``budget`` the tenant's completed runs had used at each moment, over
+    its UTC day until then (by the minute runs completed in); ``None`` without a bound."""
+    if not moments or budget == Budget():
+        return [None] * len(moments)
+    since = (min(moments) - timedelta(microseconds=1)).astimezone(UTC)
+    rows = conn.execute(
+        f"SELECT at, sum(input_tokens + output_tokens) AS tokens, sum(cost_usd)::float8 AS cost"
+        f" FROM {READ_SCHEMA}.{RUNS} WHERE tenant_id = %s AND at >= %s AND at < %s"
+        " GROUP BY at ORDER BY at",
+        (tenant_id, since.replace(hour=0, minute=0, second=0, microsecond=0), max(moments)),
+    ).fetchall()
+    ats, tokens, costs = [row["at"] for row in rows], [0], [0.0]
+    for row in rows:
+        tokens.append(tokens[-1] + int(row["tokens"]))
+        costs.append(costs[-1] + row["cost"])
+    shares = []
+    for moment in moments:
+        day = (moment - timedelta(microseconds=1)).astimezone(UTC)
+        first = bisect_left(ats, day.replace(hour=0, minute=0, second=0, microsecond=0))
+        last = bisect_left(ats, moment)
+        used = tokens[last] - tokens[first], costs[last] - costs[first]
+        shares.append(budget.used_ratio(*used))
+    return shares
 
 
 def _none(name: str) -> float | None:
@@ -274,15 +319,18 @@ def _none(name: str) -> float | None:
 
 def metric_totals(
     conn: Connection[dict[str, Any]],
-    tenant_id: str,
+    tenant_id: str | None,
     names: Iterable[str],
     start: datetime,
     end: datetime,
 ) -> dict[str, float | None]:
-    """Each named metric's figure over the minutes in [start, end)."""
+    """Each named metric's figure over the minutes in [start, end) (of every tenant with
+    ``tenant_id`` ``None``)."""
     wanted = list(names)
+    if not wanted:
+        return {}
     rows = conn.execute(
-        f"SELECT name, {FIGURE} AS value FROM ({_facts(False)}) AS facts"
+        f"SELECT name, {FIGURE} AS value FROM ({_facts(False, tenant_id is None)}) AS facts"
         " WHERE name = ANY(%(names)s) AND at >= %(start)s AND at < %(end)s GROUP BY name",
         {"tenant": tenant_id, "names": wanted, "start": start, "end": end},
     ).fetchall()

@@ -40,13 +40,15 @@ def metrics(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """A tenant's metrics over the last 24 hours and this minute; with --history, one
-    metric's sum (or 95th percentile) per step. Times without an offset are UTC."""
-    from projections.metrics import METRICS
+    metric's sum (or 95th percentile) per step. Times without an offset are UTC. Tenant
+    `_system`: every tenant's together, and the operator metrics."""
+    from infrastructure.metric_figures import names_for
 
-    wanted = list(dict.fromkeys(name or ([] if history else METRICS)))
-    unknown = [n for n in [*wanted, *([history] if history else [])] if n not in METRICS]
+    known = names_for(tenant)
+    wanted = list(dict.fromkeys(name or ([] if history else known)))
+    unknown = [n for n in [*wanted, *([history] if history else [])] if n not in known]
     if unknown:
-        fail(f"unknown metric {unknown[0]!r}; known: {', '.join(METRICS)}", 2)
+        fail(f"unknown metric {unknown[0]!r}; known: {', '.join(known)}", 2)
     if history is not None:
         if wanted:
             fail("give either --name or --history, not both", 2)
@@ -56,21 +58,23 @@ def metrics(
 
 
 def _current(tenant: str, names: list[str], as_json: bool) -> None:
-    from projections.metrics import METRICS, metric_totals, minute_of
+    from infrastructure.metric_figures import DESCRIPTIONS, figures_of
+    from projections.metrics import minute_of
 
     now = datetime.now(UTC)
     end = minute_of(now) + timedelta(minutes=1)
     with container() as c:
+        figures = figures_of(tenant, c.budgets.of)
         (day, last), position = c.reads.query(
             ("metrics",),
             lambda conn: (
-                metric_totals(conn, tenant, names, end - timedelta(days=1), end),
-                metric_totals(conn, tenant, names, end - timedelta(minutes=1), end),
+                figures.totals(conn, names, end - timedelta(days=1), end),
+                figures.totals(conn, names, end - timedelta(minutes=1), end),
             ),
         )
     if as_json:
         items = [
-            {"name": n, "description": METRICS[n], "last_24h": day[n], "this_minute": last[n]}
+            {"name": n, "description": DESCRIPTIONS[n], "last_24h": day[n], "this_minute": last[n]}
             for n in names
         ]
         print(
@@ -88,7 +92,7 @@ def _current(tenant: str, names: list[str], as_json: bool) -> None:
         title=f"{tenant} at {now:%Y-%m-%d %H:%M:%S} UTC (position {position})",
     )
     for n in names:
-        table.add_row(n, _figure(day[n]), _figure(last[n]), METRICS[n], style=_dim(day[n]))
+        table.add_row(n, _figure(day[n]), _figure(last[n]), DESCRIPTIONS[n], style=_dim(day[n]))
     out.print(table)
 
 
@@ -103,7 +107,7 @@ def _series(
 ) -> None:
     from api.http.metric_history import DEFAULT_WINDOW, MAX_STEPS, STEPS
     from api.http.reads import as_utc
-    from projections.metrics import metric_series
+    from infrastructure.metric_figures import figures_of
 
     width = STEPS.get(step)
     if width is None:
@@ -115,9 +119,10 @@ def _series(
     if last - first > width * MAX_STEPS:
         fail(f"--to is more than {MAX_STEPS} steps of {step} after --from", 2)
     with container() as c:
+        figures = figures_of(tenant, c.budgets.of)
         found, position = c.reads.query(
             ("metrics",),
-            lambda conn: metric_series(conn, tenant, [name], label, first, last, width),
+            lambda conn: figures.series(conn, [name], label, first, last, width),
         )
     points = found[name]
     if as_json:

@@ -18,9 +18,12 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from infrastructure.logs import trace_ids
+from infrastructure.request_latency import LATENCIES
 
 HEADER = b"x-request-id"
 VALID_REQUEST_ID = re.compile(rb"[\x21-\x7e]{1,200}")
+# Requests that wait by design stay out of the process's `http_p95_ms`.
+UNTIMED = ("/v1/live", "/v1/tasks/claim")
 STARTS = frozenset({"http.response.start", "websocket.accept", "websocket.http.response.start"})
 access = structlog.get_logger("chronicle.access")
 
@@ -74,11 +77,15 @@ class AccessLog:
             await self.app(scope, receive, send_with_id)
         finally:
             # Nothing answered: the server answers 500 (HTTP) or refuses the handshake (403).
+            path = scope.get("path_template") or scope["path"]
+            duration_ms = (perf_counter() - began) * 1000
+            if http and not path.startswith(UNTIMED):
+                LATENCIES.record(duration_ms)
             access.info(
                 "request",
                 method=scope.get("method", "WEBSOCKET"),
-                path=scope.get("path_template") or scope["path"],
+                path=path,
                 status=status or (500 if http else 403),
-                duration_ms=round((perf_counter() - began) * 1000, 3),
+                duration_ms=round(duration_ms, 3),
                 **traced,
             )

@@ -37,7 +37,8 @@ PROBLEM_REF = {"$ref": REF.format(name="Problem")}
 PROBLEM_TITLES = {
     400: "The request is not valid (each invalid field is named in `errors`)",
     401: "No API key, or one that is malformed, unknown or revoked",
-    403: "The key lacks the scope this operation needs",
+    403: "The key lacks the scope this operation needs (for an operator metric: it is not"
+    " an admin key of `_system`)",
     404: "Not found, or another tenant's (which is not revealed)",
     409: "Not allowed in the resource's current state, or a concurrent write won",
     412: "If-Match names a version that is not the current one",

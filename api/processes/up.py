@@ -17,27 +17,36 @@ from api.processes.serve import serve_api
 from api.processes.workers import UP_WORKERS
 from application.context import CommandContext
 from domain.identity import SCOPES
+from domain.tenancy import SYSTEM_TENANT
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.runtime import data_dir_lock, remove_runtime, write_runtime
 from infrastructure.settings import Settings
 
 DEV_TENANT = "default"
 DEV_KEY_FILE = "dev-api-key"
+OPERATOR_KEY_FILE = "dev-operator-key"  # an admin key of _system: the operator metrics
+OPERATOR_SCOPES = ["read", "admin"]
 
 
 def ensure_dev_key(settings: Settings) -> str:
-    """The development key of tenant ``default`` with every scope, created once."""
-    path = settings.data_dir / DEV_KEY_FILE
+    """The development key of tenant ``default`` with every scope, and an operator's key
+    (``_system``, read and admin) beside it, each created once."""
     container = Container.build(settings)
     try:
-        if path.exists() and container.identity.is_valid(token := path.read_text().strip()):
-            return token
-        context = CommandContext(tenant_id=DEV_TENANT, actor="chronicle:up", command="keys.create")
-        issued = container.portal.call(
-            container.identity.issue_key, context, DEV_TENANT, "development", list(SCOPES)
-        )
+        token = _ensure_key(container, DEV_KEY_FILE, DEV_TENANT, "development", list(SCOPES))
+        _ensure_key(container, OPERATOR_KEY_FILE, SYSTEM_TENANT, "operator", OPERATOR_SCOPES)
     finally:
         container.close()
+    return token
+
+
+def _ensure_key(container: Container, file: str, tenant: str, name: str, scopes: list[str]) -> str:
+    """The key kept in ``file`` of the data directory, issued if it is missing or invalid."""
+    path = container.settings.data_dir / file
+    if path.exists() and container.identity.is_valid(token := path.read_text().strip()):
+        return token
+    context = CommandContext(tenant_id=tenant, actor="chronicle:up", command="keys.create")
+    issued = container.portal.call(container.identity.issue_key, context, tenant, name, scopes)
     path.write_text(issued.token + "\n")
     path.chmod(0o600)
     return issued.token
@@ -108,7 +117,8 @@ def run_up(settings: Settings, console: Console) -> None:
                 f"  Data:       {data_dir}\n"
                 f"  Tenant:     {DEV_TENANT}\n"
                 f"  API key:    {token}\n"
-                f"              (also in {data_dir / DEV_KEY_FILE})\n\n"
+                f"              (also in {data_dir / DEV_KEY_FILE})\n"
+                f"  Operator:   {data_dir / OPERATOR_KEY_FILE} (system metrics and alerts)\n\n"
                 f'  Try: curl -H "Authorization: Bearer $(cat {data_dir / DEV_KEY_FILE})" \\\n'
                 f'         --json \'{{"title": "Hello"}}\' {base}/v1/conversations\n\n'
                 "Press Ctrl-C to stop.",

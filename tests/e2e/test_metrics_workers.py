@@ -1,5 +1,6 @@
 """`chronicle serve` with two worker processes: /metrics sums what both counted, whichever
-worker answers the scrape; a worker killed leaves its counts, not its live connections."""
+worker answers the scrape; a worker killed leaves its counts, not its live connections;
+each worker writes its operational samples under a source of its own."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
@@ -77,6 +79,15 @@ def by_worker(tmp_path: Path) -> dict[int, float]:
     return counted_by_each_process(shared, tmp_path)
 
 
+def sample_sources(dsn: str) -> set[str]:
+    """The sources that wrote `live_connections` samples (one per API process)."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT source FROM chronicle_sample_minutes WHERE name = 'live_connections'"
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
 def test_two_workers_counters_are_summed_whichever_answers(
     servers: Settings, tmp_path: Path
 ) -> None:
@@ -86,9 +97,12 @@ def test_two_workers_counters_are_summed_whichever_answers(
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.split()[-1]
     port = free_port()
+    assert servers.database_url
+    before = sample_sources(servers.database_url)
     env = cli_env(servers) | {
         "CHRONICLE_PORT": str(port),
         "CHRONICLE_API_WORKERS": "2",
+        "CHRONICLE_SAMPLE_INTERVAL_S": "0.2",
         "CHRONICLE_LOG_LEVEL": "warning",
         "TMPDIR": str(tmp_path),  # where serve makes the workers' metrics directory
     }
@@ -126,6 +140,10 @@ def test_two_workers_counters_are_summed_whichever_answers(
             assert scraped.status_code == 200
             assert created(samples_of(scraped.text)) == (sent, sent)
         assert sum(by_worker(tmp_path).values()) == sent
+        while len(sample_sources(servers.database_url) - before) < 2:
+            assert time.monotonic() < deadline + 30, "the workers wrote no samples"
+            time.sleep(0.1)
+        assert len(sample_sources(servers.database_url) - before) == 2  # one per worker
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(20) == 0

@@ -35,6 +35,19 @@ def test_up_serves_conversations_and_prints_where_to_go(chronicle: Chronicle) ->
         assert seen.json()["message_count"] == 1
         assert http.get("/schema/openapi.json").status_code == 200
 
+    operator = chronicle.data_dir / "dev-operator-key"
+    assert operator.stat().st_mode & 0o777 == 0o600 and str(operator) in banner
+    with chronicle.client(operator.read_text().strip()) as http:  # built-in rules, system figures
+        deadline = time.monotonic() + 30
+        while not any(
+            rule["name"] == "store unavailable"
+            for rule in http.get("/v1/alert-rules").json()["items"]
+        ):
+            assert time.monotonic() < deadline, "the built-in rules were not made"
+            time.sleep(0.2)
+        figures = http.get("/v1/metrics", params={"names": "store_available"})
+        assert figures.status_code == 200, figures.text
+
 
 def test_sigterm_stops_every_process_within_seconds(chronicle: Chronicle) -> None:
     chronicle.start()

@@ -11,10 +11,12 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psycopg
 import pytest
 
 from api.bootstrap import Container
 from application.alerts import Evaluator
+from infrastructure.alert_evaluator import Leadership
 from tests.integration.conftest import KeyFactory
 from tests.integration.sse import collect
 from tests.integration.test_http_conversations import assert_problem, start
@@ -127,6 +129,45 @@ async def test_a_restarted_evaluator_opens_no_second_alert(
     assert len((await ok(await client.get("/v1/alerts")))["items"]) == 1
 
 
+async def test_one_evaluator_evaluates_at_a_time_and_another_takes_over(
+    client: httpx.AsyncClient, container: Container, projecting: None
+) -> None:
+    rule = await create_rule(client, for_s=0)
+    await fail_runs(client, 2)
+    first, second = container.alert_evaluator(), container.alert_evaluator()
+    now = datetime.now(UTC)
+    try:
+        assert first.evaluate_once(now) and not second.evaluate_once(now)
+        (firing,) = await alerts_in(client, "firing")
+        assert firing["rule_id"] == rule["id"]
+        first.stop()  # its lock goes with its connection
+        assert second.evaluate_once(now + timedelta(seconds=15))
+        assert len((await ok(await client.get("/v1/alerts")))["items"]) == 1
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_the_evaluators_lock_is_held_by_one_and_lost_with_its_connection(
+    container: Container,
+) -> None:
+    key = 0x7E57_0001  # not the evaluator's own: other tests' evaluators stay apart
+    one, other = Leadership(container.dsn, key), Leadership(container.dsn, key)
+    try:
+        assert one.held() and not other.held() and one.held()
+        with psycopg.connect(container.dsn, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND objid = %s",
+                (key,),
+            )
+        assert not one.held()  # its session went, and the lock with it
+        assert other.held() and not one.held()
+    finally:
+        one.release()
+        other.release()
+
+
 async def test_alerts_are_followed_live(
     client: httpx.AsyncClient, container: Container, evaluator: Evaluator
 ) -> None:
@@ -181,7 +222,7 @@ async def test_a_rule_is_updated_muted_and_deleted(client: httpx.AsyncClient) ->
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"metric": "budget_used_ratio"}, "metric"),
+        ({"metric": "tokens_total"}, "metric"),
         ({"metric": "no such metric"}, "metric"),
         ({"op": "=>"}, "op"),
         ({"threshold": 1e16}, "threshold"),

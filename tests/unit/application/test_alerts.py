@@ -10,12 +10,13 @@ from uuid import UUID
 
 import pytest
 
-from application.alerts import Alerts, Condition, Evaluator, OpenAlert
+from application.alerts import BUILT_IN_RULES, Alerts, Condition, Evaluator, OpenAlert
 from application.commands import CommandRunner
 from application.context import CommandContext
-from application.errors import NotFound
+from application.errors import Forbidden, NotFound
 from domain.alerts import ACKNOWLEDGED, FIRING, PENDING, RESOLVED, Alert, AlertRule
 from domain.errors import AlertNotFiring, InvalidValue
+from domain.tenancy import SYSTEM_TENANT
 from tests.unit.application.memory import MemoryEventStore
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -30,7 +31,10 @@ class Figures:
         self.values: dict[tuple[str, str], float | None] = {}
 
     def knows(self, metric: str) -> bool:
-        return metric in ("runs_failed", "messages")
+        return metric in ("runs_failed", "messages", "parked_events")
+
+    def for_operators(self, metric: str) -> bool:
+        return metric == "parked_events"
 
     def value(self, tenant_id: str, metric: str, window_s: int, now: datetime) -> float | None:
         return self.values.get((tenant_id, metric))
@@ -70,8 +74,10 @@ def alerts(store: MemoryEventStore, figures: Figures) -> Alerts:
     return Alerts(store, CommandRunner(store), figures)
 
 
-def evaluator(store: MemoryEventStore, figures: Figures) -> Evaluator:
-    return Evaluator(store, CommandRunner(store), figures, StoreBook(store), EVERY)
+def evaluator(
+    store: MemoryEventStore, figures: Figures, built_in: Sequence[Condition] = ()
+) -> Evaluator:
+    return Evaluator(store, CommandRunner(store), figures, StoreBook(store), EVERY, built_in)
 
 
 def at(seconds: int) -> datetime:
@@ -84,7 +90,7 @@ def alert_states(store: MemoryEventStore) -> list[str]:
 
 async def test_a_rule_on_an_unknown_metric_is_refused_naming_the_field(alerts: Alerts) -> None:
     with pytest.raises(InvalidValue) as refused:
-        await alerts.create(context(), Condition("x", "budget_used_ratio", ">", 0.9, 300))
+        await alerts.create(context(), Condition("x", "nothing_ratio", ">", 0.9, 300))
     assert refused.value.field == "metric"
 
 
@@ -198,3 +204,33 @@ async def test_a_muted_rule_opens_nothing_until_its_time(
     watching = evaluator(store, figures)
     assert await watching.evaluate(at(0)) == []
     assert [step for _, step in await watching.evaluate(at(300))] == ["open"]
+
+
+async def test_a_rule_on_an_operator_metric_is_the_operators_alone(alerts: Alerts) -> None:
+    parked = Condition("parked", "parked_events", ">", 0, 60)
+    with pytest.raises(Forbidden, match="metric"):
+        await alerts.create(context("acme"), parked)
+    assert (await alerts.create(context(SYSTEM_TENANT), parked)).version == 1
+
+
+async def test_the_built_in_rules_are_made_once_for_the_operators(
+    alerts: Alerts, store: MemoryEventStore, figures: Figures
+) -> None:
+    await evaluator(store, figures, BUILT_IN_RULES).evaluate(at(0))
+    rules = [store.get(i, AlertRule) for i in store.aggregate_ids(AlertRule)]
+    assert sorted(r.name for r in rules) == sorted(c.name for c in BUILT_IN_RULES)
+    assert {r.tenant_id for r in rules} == {SYSTEM_TENANT}
+    parked = AlertRule.built_in_id("parked events")
+    await alerts.delete(context(SYSTEM_TENANT), parked)  # an operator's choice, kept
+    await evaluator(store, figures, BUILT_IN_RULES).evaluate(at(15))
+    assert len(store.aggregate_ids(AlertRule)) == len(BUILT_IN_RULES)
+    assert store.get(parked, AlertRule).deleted
+
+
+async def test_a_built_in_rule_is_evaluated_at_the_evaluation_that_makes_it(
+    store: MemoryEventStore, figures: Figures
+) -> None:
+    figures.values[(SYSTEM_TENANT, "parked_events")] = 3
+    taken = await evaluator(store, figures, BUILT_IN_RULES).evaluate(at(0))
+    parked = AlertRule.built_in_id("parked events")
+    assert taken == [(parked, "open"), (parked, "fire")]

@@ -6,6 +6,7 @@ import pytest
 
 from domain.errors import ApiKeyAlreadyRevoked, InvalidValue
 from domain.identity import SCOPES, ApiKey, Budget, Tenant
+from domain.tenancy import SYSTEM_TENANT
 
 
 def test_a_tenant_id_is_derived_from_its_name() -> None:
@@ -17,6 +18,13 @@ def test_a_tenant_id_is_derived_from_its_name() -> None:
 def test_tenant_names_are_subject_safe(name: str) -> None:
     with pytest.raises(InvalidValue):
         Tenant.create(name)
+
+
+def test_the_operators_tenant_is_the_one_name_outside_the_pattern() -> None:
+    assert Tenant.create(SYSTEM_TENANT).name == "_system"
+    assert ApiKey.issue(SYSTEM_TENANT, "ops", ["admin"], "d" * 64).tenant_id == SYSTEM_TENANT
+    with pytest.raises(InvalidValue):
+        Tenant.create("_other")
 
 
 def test_a_key_holds_a_digest_and_its_scopes() -> None:
@@ -89,3 +97,10 @@ def test_a_tenant_budget_falls_back_to_the_default_per_bound() -> None:
 def test_negative_budgets_are_refused(tokens: int | None, cost: float | None) -> None:
     with pytest.raises(InvalidValue):
         Tenant.create("acme").set_budget(tokens, cost)
+
+
+def test_the_share_of_a_budget_used_is_the_larger_of_its_bounds() -> None:
+    assert Budget(100, 2.0).used_ratio(50, 1.5) == 0.75
+    assert Budget(None, 2.0).used_ratio(10**9, 1.0) == 0.5
+    assert Budget(0, None).used_ratio(0, 0.0) == 1.0  # a bound of 0 is reached at once
+    assert Budget().used_ratio(10, 1.0) is None
