@@ -13,7 +13,7 @@ from application.errors import Forbidden
 from domain.ids import new_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated caller: a key of one tenant with some scopes, or one of the
     tenant's users with a token limited to some conversations and documents."""

@@ -13,6 +13,7 @@ after a revocation is not taken for one minted before it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import threading
 import time
@@ -32,8 +33,16 @@ from domain.people import EndUser, TokenKeys, check_user_id
 REVOKED_EVENT = "UserTokensRevoked"
 ROTATED_EVENT = "TokenKeyRotated"
 FOLLOWED_EVENTS = (REVOKED_EVENT, ROTATED_EVENT)  # what every API process reads from the log
+NONE: frozenset[str] = frozenset()
 USER_TOKEN_PREFIX = "token:"  # noqa: S105 - what a user token's principal's key id starts with
 PAGE = 1000
+
+
+@functools.lru_cache(maxsize=64)
+def scope_set(scopes: str) -> frozenset[str]:
+    """The scopes of a token's ``scope`` claim, one set shared by the tokens alike (a
+    principal lives as long as its live connection)."""
+    return frozenset(scopes.split())
 
 
 class TokenSigner(Protocol):
@@ -244,10 +253,10 @@ class UserTokens:
         return Principal(
             tenant_id=tenant,
             key_id=USER_TOKEN_PREFIX + claims["jti"],
-            scopes=frozenset(claims["scope"].split()),
+            scopes=scope_set(claims["scope"]),
             user_id=user,
-            conversations=frozenset(claims["conversations"]),
-            documents=frozenset(claims["documents"]),
+            conversations=frozenset(claims["conversations"]) if claims["conversations"] else NONE,
+            documents=frozenset(claims["documents"]) if claims["documents"] else NONE,
         )
 
     def catch_up(self, log: TokenLog) -> None:

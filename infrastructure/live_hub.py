@@ -16,7 +16,7 @@ import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from uuid import UUID
 
@@ -32,6 +32,7 @@ from infrastructure.deltas import DELTA_PREFIX
 from infrastructure.envelope import SUBJECT_PREFIX, cloud_event, wire_type
 from infrastructure.event_log import EventLog
 from infrastructure.log_follower import Retrying
+from infrastructure.mailbox import Mailbox, MailboxFull
 from infrastructure.personal_fields import PersonalFields
 from infrastructure.subject_keys import KeysNotLoaded
 
@@ -51,7 +52,7 @@ class InvalidFilter(ValueError):
     """A ``subjects`` filter that is not ``category[.id|*[.Type|*]]``, ``Type`` or ``*``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveEvent:
     """An event on its way to live clients: routing fields and its CloudEvent JSON."""
 
@@ -77,7 +78,7 @@ class LiveEvent:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Filter:
     """Matches events by category, aggregate id and type; ``None`` matches anything."""
 
@@ -134,14 +135,18 @@ def within(
     )
 
 
-@dataclass(eq=False)
 class Subscriber:
     """One client's registration: its tenant, filters and bounded buffer."""
 
-    tenant: str
-    filters: tuple[Filter, ...]
-    buffer: asyncio.Queue[LiveEvent | None] = field(default_factory=lambda: asyncio.Queue(1000))
-    overflowed: bool = False
+    __slots__ = ("buffer", "filters", "overflowed", "tenant")
+
+    def __init__(
+        self, tenant: str, filters: tuple[Filter, ...], buffer: Mailbox[LiveEvent | None]
+    ) -> None:
+        self.tenant = tenant
+        self.filters = filters
+        self.buffer = buffer
+        self.overflowed = False
 
     def wants(self, event: LiveEvent) -> bool:
         return event.tenant == self.tenant and (
@@ -153,10 +158,9 @@ class Subscriber:
             return
         try:
             self.buffer.put_nowait(event)
-        except asyncio.QueueFull:
+        except MailboxFull:
             self.overflowed = True
-            while not self.buffer.empty():  # free the memory now; the client resyncs
-                self.buffer.get_nowait()
+            self.buffer.clear()  # free the memory now; the client resyncs
             self.buffer.put_nowait(None)  # wakes the session to send its resync
 
 
@@ -249,7 +253,7 @@ class LiveHub:
                 await task
 
     def register(self, tenant: str, filters: tuple[Filter, ...], buffer: int) -> Subscriber:
-        subscriber = Subscriber(tenant, filters, asyncio.Queue(buffer))
+        subscriber = Subscriber(tenant, filters, Mailbox(buffer))
         self.subscribers.add(subscriber)
         return subscriber
 
@@ -429,14 +433,11 @@ async def follow(
         async for event in replay():
             yield event
         while True:
-            try:  # what is queued already is taken without wait_for's task and timer
-                item = subscriber.buffer.get_nowait()
-            except asyncio.QueueEmpty:
-                try:
-                    item = await asyncio.wait_for(subscriber.buffer.get(), keepalive)
-                except TimeoutError:
-                    yield None
-                    continue
+            try:
+                item = await subscriber.buffer.get(keepalive)
+            except TimeoutError:
+                yield None
+                continue
             if item is None:
                 yield Resync(last)
                 return

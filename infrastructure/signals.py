@@ -29,10 +29,14 @@ class Signals:
     def __init__(self, nats: NatsConnection) -> None:
         self._nats = nats
 
-    async def presence(self, tenant: str, conversation_id: str, user_id: str, online: bool) -> None:
+    async def presence(
+        self, tenant: str, conversation_id: str, user_id: str, online: bool
+    ) -> str | None:
+        """Say a user arrived in a conversation or left it; the signal's id (`None` when
+        it could not be sent)."""
         state = "online" if online else "offline"
         data = {"user": user_id, "state": state}
-        await self._publish(tenant, "conversation", conversation_id, "presence", data)
+        return await self._publish(tenant, "conversation", conversation_id, "presence", data)
 
     async def typing(self, tenant: str, conversation_id: str, user_id: str) -> None:
         data = {"user": user_id, "expires_in_s": TYPING_S}
@@ -44,12 +48,13 @@ class Signals:
 
     async def _publish(
         self, tenant: str, category: str, aggregate_id: str, kind: str, data: dict[str, Any]
-    ) -> None:
+    ) -> str | None:
         client = self._nats.client
         if client is None or not client.is_connected:
-            return  # a signal is worth nothing late; the next one will do
+            return None  # a signal is worth nothing late; the next one will do
+        signal_id = uuid.uuid4().hex
         attributes = {
-            "id": uuid.uuid4().hex,
+            "id": signal_id,
             "source": f"/chronicle/{tenant}/{category}",
             "type": f"chronicle.{category}.{kind}",
             "subject": aggregate_id,
@@ -59,3 +64,4 @@ class Signals:
         }
         subject = f"{DELTA_PREFIX}.{tenant}.{category}.{aggregate_id}.{kind}"
         await client.publish(subject, JSON.write(CloudEvent(attributes, data)))
+        return signal_id

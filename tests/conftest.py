@@ -12,6 +12,13 @@ from infrastructure.embedded import EmbeddedServers
 from infrastructure.settings import Settings
 from infrastructure.subject_keys import new_master_key
 
+FIRST = "tests/e2e/test_fuzz.py"  # the longest file by far
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fuzz first: one worker runs it while the other takes the rest."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] != FIRST)
+
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Settings]:

@@ -19,10 +19,11 @@ from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException, WebSocketDisconnect
 from litestar.params import HeaderParameter, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import ServerSentEventMessage
 
 from api.http.auth import TOKEN_IN_URL, requires
 from api.http.bodies import decode_body, invalid
+from api.http.event_stream import EventStream
 from api.http.problems import problem_body, problem_for, problem_of
 from application.context import Principal
 from application.errors import Forbidden
@@ -123,16 +124,33 @@ def allowed_filters(principal: Principal, filters: tuple[Filter, ...]) -> tuple[
 
 async def hold(
     limits: LiveLimits, signals: Signals, principal: Principal, transport: str
-) -> Connection:
+) -> tuple[Connection, tuple[str, ...]]:
     """Admit a live connection under its caps; a user's makes the user present in the
-    conversations its token names, and says so to those who follow them."""
+    conversations its token names, and says so to those who follow them. The ids of
+    those signals come with it: see `own_arrival`."""
     user = principal.user_id
     key = None if user is not None else principal.key_id
     present_in = principal.conversations if user is not None else frozenset()
     held = await limits.admit(principal.tenant_id, key, user, transport, present_in)
-    for conversation in sorted(present_in):
+    arrivals = [
         await signals.presence(principal.tenant_id, conversation, user or "", online=True)
-    return held
+        for conversation in sorted(present_in)
+    ]
+    return held, tuple(a for a in arrivals if a is not None)
+
+
+class SignalId(msgspec.Struct):
+    id: str = ""
+
+
+def own_arrival(item: LiveEvent, arrivals: tuple[str, ...]) -> bool:
+    """Whether ``item`` tells of this connection's own arrival. It reaches the hub before
+    or after the connection follows, depending on timing, so it is never sent."""
+    return (
+        bool(arrivals)
+        and item.type == "presence"
+        and msgspec.json.decode(item.payload, type=SignalId).id in arrivals
+    )
 
 
 async def let_go(
@@ -211,7 +229,7 @@ class LiveController(Controller):
         cursor: Cursor = None,
         subjects: Subjects = None,
         last_event_id: LastEventId = None,
-    ) -> ServerSentEvent:
+    ) -> EventStream:
         """Every event the key's tenant may see after the cursor, then live, as SSE;
         `429` over a cap on concurrent live connections."""
         filters = allowed_filters(request.user, parse_filters((subjects or "").split(",")))
@@ -224,7 +242,7 @@ class LiveController(Controller):
         )
         tenant = request.user.tenant_id
         principal = request.user
-        held = await hold(live_limits, signals, principal, "sse")
+        held, arrivals = await hold(live_limits, signals, principal, "sse")
 
         async def frames() -> AsyncIterator[ServerSentEventMessage]:
             items = follow(
@@ -241,6 +259,8 @@ class LiveController(Controller):
                         body = msgspec.json.encode({"cursor": item.cursor}).decode()
                         yield ServerSentEventMessage(event="resync", id=str(item.cursor), data=body)
                         continue
+                    if item.ephemeral and own_arrival(item, arrivals):
+                        continue
                     SSE.delivered.inc()
                     live_limits.delivered(tenant)
                     if item.ephemeral:  # a delta: no id, so a resume never expects it
@@ -252,9 +272,9 @@ class LiveController(Controller):
 
         # Let go when the response ends, however it ends: a client that goes away cancels
         # the stream, and a stream's own cleanup would then be cancelled with it.
-        return ServerSentEvent(
+        return EventStream(
             frames(),
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            headers={"Cache-Control": "no-store"},
             background=BackgroundTask(let_go, live_limits, signals, principal, held),
         )
 
@@ -294,7 +314,7 @@ async def live_websocket(
     except WebSocketDisconnect:
         return
     try:
-        held = await hold(live_limits, signals, socket.user, "websocket")
+        held, arrivals = await hold(live_limits, signals, socket.user, "websocket")
     except LiveConnectionsExceeded as error:
         await socket.send_data(msgspec.json.encode(too_many(error)).decode(), mode="text")
         await socket.close(code=TRY_AGAIN_LATER)
@@ -310,7 +330,7 @@ async def live_websocket(
     closed = asyncio.ensure_future(_closed(socket, live_limits.caps.frames_per_second, signals))
     # Forwarding runs beside the reader of the client's frames, so a client that goes away
     # is let go at once, not at the next event or keep-alive.
-    forwarding = asyncio.ensure_future(_forward(socket, events, live_limits))
+    forwarding = asyncio.ensure_future(_forward(socket, events, live_limits, arrivals))
     WEBSOCKET.connections.inc()
     try:
         await asyncio.wait((closed, forwarding), return_when=asyncio.FIRST_COMPLETED)
@@ -328,12 +348,15 @@ async def _forward(
     socket: WebSocket[Principal, Any, Any],
     events: AsyncIterator[LiveEvent | Resync | None],
     live_limits: LiveLimits,
+    arrivals: tuple[str, ...],
 ) -> None:
     """Send what the live stream yields, until it ends, the client goes, or a resync."""
     tenant = socket.user.tenant_id
     with contextlib.suppress(WebSocketDisconnect):
         async for item in events:
             if isinstance(item, LiveEvent):
+                if item.ephemeral and own_arrival(item, arrivals):
+                    continue
                 await socket.send_data(item.payload.decode(), mode="text")
                 WEBSOCKET.delivered.inc()
                 live_limits.delivered(tenant)

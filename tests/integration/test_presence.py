@@ -5,6 +5,7 @@ leaving (or its leases lapsing) makes it absent, and typing reaches the follower
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -102,14 +103,30 @@ async def test_typing_over_the_websocket(two: tuple[str, str], issue_key: KeyFac
     assert [(s["event"], s["user"]) for s in seen] == [("presence", "ada"), ("typing", "ada")]
 
 
-async def test_a_websocket_that_goes_away_is_let_go_at_once(
-    api_url: str, client: httpx.AsyncClient
+@contextlib.asynccontextmanager
+async def live_connection(api_url: str, token: str, transport: str) -> AsyncIterator[None]:
+    """A user token's live connection, open while the block runs."""
+    if transport == "websocket":
+        async with connect(api_url.replace("http", "ws") + f"/v1/live/ws?token={token}") as ws:
+            await ws.send(json.dumps({}))
+            yield
+        return
+    async with (
+        httpx.AsyncClient(base_url=api_url, timeout=30) as browser,
+        browser.stream("GET", "/v1/live", params={"token": token}) as stream,
+    ):
+        assert stream.status_code == 200
+        yield
+
+
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+async def test_a_connection_that_goes_away_is_let_go_at_once(
+    transport: str, api_url: str, client: httpx.AsyncClient
 ) -> None:
     """Not at the next event or keep-alive: its user leaves the conversation now."""
     cid = (await start(client))["id"]
     ada = (await mint(client, user_id="ada", conversations=[cid]))["token"]
-    async with connect(api_url.replace("http", "ws") + f"/v1/live/ws?token={ada}") as socket:
-        await socket.send(json.dumps({}))
+    async with live_connection(api_url, ada, transport):
         await asyncio.sleep(0.3)
         present = await client.get(f"/v1/conversations/{cid}/presence")
         assert present.json()["users"] == [{"user_id": "ada", "connections": 1}]

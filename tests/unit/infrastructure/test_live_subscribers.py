@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from infrastructure.live_hub import Filter, LiveEvent, Subscriber, Subscribers
+from infrastructure.mailbox import Mailbox
 
 A, B = str(uuid.uuid4()), str(uuid.uuid4())
 
@@ -15,7 +15,7 @@ def event(aggregate: str, tenant: str = "acme", kind: str = "message_posted") ->
 
 
 def subscriber(tenant: str, *filters: str) -> Subscriber:
-    return Subscriber(tenant, tuple(Filter.parse(f) for f in filters), asyncio.Queue(10))
+    return Subscriber(tenant, tuple(Filter.parse(f) for f in filters), Mailbox(10))
 
 
 def test_each_event_meets_exactly_the_subscribers_that_want_it() -> None:
