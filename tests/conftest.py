@@ -11,7 +11,6 @@ import pytest
 from infrastructure.embedded import EmbeddedServers
 from infrastructure.settings import Settings
 
-
 FIRST = "tests/e2e/test_fuzz.py"  # the longest file by far
 
 
