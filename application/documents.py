@@ -306,6 +306,8 @@ class Documents:
         (none for an op applied before, or refused) and the op as applied, or why not."""
         tenant, document_id = key
         kept = None if fresh else self._heads.take(key)
+        if kept is not None and max(e.base_revision for e in batch) > kept.revision:
+            kept = None  # an editor saw a revision another process wrote: this copy is behind
         document = kept if kept is not None else self._load(tenant, document_id)
         bases = [e.base_revision for e in batch if 0 <= e.base_revision <= document.revision]
         earliest = min(bases, default=document.revision)

@@ -159,3 +159,13 @@ async def test_an_edit_after_a_write_elsewhere_is_decided_again_on_the_stored_do
     assert late.revision == 3 and late.op == ["z"]
     head = documents.at("acme", created.id)
     assert (head.content, head.title, head.revision) == ("zxaby", "Renamed", 3)
+
+
+async def test_an_edit_on_a_revision_written_elsewhere_is_decided_on_the_stored_document(
+    documents: Documents,
+) -> None:
+    created = await documents.create(context(), "Pad", "ab")
+    await documents.edit(context(), created.id, ["x"], 0, "ada", "c1", 1)  # kept at revision 1
+    await documents.submit(context(), created.id, [3, "y"], 1, "bob")  # revision 2, elsewhere
+    seen = await documents.edit(context(), created.id, [4, "z"], 2, "ada", "c1", 2)
+    assert seen.revision == 3 and documents.at("acme", created.id).content == "xabyz"
