@@ -48,13 +48,18 @@ def check_amount(field: str, value: float, maximum: float) -> None:
 
 def in_utc(field: str, moment: datetime) -> datetime:
     """The same moment in UTC. A time must carry its offset; stored in UTC, it stays
-    readable where offsets are bounded (PostgreSQL takes at most ±15:59, Python ±23:59)."""
+    readable where offsets are bounded (PostgreSQL takes at most ±15:59, Python ±23:59).
+
+    A valid time within a day of the calendar's ends may have no UTC equivalent (year 1
+    at +05:00 is year 0 in UTC): it becomes the first or last moment UTC has, which
+    means the same to anything scheduled or compared."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidValue(field, "must be a time with a UTC offset (RFC 3339)")
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        raise InvalidValue(field, "is out of range") from None
+        edge = datetime.min if moment.year == datetime.min.year else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def check_json(field: str, value: Any) -> None:

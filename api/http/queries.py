@@ -31,7 +31,7 @@ def _aware_time(raw: str) -> str | None:
     try:
         in_utc("", msgspec.convert(raw, AwareTime, strict=True))
     except (msgspec.ValidationError, InvalidValue):
-        return "must be an RFC 3339 time with its offset, within years 1 to 9999 in UTC"
+        return "must be an RFC 3339 time with its offset"
     return None
 
 

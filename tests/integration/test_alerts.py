@@ -219,6 +219,15 @@ async def test_a_rule_is_updated_muted_and_deleted(client: httpx.AsyncClient) ->
     assert_problem(await client.delete(f"/v1/alert-rules/{rule['id']}"), 404)
 
 
+async def test_a_mute_until_a_time_before_utcs_first_moment_mutes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    path = f"/v1/alert-rules/{(await create_rule(client))['id']}"
+    muted = await ok(await client.post(f"{path}/mute", json={"until": "0001-01-01T00:00:00+01:15"}))
+    shown = (await client.get(path, params={"min_position": muted["position"]})).json()
+    assert shown["muted_until"].startswith("0001-01-01T00:00:00")
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

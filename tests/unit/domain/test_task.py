@@ -148,9 +148,15 @@ def test_run_at_is_kept_in_utc_whatever_offset_it_came_with() -> None:
     assert t.run_at == far and t.run_at.utcoffset() == timedelta(0)
 
 
-def test_a_run_at_that_has_no_utc_equivalent_is_refused() -> None:
-    with pytest.raises(InvalidValue) as error:
-        Task.submit(
-            "acme", "t", None, 0, 3, 10, datetime.fromisoformat("0001-01-01T00:00:00+05:00"), 1
-        )
-    assert error.value.field == "run_at"
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("0001-01-01T00:00:00+05:00", "0001-01-01T00:00:00+00:00"),
+        ("9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59.999999+00:00"),
+    ],
+)
+def test_a_run_at_with_no_utc_equivalent_is_the_nearest_moment_utc_has(
+    given: str, kept: str
+) -> None:
+    t = Task.submit("acme", "t", None, 0, 3, 10, datetime.fromisoformat(given), 1)
+    assert t.run_at == datetime.fromisoformat(kept)
