@@ -3,7 +3,7 @@
 values made with them (AES-256-GCM). Knows nothing of events or of which fields are personal.
 
 A sealed value names the keys it needs, so it opens without any domain knowledge
-(docs/decisions/0027): ``{"sealed": 1, "keys": [key id, …], "nonce": b64, "ciphertext": b64}``.
+(docs/decisions/0028): ``{"sealed": 1, "keys": [key id, …], "nonce": b64, "ciphertext": b64}``.
 One key: the subject's data key seals it. Several: a key derived (HKDF-SHA256) from all of
 theirs, so losing any one of them (an erasure) loses the value.
 """
