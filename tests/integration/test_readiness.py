@@ -6,6 +6,7 @@ answer or a projection has parked events, with states, names, positions and coun
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 
 from litestar.testing import TestClient
@@ -23,7 +24,12 @@ SECRET = "sk-live-SECRET-7d1e"
 def test_readyz_is_503_naming_the_server_that_does_not_answer(servers: Settings) -> None:
     unreachable = replace(servers, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     with TestClient(create_app(unreachable)) as client:
+        deadline = time.monotonic() + 15
         response = client.get("/readyz")
+        # The app connects to NATS as it starts: until then NATS is (rightly) unreachable too.
+        while response.json()["checks"]["nats"] != "ok" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "degraded"
