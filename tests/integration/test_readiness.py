@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from typing import Any
 
+import httpx
 from litestar.testing import TestClient
 
 from api.bootstrap import Container
@@ -21,15 +23,21 @@ from tests.integration.test_parking import catch_up, submit_task
 SECRET = "sk-live-SECRET-7d1e"
 
 
+def readyz_once_nats_is_up(client: TestClient[Any]) -> httpx.Response:
+    """/readyz once the app's NATS connection, made as it starts, is up (until then NATS
+    is rightly unreachable too)."""
+    deadline = time.monotonic() + 15
+    response = client.get("/readyz")
+    while response.json()["checks"]["nats"] != "ok" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        response = client.get("/readyz")
+    return response
+
+
 def test_readyz_is_503_naming_the_server_that_does_not_answer(servers: Settings) -> None:
     unreachable = replace(servers, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     with TestClient(create_app(unreachable)) as client:
-        deadline = time.monotonic() + 15
-        response = client.get("/readyz")
-        # The app connects to NATS as it starts: until then NATS is (rightly) unreachable too.
-        while response.json()["checks"]["nats"] != "ok" and time.monotonic() < deadline:
-            time.sleep(0.1)
-            response = client.get("/readyz")
+        response = readyz_once_nats_is_up(client)
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "degraded"
@@ -43,7 +51,7 @@ def test_a_parked_event_makes_readyz_degraded_without_saying_what_it_held(
     try:
         with TestClient(create_app(scratch)) as client:
             catch_up(container)
-            ready = client.get("/readyz")
+            ready = readyz_once_nats_is_up(client)
             assert ready.status_code == 200, ready.text
             body = ready.json()
             assert body["status"] == "ready"
