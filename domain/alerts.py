@@ -89,6 +89,22 @@ def check_labels(labels: dict[str, str]) -> None:
         check_chars("labels", value, LABEL_VALUE_MAX_CHARS, minimum=0)
 
 
+def check_rule(
+    name: str,
+    metric: str,
+    op: str,
+    threshold: float,
+    window_s: int,
+    for_s: int,
+    severity: str,
+    labels: dict[str, str],
+) -> None:
+    """A rule's name, condition and labels, as every way of making or changing one needs."""
+    check_chars("name", name, NAME_MAX_CHARS)
+    check_condition(metric, op, threshold, window_s, for_s, severity)
+    check_labels(labels)
+
+
 class AlertRule(TimeOrderedAggregate, TenantOwned):
     """A tenant's condition on one of its metrics (operators' rules belong to the
     ``_system`` tenant)."""
@@ -126,9 +142,7 @@ class AlertRule(TimeOrderedAggregate, TenantOwned):
         severity: str = "warning",
         labels: dict[str, str] | None = None,
     ) -> AlertRule:
-        check_chars("name", name, NAME_MAX_CHARS)
-        check_condition(metric, op, threshold, window_s, for_s, severity)
-        check_labels(labels or {})
+        check_rule(name, metric, op, threshold, window_s, for_s, severity, labels or {})
         return cls(tenant_id, name, metric, op, threshold, window_s, for_s, severity, labels or {})
 
     @staticmethod
@@ -149,9 +163,7 @@ class AlertRule(TimeOrderedAggregate, TenantOwned):
     ) -> AlertRule:
         """One of the operators' rules Chronicle ships (tenant ``_system``), its id
         derived from its name (`built_in_id`), so that creating it twice conflicts."""
-        check_chars("name", name, NAME_MAX_CHARS)
-        check_condition(metric, op, threshold, window_s, for_s, severity)
-        check_labels(labels)
+        check_rule(name, metric, op, threshold, window_s, for_s, severity, labels)
         return cls._create(
             cls.AlertRuleCreated,  # type: ignore[attr-defined]
             id=cls.built_in_id(name),
@@ -193,9 +205,7 @@ class AlertRule(TimeOrderedAggregate, TenantOwned):
         labels: dict[str, str],
     ) -> None:
         self._check_kept()
-        check_chars("name", name, NAME_MAX_CHARS)
-        check_condition(metric, op, threshold, window_s, for_s, severity)
-        check_labels(labels)
+        check_rule(name, metric, op, threshold, window_s, for_s, severity, labels)
         self._updated(name, metric, op, threshold, window_s, for_s, severity, labels)
 
     @event("AlertRuleUpdated")
