@@ -19,6 +19,7 @@ from domain.alerts import Alert, AlertRule
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
 from domain.document import Document
+from domain.erasure import DataSubject
 from domain.identity import ApiKey
 from domain.people import Inbox
 from domain.task import Task
@@ -323,6 +324,18 @@ class AlertResolved(Event, frozen=True):
     at: str
 
 
+# DataSubject
+
+
+class SubjectErased(Event, frozen=True):
+    """A data subject's keys were destroyed: what was derived from its values goes."""
+
+    tenant_id: str
+    subject: str
+    reason: str
+    by: str
+
+
 # Each aggregate's events that projections read, each named as its domain event.
 FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
     Conversation: (
@@ -358,6 +371,7 @@ FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
     Document: (DocumentCreated, OperationApplied, DocumentRenamed, DocumentArchived),
     AlertRule: (AlertRuleCreated, AlertRuleUpdated, AlertRuleMuted, AlertRuleDeleted),
     Alert: (AlertPending, AlertFired, AlertAcknowledged, AlertResolved),
+    DataSubject: (SubjectErased,),
 }
 
 # The typed event of each domain event class (others decode as `OtherEvent`).
