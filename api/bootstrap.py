@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import redis.asyncio as aioredis
 import structlog
 
@@ -22,6 +23,7 @@ from application.commands import CommandRunner, TracedCommandRunner
 from application.context import CommandContext
 from application.conversations import Conversations
 from application.documents import Documents
+from application.erasure import Subjects
 from application.identity import Identity
 from application.notifications import Notifications
 from application.people import FOLLOWED_EVENTS, USER_TOKEN_PREFIX, UserTokens
@@ -42,7 +44,7 @@ from infrastructure.deltas import Deltas
 from infrastructure.editors import Editors
 from infrastructure.event_log import EventLog
 from infrastructure.event_store import PostgresEventStore
-from infrastructure.live_hub import LiveHub
+from infrastructure.live_hub import LiveEvent, LiveHub
 from infrastructure.live_limits import Caps, LiveLimits
 from infrastructure.live_rooms import LiveRooms
 from infrastructure.metrics import RunUsage
@@ -124,6 +126,7 @@ class Container:
     tasks: Tasks
     webhooks: Webhooks
     alerts: Alerts
+    subjects: Subjects
     queue: PostgresTaskQueue
     reads: ReadStore
     events: EventLog
@@ -168,6 +171,7 @@ class Container:
                 allow_private=settings.webhooks_allow_private,
             ),
             alerts=Alerts(store, runner, ReadModelMetrics(reads, budgets.of)),
+            subjects=Subjects(store, runner, store.keys),
             queue=queue,
             reads=reads,
             events=EventLog(settings.database_url, store.decoder.recorded),
@@ -190,7 +194,8 @@ class Container:
         await nats.start()
         redis = redis_client(self.settings.redis_url)
         hub = LiveHub(nats, self.events, self.settings.live_buffer, self.store.personal)
-        hub.watch("ApiKeyRevoked", self.identity.forget)
+        hub.watch("ApiKeyRevoked", lambda event: self.identity.forget(event.aggregate_id))
+        hub.watch("SubjectErased", self._subject_erased)
         for event_type in FOLLOWED_EVENTS:
             hub.watch(event_type, self._token_news)
         await asyncio.to_thread(self.tokens.catch_up, self.events)
@@ -222,7 +227,21 @@ class Container:
         )
         return self.connections
 
-    def _token_news(self, _: str) -> None:
+    def _subject_erased(self, event: LiveEvent) -> None:
+        """A data subject was erased somewhere: forget what this process holds of it."""
+        data = msgspec.json.decode(event.payload).get("data") or {}
+        self.forget_subject(event.tenant, str(data.get("subject", "")))
+
+    def forget_subject(self, tenant_id: str, subject: str) -> None:
+        """Drop the subject's keys, and every value of it held in memory: cached
+        aggregates (all of them: they are loaded again), and a document's kept copy."""
+        self.store.forget_subject(tenant_id, subject)
+        kind, _, name = subject.partition(":")
+        if kind == "document":
+            with contextlib.suppress(ValueError):
+                self.documents.forget(tenant_id, UUID(name))
+
+    def _token_news(self, _: LiveEvent) -> None:
         """A user's tokens were revoked, or a tenant's key rotated, somewhere: read the
         news in a thread."""
         task = asyncio.get_running_loop().create_task(

@@ -137,6 +137,10 @@ class RecentOps:
             first = ops[0].revision
             return list(itertools.islice(ops, after + 1 - first, upto + 1 - first))
 
+    def forget(self, document_id: UUID) -> None:
+        with self._lock:
+            self._by_document.pop(document_id, None)
+
 
 class Heads:
     """The documents this process's editors committed last, as they were committed, so the
@@ -160,6 +164,10 @@ class Heads:
             while len(self._by_id) > self._documents:
                 self._by_id.popitem(last=False)
 
+    def forget(self, key: tuple[str, UUID]) -> None:
+        with self._lock:
+            self._by_id.pop(key, None)
+
 
 class Documents:
     """Command handlers of documents, and the reads that come from the log."""
@@ -172,6 +180,11 @@ class Documents:
         self._heads = Heads()
         self._waiting: dict[tuple[str, UUID], list[_Edit]] = {}
         self._draining: set[asyncio.Task[None]] = set()
+
+    def forget(self, tenant_id: str, document_id: UUID) -> None:
+        """Drop what this process holds of a document's values (its subject was erased)."""
+        self._heads.forget((tenant_id, document_id))
+        self._recent.forget(document_id)
 
     async def create(self, context: CommandContext, title: str, content: str) -> CommandResult:
         def decide() -> Change:

@@ -119,6 +119,19 @@ class RunSteps(Protocol):
     async def recorded(self, run: AgentRun, step: str, details: Mapping[str, Any]) -> None: ...
 
 
+class SubjectKeys(Protocol):
+    """The data keys of data subjects, kept beside the log (an erasure destroys them with
+    its event, in the event store's commit)."""
+
+    def held(self, tenant_id: str, subject: str) -> int:
+        """How many data keys the tenant's subject has."""
+        ...
+
+    def forget(self, tenant_id: str, subject: str) -> None:
+        """Drop the subject's keys from this process's cache."""
+        ...
+
+
 class WebhookSecrets(Protocol):
     """Where webhooks' signing secrets are kept: beside the log, never in it."""
 

@@ -19,7 +19,13 @@ from typing import cast
 from eventsourcing.domain import event
 
 from domain import text_ot
-from domain.errors import DocumentIsArchived, InvalidValue, OpDoesNotFit, UnknownRevision
+from domain.errors import (
+    DocumentIsArchived,
+    DocumentIsErased,
+    InvalidValue,
+    OpDoesNotFit,
+    UnknownRevision,
+)
 from domain.ids import TimeOrderedAggregate
 from domain.tenancy import TenantOwned
 from domain.text_ot import Op, Side
@@ -57,12 +63,17 @@ class Document(TimeOrderedAggregate, TenantOwned):
     """A shared text document owned by one tenant, edited by ops at revisions."""
 
     category = "document"
+    # Its data subject was erased: its title, text and ops read as nothing, and it takes
+    # no more changes (a class default: documents loaded from older snapshots lack it).
+    erased = False
 
     @event("DocumentCreated")
     def __init__(self, tenant_id: str, title: str, content: str) -> None:
         self.tenant_id = tenant_id
         self.title = title
         self.content = content
+        if content is None:  # erased
+            self.erased, self.content = True, ""
         self.revision = 0
         self.archived = False
 
@@ -142,7 +153,10 @@ class Document(TimeOrderedAggregate, TenantOwned):
         source: str = "",
         seq: int = 0,
     ) -> None:
-        self.content = text_ot.apply(self.content, op)
+        if op is None or self.erased:
+            self.erased, self.content = True, ""
+        else:
+            self.content = text_ot.apply(self.content, op)
         self.revision = revision
 
     def rename(self, title: str) -> None:
@@ -167,3 +181,5 @@ class Document(TimeOrderedAggregate, TenantOwned):
         """Raise `DocumentIsArchived` unless the document takes changes."""
         if self.archived:
             raise DocumentIsArchived(self.id)
+        if self.erased:
+            raise DocumentIsErased(self.id)

@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidValue
 from domain.tenancy import TenantOwned
-from domain.values import check_chars, check_text
+from domain.values import check_chars
 
 SUBJECTS_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/data-subjects")
 SUBJECT_KINDS = ("user", "conversation", "document")
@@ -60,7 +60,6 @@ class DataSubject(Aggregate, TenantOwned):
     def erase(self, reason: str, by: str) -> None:
         """Record that the subject's data keys are destroyed."""
         check_chars("reason", reason, REASON_MAX_CHARS)
-        check_text("reason", reason)
         check_chars("by", by, BY_MAX_CHARS)
         self._erased(self.tenant_id, self.subject, reason, by)
 

@@ -72,6 +72,11 @@ class DocumentIsArchived(RuleViolation):
         super().__init__(f"document {document_id} is archived")
 
 
+class DocumentIsErased(RuleViolation):
+    def __init__(self, document_id: object) -> None:
+        super().__init__(f"document {document_id} was erased")
+
+
 class OpDoesNotFit(RuleViolation):
     """A well-formed op that does not fit the text of the revision it was made on."""
 
@@ -97,3 +102,10 @@ class AlertNotFiring(RuleViolation):
 
     def __init__(self, alert_id: object, state: str) -> None:
         super().__init__(f"alert {alert_id} is {state}, not firing")
+
+
+class SubjectAlreadyErased(RuleViolation):
+    """A data subject with no values left since its last erasure."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__(f"data subject {subject} is erased and holds no values since")

@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from application.errors import ConcurrencyConflict, DuplicateReceipt, StoreUnavailable
 from infrastructure.event_columns import TYPE_OF_TOPIC
 from infrastructure.metrics import record_batch
-from infrastructure.subject_keys import INSERT_KEYS, NewKey, key_rows
+from infrastructure.subject_keys import ERASE_KEYS, INSERT_KEYS, NewKey, key_rows
 
 Outcome = list[int] | Exception  # a commit's positions, or why it was refused
 Answer = tuple[int, int | None, str | None]  # a round's row: member, position, refusal
@@ -63,13 +63,15 @@ class PendingReceipt:
 @dataclass(frozen=True)
 class PendingCommit:
     """One command's stored events and receipt, waiting to be written in a group commit,
-    the tenant of the command (``None``: the one its events' metadata names), and the data
-    keys its sealed values need that are not stored yet (written first)."""
+    the tenant of the command (``None``: the one its events' metadata names), the data
+    keys its sealed values need that are not stored yet (written first), and the data
+    subjects it erases, as (tenant, subject), whose keys go in the same transaction."""
 
     events: Sequence[StoredEvent]
     receipt: PendingReceipt | None = None
     tenant_id: str | None = None
     new_keys: Sequence[NewKey] = ()
+    erased: Sequence[tuple[str, str]] = ()
 
     @property
     def keys(self) -> list[tuple[UUID, int]]:
@@ -99,10 +101,29 @@ class BatchStatements:
         self._tables = tables
         casts = SQL(", ").join(SQL("%b::" + kind) for _, kind in PARAMETERS)
         self.call = SQL("SELECT * FROM {0}({1}, %b::int)").format(tables.append_function, casts)
-        # A batch with new data keys writes them in the same statement and transaction.
-        self.call_with_keys = SQL("WITH new_keys AS ({0}) {1}").format(
-            SQL(INSERT_KEYS.replace("%s", "%b")), self.call
-        )
+        # A batch with new data keys writes them, and one with erasures destroys keys, in
+        # the same statement and transaction as its events.
+        new_keys = SQL("new_keys AS ({0})").format(SQL(INSERT_KEYS.replace("%s", "%b")))
+        self._calls = {
+            (keys, erasures): SQL("WITH {0} {1}").format(
+                SQL(", ").join([new_keys] * keys + [SQL(ERASE_KEYS)] * erasures), self.call
+            )
+            for keys in (False, True)
+            for erasures in (False, True)
+            if keys or erasures
+        }
+
+    def call_with(self, commits: Sequence[PendingCommit]) -> tuple[Composed, list[Any]]:
+        """The statement writing ``commits`` and its parameters."""
+        params = self.params(commits)
+        keys = [key for commit in commits for key in commit.new_keys]
+        erased = [named for commit in commits for named in commit.erased]
+        if not keys and not erased:
+            return self.call, params
+        before = key_rows(keys) if keys else []
+        if erased:
+            before += [[tenant for tenant, _ in erased], [subject for _, subject in erased]]
+        return self._calls[bool(keys), bool(erased)], before + params
 
     def function(self) -> Composed:
         """The function that writes a batch in one transaction, round by round.
@@ -262,11 +283,10 @@ class BatchWriter:
         try:
             conn = self._connection or await self._connect()
             async with conn.cursor(row_factory=tuple_row) as cursor:
-                params, call = self.statements.params(commits), self.statements.call
-                if keys := [key for commit in commits for key in commit.new_keys]:
-                    # In the events' transaction: a value is never in the log without its
-                    # key (a key of a refused commit is harmless).
-                    params, call = key_rows(keys) + params, self.statements.call_with_keys
+                # In the events' transaction: a value is never in the log without its key
+                # (a key of a refused commit is harmless), and keys go with their erasure
+                # (a refused erasure conflicted with another erasure of its subject).
+                call, params = self.statements.call_with(commits)
                 began = time.perf_counter()
                 await cursor.execute(call, params, prepare=True)
                 rows: list[Answer] = await cursor.fetchall()

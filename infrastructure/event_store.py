@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import get_topic
@@ -21,6 +21,7 @@ from application.context import CommandContext
 from application.errors import NotFound, StoreUnavailable
 from application.ports import Change, CommandResult, RecordedEvent, StoredReceipt
 from application.tenancy import check_owner
+from domain.erasure import DataSubject
 from infrastructure.batch_writer import (
     BatchStatements,
     BatchWriter,
@@ -41,6 +42,7 @@ from infrastructure.transcoder import ChronicleTranscoder
 from projections.events import Event
 
 A = TypeVar("A", bound=Aggregate)
+SUBJECT_ERASED: type[Any] = DataSubject.SubjectErased  # type: ignore[attr-defined]
 
 APPLICATION_NAME = "Chronicle"
 EVENTS_TABLE = "chronicle_events"  # eventsourcing names it after the application
@@ -197,6 +199,14 @@ class PostgresEventStore:
         self._closed = False
         self.snapshots = Snapshotter(self._take_snapshot, snapshot_interval)
 
+    def forget_subject(self, tenant_id: str, subject: str) -> None:
+        """Forget an erased subject's keys, and the cached aggregates (which may hold its
+        values opened: they are loaded again, from the log and the snapshots left)."""
+        self.keys.forget(tenant_id, subject)
+        cache = self.app.repository.cache
+        if isinstance(cache, LRUCache):
+            cache.clear()
+
     def close(self) -> None:
         """Write what has queued, then let go (from any thread but the home loop's)."""
         self._closed = True
@@ -314,7 +324,15 @@ class PostgresEventStore:
             )
         used: set[str] = set()
         stored = [self._stored(event, aggregate, used) for event, aggregate in owned]
-        return events, PendingCommit(stored, receipt, context.tenant_id, self.keys.unstored(used))
+        erased = [
+            (str(vars(e)["tenant_id"]), str(vars(e)["subject"]))
+            for e in events
+            if type(e) is SUBJECT_ERASED
+        ]
+        pending = PendingCommit(
+            stored, receipt, context.tenant_id, self.keys.unstored(used), erased
+        )
+        return events, pending
 
     def _stored(self, event: Any, aggregate: Aggregate, used: set[str]) -> Any:
         """The stored form of an event, its personal values sealed (the keys they used

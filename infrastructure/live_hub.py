@@ -232,11 +232,12 @@ class LiveHub:
         self._inbox: asyncio.Queue[LiveEvent | None] = asyncio.Queue(INBOX_LIMIT)
         self._lost = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._watchers: dict[str, list[Callable[[str], None]]] = {}
+        self._watchers: dict[str, list[Callable[[LiveEvent], None]]] = {}
         self._retrying = Retrying("live hub")
 
-    def watch(self, event_type: str, callback: Callable[[str], None]) -> None:
-        """Call ``callback(aggregate_id)`` for each event of this type, whoever follows it."""
+    def watch(self, event_type: str, callback: Callable[[LiveEvent], None]) -> None:
+        """Call ``callback(event)`` for each event of this type, whoever follows it, before
+        any later event is dispatched."""
         self._watchers.setdefault(event_type, []).append(callback)
 
     async def start(self) -> None:
@@ -360,24 +361,24 @@ class LiveHub:
                     self._send(LiveEvent.of(recorded))
                     await asyncio.sleep(0)  # let sessions drain their buffers during a burst
                 else:  # nobody to encode it for: only the watchers see it
-                    self._advance(
-                        recorded.position, wire_type(recorded), str(recorded.aggregate_id)
-                    )
+                    self._advance(recorded.position, wire_type(recorded), recorded)
             if len(page) < PAGE:
                 return
 
     def _send(self, event: LiveEvent) -> None:
-        self._advance(event.position, event.type, event.aggregate_id)
+        self._advance(event.position, event.type, event)
         wanting = self.subscribers.wanting(event)
         for subscriber in wanting:
             subscriber.offer(event)
         if wanting and tracing.enabled():
             delivered(event, len(wanting))
 
-    def _advance(self, position: int, event_type: str, aggregate_id: str) -> None:
+    def _advance(self, position: int, event_type: str, event: LiveEvent | RecordedEvent) -> None:
         self.last = position
-        for callback in self._watchers.get(event_type, ()):
-            callback(aggregate_id)
+        if watchers := self._watchers.get(event_type):
+            live = event if isinstance(event, LiveEvent) else LiveEvent.of(event)
+            for callback in watchers:
+                callback(live)
 
 
 def delivered(event: LiveEvent, subscribers: int) -> None:

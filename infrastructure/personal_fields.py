@@ -26,7 +26,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import resolve_topic
 
 from domain.privacy import Personal, personal_event, personal_state
-from infrastructure.subject_keys import KeyRing, SealBroken
+from infrastructure.subject_keys import KeyGone, KeyRing, SealBroken
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +35,7 @@ SEALED_BYTES = b'"_sealed"'
 STATE = ":state"  # a snapshot's place, beside its aggregate's event of the same version
 PRIVACY = "_privacy"  # where a reader is told of values that did not open
 UNREADABLE = "unreadable"
+ERASED = "erased"
 
 
 def place(aggregate_id: Any, version: Any, where: str = "") -> bytes:
@@ -126,7 +127,8 @@ class PersonalFields:
         self, values: dict[str, Any], aggregate_id: Any, version: Any, where: str = ""
     ) -> None:
         """Open the sealed personal values in place (a state without any is left as it is:
-        written before values were sealed); `BrokenField` when they do not open."""
+        written before values were sealed); erased ones become ``None``; `BrokenField`
+        when they do not open otherwise."""
         sealed = values.pop(SEALED, None)
         if sealed is None:
             return
@@ -134,6 +136,8 @@ class PersonalFields:
             opened = self.ring.open(sealed, place(aggregate_id, version, where))
             if type(opened) is not dict:
                 raise SealBroken("does not hold fields")
+        except KeyGone:
+            opened = dict.fromkeys(sealed_fields(sealed))
         except SealBroken as error:
             raise BrokenField(sealed_fields(sealed), error) from None
         values.update(opened)
@@ -148,7 +152,8 @@ class PersonalFields:
         may_load: bool = True,
     ) -> None:
         """Open in place for a reader, who is never refused: values that do not open read
-        as ``null``, each named under `PRIVACY` (and reported). `KeysNotLoaded` as
+        as ``null``, each named under `PRIVACY` as `ERASED` (their subject was erased) or
+        `UNREADABLE` (reported: their bytes or keys were altered). `KeysNotLoaded` as
         `KeyRing.open` raises it."""
         sealed = values.get(SEALED)
         if sealed is None:
@@ -157,6 +162,10 @@ class PersonalFields:
             opened = self.ring.open(sealed, place(aggregate_id, version), may_load=may_load)
             if type(opened) is not dict:
                 raise SealBroken("does not hold fields")
+        except KeyGone:
+            fields = sealed_fields(sealed)
+            opened = dict.fromkeys(fields)
+            values[PRIVACY] = dict.fromkeys(fields, ERASED)
         except SealBroken as error:
             fields = sealed_fields(sealed)
             log.warning(

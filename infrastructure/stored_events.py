@@ -18,13 +18,15 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import JSONTranscoder, Mapper
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
+from domain.erasure import DataSubject
 from domain.events import RecordedEvent
 from infrastructure.personal_fields import SEALED, PersonalFields
 from infrastructure.subject_keys import SealBroken
 from projections.events import TYPED, Event, Metadata, OtherEvent
 
+ERASED_TOPIC = get_topic(DataSubject.SubjectErased)  # type: ignore[attr-defined]
 EVENT_HEADER_FIELDS = (
     "originator_id",
     "originator_version",
@@ -100,7 +102,9 @@ class StoredEventDecoder:
         position and the field) when a personal value does not open.
         """
         state: dict[str, Any] = msgspec.json.decode(stored)
-        if SEALED in state and self._personal is not None:
+        if topic == ERASED_TOPIC:
+            self._forget(state)
+        elif SEALED in state and self._personal is not None:
             try:
                 self._personal.open(state, aggregate_id, version)
             except SealBroken as error:
@@ -148,7 +152,9 @@ class StoredEventDecoder:
         metadata's. A personal value that does not open reads as ``null`` (see
         `PersonalFields.open_for_reader`)."""
         state: dict[str, Any] = msgspec.json.decode(stored)
-        if SEALED in state and self._personal is not None:
+        if topic == ERASED_TOPIC:
+            self._forget(state)
+        elif SEALED in state and self._personal is not None:
             self._personal.open_for_reader(state, aggregate_id, version, position)
         if (stored_version := state.pop("class_version", 1)) != class_version_of(topic):
             state = self._upcast(state, stored_version, aggregate_id, version, topic)
@@ -164,6 +170,11 @@ class StoredEventDecoder:
         return RecordedEvent(
             position, aggregate_id, version, kind, category, state, metadata, recorded_at, tenant_id
         )
+
+    def _forget(self, erasure: dict[str, Any]) -> None:
+        """A follower reading an erasure forgets the subject's keys before it reads on."""
+        if self._personal is not None:
+            self._personal.ring.forget(str(erasure.get("tenant_id")), str(erasure.get("subject")))
 
     def _upcast(
         self,

@@ -55,6 +55,14 @@ SELECT_KEYS = (
     "SELECT key_id, tenant_id, subject, wrapped FROM chronicle_subject_keys"
     " WHERE key_id = ANY(%s::uuid[])"
 )
+# An erasure, in the transaction of its event: the subjects' keys go, and with them the
+# snapshots holding values sealed with them (a snapshot names its keys in its sealed state).
+ERASE_KEYS = (
+    "gone AS (DELETE FROM chronicle_subject_keys WHERE (tenant_id, subject) IN"
+    " (SELECT * FROM unnest(%b::text[], %b::text[])) RETURNING key_id),"
+    " shredded AS (DELETE FROM chronicle_snapshots s USING gone"
+    " WHERE position(convert_to(replace(gone.key_id::text, '-', ''), 'UTF8') IN s.state) > 0)"
+)
 KEY_ID = re.compile(r"[0-9a-f]{32}")
 MASTER_HINT = (
     "make one with: python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'"
@@ -75,6 +83,11 @@ class KeysNotLoaded(LookupError):
 
 class SealBroken(ValueError):
     """A sealed value that does not open: its keys are gone or its bytes were altered."""
+
+
+class KeyGone(SealBroken):
+    """A sealed value whose key was destroyed: its subject was erased (a key row is written
+    before any value sealed with it, so a missing one was deleted)."""
 
 
 def parse_master_key(text: str | None) -> bytes:
@@ -216,6 +229,7 @@ class KeyRing:
         self.master_id = master_id(master)
         self._connect = connect
         self._keys: dict[str, bytes] = {}  # key id (hex) → data key
+        self._owners: dict[str, tuple[str, str]] = {}  # key id → (tenant, subject)
         self._current: dict[tuple[str, str], str] = {}  # (tenant, subject) → key id made here
         self._unstored: dict[str, NewKey] = {}
         self._aeads: dict[tuple[str, ...], AESGCM] = {}
@@ -275,6 +289,28 @@ class KeyRing:
                 cursor.execute(INSERT_KEYS, key_rows(keys))
             self.stored(keys)
 
+    def held(self, tenant_id: str, subject: str) -> int:
+        """How many data keys the tenant's subject has in the table."""
+        with self._connect() as cursor:
+            row = cursor.execute(
+                "SELECT count(*) FROM chronicle_subject_keys WHERE tenant_id = %s AND subject = %s",
+                (tenant_id, subject),
+            ).fetchone()
+        return int(_first(row))
+
+    def forget(self, tenant_id: str, subject: str) -> None:
+        """Drop a subject's keys from this process (it was erased): what they sealed is
+        read again from the table, where they are gone."""
+        with self._lock:
+            gone = {k for k, owner in self._owners.items() if owner == (tenant_id, subject)}
+            self._current.pop((tenant_id, subject), None)
+            for key_id in gone:
+                self._keys.pop(key_id, None)
+                self._owners.pop(key_id, None)
+                self._unstored.pop(key_id, None)
+            for ids in [ids for ids in self._aeads if not gone.isdisjoint(ids)]:
+                del self._aeads[ids]
+
     def _key_id(self, tenant_id: str, subject: str) -> str:
         key_id = self._current.get((tenant_id, subject))
         if key_id is not None:
@@ -287,6 +323,7 @@ class KeyRing:
         wrapped = nonce + self._master.encrypt(nonce, key, _wrap_aad(made, tenant_id, subject))
         with self._lock:
             self._keys[made] = key
+            self._owners[made] = (tenant_id, subject)
             self._unstored[made] = NewKey(made, tenant_id, subject, wrapped, self.master_id)
             return self._current.setdefault((tenant_id, subject), made)
 
@@ -304,9 +341,11 @@ class KeyRing:
             info = b"chronicle sealed v1:" + ",".join(ids).encode()
             derived = HKDF(hashes.SHA256(), KEY_BYTES, None, info).derive(b"".join(keys))
             aead = AESGCM(derived)
-        if len(self._aeads) >= DERIVED_CACHE_MAX:
-            self._aeads.clear()
-        self._aeads[ids] = aead
+        with self._lock:  # not a key `forget` dropped meanwhile
+            if all(key_id in self._keys for key_id in ids):
+                if len(self._aeads) >= DERIVED_CACHE_MAX:
+                    self._aeads.clear()
+                self._aeads[ids] = aead
         return aead
 
     def _load(self, ids: list[str]) -> None:
@@ -329,11 +368,18 @@ class KeyRing:
             except InvalidTag:
                 raise SealBroken(f"key {key_id} does not unwrap") from None
             self._keys[key_id] = key
+            self._owners[key_id] = (tenant_id, subject)
         if gone := [key_id for key_id in ids if key_id not in self._keys]:
-            raise SealBroken(f"its key {gone[0]} is gone")
+            raise KeyGone(f"its key {gone[0]} is gone")
 
 
 def _columns(row: Any) -> tuple[UUID, str, str, bytes]:
     if isinstance(row, dict):
         return row["key_id"], row["tenant_id"], row["subject"], row["wrapped"]
     return row[0], row[1], row[2], row[3]
+
+
+def _first(row: Any) -> Any:
+    if isinstance(row, dict):
+        return next(iter(row.values()))
+    return row[0] if row else 0

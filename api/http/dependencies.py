@@ -19,6 +19,7 @@ from application.alerts import Alerts
 from application.budgets import Budgets
 from application.conversations import Conversations
 from application.documents import Documents
+from application.erasure import Subjects
 from application.identity import Identity
 from application.notifications import Notifications
 from application.people import UserTokens
@@ -66,6 +67,10 @@ def provide_webhooks(container: NamedDependency[Container]) -> Webhooks:
 
 def provide_alerts(container: NamedDependency[Container]) -> Alerts:
     return container.alerts
+
+
+def provide_subjects(container: NamedDependency[Container]) -> Subjects:
+    return container.subjects
 
 
 def provide_identity(container: NamedDependency[Container]) -> Identity:
@@ -134,6 +139,7 @@ def dependencies() -> dict[str, Provide]:
         "webhooks": _once(provide_webhooks),
         "alerts": _once(provide_alerts),
         "identity": _once(provide_identity),
+        "data_subjects": _once(provide_subjects),
         "tokens": _once(provide_tokens),
         "notifications": _once(provide_notifications),
         "budgets": _once(provide_budgets),

@@ -18,7 +18,13 @@ from domain.document import (
     TITLE_MAX_CHARS,
     Document,
 )
-from domain.errors import DocumentIsArchived, InvalidValue, OpDoesNotFit, UnknownRevision
+from domain.errors import (
+    DocumentIsArchived,
+    DocumentIsErased,
+    InvalidValue,
+    OpDoesNotFit,
+    UnknownRevision,
+)
 from domain.text_ot import Op
 from tests.unit.domain.strategies import TEXTS, ops_for
 
@@ -277,3 +283,18 @@ def test_a_sharedb_client_and_the_document_end_with_the_same_text(
         seen = ot.apply(seen, ot.transform(op, pending, "right"))
         pending = ot.transform(pending, op, "left")
     assert seen == document.content == replayed(document).content
+
+
+def test_an_erased_document_loads_as_empty_and_takes_no_more_changes() -> None:
+    """Its events replayed after its subject's erasure: values read as ``None``."""
+    document = Document.create("acme", "Notes", "hello")
+    document.submit([5, " world"], 0, "ann", [])
+    created, applied = document.collect_events()
+    object.__setattr__(created, "title", None)
+    object.__setattr__(created, "content", None)
+    object.__setattr__(applied, "op", None)
+    replayed = applied.mutate(created.mutate(None))
+    assert replayed is not None
+    assert (replayed.erased, replayed.content, replayed.revision) == (True, "", 1)
+    with pytest.raises(DocumentIsErased):
+        replayed.rename("Other")

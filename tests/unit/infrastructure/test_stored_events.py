@@ -19,6 +19,7 @@ from domain.alerts import Alert, AlertRule
 from domain.audit import AccessDenial
 from domain.conversation import Conversation
 from domain.document import Document
+from domain.erasure import DataSubject
 from domain.identity import ApiKey
 from domain.people import Inbox
 from domain.task import Task
@@ -78,8 +79,9 @@ def every_followed_event() -> list[Any]:
     alert.acknowledge("key:k1", "looking")
     alert.resolve(None, NOW)
     rule.delete()
+    erased = DataSubject.erase_first("acme", "user:ann", "asked", "key:k1")
     aggregates: list[Aggregate] = [chat, run, failing, cancelled, done, retried, flaky]
-    followed = [*aggregates, dropped, denial, key, inbox, document, rule, alert]
+    followed = [*aggregates, dropped, denial, key, inbox, document, rule, alert, erased]
     events = [e for a in followed for e in a.collect_events()]
     for event in events:
         object.__setattr__(event, "metadata", METADATA)

@@ -1,0 +1,170 @@
+"""Erasure of data subjects over the real servers: the subject's keys destroyed with the
+record of it, its values read as erased on every API process within a second (history,
+live replay), other subjects' values untouched, snapshots bound to it dropped, the audit
+chain intact; 404 for an unknown subject, 409 for erasing twice, 403 without ``admin``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+
+from api.bootstrap import Container
+from infrastructure.settings import Settings
+from tests.integration.cli import run_cli
+from tests.integration.conftest import KeyFactory, serving
+from tests.integration.sse import collect
+from tests.integration.test_audit import bearer
+from tests.integration.test_http_conversations import assert_problem
+
+FORGET_DEADLINE_S = 1.0
+ERASED = {"content": "erased", "author": "erased"}
+
+
+async def conversation_with(client: httpx.AsyncClient, marker: str) -> tuple[str, int]:
+    """A conversation with a message of alice's and one of bob's; its id and last position."""
+    started = await client.post("/v1/conversations", json={"title": f"{marker} title"})
+    assert started.status_code == 201, started.text
+    cid = started.json()["id"]
+    position = 0
+    for author in ("alice", "bob"):
+        posted = await client.post(
+            f"/v1/conversations/{cid}/messages",
+            json={"role": "user", "content": f"{marker} by {author}", "author": author},
+        )
+        assert posted.status_code == 201, posted.text
+        position = posted.json()["position"]
+    return cid, position
+
+
+async def stream(http: httpx.AsyncClient, cid: str) -> list[dict[str, Any]]:
+    answered = await http.get(f"/v1/streams/{cid}/events")
+    assert answered.status_code == 200, answered.text
+    items: list[dict[str, Any]] = answered.json()["items"]
+    return items
+
+
+async def erased_within(http: httpx.AsyncClient, cid: str, seconds: float) -> float | None:
+    """How long until alice's message reads as erased on this process (polling)."""
+    began = time.monotonic()
+    while (waited := time.monotonic() - began) < seconds:
+        if (await stream(http, cid))[1]["data"].get("_privacy") == ERASED:
+            return waited
+        await asyncio.sleep(0.02)
+    return None
+
+
+def keys_of(dsn: str, tenant: str, subject: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM chronicle_subject_keys WHERE tenant_id = %s AND subject = %s",
+            (tenant, subject),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_erasing_a_user_makes_their_values_erased_on_every_process_within_a_second(
+    client: httpx.AsyncClient, servers: Settings, issue_key: KeyFactory
+) -> None:
+    marker = f"marker-{uuid.uuid4().hex}"
+    cid, _ = await conversation_with(client, marker)
+    before = await stream(client, cid)
+    tenant = before[0]["metadata"]["tenant_id"]
+    assert before[1]["data"]["content"] == f"{marker} by alice"
+    assert servers.database_url and keys_of(servers.database_url, tenant, "user:alice") == 1
+
+    with serving(servers) as other_url:
+        async with httpx.AsyncClient(
+            base_url=other_url, headers=client.headers, timeout=30
+        ) as other:
+            assert (await stream(other, cid))[1]["data"]["content"] == f"{marker} by alice"
+            erased = await client.post(
+                "/v1/subjects/user:alice/erase", json={"reason": "the user asked (art. 17)"}
+            )
+            assert erased.status_code == 200, erased.text
+            assert erased.json()["subject"] == "user:alice"
+            waits = await asyncio.gather(
+                erased_within(client, cid, FORGET_DEADLINE_S),
+                erased_within(other, cid, FORGET_DEADLINE_S),
+            )
+            assert None not in waits, waits
+
+    after = await stream(client, cid)
+    assert after[1]["data"]["content"] is None and after[1]["data"]["author"] is None
+    assert after[0]["data"]["title"] == f"{marker} title"  # the conversation's own key
+    assert after[2]["data"]["content"] == f"{marker} by bob" and "_privacy" not in after[2]["data"]
+    assert keys_of(servers.database_url, tenant, "user:alice") == 0
+
+    replay = await collect(client, 3, params={"cursor": 0, "subjects": f"conversation.{cid}"})
+    alice = replay[1].json["data"]
+    assert alice["content"] is None and alice["_privacy"] == ERASED
+    assert replay[2].json["data"]["content"] == f"{marker} by bob"
+
+    again = await client.post("/v1/subjects/user:alice/erase", json={"reason": "twice"})
+    assert_problem(again, 409)
+    assert_problem(await client.post("/v1/subjects/user:nobody/erase", json={"reason": "x"}), 404)
+    elsewhere = {"Authorization": f"Bearer {issue_key()}"}  # another tenant's admin
+    assert_problem(
+        await client.post("/v1/subjects/user:bob/erase", json={"reason": "x"}, headers=elsewhere),
+        404,
+    )
+    assert (await stream(client, cid))[2]["data"]["content"] == f"{marker} by bob"
+
+    # New values of an erased subject are new: they are readable, and erasable again.
+    posted = await client.post(
+        f"/v1/conversations/{cid}/messages",
+        json={"role": "user", "content": "after", "author": "alice"},
+    )
+    assert posted.status_code == 201, posted.text
+    assert (await stream(client, cid))[3]["data"]["content"] == "after"
+    erased = await client.post("/v1/subjects/user:alice/erase", json={"reason": "again"})
+    assert erased.status_code == 200, erased.text
+
+    audit = run_cli(servers, "audit", "verify", "--json")
+    assert audit.returncode == 0, audit.stderr
+    assert '"intact": true' in audit.stdout
+
+
+async def test_erasing_a_conversation_drops_its_snapshots_and_every_value_in_it(
+    client: httpx.AsyncClient, servers: Settings, container: Container
+) -> None:
+    marker = f"marker-{uuid.uuid4().hex}"
+    cid, _ = await conversation_with(client, marker)
+    await asyncio.to_thread(container.store.snapshots.take, uuid.UUID(cid), 3)
+    assert servers.database_url
+
+    def snapshots() -> int:
+        assert servers.database_url
+        with psycopg.connect(servers.database_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM chronicle_snapshots WHERE originator_id = %s", (cid,)
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    assert snapshots() == 1
+    erased = await client.post(f"/v1/subjects/conversation:{cid}/erase", json={"reason": "x"})
+    assert erased.status_code == 200, erased.text
+    assert snapshots() == 0
+    events = await stream(client, cid)
+    assert events[0]["data"]["title"] is None
+    assert [e["data"]["content"] for e in events[1:]] == [None, None]
+    cold = await asyncio.to_thread(container.store.load_cold, uuid.UUID(cid))
+    assert cold.title is None  # type: ignore[attr-defined]
+
+
+async def test_erasure_needs_the_admin_scope(
+    client: httpx.AsyncClient, issue_key: KeyFactory
+) -> None:
+    marker = f"marker-{uuid.uuid4().hex}"
+    await conversation_with(client, marker)
+    writer = bearer(issue_key(scopes=("read", "commands:write")))
+    refused = await client.post(
+        "/v1/subjects/user:alice/erase", json={"reason": "x"}, headers=writer
+    )
+    assert_problem(refused, 403)
