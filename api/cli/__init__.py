@@ -21,6 +21,7 @@ from api.cli import (
     metrics,
     processes,
     projections,
+    subjects,
     users,
     webhooks,
 )
@@ -49,6 +50,7 @@ app.add_typer(budget.group, name="budget")
 app.command("metrics")(metrics.metrics)
 app.add_typer(alerts.group, name="alerts")
 app.add_typer(webhooks.group, name="webhooks")
+app.add_typer(subjects.group, name="subjects")
 
 
 def unreachable() -> tuple[type[Exception], ...]:

@@ -6,6 +6,7 @@ chain intact; 404 for an unknown subject, 409 for erasing twice, 403 without ``a
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from typing import Any
@@ -168,3 +169,37 @@ async def test_erasure_needs_the_admin_scope(
         "/v1/subjects/user:alice/erase", json={"reason": "x"}, headers=writer
     )
     assert_problem(refused, 403)
+
+
+async def test_the_cli_erases_a_document_and_events_show_marks_its_values(
+    client: httpx.AsyncClient, servers: Settings
+) -> None:
+    marker = f"marker-{uuid.uuid4().hex}"
+    created = await client.post("/v1/documents", json={"title": "Plan", "content": marker})
+    assert created.status_code == 201, created.text
+    did = created.json()["id"]
+    tenant = (await stream(client, did))[0]["metadata"]["tenant_id"]
+    erase = ("subjects", "erase", f"document:{did}", "--tenant", tenant, "--reason", "asked")
+
+    done = run_cli(servers, *erase)
+    assert done.returncode == 0, done.stderr
+    assert f"erased: document:{did}" in done.stdout
+    for args, why in (
+        (erase, "erased and holds no values since"),
+        (("subjects", "erase", "document:nope", "--tenant", tenant, "--reason", "x"), "not found"),
+        (("subjects", "erase", "nobody", "--tenant", tenant, "--reason", "x"), "kind:id"),
+    ):
+        refused = run_cli(servers, *args)
+        assert refused.returncode == 1, refused.stdout
+        assert refused.stderr.count("\n") == 1 and why in refused.stderr, refused.stderr
+
+    shown = run_cli(servers, "events", "show", did, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert marker not in shown.stdout
+    first = json.loads(shown.stdout)["events"][0]["data"]
+    assert first["content"] is None and first["_privacy"] == {
+        "title": "erased",
+        "content": "erased",
+    }
+    renamed = await client.post(f"/v1/documents/{did}/rename", json={"title": "Other"})
+    assert_problem(renamed, 409)
