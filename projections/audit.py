@@ -2,7 +2,8 @@
 
 An accepted command is known by the metadata of the events it stored (one entry per
 command id, however many events); a refused one by its `AccessDenied` event; a key's
-refusals for being over its rate limit by the minute's `RateLimitExceeded`.
+refusals for being over its rate limit by the minute's `RateLimitExceeded`; an erasure's
+entry names the subject erased and why.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from psycopg import Connection
 
 from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
-from projections.events import AccessDenied, Event, RateLimitExceeded, event_name
+from projections.events import AccessDenied, Event, RateLimitExceeded, SubjectErased, event_name
 
 TABLE = "audit"
 COLUMNS = (
@@ -89,6 +90,10 @@ class AuditProjection:
             trace_id=trace_of(meta.traceparent),
             events=Plus(1),
         )
+        if type(event) is SubjectErased:  # whom and why, whichever event made the row
+            yield Statement.update(
+                TABLE, {"command_id": meta.command_id}, target=event.subject, reason=event.reason
+            )
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,14 @@ async def test_erasing_a_user_makes_their_values_erased_on_every_process_within_
     erased = await client.post("/v1/subjects/user:alice/erase", json={"reason": "again"})
     assert erased.status_code == 200, erased.text
 
+    wait = {"min_position": erased.json()["position"], "action": "subject.erase"}
+    audited = (await client.get("/v1/audit", params=wait)).json()["items"]
+    entries = [e for e in audited if e["outcome"] == "accepted"]
+    assert [(e["target"], e["reason"]) for e in entries] == [
+        ("user:alice", "the user asked (art. 17)"),
+        ("user:alice", "again"),
+    ]
+    assert entries[0]["actor"].startswith("key:")
     audit = run_cli(servers, "audit", "verify", "--json")
     assert audit.returncode == 0, audit.stderr
     assert '"intact": true' in audit.stdout
