@@ -50,6 +50,7 @@ from infrastructure.live_rooms import LiveRooms
 from infrastructure.metrics import RunUsage
 from infrastructure.metrics_retention import MetricsRetention
 from infrastructure.portal import Portal
+from infrastructure.privacy_retention import ExpiredConversations, PrivacyRetention
 from infrastructure.projector import ProjectionEngine, Projector, Rebuild
 from infrastructure.rate_limit import RateLimiter
 from infrastructure.read_models import ReadStore, ensure_projections
@@ -171,7 +172,9 @@ class Container:
                 allow_private=settings.webhooks_allow_private,
             ),
             alerts=Alerts(store, runner, ReadModelMetrics(reads, budgets.of)),
-            subjects=Subjects(store, runner, store.keys),
+            subjects=Subjects(
+                store, runner, store.keys, ExpiredConversations(settings.database_url)
+            ),
             queue=queue,
             reads=reads,
             events=EventLog(settings.database_url, store.decoder.recorded),
@@ -286,7 +289,10 @@ class Container:
         retention = MetricsRetention(
             self.dsn, self.settings.metrics_minute_days, self.settings.metrics_hour_days
         )
-        return Scheduler(self.tasks, self.queue, self.portal, retention=retention)
+        privacy = PrivacyRetention(
+            self.identity, self.subjects, self.portal, self.settings.retention_sweep_s
+        )
+        return Scheduler(self.tasks, self.queue, self.portal, periodic=(retention, privacy))
 
     def webhook_worker(self) -> WebhooksThread:
         """The webhooks' dispatcher and deliverer, with the settings' delivery policy."""

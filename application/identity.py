@@ -148,6 +148,26 @@ class Identity:
 
         return await self._runner.run(context, decide, retry_on_conflict=True)
 
+    async def set_retention(
+        self, context: CommandContext, tenant: str, days: int | None
+    ) -> CommandResult:
+        """Erase the tenant's conversations once ``days`` old (``None``: never)."""
+
+        def decide() -> Change:
+            try:
+                record = self._store.get(Tenant.create_id(tenant), Tenant)
+            except NotFound:
+                raise NotFound(f"no tenant {tenant!r}") from None
+            record.set_retention(days)
+            return Change((record,), record)
+
+        return await self._runner.run(context, decide, retry_on_conflict=True)
+
+    def retention(self) -> dict[str, int]:
+        """The retention of every tenant that has one, in days, by tenant."""
+        tenants = (self._store.get(i, Tenant) for i in self._store.aggregate_ids(Tenant))
+        return {t.name: t.retention_days for t in tenants if t.retention_days is not None}
+
     def find_key(self, key_id: UUID) -> KeyView:
         key = self._store.get(key_id, ApiKey)
         return self._view(key)

@@ -15,7 +15,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import ApiKeyAlreadyRevoked, InvalidValue
 from domain.ids import TimeOrderedAggregate
 from domain.tenancy import SYSTEM_TENANT, TenantOwned
-from domain.values import check_chars
+from domain.values import check_chars, check_count
 
 Scope = Literal["commands:write", "read", "live:read", "admin", "audit:read", "tokens:write"]
 SCOPES: tuple[str, ...] = get_args(Scope)
@@ -24,6 +24,7 @@ TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 TENANT_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/tenants")
 KEY_NAME_MAX_CHARS = 200
 REVOKE_REASON_MAX_CHARS = 500
+RETENTION_MAX_DAYS = 36_500
 
 
 def check_tenant_name(name: str) -> None:
@@ -46,6 +47,9 @@ class Tenant(Aggregate):
     """An isolated customer of Chronicle; its id is derived from its unique name."""
 
     category = "audit"
+    # Days a conversation's personal values are kept before they are erased; ``None``:
+    # kept until erased by request. (A class default: tenants made before it lack it.)
+    retention_days: int | None = None
 
     @staticmethod
     def create_id(name: str) -> UUID:
@@ -77,6 +81,18 @@ class Tenant(Aggregate):
     @event("BudgetSet")
     def _budget_set(self, daily_tokens: int | None, daily_cost_usd: float | None) -> None:
         self.daily_tokens, self.daily_cost_usd = daily_tokens, daily_cost_usd
+
+    def set_retention(self, days: int | None) -> None:
+        """Erase the tenant's conversations once they are ``days`` old; ``None``: never."""
+        if days is not None:
+            check_count("days", days, RETENTION_MAX_DAYS)
+            if days < 1:
+                raise InvalidValue("days", "must be at least 1")
+        self._retention_set(days)
+
+    @event("RetentionSet")
+    def _retention_set(self, days: int | None) -> None:
+        self.retention_days = days
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The scheduler: times out tasks whose lease expired, from what the log says,
-forgets the queue's claims the read model has caught up with, and (now and then) the
-metrics history past its retention.
+forgets the queue's claims the read model has caught up with, and (now and then) does
+what is periodic: the metrics history past its retention, and personal data past each
+tenant's retention.
 
 Timers are data (lease_until, run_at), so a restart loses none; each timeout is a
 command the task accepts only once, so none fires twice.
@@ -9,17 +10,24 @@ command the task accepts only once, so none fires twice.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import Protocol
 
 import structlog
 
 from application.context import CommandContext
 from application.tasks import Tasks
-from infrastructure.metrics_retention import MetricsRetention
 from infrastructure.portal import Portal
 from infrastructure.task_queue import PostgresTaskQueue
 
 log = structlog.get_logger(__name__)
 TICK_SECONDS = 0.25
+
+
+class Periodic(Protocol):
+    """Work done now and then: ``due`` does it when its interval has passed."""
+
+    def due(self) -> int | None: ...
 
 
 class Scheduler:
@@ -31,10 +39,10 @@ class Scheduler:
         queue: PostgresTaskQueue,
         portal: Portal,
         tick: float = TICK_SECONDS,
-        retention: MetricsRetention | None = None,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.tasks = tasks
-        self.retention = retention
+        self.periodic = periodic
         self.queue = queue
         self.portal = portal
         self.tick = tick
@@ -46,8 +54,8 @@ class Scheduler:
             try:
                 self.fire_due()
                 self.queue.forget_claims()
-                if self.retention is not None:
-                    self.retention.due()
+                for work in self.periodic:
+                    work.due()
             except Exception as error:  # e.g. the store's StoreUnavailable: the thread must live
                 log.warning(
                     "scheduler could not time out tasks", error=f"{type(error).__name__}: {error}"

@@ -115,6 +115,7 @@ class Settings:
     webhook_backoff_s: float = 1.0  # the first retry's delay; doubling up to 10 min
     webhook_disable_after: int = 5  # dead letters in a row that disable a webhook
     webhook_keep_days: int = 30  # a finished delivery, then it is deleted
+    retention_sweep_s: float = 300.0  # how often tenants' retention erases what is past it
     # Wraps the data subjects' keys (base64 of 32 bytes); required by every process that
     # writes or reads events.
     master_key: str | None = field(default=None, repr=False)
@@ -146,6 +147,12 @@ class Settings:
             raise SettingsError(
                 "CHRONICLE_SAMPLE_INTERVAL_S must be above 0 and at most 3600,"
                 f" not {sample_interval_s}"
+            )
+        retention_sweep_s = _or(_optional_number("CHRONICLE_RETENTION_SWEEP_S", env), 300.0)
+        if not 0 < retention_sweep_s <= 86_400:
+            raise SettingsError(
+                "CHRONICLE_RETENTION_SWEEP_S must be above 0 and at most 86400,"
+                f" not {retention_sweep_s}"
             )
         data_dir = Path(env.get("CHRONICLE_DATA_DIR") or ".chronicle")
         return cls(
@@ -179,6 +186,7 @@ class Settings:
             webhook_backoff_s=_or(_optional_number("CHRONICLE_WEBHOOK_BACKOFF_S", env), 1.0),
             webhook_disable_after=max(1, _int("CHRONICLE_WEBHOOK_DISABLE_AFTER", 5, env)),
             webhook_keep_days=max(1, _int("CHRONICLE_WEBHOOK_KEEP_DAYS", 30, env)),
+            retention_sweep_s=retention_sweep_s,
             master_key=_master_key(env, data_dir),
         )
 

@@ -21,6 +21,7 @@ from api.cli import (
     metrics,
     processes,
     projections,
+    retention,
     subjects,
     users,
     webhooks,
@@ -51,6 +52,7 @@ app.command("metrics")(metrics.metrics)
 app.add_typer(alerts.group, name="alerts")
 app.add_typer(webhooks.group, name="webhooks")
 app.add_typer(subjects.group, name="subjects")
+app.add_typer(retention.group, name="retention")
 
 
 def unreachable() -> tuple[type[Exception], ...]:

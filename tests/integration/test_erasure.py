@@ -9,12 +9,14 @@ import asyncio
 import json
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import psycopg
 
 from api.bootstrap import Container
+from infrastructure.privacy_retention import PrivacyRetention
 from infrastructure.settings import Settings
 from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory, serving
@@ -211,3 +213,38 @@ async def test_the_cli_erases_a_document_and_events_show_marks_its_values(
     }
     renamed = await client.post(f"/v1/documents/{did}/rename", json={"title": "Other"})
     assert_problem(renamed, 409)
+
+
+async def test_a_tenants_retention_erases_its_conversations_once_that_old(
+    client: httpx.AsyncClient, servers: Settings, container: Container, api_url: str
+) -> None:
+    marker = f"marker-{uuid.uuid4().hex}"
+    cid, position = await conversation_with(client, marker)
+    tenant = (await stream(client, cid))[0]["metadata"]["tenant_id"]
+    kept = await client.get(f"/v1/conversations/{cid}", params={"min_position": position})
+    assert kept.status_code == 200, kept.text  # the read model knows when it started
+
+    done = run_cli(servers, "retention", "set", "--tenant", tenant, "--days", "1")
+    assert done.returncode == 0, done.stderr
+    assert f"{tenant}: conversations are kept 1 day" in done.stdout
+    unknown = run_cli(servers, "retention", "set", "--tenant", "no-such-tenant", "--days", "1")
+    assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1, unknown.stderr
+
+    sweep = PrivacyRetention(container.identity, container.subjects, container.portal)
+    assert await asyncio.to_thread(sweep.run, datetime.now(UTC)) == 0  # a day to go
+    two_days_on = datetime.now(UTC) + timedelta(days=2)
+    assert await asyncio.to_thread(sweep.run, two_days_on) == 1
+    events = await stream(client, cid)
+    assert events[0]["data"]["title"] is None
+    assert [e["data"]["content"] for e in events[1:]] == [None, None]
+    assert await asyncio.to_thread(sweep.run, two_days_on) == 0  # nothing left to erase
+
+    wait = {"min_position": container.events.head(), "action": "subject.erase"}
+    (entry,) = (await client.get("/v1/audit", params=wait)).json()["items"]
+    assert (entry["actor"], entry["target"]) == ("retention", f"conversation:{cid}")
+    assert entry["reason"] == "retention: conversations are kept 1 day"
+
+    off = run_cli(servers, "retention", "set", "--tenant", tenant, "--days", "0")
+    assert off.returncode == 0 and "until erased" in off.stdout, off.stderr
+    await conversation_with(client, marker)
+    assert await asyncio.to_thread(sweep.run, two_days_on) == 0

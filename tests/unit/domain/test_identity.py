@@ -104,3 +104,15 @@ def test_the_share_of_a_budget_used_is_the_larger_of_its_bounds() -> None:
     assert Budget(None, 2.0).used_ratio(10**9, 1.0) == 0.5
     assert Budget(0, None).used_ratio(0, 0.0) == 1.0  # a bound of 0 is reached at once
     assert Budget().used_ratio(10, 1.0) is None
+
+
+def test_a_tenant_sets_and_lifts_its_retention() -> None:
+    tenant = Tenant.create("acme")
+    assert tenant.retention_days is None
+    tenant.set_retention(30)
+    assert tenant.retention_days == 30
+    tenant.set_retention(None)
+    assert tenant.retention_days is None
+    for days in (0, -1, 36_501):
+        with pytest.raises(InvalidValue):
+            tenant.set_retention(days)
