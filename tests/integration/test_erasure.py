@@ -239,7 +239,7 @@ async def test_a_tenants_retention_erases_its_conversations_once_that_old(
     assert [e["data"]["content"] for e in events[1:]] == [None, None]
     assert await asyncio.to_thread(sweep.run, two_days_on) == 0  # nothing left to erase
 
-    wait = {"min_position": container.events.head(), "action": "subject.erase"}
+    wait: dict[str, Any] = {"min_position": container.events.head(), "action": "subject.erase"}
     (entry,) = (await client.get("/v1/audit", params=wait)).json()["items"]
     assert (entry["actor"], entry["target"]) == ("retention", f"conversation:{cid}")
     assert entry["reason"] == "retention: conversations are kept 1 day"
