@@ -82,6 +82,7 @@ class Tasks:
         timeout_s: float,
         run_at: datetime | None,
         backoff_s: float,
+        subject: str | None = None,
     ) -> CommandResult:
         def decide() -> Change:
             task = Task.submit(
@@ -93,6 +94,7 @@ class Tasks:
                 timeout_s,
                 run_at or now(),
                 backoff_s,
+                subject,
             )
             return Change((task,), task)
 

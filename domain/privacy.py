@@ -18,6 +18,7 @@ from domain.agent_run import AgentRun
 from domain.conversation import Conversation
 from domain.document import Document
 from domain.people import Inbox
+from domain.task import Task
 
 # A subject of a value, from the event's (or snapshot's) fields and the aggregate's id and
 # state: ``None`` when this value has no such subject.
@@ -53,6 +54,17 @@ def of_field(kind: str, name: str, *, when: tuple[str, str] | None = None) -> Su
             return None
         value = fields.get(name)
         return None if value is None else subject(kind, value)
+
+    return named
+
+
+def named_by(name: str) -> SubjectOf:
+    """The subject a field of the value's own event names whole (``user:ann``): a task's
+    payload is personal data of the subject its submitter named, if any."""
+
+    def named(fields: Mapping[str, Any], aggregate_id: Any, state: Mapping[str, Any]) -> str | None:
+        value = fields.get(name)
+        return None if value is None else str(value)
 
     return named
 
@@ -97,6 +109,9 @@ PERSONAL_EVENTS: dict[type[Aggregate], dict[str, Personal]] = {
         "DocumentCreated": Personal(("title", "content"), (DOCUMENT,)),
         "DocumentRenamed": Personal(("title",), (DOCUMENT,)),
         "OperationApplied": Personal(("op",), (DOCUMENT,)),
+    },
+    Task: {
+        "TaskSubmitted": Personal(("payload",), (named_by("subject"),)),
     },
     Inbox: {
         "NotificationSent": Personal(("title", "body", "data"), (of_state("user", "user_id"),)),

@@ -10,6 +10,7 @@ from typing import Any
 
 from eventsourcing.domain import event
 
+from domain.erasure import check_subject
 from domain.errors import InvalidValue, TaskIsCancelled, TaskStateConflict
 from domain.ids import TimeOrderedAggregate
 from domain.tenancy import TenantOwned
@@ -47,10 +48,12 @@ class Task(TimeOrderedAggregate, TenantOwned):
         timeout_s: float,
         run_at: datetime,
         backoff_s: float,
+        subject: str | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.type = type
         self.payload = payload
+        self.subject = subject  # the data subject its payload is about: sealed for it
         self.priority = priority
         self.max_attempts = max_attempts
         self.timeout_s = timeout_s
@@ -73,9 +76,14 @@ class Task(TimeOrderedAggregate, TenantOwned):
         timeout_s: float,
         run_at: datetime,
         backoff_s: float,
+        subject: str | None = None,
     ) -> Task:
+        """A task; a ``subject`` (``user:<id>``, …) marks its payload personal data of that
+        data subject (sealed for it, and erased with it)."""
         check_type(type)
         check_json("payload", payload)
+        if subject is not None:
+            check_subject(subject)
         run_at = in_utc("run_at", run_at)
         if not 0 <= priority <= 9:
             raise InvalidValue("priority", "must be 0 to 9")
@@ -85,7 +93,9 @@ class Task(TimeOrderedAggregate, TenantOwned):
             raise InvalidValue("timeout_s", "must be 0.1 to 86400 seconds")
         if not 0 <= backoff_s <= 3600:
             raise InvalidValue("backoff_s", "must be 0 to 3600 seconds")
-        return cls(tenant_id, type, payload, priority, max_attempts, timeout_s, run_at, backoff_s)
+        return cls(
+            tenant_id, type, payload, priority, max_attempts, timeout_s, run_at, backoff_s, subject
+        )
 
     def claimable(self, now: datetime) -> bool:
         return self.state == PENDING and self.run_at <= now

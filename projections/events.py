@@ -162,6 +162,7 @@ class TaskSubmitted(Event, frozen=True):
     timeout_s: int | float
     run_at: datetime
     backoff_s: int | float
+    subject: str | None = None
 
 
 class TaskStarted(Event, frozen=True):

@@ -15,6 +15,7 @@ from psycopg import Connection
 from projections.base import READ_SCHEMA, AddedColumn, Statement
 from projections.events import (
     Event,
+    SubjectErased,
     TaskCancelled,
     TaskDeadLettered,
     TaskFailed,
@@ -35,8 +36,10 @@ class TasksProjection:
 
     name = "tasks"
     tables: tuple[str, ...] = (T, A)
-    added_columns: tuple[AddedColumn, ...] = ()
+    # The data subject a task's payload is about, if its submitter named one.
+    added_columns: tuple[AddedColumn, ...] = (AddedColumn(T, "subject", "text"),)
     event_types = names(
+        SubjectErased,
         TaskSubmitted,
         TaskStarted,
         TaskProgressed,
@@ -57,7 +60,7 @@ class TasksProjection:
             " lease_until timestamptz, progress double precision, note text, result jsonb,"
             " last_error text, cancel_reason text, submitted_at timestamptz NOT NULL,"
             " updated_at timestamptz NOT NULL, finished_at timestamptz,"
-            " version integer NOT NULL, submitted_position bigint NOT NULL)"
+            " version integer NOT NULL, submitted_position bigint NOT NULL, subject text)"
         )
         yield (
             "CREATE INDEX ON {schema}.tasks"
@@ -84,6 +87,7 @@ class TasksProjection:
                     tenant_id=event.tenant_id,
                     type=event.type,
                     payload=json.dumps(event.payload),
+                    subject=event.subject,
                     priority=event.priority,
                     max_attempts=event.max_attempts,
                     timeout_s=event.timeout_s,
@@ -94,6 +98,10 @@ class TasksProjection:
                     updated_at=at,
                     version=version,
                     submitted_position=event.position,
+                )
+            case SubjectErased(tenant_id=tenant_id, subject=subject):
+                yield Statement.update(
+                    T, {"tenant_id": tenant_id, "subject": subject}, payload=json.dumps(None)
                 )
             case TaskStarted(attempt=attempt, worker_id=worker_id, lease_until=lease_until):
                 yield Statement.update(
@@ -196,7 +204,7 @@ class TasksProjection:
 TASK_COLUMNS = (
     "id, type, payload, priority, max_attempts, timeout_s, state, attempt, worker_id, run_at,"
     " lease_until, progress, note, result, last_error, cancel_reason, submitted_at,"
-    " updated_at, finished_at, version"
+    " updated_at, finished_at, version, subject"
 )
 
 

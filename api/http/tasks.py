@@ -33,6 +33,7 @@ from api.http.reads import (
 from application.context import CommandContext, Principal
 from application.errors import NotFound
 from application.tasks import Tasks
+from domain.erasure import SUBJECT_PATTERN
 from domain.task import ERROR_MAX_CHARS, NOTE_MAX_CHARS, TYPE_PATTERN, Task
 from projections.tasks import get_task, list_tasks, task_dashboard
 
@@ -51,6 +52,8 @@ class Submit(msgspec.Struct, forbid_unknown_fields=True):
     timeout_s: Annotated[float, msgspec.Meta(ge=0.1, le=86400)] = 60.0
     run_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     backoff_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 1.0
+    # The data subject the payload is about: it is sealed for it, and erased with it.
+    subject: Annotated[str, msgspec.Meta(pattern=SUBJECT_PATTERN)] | None = None
 
     def __post_init__(self) -> None:
         checked_json("payload", self.payload)
@@ -136,6 +139,7 @@ class TasksController(Controller):
             data.timeout_s,
             data.run_at,
             data.backoff_s,
+            data.subject,
         )
         return answer(
             Created.of(result), result, status_code=201, location=f"/v1/tasks/{result.id}"

@@ -23,6 +23,8 @@ from tests.integration.conftest import KeyFactory, serving
 from tests.integration.sse import collect
 from tests.integration.test_audit import bearer
 from tests.integration.test_http_conversations import assert_problem
+from tests.integration.test_privacy import dump
+from tests.integration.test_tasks import claim, kind, submit, task_view
 
 FORGET_DEADLINE_S = 1.0
 ERASED = {"content": "erased", "author": "erased"}
@@ -248,3 +250,29 @@ async def test_a_tenants_retention_erases_its_conversations_once_that_old(
     assert off.returncode == 0 and "until erased" in off.stdout, off.stderr
     await conversation_with(client, marker)
     assert await asyncio.to_thread(sweep.run, two_days_on) == 0
+
+
+async def test_a_task_payload_marked_personal_is_sealed_and_erased_with_its_subject(
+    client: httpx.AsyncClient, servers: Settings
+) -> None:
+    marker, k = f"marker-{uuid.uuid4().hex}", kind()
+    personal = await submit(client, k, payload={"email": marker}, subject="user:carol")
+    plain = await submit(client, k, payload={"note": "no one's"})
+    assert (await task_view(client, personal["id"], personal["position"]))["payload"] == {
+        "email": marker
+    }
+    assert servers.database_url
+    assert marker.encode() not in dump(servers.database_url, "chronicle_events")
+
+    erased = await client.post("/v1/subjects/user:carol/erase", json={"reason": "asked"})
+    assert erased.status_code == 200, erased.text
+    position = erased.json()["position"]
+    view = await task_view(client, personal["id"], position)
+    assert view["payload"] is None and view["subject"] == "user:carol"
+    assert (await task_view(client, plain["id"], position))["payload"] == {"note": "no one's"}
+    (submitted,) = (await stream(client, personal["id"]))[:1]
+    assert submitted["data"]["payload"] is None
+    assert submitted["data"]["_privacy"] == {"payload": "erased"}
+    claimed = await claim(client, k)
+    assert claimed is not None and claimed["task"]["id"] == personal["id"]
+    assert claimed["task"]["payload"] is None  # the worker learns it is gone
