@@ -73,7 +73,9 @@ class Subjects:
                 named.erase(reason, by)
             return Change((named,), named, {"subject": subject})
 
-        return await self._runner.run(context, decide)
+        result = await self._runner.run(context, decide)
+        self._keys.forget(tenant, subject)  # here at once; elsewhere as the event arrives
+        return result
 
     async def erase_expired(self, tenant: str, days: int, now: datetime) -> int:
         """Erase the tenant's conversations started more than ``days`` before ``now``, as
