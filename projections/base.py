@@ -6,6 +6,7 @@ rows, naming each column it writes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, NamedTuple, Protocol
@@ -23,13 +24,39 @@ class Plus(NamedTuple):
     amount: Any
 
 
+class Merged(NamedTuple):
+    """A change that sets the keys of a JSON object in a jsonb column's value (``||``),
+    keeping its other keys."""
+
+    value: Mapping[str, Any]
+
+
+class Among(NamedTuple):
+    """A condition of an update: the column's value is the ``column`` of a row of ``table``
+    (a table of the same projection) whose ``where`` columns equal the values given."""
+
+    table: str
+    column: str
+    where: Mapping[str, Any]
+
+
+class Subquery(NamedTuple):
+    """The shape of an `Among`: ``column IN (SELECT selected FROM table WHERE key = …)``."""
+
+    column: str
+    table: str
+    selected: str
+    key: tuple[str, ...]
+
+
 class Shape(NamedTuple):
     """What a statement does, by name: the engine sends runs of plain inserts by COPY, and
     tests apply statements to tables in memory.
 
     ``columns`` name the parameters in order; an update's ``key`` columns follow them
-    (``unset`` ones must be NULL, without a parameter), an insert-or-add's ``key`` is its
-    conflict target; ``added`` columns add their value to the row's.
+    (``unset`` ones must be NULL, without a parameter), then the ``among`` subqueries' keys;
+    an insert-or-add's ``key`` is its conflict target; ``added`` columns add their value to
+    the row's, ``merged`` ones merge a JSON object into it.
     """
 
     kind: str
@@ -38,6 +65,8 @@ class Shape(NamedTuple):
     key: tuple[str, ...] = ()
     unset: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
+    merged: tuple[str, ...] = ()
+    among: tuple[Subquery, ...] = ()
 
 
 class Statement(NamedTuple):
@@ -57,13 +86,27 @@ class Statement(NamedTuple):
     @classmethod
     def update(cls, table: str, where: Mapping[str, Any], /, **changes: Any) -> Statement:
         """UPDATE the rows whose ``where`` columns equal the values given (``None``: are
-        NULL), setting each changed column (a `Plus` adds to it)."""
+        NULL; an `Among`: are among another table's), setting each changed column (a `Plus`
+        adds to it, a `Merged` merges into it)."""
         added = tuple(column for column, value in changes.items() if type(value) is Plus)
-        key = tuple(column for column, value in where.items() if value is not None)
+        merged = tuple(column for column, value in changes.items() if type(value) is Merged)
+        key = tuple(
+            column
+            for column, value in where.items()
+            if value is not None and type(value) is not Among
+        )
         unset = tuple(column for column, value in where.items() if value is None)
-        sql, shape = _update(table, tuple(changes), key, unset, added)
-        params = [value.amount if type(value) is Plus else value for value in changes.values()]
+        among = tuple(
+            Subquery(column, value.table, value.column, tuple(value.where))
+            for column, value in where.items()
+            if type(value) is Among
+        )
+        sql, shape = _update(table, tuple(changes), key, unset, added, merged, among)
+        values = changes.values()
+        params = [_change(value) for value in values] if added or merged else list(values)
         params.extend(where[column] for column in key)
+        for subquery in among:
+            params.extend(where[subquery.column].where.values())
         return _tuple(cls, (sql, tuple(params), shape))
 
     @classmethod
@@ -85,6 +128,15 @@ def _insert(table: str, columns: tuple[str, ...]) -> tuple[str, Shape]:
     )
 
 
+def _change(value: Any) -> Any:
+    """A change's parameter."""
+    if type(value) is Plus:
+        return value.amount
+    if type(value) is Merged:
+        return json.dumps(value.value)
+    return value
+
+
 @cache
 def _update(
     table: str,
@@ -92,14 +144,28 @@ def _update(
     key: tuple[str, ...],
     unset: tuple[str, ...],
     added: tuple[str, ...],
+    merged: tuple[str, ...] = (),
+    among: tuple[Subquery, ...] = (),
 ) -> tuple[str, Shape]:
     changes = ", ".join(
-        f"{column} = {column} + %s" if column in added else f"{column} = %s" for column in columns
+        f"{column} = {column} + %s"
+        if column in added
+        else f"{column} = {column} || %s::jsonb"
+        if column in merged
+        else f"{column} = %s"
+        for column in columns
     )
-    where = " AND ".join([f"{column} = %s" for column in key] + [f"{c} IS NULL" for c in unset])
+    subqueries = [
+        f"{s.column} IN (SELECT {s.selected} FROM {{schema}}.{s.table}"
+        f" WHERE {' AND '.join(f'{c} = %s' for c in s.key)})"
+        for s in among
+    ]
+    where = " AND ".join(
+        [f"{column} = %s" for column in key] + [f"{c} IS NULL" for c in unset] + subqueries
+    )
     return (
         f"UPDATE {{schema}}.{table} SET {changes} WHERE {where}",
-        Shape(UPDATE, table, columns, key, unset, added),
+        Shape(UPDATE, table, columns, key, unset, added, merged, among),
     )
 
 
@@ -126,6 +192,15 @@ class AddedColumn(NamedTuple):
     definition: str  # type and default, e.g. "text NOT NULL DEFAULT 'text/plain'"
 
 
+class NullableColumn(NamedTuple):
+    """A column that was NOT NULL in generations created before and may now be NULL (a
+    personal value an erasure redacts): its constraint is dropped from them at start, a
+    change of the catalog only, so the read model need not be rebuilt for it."""
+
+    table: str
+    name: str
+
+
 class Projection(Protocol):
     """A read model: its tables, and how each event changes them."""
 
@@ -135,6 +210,10 @@ class Projection(Protocol):
     @property
     def added_columns(self) -> tuple[AddedColumn, ...]:
         """Columns its tables gained since they were first created."""
+
+    @property
+    def nullable_columns(self) -> tuple[NullableColumn, ...]:
+        """Columns of its tables that may be NULL since they were first created."""
 
     @property
     def event_types(self) -> frozenset[str] | None:
