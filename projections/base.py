@@ -88,25 +88,39 @@ class Statement(NamedTuple):
         """UPDATE the rows whose ``where`` columns equal the values given (``None``: are
         NULL; an `Among`: are among another table's), setting each changed column (a `Plus`
         adds to it, a `Merged` merges into it)."""
-        added = tuple(column for column, value in changes.items() if type(value) is Plus)
-        merged = tuple(column for column, value in changes.items() if type(value) is Merged)
-        key = tuple(
-            column
-            for column, value in where.items()
-            if value is not None and type(value) is not Among
-        )
-        unset = tuple(column for column, value in where.items() if value is None)
-        among = tuple(
-            Subquery(column, value.table, value.column, tuple(value.where))
-            for column, value in where.items()
-            if type(value) is Among
-        )
-        sql, shape = _update(table, tuple(changes), key, unset, added, merged, among)
-        values = changes.values()
-        params = [_change(value) for value in values] if added or merged else list(values)
-        params.extend(where[column] for column in key)
+        added: list[str] = []
+        merged: list[str] = []
+        params: list[Any] = []
+        for column, value in changes.items():  # one pass each: a rebuild makes many
+            if type(value) is Plus:
+                added.append(column)
+                value = value.amount
+            elif type(value) is Merged:
+                merged.append(column)
+                value = json.dumps(value.value)
+            params.append(value)
+        key: list[str] = []
+        unset: list[str] = []
+        among: list[Subquery] = []
+        for column, value in where.items():
+            if value is None:
+                unset.append(column)
+            elif type(value) is Among:
+                among.append(Subquery(column, value.table, value.column, tuple(value.where)))
+            else:
+                key.append(column)
+                params.append(value)
         for subquery in among:
             params.extend(where[subquery.column].where.values())
+        sql, shape = _update(
+            table,
+            tuple(changes),
+            tuple(key),
+            tuple(unset),
+            tuple(added),
+            tuple(merged),
+            tuple(among),
+        )
         return _tuple(cls, (sql, tuple(params), shape))
 
     @classmethod
@@ -126,15 +140,6 @@ def _insert(table: str, columns: tuple[str, ...]) -> tuple[str, Shape]:
         f"INSERT INTO {{schema}}.{table} ({', '.join(columns)}) VALUES ({marks})",
         Shape(INSERT, table, columns),
     )
-
-
-def _change(value: Any) -> Any:
-    """A change's parameter."""
-    if type(value) is Plus:
-        return value.amount
-    if type(value) is Merged:
-        return json.dumps(value.value)
-    return value
 
 
 @cache
