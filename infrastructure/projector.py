@@ -646,6 +646,8 @@ def in_runs(prepared: Prepared) -> list[Statement]:
         known = sql_of.setdefault(shape.table, statement.sql if commutes else None)
         if known != statement.sql:
             sql_of[shape.table] = None
+        for subquery in shape.among:
+            sql_of[subquery.table] = None  # read by an update: its writes keep their order
     grouped = {table for table, sql in sql_of.items() if sql is not None}
     if not grouped:
         return statements

@@ -19,7 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from domain.events import RecordedEvent
 from infrastructure.pools import recover_quickly
-from projections.base import READ_SCHEMA, AddedColumn, Projection
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Projection
 from projections.events import Event
 
 if TYPE_CHECKING:  # the log's reader builds on this module's pools
@@ -126,7 +126,8 @@ def point_views(conn: Conn, projection: Projection, generation: int) -> None:
 
 def ensure_projections(dsn: str, projections: Iterable[Projection]) -> None:
     """Create the state tables, and generation 1 of every projection not yet set up;
-    add the columns a projection's tables gained to its existing generations."""
+    add the columns a projection's tables gained to its existing generations, and let
+    those that may now be NULL be."""
     with connect(dsn) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
         for statement in STATE_DDL:
@@ -137,6 +138,7 @@ def ensure_projections(dsn: str, projections: Iterable[Projection]) -> None:
             ).fetchone()
             if exists:
                 add_columns(conn, projection)
+                relax_columns(conn, projection)
                 continue
             create_generation(conn, projection, 1)
             point_views(conn, projection, 1)
@@ -172,6 +174,38 @@ def add_columns(conn: Conn, projection: Projection) -> None:
             )
         if missing and generation == live:
             point_views(conn, projection, generation)
+
+
+def relax_columns(conn: Conn, projection: Projection) -> None:
+    """Drop the NOT NULL of the projection's `nullable_columns` in each generation that
+    still has it: a change of the catalog, no table rewrite, and the views (``SELECT *``)
+    need no change. Looks before it alters, as `add_columns` does."""
+    if not projection.nullable_columns:
+        return
+    generations = conn.execute(
+        "SELECT generation FROM chronicle_checkpoints WHERE name = %s", (projection.name,)
+    ).fetchall()
+    for generation in (row["generation"] for row in generations):
+        schema = schema_of(projection.name, generation)
+        for column in projection.nullable_columns:
+            if not_null(conn, schema, column):
+                conn.execute(
+                    SQL("ALTER TABLE {0}.{1} ALTER COLUMN {2} DROP NOT NULL").format(
+                        Identifier(schema), Identifier(column.table), Identifier(column.name)
+                    )
+                )
+
+
+def not_null(conn: Conn, schema: str, column: NullableColumn) -> bool:
+    """Whether the schema's table has the column, NOT NULL."""
+    return bool(
+        scalar(
+            conn,
+            "SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = %s"
+            " AND table_name = %s AND column_name = %s AND is_nullable = 'NO')",
+            (schema, column.table, column.name),
+        )
+    )
 
 
 def lacks(conn: Conn, schema: str, column: AddedColumn) -> bool:

@@ -13,7 +13,7 @@ from uuid import UUID
 import msgspec
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, AddedColumn, Statement
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Statement
 from projections.events import (
     AlertAcknowledged,
     AlertFired,
@@ -45,6 +45,7 @@ class AlertsProjection:
     name = "alerts"
     tables: tuple[str, ...] = (RULES, ALERTS)
     added_columns: tuple[AddedColumn, ...] = ()
+    nullable_columns: tuple[NullableColumn, ...] = ()
     event_types = names(
         AlertRuleCreated,
         AlertRuleUpdated,

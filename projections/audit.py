@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Plus, Statement
 from projections.events import AccessDenied, Event, RateLimitExceeded, SubjectErased, event_name
 
 TABLE = "audit"
@@ -41,6 +41,7 @@ class AuditProjection:
     name = "audit"
     tables: tuple[str, ...] = (TABLE,)
     added_columns: tuple[AddedColumn, ...] = ()
+    nullable_columns: tuple[NullableColumn, ...] = ()
     event_types = None  # every event
 
     def ddl(self) -> Iterable[str]:

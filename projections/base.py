@@ -6,6 +6,7 @@ rows, naming each column it writes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any, NamedTuple, Protocol
@@ -23,13 +24,39 @@ class Plus(NamedTuple):
     amount: Any
 
 
+class Merged(NamedTuple):
+    """A change that sets the keys of a JSON object in a jsonb column's value (``||``),
+    keeping its other keys."""
+
+    value: Mapping[str, Any]
+
+
+class Among(NamedTuple):
+    """A condition of an update: the column's value is the ``column`` of a row of ``table``
+    (a table of the same projection) whose ``where`` columns equal the values given."""
+
+    table: str
+    column: str
+    where: Mapping[str, Any]
+
+
+class Subquery(NamedTuple):
+    """The shape of an `Among`: ``column IN (SELECT selected FROM table WHERE key = …)``."""
+
+    column: str
+    table: str
+    selected: str
+    key: tuple[str, ...]
+
+
 class Shape(NamedTuple):
     """What a statement does, by name: the engine sends runs of plain inserts by COPY, and
     tests apply statements to tables in memory.
 
     ``columns`` name the parameters in order; an update's ``key`` columns follow them
-    (``unset`` ones must be NULL, without a parameter), an insert-or-add's ``key`` is its
-    conflict target; ``added`` columns add their value to the row's.
+    (``unset`` ones must be NULL, without a parameter), then the ``among`` subqueries' keys;
+    an insert-or-add's ``key`` is its conflict target; ``added`` columns add their value to
+    the row's, ``merged`` ones merge a JSON object into it.
     """
 
     kind: str
@@ -38,6 +65,8 @@ class Shape(NamedTuple):
     key: tuple[str, ...] = ()
     unset: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
+    merged: tuple[str, ...] = ()
+    among: tuple[Subquery, ...] = ()
 
 
 class Statement(NamedTuple):
@@ -57,13 +86,41 @@ class Statement(NamedTuple):
     @classmethod
     def update(cls, table: str, where: Mapping[str, Any], /, **changes: Any) -> Statement:
         """UPDATE the rows whose ``where`` columns equal the values given (``None``: are
-        NULL), setting each changed column (a `Plus` adds to it)."""
-        added = tuple(column for column, value in changes.items() if type(value) is Plus)
-        key = tuple(column for column, value in where.items() if value is not None)
-        unset = tuple(column for column, value in where.items() if value is None)
-        sql, shape = _update(table, tuple(changes), key, unset, added)
-        params = [value.amount if type(value) is Plus else value for value in changes.values()]
-        params.extend(where[column] for column in key)
+        NULL; an `Among`: are among another table's), setting each changed column (a `Plus`
+        adds to it, a `Merged` merges into it)."""
+        added: list[str] = []
+        merged: list[str] = []
+        params: list[Any] = []
+        for column, value in changes.items():  # one pass each: a rebuild makes many
+            if type(value) is Plus:
+                added.append(column)
+                value = value.amount
+            elif type(value) is Merged:
+                merged.append(column)
+                value = json.dumps(value.value)
+            params.append(value)
+        key: list[str] = []
+        unset: list[str] = []
+        among: list[Subquery] = []
+        for column, value in where.items():
+            if value is None:
+                unset.append(column)
+            elif type(value) is Among:
+                among.append(Subquery(column, value.table, value.column, tuple(value.where)))
+            else:
+                key.append(column)
+                params.append(value)
+        for subquery in among:
+            params.extend(where[subquery.column].where.values())
+        sql, shape = _update(
+            table,
+            tuple(changes),
+            tuple(key),
+            tuple(unset),
+            tuple(added),
+            tuple(merged),
+            tuple(among),
+        )
         return _tuple(cls, (sql, tuple(params), shape))
 
     @classmethod
@@ -92,14 +149,28 @@ def _update(
     key: tuple[str, ...],
     unset: tuple[str, ...],
     added: tuple[str, ...],
+    merged: tuple[str, ...] = (),
+    among: tuple[Subquery, ...] = (),
 ) -> tuple[str, Shape]:
     changes = ", ".join(
-        f"{column} = {column} + %s" if column in added else f"{column} = %s" for column in columns
+        f"{column} = {column} + %s"
+        if column in added
+        else f"{column} = {column} || %s::jsonb"
+        if column in merged
+        else f"{column} = %s"
+        for column in columns
     )
-    where = " AND ".join([f"{column} = %s" for column in key] + [f"{c} IS NULL" for c in unset])
+    subqueries = [
+        f"{s.column} IN (SELECT {s.selected} FROM {{schema}}.{s.table}"
+        f" WHERE {' AND '.join(f'{c} = %s' for c in s.key)})"
+        for s in among
+    ]
+    where = " AND ".join(
+        [f"{column} = %s" for column in key] + [f"{c} IS NULL" for c in unset] + subqueries
+    )
     return (
         f"UPDATE {{schema}}.{table} SET {changes} WHERE {where}",
-        Shape(UPDATE, table, columns, key, unset, added),
+        Shape(UPDATE, table, columns, key, unset, added, merged, among),
     )
 
 
@@ -126,6 +197,15 @@ class AddedColumn(NamedTuple):
     definition: str  # type and default, e.g. "text NOT NULL DEFAULT 'text/plain'"
 
 
+class NullableColumn(NamedTuple):
+    """A column that was NOT NULL in generations created before and may now be NULL (a
+    personal value an erasure redacts): its constraint is dropped from them at start, a
+    change of the catalog only, so the read model need not be rebuilt for it."""
+
+    table: str
+    name: str
+
+
 class Projection(Protocol):
     """A read model: its tables, and how each event changes them."""
 
@@ -135,6 +215,10 @@ class Projection(Protocol):
     @property
     def added_columns(self) -> tuple[AddedColumn, ...]:
         """Columns its tables gained since they were first created."""
+
+    @property
+    def nullable_columns(self) -> tuple[NullableColumn, ...]:
+        """Columns of its tables that may be NULL since they were first created."""
 
     @property
     def event_types(self) -> frozenset[str] | None:

@@ -1,4 +1,6 @@
-"""Read model of conversations: the per-tenant list (newest first) and each one's detail."""
+"""Read model of conversations: the per-tenant list (newest first) and each one's detail.
+
+A title is personal: an erasure of its conversation leaves it NULL."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Plus, Statement
+from projections.erasure import erased_container
 from projections.events import (
     ConversationArchived,
     ConversationRenamed,
@@ -20,6 +23,7 @@ from projections.events import (
     MessagePosted,
     ParticipantJoined,
     ParticipantLeft,
+    SubjectErased,
     names,
 )
 from projections.pages import before, page_of
@@ -33,6 +37,7 @@ class ConversationsProjection:
     name = "conversations"
     tables: tuple[str, ...] = (TABLE,)
     added_columns: tuple[AddedColumn, ...] = ()
+    nullable_columns: tuple[NullableColumn, ...] = (NullableColumn(TABLE, "title"),)
     event_types = names(
         ConversationStarted,
         MessagePosted,
@@ -40,12 +45,13 @@ class ConversationsProjection:
         ConversationArchived,
         ParticipantJoined,
         ParticipantLeft,
+        SubjectErased,
     )
 
     def ddl(self) -> Iterable[str]:
         yield (
             "CREATE TABLE {schema}.conversations ("
-            " id uuid PRIMARY KEY, tenant_id text NOT NULL, title text NOT NULL,"
+            " id uuid PRIMARY KEY, tenant_id text NOT NULL, title text,"
             " participants jsonb NOT NULL, message_count integer NOT NULL DEFAULT 0,"
             " archived boolean NOT NULL DEFAULT false, version integer NOT NULL,"
             " created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,"
@@ -95,12 +101,16 @@ class ConversationsProjection:
                     version=version,
                     updated_at=at,
                 )
+            case SubjectErased(tenant_id=tenant):
+                # The row's version and times stay: they are the conversation's.
+                if (erased := erased_container(event, "conversation")) is not None:
+                    yield Statement.update(TABLE, {"id": erased, "tenant_id": tenant}, title=None)
 
 
 @dataclass(frozen=True)
 class ConversationRow:
     id: UUID
-    title: str
+    title: str | None  # None: erased
     participants: list[str]
     message_count: int
     archived: bool

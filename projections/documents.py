@@ -4,6 +4,9 @@ content at its head, revision and collaborators.
 The content follows the ops in the database: ``apply_text_op`` applies an op as
 `domain.text_ot.apply` does (PostgreSQL counts a UTF-8 text's characters in code points,
 as Python does), so an op costs one UPDATE and never a read of the document first.
+A document's title, content and ops are personal: an erasure of the document leaves its
+title and content NULL (an op whose values are gone leaves the content as it is: NULL,
+once its document was erased); the table keeps no ops.
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, AddedColumn, Statement
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Statement
+from projections.erasure import erased_container
 from projections.events import (
     DocumentArchived,
     DocumentCreated,
     DocumentRenamed,
     Event,
     OperationApplied,
+    SubjectErased,
     names,
 )
 from projections.pages import before, page_of
@@ -69,14 +74,20 @@ class DocumentsProjection:
     name = "documents"
     tables: tuple[str, ...] = (TABLE,)
     added_columns: tuple[AddedColumn, ...] = ()
-    event_types = names(DocumentCreated, OperationApplied, DocumentRenamed, DocumentArchived)
+    nullable_columns: tuple[NullableColumn, ...] = (
+        NullableColumn(TABLE, "title"),
+        NullableColumn(TABLE, "content"),
+    )
+    event_types = names(
+        DocumentCreated, OperationApplied, DocumentRenamed, DocumentArchived, SubjectErased
+    )
 
     def ddl(self) -> Iterable[str]:
         yield APPLY_TEXT_OP
         yield (
             "CREATE TABLE {schema}.documents ("
-            " id uuid PRIMARY KEY, tenant_id text NOT NULL, title text NOT NULL,"
-            " content text NOT NULL, revision integer NOT NULL DEFAULT 0,"
+            " id uuid PRIMARY KEY, tenant_id text NOT NULL, title text,"
+            " content text, revision integer NOT NULL DEFAULT 0,"
             " collaborators jsonb NOT NULL DEFAULT '[]', archived boolean NOT NULL DEFAULT false,"
             " version integer NOT NULL, created_at timestamptz NOT NULL,"
             " updated_at timestamptz NOT NULL, created_position bigint NOT NULL)"
@@ -102,12 +113,18 @@ class DocumentsProjection:
                     created_position=event.position,
                 )
             case OperationApplied(op=op, revision=revision, author=author):
-                params = (json.dumps(op), revision, version, at, author, author, event.aggregate_id)
+                ops = None if op is None else json.dumps(op)  # None: applies as no op
+                params = (ops, revision, version, at, author, author, event.aggregate_id)
                 yield Statement(APPLY, params)
             case DocumentRenamed(title=title):
                 yield Statement.update(TABLE, this, title=title, version=version, updated_at=at)
             case DocumentArchived():
                 yield Statement.update(TABLE, this, archived=True, version=version, updated_at=at)
+            case SubjectErased(tenant_id=tenant):
+                # The row's version and times stay: they are the document's.
+                if (erased := erased_container(event, "document")) is not None:
+                    where = {"id": erased, "tenant_id": tenant}
+                    yield Statement.update(TABLE, where, title=None, content=None)
 
 
 @dataclass(frozen=True)
@@ -115,8 +132,8 @@ class DocumentRow:
     """A document as listed: its content's length, not the content."""
 
     id: UUID
-    title: str
-    length: int  # characters (code points)
+    title: str | None  # None: erased, as is the content
+    length: int | None  # characters (code points)
     revision: int
     collaborators: list[str]
     archived: bool

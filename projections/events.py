@@ -2,7 +2,9 @@
 decoded from the stored state, so projections match on types and fields, not strings.
 
 Each mirrors its domain event field for field (``tests/unit/projections/test_events.py``
-holds them together); no behaviour, no I/O.
+holds them together), except that each personal field (``domain.privacy``) may be ``None``:
+an event whose data subject was erased decodes with its personal values gone. No behaviour,
+no I/O.
 """
 
 from __future__ import annotations
@@ -76,21 +78,21 @@ def names(*events: type[Event]) -> frozenset[str]:
 
 class ConversationStarted(Event, frozen=True):
     tenant_id: str
-    title: str
+    title: str | None
     participants: list[str]
 
 
 class MessagePosted(Event, frozen=True):
     message_id: UUID
-    author: str
+    author: str | None
     role: str
-    content: str
+    content: str | None
     tokens: int | None
     content_type: str
 
 
 class ConversationRenamed(Event, frozen=True):
-    title: str
+    title: str | None
 
 
 class ConversationArchived(Event, frozen=True):
@@ -121,7 +123,7 @@ class AgentRunStarted(Event, frozen=True):
 
 
 class AgentThought(Event, frozen=True):
-    text: str
+    text: str | None
 
 
 class ToolExecutionStarted(Event, frozen=True):
@@ -143,7 +145,7 @@ class AgentRunCompleted(Event, frozen=True):
 
 
 class AgentRunFailed(Event, frozen=True):
-    error: str
+    error: str | None
 
 
 class AgentRunCancelled(Event, frozen=True):
@@ -230,9 +232,9 @@ class InboxOpened(Event, frozen=True):
 class NotificationSent(Event, frozen=True):
     notification_id: str
     kind: str
-    title: str
-    body: str
-    data: dict[str, Any]
+    title: str | None
+    body: str | None
+    data: dict[str, Any] | None
     priority: str
 
 
@@ -245,21 +247,21 @@ class NotificationRead(Event, frozen=True):
 
 class DocumentCreated(Event, frozen=True):
     tenant_id: str
-    title: str
-    content: str
+    title: str | None
+    content: str | None
 
 
 class OperationApplied(Event, frozen=True):
     revision: int
     base_revision: int
-    op: Op
+    op: Op | None
     author: str
     source: str = ""
     seq: int = 0
 
 
 class DocumentRenamed(Event, frozen=True):
-    title: str
+    title: str | None
 
 
 class DocumentArchived(Event, frozen=True):

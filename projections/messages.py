@@ -2,6 +2,8 @@
 
 Its rows (one per ``MessagePosted``) are also those of full-text search
 (``projections.message_search``), which adds a tsvector the history does not pay for.
+A message's content and author are personal: an erasure of its conversation, or of its
+author when they posted it as a user, leaves them NULL (as a rebuild then decodes them).
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from uuid import UUID
 from psycopg import Connection
 
 from domain.conversation import PLAIN_TEXT
-from projections.base import READ_SCHEMA, AddedColumn, Statement
-from projections.events import Event, MessagePosted, names
+from domain.privacy import MESSAGE
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Statement
+from projections.erasure import erased, erased_container
+from projections.events import Event, MessagePosted, SubjectErased, names
 
+ERASABLE = MESSAGE.fields  # the personal fields of MessagePosted, each a column
 CONTENT_TYPE_COLUMN = f"text NOT NULL DEFAULT '{PLAIN_TEXT}'"  # as MessagePosted v1 upcasts
 COLUMNS_DDL = (
     "message_id uuid NOT NULL, conversation_id uuid NOT NULL,"
-    " tenant_id text NOT NULL, role text NOT NULL, author text NOT NULL,"
-    " content text NOT NULL, tokens integer, position bigint NOT NULL,"
+    " tenant_id text NOT NULL, role text NOT NULL, author text,"
+    " content text, tokens integer, position bigint NOT NULL,"
     f" created_at timestamptz NOT NULL, content_type {CONTENT_TYPE_COLUMN}"
 )
 
@@ -34,13 +39,17 @@ class MessageRowsProjection:
 
     name: str
     tables: tuple[str, ...]
-    event_types = names(MessagePosted)
+    event_types = names(MessagePosted, SubjectErased)
     extra_columns = ""
     indexes: tuple[str, ...] = ()
 
     @property
     def added_columns(self) -> tuple[AddedColumn, ...]:
         return (AddedColumn(self.tables[0], "content_type", CONTENT_TYPE_COLUMN),)
+
+    @property
+    def nullable_columns(self) -> tuple[NullableColumn, ...]:
+        return tuple(NullableColumn(self.tables[0], name) for name in ERASABLE)
 
     def ddl(self) -> Iterable[str]:
         (table,) = self.tables
@@ -66,6 +75,19 @@ class MessageRowsProjection:
                     created_at=event.recorded_at,
                     content_type=event.content_type,
                 )
+            case SubjectErased():
+                yield from self._redact(event)
+
+    def _redact(self, event: SubjectErased) -> Iterable[Statement]:
+        """The messages bound to the erased subject lose their personal values."""
+        gone = dict.fromkeys(ERASABLE)
+        where: dict[str, Any]
+        if (user := erased(event, "user")) is not None:
+            where = {"tenant_id": event.tenant_id, "role": "user", "author": user}
+            yield Statement.update(self.tables[0], where, **gone)
+        elif (conversation := erased_container(event, "conversation")) is not None:
+            where = {"tenant_id": event.tenant_id, "conversation_id": conversation}
+            yield Statement.update(self.tables[0], where, **gone)
 
 
 class MessagesProjection(MessageRowsProjection):
@@ -81,8 +103,8 @@ class MessageRow:
     message_id: UUID
     conversation_id: UUID
     role: str
-    author: str
-    content: str
+    author: str | None  # None: erased, as is the content
+    content: str | None
     tokens: int | None
     position: int
     created_at: datetime

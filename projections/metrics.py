@@ -19,7 +19,7 @@ from typing import Any
 from psycopg import Connection
 
 from domain.identity import Budget
-from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Plus, Statement
 from projections.events import (
     AgentRunCancelled,
     AgentRunCompleted,
@@ -92,6 +92,7 @@ class MetricsProjection:
     name = "metrics"
     tables: tuple[str, ...] = (MINUTES, HOURS, COMMANDS, RUNS, CALLS, TASKS)
     added_columns: tuple[AddedColumn, ...] = ()
+    nullable_columns: tuple[NullableColumn, ...] = ()
     event_types = None  # every event
 
     def ddl(self) -> Iterable[str]:

@@ -1,4 +1,7 @@
-"""Read model of users' notifications: each user's, newest first, with the unread count."""
+"""Read model of users' notifications: each user's, newest first, with the unread count.
+
+A notification's title, body and data are personal: an erasure of its user leaves them
+NULL."""
 
 from __future__ import annotations
 
@@ -12,11 +15,14 @@ from uuid import UUID
 from psycopg import Connection
 
 from domain.people import Inbox
-from projections.base import READ_SCHEMA, AddedColumn, Statement
-from projections.events import Event, NotificationRead, NotificationSent, names
+from domain.privacy import PERSONAL_EVENTS
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Statement
+from projections.erasure import erased
+from projections.events import Event, NotificationRead, NotificationSent, SubjectErased, names
 from projections.pages import before, page_of
 
 TABLE = "notifications"
+ERASABLE = PERSONAL_EVENTS[Inbox]["NotificationSent"].fields  # each a column
 COLUMNS = "notification_id, kind, title, body, data, priority, sent_at, read_at, position"
 
 
@@ -26,13 +32,16 @@ class NotificationsProjection:
     name = "notifications"
     tables: tuple[str, ...] = (TABLE,)
     added_columns: tuple[AddedColumn, ...] = ()
-    event_types = names(NotificationSent, NotificationRead)
+    nullable_columns: tuple[NullableColumn, ...] = tuple(
+        NullableColumn(TABLE, name) for name in ERASABLE
+    )
+    event_types = names(NotificationSent, NotificationRead, SubjectErased)
 
     def ddl(self) -> Iterable[str]:
         yield (
             "CREATE TABLE {schema}.notifications ("
             " inbox_id uuid NOT NULL, notification_id text NOT NULL, tenant_id text NOT NULL,"
-            " kind text NOT NULL, title text NOT NULL, body text NOT NULL, data jsonb NOT NULL,"
+            " kind text NOT NULL, title text, body text, data jsonb,"
             " priority text NOT NULL, sent_at timestamptz NOT NULL, read_at timestamptz,"
             " position bigint NOT NULL, PRIMARY KEY (inbox_id, notification_id))"
         )
@@ -49,7 +58,7 @@ class NotificationsProjection:
                     kind=event.kind,
                     title=event.title,
                     body=event.body,
-                    data=json.dumps(event.data),
+                    data=None if event.data is None else json.dumps(event.data),
                     priority=event.priority,
                     sent_at=event.recorded_at,
                     read_at=None,
@@ -61,15 +70,19 @@ class NotificationsProjection:
                     {"inbox_id": event.aggregate_id, "notification_id": notification_id},
                     read_at=event.recorded_at,
                 )
+            case SubjectErased(tenant_id=tenant):
+                if (user := erased(event, "user")) is not None:
+                    where = {"inbox_id": Inbox.create_id(tenant, user), "tenant_id": tenant}
+                    yield Statement.update(TABLE, where, **dict.fromkeys(ERASABLE))
 
 
 @dataclass(frozen=True)
 class NotificationRow:
     notification_id: UUID
     kind: str
-    title: str
-    body: str
-    data: dict[str, Any]
+    title: str | None  # None: erased, as are the body and data
+    body: str | None
+    data: dict[str, Any] | None
     priority: str
     sent_at: datetime
     read_at: datetime | None

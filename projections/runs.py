@@ -1,4 +1,8 @@
-"""Read model of agent runs: each run's totals and its timeline of steps and tool calls."""
+"""Read model of agent runs: each run's totals and its timeline of steps and tool calls.
+
+A step's thought, tool arguments, result and error, and a failed run's error, are personal
+(bound to the run's conversation): an erasure of the conversation leaves them null, in the
+step's detail as a rebuild then decodes them."""
 
 from __future__ import annotations
 
@@ -11,7 +15,10 @@ from uuid import UUID
 import msgspec
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, AddedColumn, Statement
+from domain.agent_run import AgentRun
+from domain.privacy import PERSONAL_EVENTS
+from projections.base import READ_SCHEMA, AddedColumn, Among, Merged, NullableColumn, Statement
+from projections.erasure import erased_container
 from projections.events import (
     ENVELOPE,
     AgentRunCancelled,
@@ -20,6 +27,7 @@ from projections.events import (
     AgentRunStarted,
     AgentThought,
     Event,
+    SubjectErased,
     ToolExecutionCompleted,
     ToolExecutionStarted,
     event_name,
@@ -37,6 +45,11 @@ WIRE_TYPES = {
     "AgentRunCancelled": "agent_cancelled",
 }
 RUNS, STEPS = "runs", "run_steps"
+# Each kind of step's personal fields, all null in the detail of an erased one.
+ERASED_DETAIL = {
+    WIRE_TYPES[name]: dict.fromkeys(personal.fields)
+    for name, personal in PERSONAL_EVENTS[AgentRun].items()
+}
 
 
 class RunsProjection:
@@ -45,6 +58,7 @@ class RunsProjection:
     name = "runs"
     tables: tuple[str, ...] = (RUNS, STEPS)
     added_columns: tuple[AddedColumn, ...] = (AddedColumn(RUNS, "document_id", "uuid"),)
+    nullable_columns: tuple[NullableColumn, ...] = ()
     event_types = names(
         AgentRunStarted,
         AgentThought,
@@ -53,6 +67,7 @@ class RunsProjection:
         AgentRunCompleted,
         AgentRunFailed,
         AgentRunCancelled,
+        SubjectErased,
     )
 
     def ddl(self) -> Iterable[str]:
@@ -75,8 +90,24 @@ class RunsProjection:
         yield "CREATE INDEX ON {schema}.run_steps (run_id, position)"
 
     def apply(self, event: Event) -> Iterable[Statement]:
+        if isinstance(event, SubjectErased):
+            yield from self._redact(event)
+            return
         yield self._run(event)
         yield self._step(event)
+
+    @staticmethod
+    def _redact(event: SubjectErased) -> Iterable[Statement]:
+        """The runs of an erased conversation lose their steps' personal values, and a
+        failed one its error (a cancelled one's reason is not personal)."""
+        conversation = erased_container(event, "conversation")
+        if conversation is None:
+            return
+        runs = {"conversation_id": conversation, "tenant_id": event.tenant_id}
+        yield Statement.update(RUNS, runs | {"state": "failed"}, error=None)
+        of_runs = Among(RUNS, "id", runs)
+        for kind, gone in ERASED_DETAIL.items():
+            yield Statement.update(STEPS, {"kind": kind, "run_id": of_runs}, detail=Merged(gone))
 
     @staticmethod
     def _run(event: Event) -> Statement:

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from psycopg import Connection
 
-from projections.base import READ_SCHEMA, AddedColumn, Statement
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Statement
 from projections.events import (
     Event,
     SubjectErased,
@@ -38,6 +38,7 @@ class TasksProjection:
     tables: tuple[str, ...] = (T, A)
     # The data subject a task's payload is about, if its submitter named one.
     added_columns: tuple[AddedColumn, ...] = (AddedColumn(T, "subject", "text"),)
+    nullable_columns: tuple[NullableColumn, ...] = ()
     event_types = names(
         SubjectErased,
         TaskSubmitted,

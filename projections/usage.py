@@ -9,7 +9,7 @@ from typing import Any
 from psycopg import Connection
 
 from projections.audit import key_of
-from projections.base import READ_SCHEMA, AddedColumn, Plus, Statement
+from projections.base import READ_SCHEMA, AddedColumn, NullableColumn, Plus, Statement
 from projections.events import AgentRunCompleted, Event, names
 
 TABLE = "usage"
@@ -21,6 +21,7 @@ class UsageProjection:
     name = "usage"
     tables: tuple[str, ...] = (TABLE,)
     added_columns: tuple[AddedColumn, ...] = ()
+    nullable_columns: tuple[NullableColumn, ...] = ()
     event_types = names(AgentRunCompleted)
 
     def ddl(self) -> Iterable[str]:

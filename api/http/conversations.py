@@ -84,14 +84,17 @@ class ConversationPage(msgspec.Struct):
 
 
 class MessageOut(msgspec.Struct):
+    """A message; an erased one has no content and no author (``null``), and says so."""
+
     message_id: UUID
     role: str
-    author: str
-    content: str
+    author: str | None
+    content: str | None
     tokens: int | None
     position: int
     created_at: datetime
     content_type: str
+    erased: bool
 
 
 class MessagePage(msgspec.Struct):
@@ -109,6 +112,7 @@ def _message(row: MessageRow) -> MessageOut:
         row.position,
         row.created_at,
         row.content_type,
+        row.content is None,
     )
 
 

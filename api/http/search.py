@@ -27,8 +27,8 @@ class SearchHitOut(msgspec.Struct):
     conversation_id: UUID
     message_id: UUID
     role: str
-    author: str
-    content: str
+    author: str | None  # None: erased (no erased content is found)
+    content: str | None
     snippet: str
     rank: float
     position: int

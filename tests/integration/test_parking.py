@@ -228,7 +228,8 @@ class Fragile(MessagesProjection):
     broken = True
 
     def apply(self, event: Event) -> Iterable[Statement]:
-        if self.broken and isinstance(event, MessagePosted) and event.content.startswith("boom"):
+        content = event.content if isinstance(event, MessagePosted) else None
+        if self.broken and content is not None and content.startswith("boom"):
             raise ValueError("cannot take a boom")
         return super().apply(event)
 

@@ -378,7 +378,7 @@ def test_the_history_has_no_tsvector_and_search_has_its_own(container: Container
     assert any("USING gin (search)" in index for index in search_indexes)
 
 
-def bulk_search(container: Container, query: str) -> tuple[list[str], int]:
+def bulk_search(container: Container, query: str) -> tuple[list[str | None], int]:
     """The contents of tenant bulk's messages matching ``query``, and the read position."""
     (hits, _), position = container.reads.query(
         ("message_search",), lambda conn: search_messages(conn, "bulk", query, 0, 500)

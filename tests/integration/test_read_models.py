@@ -139,8 +139,10 @@ async def test_history_is_oldest_first_by_position_and_pages(client: httpx.Async
         "position",
         "created_at",
         "content_type",
+        "erased",
     }
     assert page["items"][0]["content_type"] == "text/plain"
+    assert page["items"][0]["erased"] is False
 
 
 async def test_history_of_an_unknown_conversation_is_404(client: httpx.AsyncClient) -> None:

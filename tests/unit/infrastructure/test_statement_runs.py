@@ -5,7 +5,7 @@ order."""
 from __future__ import annotations
 
 from infrastructure.projector import in_runs
-from projections.base import Plus, Statement
+from projections.base import Among, Plus, Statement
 
 
 def bucket(name: str, n: int = 1) -> Statement:
@@ -49,3 +49,10 @@ def test_a_statement_of_unknown_shape_keeps_the_whole_batch_in_order() -> None:
     raw = Statement("UPDATE {schema}.docs SET n = n + 1 WHERE id = %s", (1,))
     batch = [(1, [bucket("a"), raw]), (2, [fact("x"), bucket("b")])]
     assert in_runs(batch) == [bucket("a"), raw, fact("x"), bucket("b")]
+
+
+def test_a_table_an_update_reads_among_keeps_the_events_order() -> None:
+    of_buckets = Among("buckets", "name", {"value": 1})
+    mark = Statement.update("facts", {"key": of_buckets}, done=True)
+    batch = [(1, [bucket("a"), fact("a")]), (2, [mark, bucket("a", 2)])]
+    assert in_runs(batch) == [bucket("a"), fact("a"), mark, bucket("a", 2)]

@@ -3,14 +3,19 @@ read-model tables in memory that apply statements by their shape."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from projections.base import INSERT, INSERT_OR_ADD, UPDATE, Projection, Statement
-from projections.events import Event, Metadata
+import msgspec
+
+from domain.erasure import DataSubject
+from domain.privacy import personal_event
+from projections.base import INSERT, INSERT_OR_ADD, UPDATE, Projection, Shape, Statement
+from projections.events import TYPED, Event, Metadata, SubjectErased
 
 E = TypeVar("E", bound=Event)
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -27,7 +32,7 @@ class Log:
         self.versions: dict[UUID, int] = defaultdict(int)
 
     def event(
-        self, kind: type[E], aggregate_id: UUID, metadata: Metadata | None = None, **fields: Any
+        self, kind: type[E], aggregate_id: UUID, /, metadata: Metadata | None = None, **fields: Any
     ) -> E:
         self.position += 1
         self.now += timedelta(seconds=1)
@@ -54,6 +59,31 @@ class Log:
         return Metadata(**(given | fields))
 
 
+DOMAIN_OF = {typed: domain for domain, typed in TYPED.items()}
+
+
+def unreadable(event: E) -> E:
+    """The event as a follower decodes it once its subject's keys are gone: each personal
+    field ``None``."""
+    personal = personal_event(DOMAIN_OF[type(event)])
+    assert personal is not None, f"{type(event).__name__} has no personal fields"
+    return msgspec.structs.replace(event, **dict.fromkeys(personal.fields))
+
+
+def erasure(log: Log, subject: str, tenant: str | None = None) -> SubjectErased:
+    """The tombstone of an erasure of ``subject`` (of the log's tenant unless given)."""
+    tenant = tenant or log.tenant
+    return log.event(
+        SubjectErased,
+        DataSubject.create_id(tenant, subject),
+        log.metadata(tenant_id=tenant),
+        tenant_id=tenant,
+        subject=subject,
+        reason="asked",
+        by="key:k1",
+    )
+
+
 class Tables:
     """Read-model rows in memory, changed as the statements' SQL would change them (a
     column never written is missing from its row: NULL, read with ``get``)."""
@@ -77,13 +107,7 @@ class Tables:
             if shape.kind == INSERT:
                 rows.append(values)
             elif shape.kind == UPDATE:
-                key = dict(zip(shape.key, statement.params[len(shape.columns) :], strict=True))
-                for row in rows:
-                    if all(row.get(c) == v for c, v in key.items()) and all(
-                        row.get(c) is None for c in shape.unset
-                    ):
-                        for column, value in values.items():
-                            row[column] = row[column] + value if column in shape.added else value
+                self.update(shape, statement.params)
             else:
                 assert shape.kind == INSERT_OR_ADD, shape
                 same = [row for row in rows if all(row[c] == values[c] for c in shape.key)]
@@ -91,6 +115,31 @@ class Tables:
                     rows.append(values)
                 for column in shape.added if same else ():
                     same[0][column] += values[column]
+
+    def update(self, shape: Shape, params: tuple[Any, ...]) -> None:
+        values = dict(zip(shape.columns, params, strict=False))
+        rest = iter(params[len(shape.columns) :])
+        key = {column: next(rest) for column in shape.key}
+        among = {  # each subquery's column, and the values it selects
+            s.column: {
+                r.get(s.selected) for r in self.where(s.table, **{c: next(rest) for c in s.key})
+            }
+            for s in shape.among
+        }
+        assert next(rest, None) is None, "a parameter without a place"
+        for row in self.rows[shape.table]:
+            if (
+                all(row.get(c) == v for c, v in key.items())
+                and all(row.get(c) is None for c in shape.unset)
+                and all(row.get(c) in selected for c, selected in among.items())
+            ):
+                for column, value in values.items():
+                    if column in shape.added:
+                        value = row[column] + value
+                    elif column in shape.merged:  # JSON text, as projections write it
+                        merged = json.loads(row[column]) | json.loads(value)
+                        value = json.dumps(merged, separators=(",", ":"), ensure_ascii=False)
+                    row[column] = value
 
     def one(self, table: str, **where: Any) -> dict[str, Any]:
         """The one row of ``table`` whose columns have these values."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projections.base import INSERT, UPDATE, Plus, Shape, Statement
+from projections.base import INSERT, UPDATE, Among, Merged, Plus, Shape, Statement, Subquery
 
 
 def test_an_insert_names_each_column_of_its_values() -> None:
@@ -33,3 +33,17 @@ def test_the_same_columns_make_the_same_sql_so_the_engine_batches_them() -> None
     first = Statement.update("t", {"id": 1}, state="a")
     second = Statement.update("t", {"id": 2}, state="b")
     assert first.sql is second.sql
+
+
+def test_an_update_merges_json_into_a_column_of_rows_found_among_another_tables() -> None:
+    runs = Among("runs", "id", {"conversation_id": 5, "tenant_id": "acme"})
+    statement = Statement.update("steps", {"kind": "k", "run_id": runs}, detail=Merged({"a": None}))
+    assert statement.sql == (
+        "UPDATE {schema}.steps SET detail = detail || %s::jsonb WHERE kind = %s AND run_id IN"
+        " (SELECT id FROM {schema}.runs WHERE conversation_id = %s AND tenant_id = %s)"
+    )
+    assert statement.params == ('{"a": null}', "k", 5, "acme")
+    subquery = Subquery("run_id", "runs", "id", ("conversation_id", "tenant_id"))
+    assert statement.shape == Shape(
+        UPDATE, "steps", ("detail",), ("kind",), merged=("detail",), among=(subquery,)
+    )

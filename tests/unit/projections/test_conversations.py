@@ -12,7 +12,7 @@ from projections.events import (
     ConversationStarted,
     MessagePosted,
 )
-from tests.unit.projections.memory import Log, Tables
+from tests.unit.projections.memory import Log, Tables, erasure, unreadable
 
 CHAT = uuid4()
 
@@ -72,3 +72,33 @@ def test_renaming_changes_the_title_and_archiving_marks_it_without_counting_a_me
     assert (row["title"], row["archived"], row["message_count"]) == ("Later plans", True, 0)
     assert (row["version"], row["updated_at"]) == (3, archived.recorded_at)
     assert row["last_activity_at"] == start.recorded_at
+
+
+def test_erasing_a_conversation_redacts_its_title_and_keeps_the_rest() -> None:
+    log, other = Log(), uuid4()
+    events = [started(log), posted(log), log.event(ConversationRenamed, CHAT, title="Secret")]
+    elsewhere = log.event(
+        ConversationStarted, other, tenant_id="acme", title="Kept", participants=[]
+    )
+    before = Tables().apply(ConversationsProjection(), *events).one("conversations", id=CHAT)
+    tables = Tables().apply(
+        ConversationsProjection(), *events, elsewhere, erasure(log, f"conversation:{CHAT}")
+    )
+    assert tables.one("conversations", id=CHAT) == before | {"title": None}
+    assert tables.one("conversations", id=other)["title"] == "Kept"
+
+
+def test_an_erasure_of_another_tenants_conversation_changes_nothing() -> None:
+    log = Log()
+    tables = Tables().apply(ConversationsProjection(), started(log))
+    tables.apply(ConversationsProjection(), erasure(log, f"conversation:{CHAT}", tenant="other"))
+    assert tables.one("conversations", id=CHAT)["title"] == "Plans"
+
+
+def test_a_rebuild_after_erasing_a_conversation_makes_the_row_the_erasure_left() -> None:
+    log = Log()
+    events = [started(log), posted(log), log.event(ConversationRenamed, CHAT, title="Secret")]
+    tombstone = erasure(log, f"conversation:{CHAT}")
+    live = Tables().apply(ConversationsProjection(), *events, tombstone)
+    rebuilt = Tables().apply(ConversationsProjection(), *map(unreadable, events), tombstone)
+    assert rebuilt.rows == live.rows

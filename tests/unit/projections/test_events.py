@@ -1,5 +1,6 @@
 """Typed follower events mirror the domain events they are decoded from: a field renamed,
-removed, added or retyped in the domain fails here, not in a running read model."""
+removed, added or retyped in the domain fails here, not in a running read model. Personal
+fields may also be ``None`` (an erased subject's values decode so)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from domain.privacy import personal_event
 from projections.events import ENVELOPE, FOLLOWED, TYPED, Event
 from projections.registry import PROJECTIONS
 
@@ -22,6 +24,16 @@ def domain_fields(domain: type[Any]) -> dict[str, Any]:
     hints = typing.get_type_hints(domain)
     parameters = inspect.signature(domain.__init__).parameters
     return {name: hints[name] for name in parameters if name not in HEADERS}
+
+
+def followed_fields(domain: type[Any]) -> dict[str, Any]:
+    """The fields a follower decodes, with their types: a personal one may be ``None``."""
+    personal = personal_event(domain)
+    erasable = set(personal.fields) if personal else set()
+    return {
+        name: hint if name not in erasable or hint is Any else typing.Optional[hint]  # noqa: UP045
+        for name, hint in domain_fields(domain).items()
+    }
 
 
 def typed_fields(typed: type[Event]) -> dict[str, Any]:
@@ -46,9 +58,17 @@ def widened(hint: Any) -> Any:
 def test_a_typed_event_has_its_domain_events_fields_and_types(
     domain: type[Any], typed: type[Event]
 ) -> None:
-    expected = {name: widened(hint) for name, hint in domain_fields(domain).items()}
+    expected = {name: widened(hint) for name, hint in followed_fields(domain).items()}
     actual = {name: widened(hint) for name, hint in typed_fields(typed).items()}
     assert actual == expected
+
+
+def test_every_personal_field_of_a_followed_event_may_be_none() -> None:
+    for domain, typed in PAIRS:
+        personal = personal_event(domain)
+        for name in personal.fields if personal else ():
+            hint = typed_fields(typed)[name]
+            assert hint is Any or type(None) in typing.get_args(hint), (typed.__name__, name)
 
 
 @pytest.mark.parametrize(("domain", "typed"), PAIRS, ids=[t.__name__ for _, t in PAIRS])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from uuid import UUID, uuid4
 
+import msgspec
+
 from projections.events import (
     AgentRunCancelled,
     AgentRunCompleted,
@@ -16,7 +18,7 @@ from projections.events import (
     ToolExecutionStarted,
 )
 from projections.runs import RunsProjection
-from tests.unit.projections.memory import Log, Tables
+from tests.unit.projections.memory import Log, Tables, erasure, unreadable
 
 CHAT = uuid4()
 
@@ -116,3 +118,62 @@ def test_a_failed_or_cancelled_run_keeps_why() -> None:
     )
     row = tables.one("runs", id=cancelled)
     assert (row["state"], row["error"]) == ("cancelled", "user left")
+
+
+def timeline(log: Log, run: UUID, chat: UUID = CHAT) -> list[Event]:
+    start = started(log, run)
+    start = msgspec.structs.replace(start, conversation_id=chat)
+    return [
+        start,
+        log.event(AgentThought, run, text="ann's private plan"),
+        log.event(ToolExecutionStarted, run, call_id="c1", tool="search", arguments={"q": "ann"}),
+        log.event(
+            ToolExecutionCompleted, run, call_id="c1", result=None, error="no", duration_ms=4
+        ),
+        log.event(AgentRunFailed, run, error="ann's data broke it"),
+    ]
+
+
+def details(tables: Tables, run: UUID) -> list[dict[str, object]]:
+    return [json.loads(s["detail"]) for s in tables.where("run_steps", run_id=run)]
+
+
+def test_erasing_a_conversation_redacts_the_personal_values_of_its_runs_steps() -> None:
+    log, run, other = Log(), uuid4(), uuid4()
+    events = [*timeline(log, run), *timeline(log, other, chat=uuid4())]
+    tables = applied(*events, erasure(log, f"conversation:{CHAT}"))
+    assert details(tables, run) == [
+        {"conversation_id": str(CHAT), "agent": "planner", "model": "m-1"}
+        | {"input_message_id": None, "document_id": None},
+        {"text": None},
+        {"call_id": "c1", "tool": "search", "arguments": None},
+        {"call_id": "c1", "result": None, "error": None, "duration_ms": 4},
+        {"error": None},
+    ]
+    assert tables.one("runs", id=run)["error"] is None
+    assert details(tables, other)[1] == {"text": "ann's private plan"}
+    assert tables.one("runs", id=other)["error"] == "ann's data broke it"
+
+
+def test_erasing_a_conversation_keeps_a_cancelled_runs_reason() -> None:
+    log, run = Log(), uuid4()
+    cancelled = log.event(AgentRunCancelled, run, reason="user stopped it")
+    tables = applied(started(log, run), cancelled, erasure(log, f"conversation:{CHAT}"))
+    assert tables.one("runs", id=run)["error"] == "user stopped it"
+
+
+def test_a_rebuild_after_erasing_a_conversation_makes_the_runs_rows_the_erasure_left() -> None:
+    log, run = Log(), uuid4()
+    events = timeline(log, run)
+    tombstone = erasure(log, f"conversation:{CHAT}")
+    live = applied(*events, tombstone)
+    rebuilt = applied(events[0], *map(unreadable, events[1:]), tombstone)
+    assert rebuilt.rows == live.rows
+
+
+def test_an_erasure_of_a_user_or_another_tenants_conversation_leaves_runs_as_they_were() -> None:
+    log, run = Log(), uuid4()
+    events = timeline(log, run)
+    before = applied(*events).rows
+    for tombstone in (erasure(log, "user:ann"), erasure(log, f"conversation:{CHAT}", "other")):
+        assert applied(*events, tombstone).rows == before
