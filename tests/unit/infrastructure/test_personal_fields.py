@@ -13,6 +13,7 @@ import pytest
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from domain.conversation import Conversation
+from domain.erasure import DataSubject
 from infrastructure.personal_fields import PersonalFields, SealingMapper
 from infrastructure.stored_events import StoredEventDecoder
 from infrastructure.subject_keys import KeyRing, SealBroken
@@ -104,3 +105,44 @@ def test_a_load_opens_them_as_the_domain_declares_them(
         mapper.personal = None  # the fixture's mapper is the module's
     assert (loaded.content, loaded.author) == ("the secret", "ada")
     assert "_sealed" not in vars(loaded)
+
+
+def erased_from(table: Table) -> None:
+    """What an erasure does to the keys table: every row goes (here: every subject's)."""
+    table.rows.clear()
+
+
+def test_values_whose_key_is_gone_read_as_erased_and_project_as_none(
+    mapper: Mapper[UUID],
+) -> None:
+    table, master = Table(), os.urandom(32)
+    writer = PersonalFields(KeyRing(master, table.cursor))  # type: ignore[arg-type]
+    conversation, state = stored_message(writer, mapper)
+    erased_from(table)
+    reader = PersonalFields(KeyRing(master, table.cursor))  # type: ignore[arg-type]
+    typed = decoder(mapper, reader).typed(7, conversation.id, 2, TOPIC, state)
+    assert (typed.content, typed.author) == (None, None)  # type: ignore[attr-defined]
+    recorded = decoder(mapper, reader).recorded(7, conversation.id, 2, TOPIC, state)
+    assert recorded.data["content"] is None and recorded.data["author"] is None
+    assert recorded.data["_privacy"] == {"content": "erased", "author": "erased"}
+
+
+def test_a_ring_forgets_an_erased_subjects_keys_when_its_reader_decodes_the_erasure(
+    mapper: Mapper[UUID],
+) -> None:
+    table = Table()
+    personal = PersonalFields(KeyRing(os.urandom(32), table.cursor))  # type: ignore[arg-type]
+    conversation, state = stored_message(personal, mapper)
+    reading = decoder(mapper, personal)
+    for subject in ("user:ada", f"conversation:{conversation.id}"):
+        for key_id, row in list(table.rows.items()):
+            if row[2] == subject:
+                del table.rows[key_id]
+    still = reading.recorded(7, conversation.id, 2, TOPIC, state)
+    assert still.data["content"] == "the secret"  # its keys are cached until forgotten
+    erasure = DataSubject.erase_first("acme", "user:ada", "asked", "key:k1").collect_events()[-1]
+    stored_erasure = mapper.to_stored_event(erasure)
+    reading.recorded(8, erasure.originator_id, 2, stored_erasure.topic, stored_erasure.state)
+    # ada's key is forgotten; the value, bound to ada and the conversation, no longer opens.
+    gone = reading.recorded(7, conversation.id, 2, TOPIC, state)
+    assert gone.data["content"] is None and gone.data["_privacy"]["content"] == "erased"
