@@ -1,7 +1,9 @@
 """The deliverer: POSTs each recorded delivery to its webhook, signed per Standard
 Webhooks, one at a time per webhook in log order (a later event waits while an earlier
 one is retried), with exponential backoff and jitter, a dead letter after the last
-attempt, and a disabled webhook after repeated dead letters.
+attempt, and a disabled webhook after repeated dead letters. A body is stored with its
+personal values sealed and opened just before it is signed and sent; values whose key is
+gone (an erased subject) are sent as ``null``, named under ``_privacy``.
 
 Requests go only to the webhook's URL, with a total timeout, never following a redirect
 (a 3xx is a failure) and, unless allowed, never to a loopback or private address: a name
@@ -33,6 +35,8 @@ from standardwebhooks.webhooks import Webhook as Signer
 from domain.webhook import is_private_host
 from infrastructure.event_log import AsyncConn
 from infrastructure.log_follower import TRANSIENT, AsyncLogFollower, Retrying
+from infrastructure.personal_fields import PersonalFields
+from infrastructure.subject_keys import KeysNotLoaded
 from infrastructure.webhooks import WebhookDispatcher, hold_lock
 
 log = structlog.get_logger(__name__)
@@ -204,11 +208,18 @@ class WebhookDeliverer:
     deliverer at a time (an advisory lock)."""
 
     def __init__(
-        self, dsn: str, policy: DeliveryPolicy, disable: Disable, *, tick_s: float = 0.25
+        self,
+        dsn: str,
+        policy: DeliveryPolicy,
+        disable: Disable,
+        personal: PersonalFields,
+        *,
+        tick_s: float = 0.25,
     ) -> None:
         self.dsn = dsn
         self.policy = policy
         self.disable = disable  # records that a webhook is disabled (tenant, webhook id)
+        self.personal = personal  # opens the sealed personal values of a body
         self.tick_s = tick_s
         self.wake = asyncio.Event()
         retrying = Retrying("webhook deliverer", expected=(*TRANSIENT, OSError))
@@ -284,11 +295,11 @@ class WebhookDeliverer:
     ) -> bool:
         """One attempt at one delivery, and its outcome recorded; whether it succeeded."""
         delivery_id, webhook_id = row["delivery_id"], row["webhook_id"]
-        body = bytes(row["body"])
         began = time.monotonic()
         if row["secret"] is None:
             outcome = Outcome(None, "no signing secret is kept for this webhook")
         else:
+            body = await self._opened(bytes(row["body"]))
             headers = signed_headers(row["secret"], str(delivery_id), body, datetime.now(UTC))
             outcome = await attempt(http, self.policy, row["url"], headers, body)
         if outcome.ok:
@@ -325,6 +336,16 @@ class WebhookDeliverer:
                         error=f"{type(error).__name__}: {error}",
                     )
         return False
+
+    async def _opened(self, stored: bytes) -> bytes:
+        """The body to send: the stored CloudEvent with its personal values opened (those
+        that do not open read as ``null``, never a failed delivery). A key this process has
+        not read yet is read in a thread, off the loop; the database being away is a lost
+        session, retried."""
+        try:
+            return self.personal.open_cloud_event(stored, may_load=False)
+        except KeysNotLoaded:
+            return await asyncio.to_thread(self.personal.open_cloud_event, stored, may_load=True)
 
 
 async def forget_finished(conn: AsyncConn, keep_days: int) -> int:

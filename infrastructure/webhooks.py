@@ -1,6 +1,7 @@
 """Webhooks' tables beside the log and the dispatcher that fills them: it follows the log
 from its checkpoint and, in one transaction with the checkpoint, keeps each webhook's
-subscription and records one delivery per matching event (so exactly once).
+subscription and records one delivery per matching event (so exactly once), its body the
+CloudEvent as the relay publishes it: personal values sealed, never plaintext at rest.
 
 The deliverer (``infrastructure.webhook_delivery``) sends what it records; the API reads
 webhooks and deliveries here. Nothing here sends anything.

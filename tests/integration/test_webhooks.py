@@ -19,6 +19,9 @@ from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from api.bootstrap import Container
+from application.context import CommandContext
+from domain.identity import SCOPES
+from infrastructure.personal_fields import PRIVACY, SEALED_BYTES, UNREADABLE
 from infrastructure.settings import Settings
 from infrastructure.webhook_delivery import forget_finished, pinned
 from tests.integration.cli import run_cli
@@ -307,6 +310,107 @@ async def test_a_deleted_webhook_is_gone_with_its_deliveries(
         assert (await api.request(method, url)).status_code == 404, (method, url)
     listed = await api.get("/v1/webhooks", params={"min_position": deleted.json()["position"]})
     assert webhook not in {w["id"] for w in listed.json()["items"]}
+
+
+async def stored_bodies(settings: Settings, webhook: str) -> list[bytes]:
+    """The delivery bodies the table holds for ``webhook``, as their bytes."""
+    assert settings.database_url is not None
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT body FROM chronicle_webhook_deliveries WHERE webhook_id = %s",
+                (uuid.UUID(webhook),),
+            )
+        ).fetchall()
+    return [bytes(body) for (body,) in rows]
+
+
+async def post_personal(api: httpx.AsyncClient, marker: str) -> str:
+    """A conversation with one user's message whose content and author hold ``marker``."""
+    started = await api.post("/v1/conversations", json={"title": "hooks"})
+    conversation: str = started.json()["id"]
+    posted = await api.post(
+        f"/v1/conversations/{conversation}/messages",
+        json={"role": "user", "content": f"{marker} said", "author": f"{marker}-author"},
+    )
+    assert posted.status_code == 201, posted.text
+    return conversation
+
+
+def delivered(found: list[dict[str, Any]]) -> bool:
+    return bool(found) and all(d["status"] == "delivered" for d in found)
+
+
+async def test_a_personal_value_arrives_opened_and_signed_but_is_stored_sealed(
+    api: httpx.AsyncClient, receiver: Receiver, hook_settings: Settings, container: Container
+) -> None:
+    at, marker = path(), f"marker-{uuid.uuid4().hex}"
+    created = (await register(api, receiver.url + at, ["MessagePosted"])).json()
+    await post_personal(api, marker)
+    (got,) = receiver.wait_for(at, 1)
+    data = Verifier(created["secret"]).verify(got.body, got.headers)["data"]  # the body sent
+    assert (data["content"], data["author"]) == (f"{marker} said", f"{marker}-author")
+    assert "_sealed" not in data and PRIVACY not in data
+    (stored,) = await stored_bodies(hook_settings, created["id"])
+    assert marker.encode() not in stored and SEALED_BYTES in stored
+    assert container.store.personal.open_cloud_event(stored, may_load=True) == got.body
+    assert hook_settings.database_url is not None
+    async with await psycopg.AsyncConnection.connect(hook_settings.database_url) as conn:
+        found = await conn.execute(
+            "SELECT count(*) FROM chronicle_webhook_deliveries WHERE position(%s IN body) > 0",
+            (marker.encode(),),
+        )
+        assert await found.fetchone() == (0,)
+
+
+async def test_a_delivery_sent_after_its_subject_is_erased_has_the_values_null(
+    scratch: Settings, hook_settings: Settings, receiver: Receiver
+) -> None:
+    settings = replace(hook_settings, database_url=scratch.database_url)
+    tenant, at, marker = f"t-{uuid.uuid4().hex[:12]}", path(), f"marker-{uuid.uuid4().hex}"
+    first = Container.build(settings)
+    try:
+        context = CommandContext(tenant_id=tenant, actor="test", command="keys.create")
+        issued = first.portal.call(first.identity.issue_key, context, tenant, "t", list(SCOPES))
+        headers = {"Authorization": f"Bearer {issued.token}"}
+        with serving(settings) as url:
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as api:
+                created = (await register(api, receiver.url + at, ["MessagePosted"])).json()
+                await post_personal(api, marker)
+                worker = first.webhook_worker()
+                worker.start()
+                try:
+                    (before,) = receiver.wait_for(at, 1)
+                    (sent,) = await eventually(api, created["id"], delivered)
+                finally:
+                    worker.stop()
+                async with await psycopg.AsyncConnection.connect(str(scratch.database_url)) as c:
+                    erased = await c.execute(
+                        "DELETE FROM chronicle_subject_keys WHERE tenant_id = %s AND subject = %s",
+                        (tenant, f"user:{marker}-author"),
+                    )
+                    assert erased.rowcount >= 1
+                retry = f"/v1/webhooks/{created['id']}/deliveries/{sent['delivery_id']}/retry"
+                assert (await api.post(retry)).status_code == 202
+                second = Container.build(settings)  # a process that never held the key
+                worker = second.webhook_worker()
+                worker.start()
+                try:
+                    _, after = receiver.wait_for(at, 2)
+                    (done,) = await eventually(api, created["id"], delivered)
+                finally:
+                    worker.stop()
+                    second.close()
+    finally:
+        first.close()
+    verify = Verifier(created["secret"]).verify
+    assert verify(before.body, before.headers)["data"]["content"] == f"{marker} said"
+    data = verify(after.body, after.headers)["data"]
+    assert (data["content"], data["author"]) == (None, None)
+    assert data[PRIVACY] == {"content": UNREADABLE, "author": UNREADABLE}
+    assert marker.encode() not in after.body
+    assert after.headers["webhook-id"] == sent["delivery_id"]
+    assert (done["attempts"], done["response_code"]) == (1, 204)
 
 
 @pytest.mark.parametrize(
