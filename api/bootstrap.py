@@ -306,8 +306,11 @@ class Container:
             allow_private=s.webhooks_allow_private,
         )
         # Bodies are stored as the relay publishes events, personal values sealed; the
-        # deliverer opens them just before it signs and sends (decision 26).
-        dispatcher = WebhookDispatcher(self.dsn, self.store.sealed_decoder.recorded)
+        # deliverer opens them just before it signs and sends, with keys the dispatcher
+        # drops as it reads their subject's erasure (decision 26).
+        dispatcher = WebhookDispatcher(
+            self.dsn, self.store.sealed_decoder.recorded, erased=self.store.keys.forget
+        )
         deliverer = WebhookDeliverer(self.dsn, policy, self._disable_webhook, self.store.personal)
         return WebhooksThread(dispatcher, deliverer)
 

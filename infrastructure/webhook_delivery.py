@@ -220,6 +220,10 @@ class WebhookDeliverer:
         self.policy = policy
         self.disable = disable  # records that a webhook is disabled (tenant, webhook id)
         self.personal = personal  # opens the sealed personal values of a body
+        # Set while the dispatcher beside it leads: it is what tells this deliverer's keys
+        # of erasures, so the deliverer sends nothing while another process's dispatcher
+        # leads (None: no such condition).
+        self.leading: asyncio.Event | None = None
         self.tick_s = tick_s
         self.wake = asyncio.Event()
         retrying = Retrying("webhook deliverer", expected=(*TRANSIENT, OSError))
@@ -229,6 +233,8 @@ class WebhookDeliverer:
         await self.follower.supervise(lambda: self._deliver(stop), stop)
 
     async def _deliver(self, stop: asyncio.Event) -> None:
+        if not await self._led(stop):
+            return
         async with (
             await psycopg.AsyncConnection.connect(
                 self.dsn, autocommit=True, row_factory=dict_row
@@ -240,7 +246,7 @@ class WebhookDeliverer:
             sending: dict[UUID, asyncio.Task[None]] = {}
             forgotten_at = -FORGET_EVERY_S
             try:
-                while not stop.is_set():
+                while not stop.is_set() and (self.leading is None or self.leading.is_set()):
                     if time.monotonic() - forgotten_at >= FORGET_EVERY_S:
                         await forget_finished(conn, self.policy.keep_days)
                         forgotten_at = time.monotonic()
@@ -258,6 +264,16 @@ class WebhookDeliverer:
                     task.cancel()
                 with contextlib.suppress(BaseException):
                     await asyncio.gather(*sending.values(), return_exceptions=True)
+
+    async def _led(self, stop: asyncio.Event) -> bool:
+        """Wait until the dispatcher beside this deliverer leads; False on a stop."""
+        if self.leading is None or self.leading.is_set():
+            return not stop.is_set()
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.leading.wait())}
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for future in pending:
+            future.cancel()
+        return not stop.is_set()
 
     async def _due(self, conn: AsyncConn, busy: list[UUID]) -> list[dict[str, Any]]:
         room = self.policy.concurrency - len(busy)
@@ -361,7 +377,8 @@ async def forget_finished(conn: AsyncConn, keep_days: int) -> int:
 
 class WebhooksThread:
     """The dispatcher and the deliverer on a thread and event loop of their own, beside a
-    synchronous host process (`chronicle up`, `chronicle webhooks run`, the tests)."""
+    synchronous host process (`chronicle up`, `chronicle webhooks run`, the tests); the
+    deliverer sends only while the dispatcher leads (it forgets erased subjects' keys)."""
 
     def __init__(self, dispatcher: WebhookDispatcher, deliverer: WebhookDeliverer) -> None:
         self.dispatcher = dispatcher
@@ -373,6 +390,7 @@ class WebhooksThread:
     def _main(self) -> None:
         asyncio.set_event_loop(self._loop)
         self.dispatcher.recorded = lambda: self.deliverer.wake.set()
+        self.deliverer.leading = self.dispatcher.leading
         self._loop.run_until_complete(
             asyncio.gather(self.dispatcher.run(self._stop), self.deliverer.run(self._stop))
         )
