@@ -305,8 +305,14 @@ class Container:
             keep_days=s.webhook_keep_days,
             allow_private=s.webhooks_allow_private,
         )
-        dispatcher = WebhookDispatcher(self.dsn, self.store.decoder.recorded)
-        return WebhooksThread(dispatcher, WebhookDeliverer(self.dsn, policy, self._disable_webhook))
+        # Bodies are stored as the relay publishes events, personal values sealed; the
+        # deliverer opens them just before it signs and sends, with keys the dispatcher
+        # drops as it reads their subject's erasure (decision 26).
+        dispatcher = WebhookDispatcher(
+            self.dsn, self.store.sealed_decoder.recorded, erased=self.store.keys.forget
+        )
+        deliverer = WebhookDeliverer(self.dsn, policy, self._disable_webhook, self.store.personal)
+        return WebhooksThread(dispatcher, deliverer)
 
     async def _disable_webhook(self, tenant_id: str, webhook_id: UUID) -> None:
         """Record that repeated failure disabled a webhook (called on the deliverer's loop)."""

@@ -1,7 +1,9 @@
 """The deliverer: POSTs each recorded delivery to its webhook, signed per Standard
 Webhooks, one at a time per webhook in log order (a later event waits while an earlier
 one is retried), with exponential backoff and jitter, a dead letter after the last
-attempt, and a disabled webhook after repeated dead letters.
+attempt, and a disabled webhook after repeated dead letters. A body is stored with its
+personal values sealed and opened just before it is signed and sent; values whose key is
+gone (an erased subject) are sent as ``null``, named under ``_privacy``.
 
 Requests go only to the webhook's URL, with a total timeout, never following a redirect
 (a 3xx is a failure) and, unless allowed, never to a loopback or private address: a name
@@ -33,6 +35,8 @@ from standardwebhooks.webhooks import Webhook as Signer
 from domain.webhook import is_private_host
 from infrastructure.event_log import AsyncConn
 from infrastructure.log_follower import TRANSIENT, AsyncLogFollower, Retrying
+from infrastructure.personal_fields import PersonalFields
+from infrastructure.subject_keys import KeysNotLoaded
 from infrastructure.webhooks import WebhookDispatcher, hold_lock
 
 log = structlog.get_logger(__name__)
@@ -204,11 +208,22 @@ class WebhookDeliverer:
     deliverer at a time (an advisory lock)."""
 
     def __init__(
-        self, dsn: str, policy: DeliveryPolicy, disable: Disable, *, tick_s: float = 0.25
+        self,
+        dsn: str,
+        policy: DeliveryPolicy,
+        disable: Disable,
+        personal: PersonalFields,
+        *,
+        tick_s: float = 0.25,
     ) -> None:
         self.dsn = dsn
         self.policy = policy
         self.disable = disable  # records that a webhook is disabled (tenant, webhook id)
+        self.personal = personal  # opens the sealed personal values of a body
+        # Set while the dispatcher beside it leads: it is what tells this deliverer's keys
+        # of erasures, so the deliverer sends nothing while another process's dispatcher
+        # leads (None: no such condition).
+        self.leading: asyncio.Event | None = None
         self.tick_s = tick_s
         self.wake = asyncio.Event()
         retrying = Retrying("webhook deliverer", expected=(*TRANSIENT, OSError))
@@ -218,6 +233,8 @@ class WebhookDeliverer:
         await self.follower.supervise(lambda: self._deliver(stop), stop)
 
     async def _deliver(self, stop: asyncio.Event) -> None:
+        if not await self._led(stop):
+            return
         async with (
             await psycopg.AsyncConnection.connect(
                 self.dsn, autocommit=True, row_factory=dict_row
@@ -229,7 +246,7 @@ class WebhookDeliverer:
             sending: dict[UUID, asyncio.Task[None]] = {}
             forgotten_at = -FORGET_EVERY_S
             try:
-                while not stop.is_set():
+                while not stop.is_set() and (self.leading is None or self.leading.is_set()):
                     if time.monotonic() - forgotten_at >= FORGET_EVERY_S:
                         await forget_finished(conn, self.policy.keep_days)
                         forgotten_at = time.monotonic()
@@ -247,6 +264,16 @@ class WebhookDeliverer:
                     task.cancel()
                 with contextlib.suppress(BaseException):
                     await asyncio.gather(*sending.values(), return_exceptions=True)
+
+    async def _led(self, stop: asyncio.Event) -> bool:
+        """Wait until the dispatcher beside this deliverer leads; False on a stop."""
+        if self.leading is None or self.leading.is_set():
+            return not stop.is_set()
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.leading.wait())}
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for future in pending:
+            future.cancel()
+        return not stop.is_set()
 
     async def _due(self, conn: AsyncConn, busy: list[UUID]) -> list[dict[str, Any]]:
         room = self.policy.concurrency - len(busy)
@@ -284,11 +311,11 @@ class WebhookDeliverer:
     ) -> bool:
         """One attempt at one delivery, and its outcome recorded; whether it succeeded."""
         delivery_id, webhook_id = row["delivery_id"], row["webhook_id"]
-        body = bytes(row["body"])
         began = time.monotonic()
         if row["secret"] is None:
             outcome = Outcome(None, "no signing secret is kept for this webhook")
         else:
+            body = await self._opened(bytes(row["body"]))
             headers = signed_headers(row["secret"], str(delivery_id), body, datetime.now(UTC))
             outcome = await attempt(http, self.policy, row["url"], headers, body)
         if outcome.ok:
@@ -326,6 +353,16 @@ class WebhookDeliverer:
                     )
         return False
 
+    async def _opened(self, stored: bytes) -> bytes:
+        """The body to send: the stored CloudEvent with its personal values opened (those
+        that do not open read as ``null``, never a failed delivery). A key this process has
+        not read yet is read in a thread, off the loop; the database being away is a lost
+        session, retried."""
+        try:
+            return self.personal.open_cloud_event(stored, may_load=False)
+        except KeysNotLoaded:
+            return await asyncio.to_thread(self.personal.open_cloud_event, stored, may_load=True)
+
 
 async def forget_finished(conn: AsyncConn, keep_days: int) -> int:
     """Delete delivered and dead deliveries last tried over ``keep_days`` ago (their
@@ -340,7 +377,8 @@ async def forget_finished(conn: AsyncConn, keep_days: int) -> int:
 
 class WebhooksThread:
     """The dispatcher and the deliverer on a thread and event loop of their own, beside a
-    synchronous host process (`chronicle up`, `chronicle webhooks run`, the tests)."""
+    synchronous host process (`chronicle up`, `chronicle webhooks run`, the tests); the
+    deliverer sends only while the dispatcher leads (it forgets erased subjects' keys)."""
 
     def __init__(self, dispatcher: WebhookDispatcher, deliverer: WebhookDeliverer) -> None:
         self.dispatcher = dispatcher
@@ -352,6 +390,7 @@ class WebhooksThread:
     def _main(self) -> None:
         asyncio.set_event_loop(self._loop)
         self.dispatcher.recorded = lambda: self.deliverer.wake.set()
+        self.deliverer.leading = self.dispatcher.leading
         self._loop.run_until_complete(
             asyncio.gather(self.dispatcher.run(self._stop), self.deliverer.run(self._stop))
         )

@@ -1,9 +1,11 @@
 """Webhooks' tables beside the log and the dispatcher that fills them: it follows the log
 from its checkpoint and, in one transaction with the checkpoint, keeps each webhook's
-subscription and records one delivery per matching event (so exactly once).
+subscription and records one delivery per matching event (so exactly once), its body the
+CloudEvent as the relay publishes it: personal values sealed, never plaintext at rest.
 
-The deliverer (``infrastructure.webhook_delivery``) sends what it records; the API reads
-webhooks and deliveries here. Nothing here sends anything.
+The deliverer (``infrastructure.webhook_delivery``) sends what it records, opening the
+bodies with keys the dispatcher tells it to forget when it reads their subject's erasure;
+the API reads webhooks and deliveries here. Nothing here sends anything.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from domain.events import RecordedEvent
 from domain.webhook import subscribes_to
 from infrastructure.envelope import cloud_event, wire_type
 from infrastructure.event_log import AsyncConn, LogReader, RowDecoder
-from infrastructure.log_follower import AsyncLogFollower, Retrying
+from infrastructure.log_follower import AsyncFollowing, AsyncLogFollower, Retrying
 from infrastructure.read_models import SETUP_LOCK, Conn, connect
 from infrastructure.webhook_secrets import SECRETS_TABLE
 
@@ -37,6 +39,7 @@ WEBHOOK_EVENTS = (
     "WebhookDeleted",
     "WebhookDeliveryRetried",
 )
+SUBJECT_ERASED = "SubjectErased"
 DDL = (
     "CREATE TABLE IF NOT EXISTS chronicle_webhooks (webhook_id uuid PRIMARY KEY,"
     " tenant_id text NOT NULL, url text NOT NULL, events jsonb NOT NULL,"
@@ -111,6 +114,7 @@ def delivery_id_of(webhook_id: UUID, position: int) -> UUID:
 
 
 Routes = dict[str, dict[UUID, list[str]]]  # tenant → webhook → patterns (active only)
+Erased = Callable[[str, str], None]  # (tenant, subject)
 
 
 class WebhookDispatcher:
@@ -122,12 +126,15 @@ class WebhookDispatcher:
         dsn: str,
         decode: RowDecoder[RecordedEvent],
         *,
+        erased: Erased = lambda tenant, subject: None,
         recorded: Callable[[], None] = lambda: None,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
     ) -> None:
         self.reader = LogReader(decode)
+        self.erased = erased  # told of each erasure as it is read, before any later event
         self.recorded = recorded  # told after each batch that may have recorded deliveries
+        self.leading = asyncio.Event()  # set while this dispatcher holds its lock
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.follower = AsyncLogFollower(
@@ -139,28 +146,37 @@ class WebhookDispatcher:
 
     async def _dispatch(self, stop: asyncio.Event) -> None:
         async with self.follower.connected() as following:
-            conn = following.conn
-            if not await hold_lock(conn, DISPATCH_LOCK, stop, self.poll_seconds):
+            if not await hold_lock(following.conn, DISPATCH_LOCK, stop, self.poll_seconds):
                 return
-            routes = await _routes(conn)
-            row = await (await conn.execute(_POSITION)).fetchone()
-            done: int = row["position"] if row else 0
+            self.leading.set()
+            try:
+                await self._lead(following, stop)
+            finally:
+                self.leading.clear()
 
-            async def step(conn: AsyncConn) -> bool:
-                nonlocal done
-                rows = await self.reader.read_async(conn, done, self.batch_size)
-                if not rows:
-                    return False
-                events = self.reader.events(rows)
-                async with conn.transaction(), conn.cursor() as cursor:
-                    for event in events:
-                        await _apply(cursor, event, routes)
-                    await cursor.execute(_CHECKPOINT, (events[-1].position,))
-                done = events[-1].position
-                self.recorded()
-                return True
+    async def _lead(self, following: AsyncFollowing, stop: asyncio.Event) -> None:
+        """Record deliveries from the checkpoint on, while this dispatcher holds its lock."""
+        routes = await _routes(following.conn)
+        row = await (await following.conn.execute(_POSITION)).fetchone()
+        done: int = row["position"] if row else 0
 
-            await self.follower.follow(following, step, stop)
+        async def step(conn: AsyncConn) -> bool:
+            nonlocal done
+            rows = await self.reader.read_async(conn, done, self.batch_size)
+            if not rows:
+                return False
+            events = self.reader.events(rows)
+            async with conn.transaction(), conn.cursor() as cursor:
+                for event in events:
+                    if event.type == SUBJECT_ERASED:
+                        self.erased(event.tenant_id, str(event.data.get("subject")))
+                    await _apply(cursor, event, routes)
+                await cursor.execute(_CHECKPOINT, (events[-1].position,))
+            done = events[-1].position
+            self.recorded()
+            return True
+
+        await self.follower.follow(following, step, stop)
 
 
 async def hold_lock(conn: AsyncConn, key: int, stop: asyncio.Event, poll_s: float) -> bool:

@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,13 +20,16 @@ from psycopg.rows import dict_row
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from api.bootstrap import Container
+from application.context import CommandContext
+from infrastructure.personal_fields import ERASED, PRIVACY, SEALED_BYTES
 from infrastructure.settings import Settings
-from infrastructure.webhook_delivery import forget_finished, pinned
+from infrastructure.webhook_delivery import DELIVER_LOCK, forget_finished, pinned
+from infrastructure.webhooks import DISPATCH_LOCK, dispatched_position
 from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory, serving
 from tests.integration.sse import collect
 from tests.integration.test_alerts import alerts_in, create_rule, fail_runs, steps_of
-from tests.webhook_receiver import Receiver, receiving
+from tests.webhook_receiver import Received, Receiver, receiving
 
 ATTEMPTS = 3
 
@@ -307,6 +311,151 @@ async def test_a_deleted_webhook_is_gone_with_its_deliveries(
         assert (await api.request(method, url)).status_code == 404, (method, url)
     listed = await api.get("/v1/webhooks", params={"min_position": deleted.json()["position"]})
     assert webhook not in {w["id"] for w in listed.json()["items"]}
+
+
+async def stored_bodies(settings: Settings, webhook: str) -> list[bytes]:
+    """The delivery bodies the table holds for ``webhook``, as their bytes."""
+    assert settings.database_url is not None
+    async with await psycopg.AsyncConnection.connect(settings.database_url) as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT body FROM chronicle_webhook_deliveries WHERE webhook_id = %s",
+                (uuid.UUID(webhook),),
+            )
+        ).fetchall()
+    return [bytes(body) for (body,) in rows]
+
+
+async def post_personal(api: httpx.AsyncClient, marker: str) -> str:
+    """A conversation with one user's message whose content and author hold ``marker``."""
+    started = await api.post("/v1/conversations", json={"title": "hooks"})
+    conversation: str = started.json()["id"]
+    posted = await api.post(
+        f"/v1/conversations/{conversation}/messages",
+        json={"role": "user", "content": f"{marker} said", "author": f"{marker}-author"},
+    )
+    assert posted.status_code == 201, posted.text
+    return conversation
+
+
+def delivered(found: list[dict[str, Any]]) -> bool:
+    return bool(found) and all(d["status"] == "delivered" for d in found)
+
+
+async def test_a_personal_value_arrives_opened_and_signed_but_is_stored_sealed(
+    api: httpx.AsyncClient, receiver: Receiver, hook_settings: Settings, container: Container
+) -> None:
+    at, marker = path(), f"marker-{uuid.uuid4().hex}"
+    created = (await register(api, receiver.url + at, ["MessagePosted"])).json()
+    await post_personal(api, marker)
+    (got,) = receiver.wait_for(at, 1)
+    data = Verifier(created["secret"]).verify(got.body, got.headers)["data"]  # the body sent
+    assert (data["content"], data["author"]) == (f"{marker} said", f"{marker}-author")
+    assert "_sealed" not in data and PRIVACY not in data
+    (stored,) = await stored_bodies(hook_settings, created["id"])
+    assert marker.encode() not in stored and SEALED_BYTES in stored
+    assert container.store.personal.open_cloud_event(stored, may_load=True) == got.body
+    assert hook_settings.database_url is not None
+    async with await psycopg.AsyncConnection.connect(hook_settings.database_url) as conn:
+        found = await conn.execute(
+            "SELECT count(*) FROM chronicle_webhook_deliveries WHERE position(%s IN body) > 0",
+            (marker.encode(),),
+        )
+        assert await found.fetchone() == (0,)
+
+
+async def erase_author(api: httpx.AsyncClient, marker: str) -> None:
+    erased = await api.post(f"/v1/subjects/user:{marker}-author/erase", json={"reason": "asked"})
+    assert erased.status_code == 200, erased.text
+
+
+def sent_erased(secret: str, got: Received, marker: str) -> None:
+    """``got`` is signed, and carries the message's values as null, marked erased."""
+    data = Verifier(secret).verify(got.body, got.headers)["data"]
+    assert (data["content"], data["author"]) == (None, None)
+    assert data[PRIVACY] == {"content": ERASED, "author": ERASED}
+    assert marker.encode() not in got.body
+
+
+async def test_a_delivery_retried_after_its_subject_is_erased_has_the_values_null(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at, marker = path(), f"marker-{uuid.uuid4().hex}"
+    created = (await register(api, receiver.url + at, ["MessagePosted"])).json()
+    await post_personal(api, marker)
+    (before,) = receiver.wait_for(at, 1)
+    (sent,) = await eventually(api, created["id"], delivered)
+    await erase_author(api, marker)
+    retried = await api.post(f"/v1/webhooks/{created['id']}/deliveries/{sent['delivery_id']}/retry")
+    assert retried.status_code == 202, retried.text
+    _, after = receiver.wait_for(at, 2)
+    assert Verifier(created["secret"]).verify(before.body, before.headers)["data"]["content"]
+    sent_erased(created["secret"], after, marker)
+    assert after.headers["webhook-id"] == sent["delivery_id"]
+    (done,) = await eventually(api, created["id"], delivered)
+    assert (done["attempts"], done["response_code"]) == (1, 204)
+
+
+async def test_a_delivery_pending_when_its_subject_is_erased_goes_on_with_the_values_null(
+    api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    at, marker = path(), f"marker-{uuid.uuid4().hex}"
+    receiver.answers[at] = "hang"  # each attempt times out: the delivery waits for its next
+    created = (await register(api, receiver.url + at, ["MessagePosted"])).json()
+    await post_personal(api, marker)
+    (before,) = receiver.wait_for(at, 1)
+    await erase_author(api, marker)
+    receiver.answers[at] = "ok"
+    after = receiver.wait_for(at, 2)[-1]
+    assert marker.encode() in before.body
+    sent_erased(created["secret"], after, marker)
+    (done,) = await eventually(api, created["id"], delivered)
+    assert done["attempts"] == 2
+
+
+@contextmanager
+def holding(dsn: str, lock: int) -> Iterator[None]:
+    """Another process's session holding one of the webhooks' advisory locks."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (lock,))
+        yield
+
+
+@contextmanager
+def running(container: Container) -> Iterator[None]:
+    worker = container.webhook_worker()
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.stop()
+
+
+def test_a_deliverer_sends_only_while_its_own_dispatcher_leads(
+    scratch: Settings, hook_settings: Settings, receiver: Receiver
+) -> None:
+    """The dispatcher beside a deliverer is what drops an erased subject's keys from it:
+    while another process's dispatcher leads, this deliverer waits."""
+    settings = replace(hook_settings, database_url=scratch.database_url)
+    dsn, at = str(scratch.database_url), path()
+    context = CommandContext(tenant_id="t-leading", actor="test", command="test")
+    first, second = Container.build(settings), Container.build(settings)
+    try:
+        first.portal.call(first.webhooks.register, context, receiver.url + at, ["*"])
+        with holding(dsn, DELIVER_LOCK), running(first):  # a delivery recorded, not sent
+            started = first.portal.call(first.conversations.start, context, "hooks", [])
+            deadline = time.monotonic() + 15
+            while first.reads.read(dispatched_position) < started.position:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        with running(second):
+            with holding(dsn, DISPATCH_LOCK):  # another process's dispatcher leads
+                time.sleep(1.5)
+                assert receiver.at(at) == []
+            receiver.wait_for(at, 1)  # its own dispatcher leads now: the delivery goes
+    finally:
+        first.close()
+        second.close()
 
 
 @pytest.mark.parametrize(
