@@ -276,3 +276,34 @@ async def test_a_task_payload_marked_personal_is_sealed_and_erased_with_its_subj
     claimed = await claim(client, k)
     assert claimed is not None and claimed["task"]["id"] == personal["id"]
     assert claimed["task"]["payload"] is None  # the worker learns it is gone
+
+
+async def test_after_erasing_its_author_a_marker_is_nowhere_in_the_database(
+    client: httpx.AsyncClient, servers: Settings
+) -> None:
+    marker, kept = f"marker-{uuid.uuid4().hex}", f"kept-{uuid.uuid4().hex}"
+    started = await client.post("/v1/conversations", json={"title": "Plans"})
+    cid = started.json()["id"]
+    for author, content in (("alice", marker), ("bob", kept)):
+        posted = await client.post(
+            f"/v1/conversations/{cid}/messages",
+            json={"role": "user", "content": content, "author": author},
+        )
+        assert posted.status_code == 201, posted.text
+    found = await client.get(
+        "/v1/search/messages", params={"q": marker, "min_position": posted.json()["position"]}
+    )
+    assert len(found.json()["items"]) == 1
+
+    erased = await client.post("/v1/subjects/user:alice/erase", json={"reason": "asked"})
+    assert erased.status_code == 200, erased.text
+    wait = {"min_position": erased.json()["position"]}
+    history = (await client.get(f"/v1/conversations/{cid}/messages", params=wait)).json()
+    assert [m["content"] for m in history["items"]] == [None, kept]
+    assert (await client.get("/v1/search/messages", params={"q": marker, **wait})).json()[
+        "items"
+    ] == []
+    assert servers.database_url
+    everything = dump(servers.database_url)
+    assert marker.encode() not in everything
+    assert kept.encode() in everything  # bob's message, in the read models
