@@ -30,6 +30,7 @@ from application.people import FOLLOWED_EVENTS, USER_TOKEN_PREFIX, UserTokens
 from application.projection_audit import ProjectionAudit
 from application.runs import Runs
 from application.streams import Streams
+from application.subject_exports import SubjectExports
 from application.tasks import Tasks
 from application.webhooks import DISABLED_BY_FAILURE, Webhooks
 from domain.identity import Budget
@@ -60,6 +61,7 @@ from infrastructure.samplers import ProcessSampler, SystemSampler
 from infrastructure.scheduler import Scheduler
 from infrastructure.settings import Settings
 from infrastructure.signals import Signals
+from infrastructure.subject_values import PostgresPersonalValues
 from infrastructure.system_samples import ensure_sample_tables
 from infrastructure.task_queue import PostgresTaskQueue
 from infrastructure.usage_ledger import ReadModelLedger
@@ -131,6 +133,7 @@ class Container:
     queue: PostgresTaskQueue
     reads: ReadStore
     events: EventLog
+    subject_exports: SubjectExports
     projections: dict[str, Projection]
     connections: Connections | None = None  # an API process's, once `connect`ed
     _background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -148,6 +151,7 @@ class Container:
         queue = PostgresTaskQueue(settings.database_url, max_size=settings.db_pool_size)
         reads = ReadStore(settings.database_url, max_size=settings.db_pool_size)
         default_budget = Budget(settings.daily_token_budget, settings.daily_cost_budget_usd)
+        events = EventLog(settings.database_url, store.decoder.recorded)
         budgets = Budgets(store, ReadModelLedger(reads), default_budget)
         return cls(
             settings=settings,
@@ -177,7 +181,8 @@ class Container:
             ),
             queue=queue,
             reads=reads,
-            events=EventLog(settings.database_url, store.decoder.recorded),
+            events=events,
+            subject_exports=SubjectExports(PostgresPersonalValues(events.pool, store.personal)),
             projections=PROJECTIONS,
         )
 

@@ -43,6 +43,7 @@ from api.http.rate_limit import RateLimitMiddleware
 from api.http.runs import ConversationRunsController, RunsController
 from api.http.search import SearchController
 from api.http.streams import StreamsController
+from api.http.subject_export import SubjectExportController
 from api.http.subjects import SubjectsController
 from api.http.subscriptions import LiveController, live_websocket
 from api.http.tasks import DashboardController, TasksController
@@ -115,6 +116,7 @@ def create_app(settings: Settings) -> Litestar:
             MetricsController,
             WebhooksController,
             SubjectsController,
+            SubjectExportController,
         ],
         lifespan=[lifespan],
         on_shutdown=[forget_this_process],

@@ -25,6 +25,7 @@ from application.notifications import Notifications
 from application.people import UserTokens
 from application.runs import Runs
 from application.streams import Streams
+from application.subject_exports import SubjectExports
 from application.tasks import Tasks
 from application.webhooks import Webhooks
 from infrastructure.deltas import Deltas
@@ -83,6 +84,10 @@ def provide_budgets(container: NamedDependency[Container]) -> Budgets:
 
 def provide_streams(container: NamedDependency[Container]) -> Streams:
     return container.streams
+
+
+def provide_subject_exports(container: NamedDependency[Container]) -> SubjectExports:
+    return container.subject_exports
 
 
 def provide_tokens(container: NamedDependency[Container]) -> UserTokens:
@@ -144,6 +149,7 @@ def dependencies() -> dict[str, Provide]:
         "notifications": _once(provide_notifications),
         "budgets": _once(provide_budgets),
         "streams": _once(provide_streams),
+        "subject_exports": _once(provide_subject_exports),
         "read_models": _once(provide_read_models),
         "hub": _once(provide_hub),
         "deltas": _once(provide_deltas),
