@@ -123,6 +123,8 @@ def struct_schemas(app: Litestar) -> dict[str, Any]:
         if (data := signature.parameters.get("data")) is not None:
             types.update(_structs(data.annotation))
         types.update(_structs(signature.return_type.annotation))
+        for declared in (handler.responses or {}).values():  # what a streamed answer holds
+            types.update(_structs(declared.data_container))
     _, components = msgspec.json.schema_components(
         sorted(types, key=lambda t: t.__name__), ref_template=REF
     )

@@ -10,9 +10,11 @@ from uuid import UUID
 
 import anyio.to_thread
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, MediaType, Request, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
+from litestar.response import Stream
 
 from api.http.auth import requires
 from application.context import Principal
@@ -27,6 +29,8 @@ SubjectPath = Annotated[
         description="A data subject: kind:id, kind one of user, conversation, document",
     ),
 ]
+
+CHUNK_BYTES = 64 * 1024
 
 
 class ExportedValueOut(msgspec.Struct):
@@ -58,41 +62,46 @@ def value_out(value: ExportedValue) -> ExportedValueOut:
     )
 
 
-def export_of(exports: SubjectExports, tenant_id: str, subject: str) -> SubjectExportOut:
-    """The subject's export, read whole (on a worker thread: it reads the database)."""
-    found = exports.export(tenant_id, subject)
-    values = [value_out(value) for value in found.values]
-    return SubjectExportOut(found.subject, found.tenant_id, found.exported_at, values)
-
-
-def export_json(found: SubjectExport) -> Iterator[bytes]:
-    """The JSON of `SubjectExportOut` for ``found``, in pieces as its values are read:
-    the same bytes as the whole encoded at once, in memory one value at a time."""
+def export_json(found: SubjectExport, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """The JSON of `SubjectExportOut` for ``found``, in pieces of about ``chunk_bytes``
+    as its values are read: the bytes of the whole encoded at once, never all in memory."""
     head = SubjectExportOut(found.subject, found.tenant_id, found.exported_at, [])
-    opening = msgspec.json.encode(head)
-    yield opening[: -len(b"[]}")] + b"["
-    separator = b""
+    chunk = bytearray(msgspec.json.encode(head)[: -len(b"]}")])
+    encode, separator = msgspec.json.Encoder().encode_into, b""
     for value in found.values:
-        yield separator + msgspec.json.encode(value_out(value))
+        chunk += separator
+        encode(value_out(value), chunk, -1)
         separator = b","
-    yield b"]}"
+        if len(chunk) >= chunk_bytes:
+            yield bytes(chunk)
+            chunk.clear()
+    yield bytes(chunk + b"]}")
 
 
 class SubjectExportController(Controller):
     path = "/v1/subjects"
     tags = ["privacy"]
 
-    @get("/{subject:str}/export", guards=[requires("admin")], operation_id="exportSubject")
+    @get(
+        "/{subject:str}/export",
+        guards=[requires("admin")],
+        operation_id="exportSubject",
+        responses={200: ResponseSpec(SubjectExportOut, description="The subject's export")},
+    )
     async def export(
         self,
         request: Request[Principal, Any, Any],
         subject: SubjectPath,
         subject_exports: NamedDependency[SubjectExports],
-    ) -> SubjectExportOut:
-        """Every personal value of the tenant bound to a data subject, oldest first, with
-        the event it came from; ``fields`` holds the event's values sealed for the subject
-        (with other subjects' or alone), ``unreadable`` names those that no longer open.
-        404 when the tenant holds no value of the subject."""
-        return await anyio.to_thread.run_sync(
-            export_of, subject_exports, request.user.tenant_id, subject
+    ) -> Stream:
+        """Every personal value of the tenant bound to a data subject, with its event.
+
+        Oldest first; ``fields`` holds the event's values sealed for the subject (alone or
+        with other subjects), ``unreadable`` names those that no longer open; 404 when the
+        tenant holds no value of the subject. Streamed as it is read: an answer cut short
+        is not valid JSON.
+        """
+        found = await anyio.to_thread.run_sync(
+            subject_exports.export, request.user.tenant_id, subject
         )
+        return Stream(export_json(found), media_type=MediaType.JSON)

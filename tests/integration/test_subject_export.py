@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 
 import httpx
@@ -192,7 +192,10 @@ async def test_the_cli_prints_the_export_and_refuses_bad_input_in_one_line(
     async with as_tenant(api_url, issue_key, tenant) as http:
         cid, marker = await chat(http, "alice", "bob")
         answer = await export(http, "user:alice")
-    run = partial(asyncio.to_thread, run_cli, servers, "subjects", "export")
+
+    async def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(run_cli, servers, "subjects", "export", *args)
+
     done = await run("user:alice", "--tenant", tenant)
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
