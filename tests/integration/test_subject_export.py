@@ -15,7 +15,9 @@ import httpx
 import psycopg
 
 from api.bootstrap import Container
+from infrastructure.personal_fields import PersonalFields
 from infrastructure.settings import Settings
+from infrastructure.subject_keys import KeyRing, parse_master_key
 from infrastructure.subject_values import PostgresPersonalValues
 from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory
@@ -212,3 +214,24 @@ async def test_the_cli_prints_the_export_and_refuses_bad_input_in_one_line(
         refused = await run(*args)
         assert refused.returncode == code, (args, refused.stdout, refused.stderr)
         assert refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1, args
+
+
+async def test_a_value_whose_other_subjects_key_is_gone_is_exported_as_unreadable(
+    api_url: str, issue_key: KeyFactory, container: Container, servers: Settings
+) -> None:
+    tenant = new_tenant()
+    async with as_tenant(api_url, issue_key, tenant) as http:
+        cid, _ = await chat(http, "alice")
+    assert servers.database_url
+    with psycopg.connect(servers.database_url) as conn:  # as an erasure of the conversation
+        conn.execute(
+            "DELETE FROM chronicle_subject_keys WHERE tenant_id = %s AND subject = %s",
+            (tenant, f"conversation:{cid}"),
+        )
+    datastore = container.store.recorder.datastore
+    ring = KeyRing(parse_master_key(servers.master_key), lambda: datastore.transaction(commit=True))
+    fresh = PostgresPersonalValues(container.events.pool, PersonalFields(ring))
+    ids = key_ids(servers.database_url, tenant, "user:alice")
+    (value,) = fresh.sealed_with(tenant, ids)
+    assert value.fields == {"content": None, "author": None}
+    assert sorted(value.unreadable) == ["author", "content"]
