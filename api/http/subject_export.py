@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import chain
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -78,6 +79,14 @@ def export_json(found: SubjectExport, chunk_bytes: int = CHUNK_BYTES) -> Iterato
     yield bytes(chunk + b"]}")
 
 
+def begun(exports: SubjectExports, tenant_id: str, subject: str) -> Iterator[bytes]:
+    """The export's JSON pieces, the first one read before the answer starts: a small
+    export is read whole, and an error reading it is answered as a problem, not as an
+    answer cut short."""
+    pieces = export_json(exports.export(tenant_id, subject))
+    return chain((next(pieces),), pieces)
+
+
 class SubjectExportController(Controller):
     path = "/v1/subjects"
     tags = ["privacy"]
@@ -101,7 +110,7 @@ class SubjectExportController(Controller):
         tenant holds no value of the subject. Streamed as it is read: an answer cut short
         is not valid JSON.
         """
-        found = await anyio.to_thread.run_sync(
-            subject_exports.export, request.user.tenant_id, subject
+        pieces = await anyio.to_thread.run_sync(
+            begun, subject_exports, request.user.tenant_id, subject
         )
-        return Stream(export_json(found), media_type=MediaType.JSON)
+        return Stream(pieces, media_type=MediaType.JSON)
