@@ -4,7 +4,7 @@ caller's tenant bound to the subject, opened, with the event it came from. Reads
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -17,8 +17,9 @@ from domain.erasure import check_subject
 @dataclass(frozen=True)
 class ExportedValue:
     """The personal values of one event sealed for the subject (alone or with others),
-    under the names they are stored by; those that did not open are ``None`` and named in
-    ``unreadable``."""
+    under the names they are stored by; those that did not open are ``None``, and
+    ``unreadable`` names each with why: ``erased`` (a subject it was bound to was erased)
+    or ``unreadable`` (its bytes or keys were altered)."""
 
     position: int
     type: str
@@ -26,7 +27,7 @@ class ExportedValue:
     version: int
     recorded_at: datetime
     fields: dict[str, Any]
-    unreadable: Sequence[str] = field(default=())
+    unreadable: Mapping[str, str] = field(default_factory=dict)
 
 
 class PersonalValues(Protocol):

@@ -89,7 +89,7 @@ class PostgresPersonalValues:
             return None
         opened: dict[str, Any] = {SEALED: sealed}
         self._personal.open_for_reader(opened, aggregate_id, version, position)
-        unreadable = list(opened.pop(PRIVACY, {}))
+        unreadable = opened.pop(PRIVACY, {})
         fields = {name: opened.get(name) for name in sealed_fields(sealed)}
         recorded_at = _recorded_at(state["timestamp"])
         kind = topic_parts(topic)[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from itertools import chain
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import anyio.to_thread
@@ -14,22 +14,12 @@ import msgspec
 from litestar import Controller, MediaType, Request, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import PathParameter
+from litestar.params import FromPath
 from litestar.response import Stream
 
-from api.http.auth import requires
+from api.http.subjects import ADMIN, SubjectName
 from application.context import Principal
 from application.subject_exports import ExportedValue, SubjectExport, SubjectExports
-from domain.erasure import SUBJECT_PATTERN
-
-SubjectPath = Annotated[
-    str,
-    PathParameter(
-        pattern=SUBJECT_PATTERN,
-        max_length=141,
-        description="A data subject: kind:id, kind one of user, conversation, document",
-    ),
-]
 
 CHUNK_BYTES = 64 * 1024
 
@@ -41,7 +31,7 @@ class ExportedValueOut(msgspec.Struct):
     version: int
     recorded_at: datetime
     fields: dict[str, Any]
-    unreadable: list[str]
+    unreadable: dict[str, str]
 
 
 class SubjectExportOut(msgspec.Struct):
@@ -59,7 +49,7 @@ def value_out(value: ExportedValue) -> ExportedValueOut:
         value.version,
         value.recorded_at,
         value.fields,
-        list(value.unreadable),
+        dict(value.unreadable),
     )
 
 
@@ -93,20 +83,21 @@ class SubjectExportController(Controller):
 
     @get(
         "/{subject:str}/export",
-        guards=[requires("admin")],
+        guards=ADMIN,
         operation_id="exportSubject",
         responses={200: ResponseSpec(SubjectExportOut, description="The subject's export")},
     )
     async def export(
         self,
         request: Request[Principal, Any, Any],
-        subject: SubjectPath,
+        subject: FromPath[SubjectName],
         subject_exports: NamedDependency[SubjectExports],
     ) -> Stream:
         """Every personal value of the tenant bound to a data subject, with its event.
 
         Oldest first; ``fields`` holds the event's values sealed for the subject (alone or
-        with other subjects), ``unreadable`` names those that no longer open; 404 when the
+        with other subjects), ``unreadable`` names those that no longer open, each with why
+        (``erased``: a subject it was bound to was erased); 404 when the
         tenant holds no value of the subject. Streamed as it is read: an answer cut short
         is not valid JSON.
         """

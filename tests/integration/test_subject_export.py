@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,12 +16,11 @@ import httpx
 import psycopg
 
 from api.bootstrap import Container
-from infrastructure.personal_fields import PersonalFields
 from infrastructure.settings import Settings
-from infrastructure.subject_keys import KeyRing, parse_master_key
 from infrastructure.subject_values import PostgresPersonalValues
 from tests.integration.cli import run_cli
 from tests.integration.conftest import KeyFactory
+from tests.integration.test_erasure import FORGET_DEADLINE_S
 from tests.integration.test_http_conversations import PROBLEM
 
 Conversation = tuple[str, str]  # its id, and the marker in its values
@@ -77,7 +77,7 @@ async def test_a_users_export_holds_their_messages_and_no_one_elses(
     assert body["exported_at"].endswith("Z")
     (value,) = body["values"]
     assert value["fields"] == {"content": f"{marker} by alice", "author": "alice"}
-    assert value["unreadable"] == []
+    assert value["unreadable"] == {}
     assert (value["type"], value["aggregate_id"], value["version"]) == ("MessagePosted", cid, 2)
     assert value["position"] > 0 and value["recorded_at"].endswith("Z")
     assert f"{marker} by bob" not in answer.text
@@ -216,22 +216,23 @@ async def test_the_cli_prints_the_export_and_refuses_bad_input_in_one_line(
         assert refused.stdout == "" and len(refused.stderr.strip().splitlines()) == 1, args
 
 
-async def test_a_value_whose_other_subjects_key_is_gone_is_exported_as_unreadable(
-    api_url: str, issue_key: KeyFactory, container: Container, servers: Settings
+async def test_after_an_erasure_the_subject_is_gone_and_its_values_read_as_erased(
+    api_url: str, issue_key: KeyFactory
 ) -> None:
-    tenant = new_tenant()
-    async with as_tenant(api_url, issue_key, tenant) as http:
-        cid, _ = await chat(http, "alice")
-    assert servers.database_url
-    with psycopg.connect(servers.database_url) as conn:  # as an erasure of the conversation
-        conn.execute(
-            "DELETE FROM chronicle_subject_keys WHERE tenant_id = %s AND subject = %s",
-            (tenant, f"conversation:{cid}"),
-        )
-    datastore = container.store.recorder.datastore
-    ring = KeyRing(parse_master_key(servers.master_key), lambda: datastore.transaction(commit=True))
-    fresh = PostgresPersonalValues(container.events.pool, PersonalFields(ring))
-    ids = key_ids(servers.database_url, tenant, "user:alice")
-    (value,) = fresh.sealed_with(tenant, ids)
-    assert value.fields == {"content": None, "author": None}
-    assert sorted(value.unreadable) == ["author", "content"]
+    async with as_tenant(api_url, issue_key, new_tenant()) as http:
+        cid, marker = await chat(http, "alice", "bob")
+        erased = await http.post("/v1/subjects/user:alice/erase", json={"reason": "asked"})
+        assert erased.status_code == 200, erased.text
+        gone = await export(http, "user:alice")
+        deadline = time.monotonic() + FORGET_DEADLINE_S  # this process forgets the keys
+        while True:
+            answer = await export(http, f"conversation:{cid}")
+            alice = answer.json()["values"][1]
+            if alice["unreadable"] or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+    assert gone.status_code == 404
+    assert alice["fields"] == {"content": None, "author": None}
+    assert alice["unreadable"] == {"content": "erased", "author": "erased"}
+    assert contents(answer.json())[1:] == [f"{marker} by bob"]
+    assert answer.json()["values"][2]["unreadable"] == {}

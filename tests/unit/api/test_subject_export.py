@@ -16,7 +16,7 @@ NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 def values(count: int) -> list[ExportedValue]:
     return [
-        ExportedValue(i + 1, "MessagePosted", uuid4(), i + 2, NOW, {"content": "x" * i}, ())
+        ExportedValue(i + 1, "MessagePosted", uuid4(), i + 2, NOW, {"content": "x" * i}, {})
         for i in range(count)
     ]
 
