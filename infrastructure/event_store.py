@@ -186,6 +186,7 @@ class PostgresEventStore:
         self.keys = KeyRing(master, lambda: recorder.datastore.transaction(commit=True))
         self.personal = PersonalFields(self.keys)
         mapper.personal = self.personal  # loads open personal values, snapshots seal them
+        self._mapper = mapper
         self._seal = seal_personal
         self.decoder = StoredEventDecoder(mapper, self.personal)
         # The relay's: personal values stay sealed on their way to JetStream.
@@ -338,8 +339,8 @@ class PostgresEventStore:
         """The stored form of an event, its personal values sealed (the keys they used
         added to ``used``): the one place where events are encoded for the log."""
         if self._seal:
-            event = self.personal.sealed_event(event, aggregate, used)
-        return self.app.mapper.to_stored_event(event)
+            return self._mapper.to_stored_sealed(event, aggregate, used)
+        return self._mapper.to_stored_event(event)
 
     def find_receipt(self, tenant_id: str, key: str) -> StoredReceipt | None:
         row = self.recorder.select_receipt(tenant_id, key)

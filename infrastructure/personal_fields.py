@@ -23,7 +23,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     find_id_convertor,
 )
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.privacy import Personal, personal_event, personal_state
 from infrastructure.subject_keys import KeyGone, KeyRing, SealBroken
@@ -97,6 +97,29 @@ class PersonalFields:
         self.ring.store_now(used)
         return state if sealed is None else sealed
 
+    def seal_in_place(
+        self,
+        personal: Personal,
+        values: dict[str, Any],
+        tenant: str,
+        aggregate_id: Any,
+        version: int,
+        state: Any,
+        used: set[str],
+        where: str = "",
+    ) -> None:
+        """Take the personal values out of ``values`` and put them back sealed together
+        under `SEALED` for the subjects ``personal`` binds them to (the key ids used added
+        to ``used``); nothing when there is nothing to seal."""
+        aggregate_id = str(aggregate_id)  # once: a UUID's text is dear to make
+        subjects = personal.subjects_of(values, aggregate_id, state)
+        names = [name for name in personal.fields if values.get(name) is not None]
+        if not subjects or not names or SEALED in values:
+            return
+        fields = {name: values.pop(name) for name in names}
+        where_stored = place(aggregate_id, version, where)
+        values[SEALED] = self.ring.sealed_json(tenant, subjects, fields, where_stored, used)
+
     def sealed_values(
         self,
         personal: Personal,
@@ -111,17 +134,9 @@ class PersonalFields:
         """A copy of ``values`` with the personal ones sealed together under `SEALED` for
         the subjects ``personal`` binds them to (the key ids used added to ``used``);
         ``None`` when there is nothing to seal."""
-        aggregate_id = str(aggregate_id)  # once: a UUID's text is dear to make
-        subjects = personal.subjects_of(values, aggregate_id, state)
-        names = [name for name in personal.fields if values.get(name) is not None]
-        if not subjects or not names or SEALED in values:
-            return None
-        personal_values = {name: values[name] for name in names}
-        where_stored = place(aggregate_id, version, where)
-        sealed = self.ring.seal(tenant, subjects, personal_values, where_stored, used)
-        rest = {key: value for key, value in values.items() if key not in personal_values}
-        rest[SEALED] = {"fields": names, **sealed}
-        return rest
+        copy = dict(values)
+        self.seal_in_place(personal, copy, tenant, aggregate_id, version, state, used, where)
+        return copy if SEALED in copy and SEALED not in values else None
 
     def open(
         self, values: dict[str, Any], aggregate_id: Any, version: Any, where: str = ""
@@ -198,6 +213,31 @@ class SealingMapper(Mapper[UUID]):
     where their aggregate is at hand). Opens and seals once `personal` is set."""
 
     personal: PersonalFields | None = None
+
+    def to_stored_sealed(
+        self, domain_event: Any, aggregate: Aggregate, used: set[str]
+    ) -> StoredEvent:
+        """The library's `Mapper.to_stored_event`, the event's personal values sealed in
+        the state it copies (the event itself keeps them), the keys used added to ``used``."""
+        personal = personal_event(type(domain_event))
+        if personal is None or self.personal is None:
+            return self.to_stored_event(domain_event)
+        state = dict(vars(domain_event))
+        aggregate_id = state.pop("originator_id")
+        version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        tenant = str(getattr(aggregate, "tenant_id", ""))
+        self.personal.seal_in_place(
+            personal, state, tenant, aggregate_id, version, vars(aggregate), used
+        )
+        return StoredEvent(
+            originator_id=aggregate_id,
+            originator_version=version,
+            topic=get_topic(type(domain_event)),
+            state=self.transcoder.encode(state),
+        )
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         if isinstance(domain_event, Snapshot) and self.personal is not None:

@@ -36,11 +36,11 @@ class ChronicleTranscoder(JSONTranscoder):
         try:
             return self._json.encode(self._tagged(obj))
         except (NotPlain, OverflowError):
-            return super().encode(obj)
+            return super().encode(_decoded_raw(obj))
 
     def _tagged(self, value: Any) -> Any:
         kind = type(value)
-        if kind in PLAIN:
+        if kind in PLAIN or kind is msgspec.Raw:  # Raw: JSON written already (sealed values)
             return value
         if kind is dict:
             tagged = {}
@@ -62,3 +62,14 @@ class ChronicleTranscoder(JSONTranscoder):
             "_type_": transcoding.name,
             "_data_": data if type(data) in PLAIN else self._tagged(data),
         }
+
+
+def _decoded_raw(obj: Any) -> Any:
+    """The state with its JSON written already (`msgspec.Raw`, at the top level) read
+    back, for the library's encoder, which does not know it."""
+    if type(obj) is dict and any(type(value) is msgspec.Raw for value in obj.values()):
+        return {
+            key: msgspec.json.decode(value) if type(value) is msgspec.Raw else value
+            for key, value in obj.items()
+        }
+    return obj

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import pytest
 
 from infrastructure.subject_keys import (
@@ -32,8 +33,10 @@ class Table:
 
     def execute(self, sql: str, params: Any) -> Table:
         if sql == INSERT_KEYS:
-            for row in zip(*params, strict=True):  # ids in hex; read back as UUIDs
-                self.rows.setdefault(row[0], (UUID(hex=row[0]), *row[1:4]))
+            for key_id, tenant, subject, wrapped, _ in msgspec.json.decode(params[0]):
+                # ids in hex, read back as UUIDs; the wrapped key in base64, read as bytes
+                row = (UUID(hex=key_id), tenant, subject, base64.b64decode(wrapped))
+                self.rows.setdefault(key_id, row)
             self.found: list[tuple[Any, ...]] = []
         else:
             assert sql == SELECT_KEYS
