@@ -20,7 +20,10 @@ from domain.values import check_chars
 
 SUBJECTS_NAMESPACE = uuid5(NAMESPACE_URL, "https://chronicle.dev/data-subjects")
 SUBJECT_KINDS = ("user", "conversation", "document")
-SUBJECT_PATTERN = r"^(user|conversation|document):[A-Za-z0-9][A-Za-z0-9._@:+-]{0,127}$"
+# The id is what the subject's values name: a user id, or a message's author as posted
+# with an API key (any name: `user:Ann Smith`), up to the length of a name; never a
+# control character, nor a slash (it is a path segment).
+SUBJECT_PATTERN = r"^(user|conversation|document):[^\x00-\x1f\x7f/]{1,200}$"
 _SUBJECT = re.compile(SUBJECT_PATTERN)
 REASON_MAX_CHARS = 500
 BY_MAX_CHARS = 200

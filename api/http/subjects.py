@@ -25,7 +25,7 @@ SubjectName = Annotated[
     str,
     Parameter(
         pattern=SUBJECT_PATTERN,
-        max_length=150,
+        max_length=213,
         description="A data subject: user:<id>, conversation:<id> or document:<id>",
     ),
 ]

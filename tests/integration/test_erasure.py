@@ -307,3 +307,16 @@ async def test_after_erasing_its_author_a_marker_is_nowhere_in_the_database(
     everything = dump(servers.database_url)
     assert marker.encode() not in everything
     assert kept.encode() in everything  # bob's message, in the read models
+
+
+async def test_an_author_named_with_spaces_is_erasable(client: httpx.AsyncClient) -> None:
+    started = await client.post("/v1/conversations", json={"title": "Names"})
+    cid = started.json()["id"]
+    posted = await client.post(
+        f"/v1/conversations/{cid}/messages",
+        json={"role": "user", "content": "hello", "author": "Ann Smith"},
+    )
+    assert posted.status_code == 201, posted.text
+    erased = await client.post("/v1/subjects/user:Ann Smith/erase", json={"reason": "asked"})
+    assert erased.status_code == 200, erased.text
+    assert (await stream(client, cid))[1]["data"]["content"] is None

@@ -25,9 +25,11 @@ def test_an_erasure_is_recorded_with_who_and_why_under_the_subjects_own_id() -> 
 
 
 @pytest.mark.parametrize(
-    "subject", ["ann", "user:", "person:ann", "user:ann smith", "conversation:" + "x" * 129]
+    "subject",
+    ["ann", "user:", "person:ann", "user:ann\tsmith", "user:a/b", "conversation:" + "x" * 201],
 )
 def test_a_subject_is_kind_colon_id(subject: str) -> None:
+    check_subject("user:Ann Smith")  # an author's name, as posted with a key
     with pytest.raises(InvalidValue):
         check_subject(subject)
 
