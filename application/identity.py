@@ -139,10 +139,7 @@ class Identity:
         daily_cost_usd: float | None,
     ) -> CommandResult:
         def decide() -> Change:
-            try:
-                record = self._store.get(Tenant.create_id(tenant), Tenant)
-            except NotFound:
-                raise NotFound(f"no tenant {tenant!r}") from None
+            record = self._tenant(tenant)
             record.set_budget(daily_tokens, daily_cost_usd)
             return Change((record,), record)
 
@@ -154,14 +151,17 @@ class Identity:
         """Erase the tenant's conversations once ``days`` old (``None``: never)."""
 
         def decide() -> Change:
-            try:
-                record = self._store.get(Tenant.create_id(tenant), Tenant)
-            except NotFound:
-                raise NotFound(f"no tenant {tenant!r}") from None
+            record = self._tenant(tenant)
             record.set_retention(days)
             return Change((record,), record)
 
         return await self._runner.run(context, decide, retry_on_conflict=True)
+
+    def _tenant(self, tenant: str) -> Tenant:
+        try:
+            return self._store.get(Tenant.create_id(tenant), Tenant)
+        except NotFound:
+            raise NotFound(f"no tenant {tenant!r}") from None
 
     def retention(self) -> dict[str, int]:
         """The retention of every tenant that has one, in days, by tenant."""

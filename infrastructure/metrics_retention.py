@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import structlog
 
+from infrastructure.intervals import Interval
 from infrastructure.system_samples import forget_old_samples
 from projections.metrics import forget_old_buckets
 
@@ -37,17 +38,11 @@ class MetricsRetention:
         self.dsn = dsn
         self.minute_days = minute_days
         self.hour_days = hour_days
-        self.every = every
-        self.clock = clock
-        self._last: float | None = None
+        self.interval = Interval(every, clock)
 
     def due(self) -> int | None:
         """Forget what is past retention if the interval has passed: how many rows went."""
-        now = self.clock()
-        if self._last is not None and now - self._last < self.every:
-            return None
-        self._last = now
-        return self.run(datetime.now(UTC))
+        return self.run(datetime.now(UTC)) if self.interval.passed() else None
 
     def run(self, now: datetime) -> int | None:
         try:

@@ -18,6 +18,7 @@ import structlog
 
 from application.erasure import Subjects
 from application.identity import Identity
+from infrastructure.intervals import Interval
 from infrastructure.portal import Portal
 from projections.base import READ_SCHEMA
 
@@ -58,17 +59,11 @@ class PrivacyRetention:
         self.identity = identity
         self.subjects = subjects
         self.portal = portal
-        self.every = every
-        self.clock = clock
-        self._last: float | None = None
+        self.interval = Interval(every, clock)
 
     def due(self) -> int | None:
         """Erase what is past retention if the interval has passed: how many were erased."""
-        now = self.clock()
-        if self._last is not None and now - self._last < self.every:
-            return None
-        self._last = now
-        return self.run(datetime.now(UTC))
+        return self.run(datetime.now(UTC)) if self.interval.passed() else None
 
     def run(self, now: datetime) -> int:
         """Erase every tenant's conversations past its retention as of ``now``."""
