@@ -7,7 +7,8 @@ COPY application application
 COPY infrastructure infrastructure
 COPY projections projections
 COPY api api
-RUN pip install --no-cache-dir . && useradd --create-home chronicle
+COPY clients/python clients/python
+RUN pip install --no-cache-dir ./clients/python . && useradd --create-home chronicle
 USER chronicle
 ENV CHRONICLE_HOST=0.0.0.0 CHRONICLE_PORT=8000 CHRONICLE_DATA_DIR=/home/chronicle/data
 EXPOSE 8000

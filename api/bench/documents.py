@@ -40,7 +40,7 @@ from application.commands import CommandRunner
 from application.context import CommandContext
 from application.errors import ConcurrencyConflict
 from application.ports import Change
-from clients.documents import DocumentEditor, Pending
+from chronicle_client.documents import DocumentEditor, Pending
 from domain.document import Document
 from domain.text_ot import Op
 from infrastructure.embedded import free_port

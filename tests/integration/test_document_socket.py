@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from clients.documents import DocumentEditor, EditRefused
+from chronicle_client.documents import DocumentEditor, EditRefused
 from infrastructure.settings import Settings
 from tests.integration.conftest import KeyFactory, serving
 from tests.integration.test_audit import bearer

@@ -29,8 +29,8 @@ from urllib.parse import urlencode
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from domain import text_ot
-from domain.text_ot import Op, Selection
+from chronicle_client import text_ot
+from chronicle_client.text_ot import Op, Selection
 
 
 class EditRefused(Exception):

@@ -1,1 +1,0 @@
-"""Clients of Chronicle's APIs, in Python."""
