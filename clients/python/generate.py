@@ -34,10 +34,12 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def identifier(name: str) -> str:
-    """A Python name for a parameter or field (``from`` → ``from_``)."""
+def identifier(name: str, *, argument: bool = True) -> str:
+    """A Python name for a parameter or field (``from`` → ``from_``); an argument also
+    steers clear of the names the methods take themselves."""
     name = re.sub(r"\W", "_", name)
-    return name + "_" if keyword.iskeyword(name) or name in RESERVED else name
+    clash = keyword.iskeyword(name) or (argument and name in RESERVED)
+    return name + "_" if clash else name
 
 
 def python_type(schema: dict[str, Any]) -> str:
@@ -94,7 +96,7 @@ def struct(name: str, schema: dict[str, Any]) -> list[str]:
     required = set(schema.get("required", []))
     for field, spec in schema.get("properties", {}).items():
         annotation = python_type(spec)
-        attribute = identifier(field)
+        attribute = identifier(field, argument=False)
         rename = "" if attribute == field else f"name={field!r}"
         if field in required:
             value = f" = field({rename})" if rename else ""
@@ -247,12 +249,12 @@ class Operation:
             call.append(f"query={{{pairs}}}")
         if self.body_name is not None:
             required = ", ".join(
-                f"{identifier(f)}={identifier(f)}"
+                f"{identifier(f, argument=False)}={identifier(f)}"
                 for f in self.body_fields
                 if f in self.body_required
             )
             optional = ", ".join(
-                f"{identifier(f)}={identifier(f)}"
+                f"{identifier(f, argument=False)}={identifier(f)}"
                 for f in self.body_fields
                 if f not in self.body_required
             )

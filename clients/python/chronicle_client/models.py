@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from msgspec import Struct, field
+from msgspec import Struct
 
 JsonValue = Any  # any JSON value (Chronicle bounds its nesting and size)
 
@@ -174,7 +174,7 @@ class AuditEntry(Struct, kw_only=True, omit_defaults=True):
     outcome: str
     status: int | None
     reason: str | None
-    request_id_: str | None = field(name="request_id")
+    request_id: str | None
     trace_id: str | None
     command_id: str
     events: int
@@ -237,7 +237,7 @@ class Claimed(Struct, kw_only=True, omit_defaults=True):
     lease_until: str
     version: int
     position: int
-    traceparent_: str | None = field(default=None, name="traceparent")
+    traceparent: str | None = None
 
 
 class ClaimedTask(Struct, kw_only=True, omit_defaults=True):
