@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterable
 from types import TracebackType
 
 import httpx
@@ -54,7 +54,7 @@ class Client(Operations):
 
     def live(
         self, subjects: Iterable[str] = ("*",), cursor: int | None = None
-    ) -> Iterator[LiveEvent]:
+    ) -> Generator[LiveEvent, None, None]:
         """Every event the key may see on ``subjects`` after ``cursor`` (``None``: from
         now), then live, for ever. A lost connection is resumed with ``Last-Event-ID``
         (after a backoff), so nothing is missed or seen twice; a ``resync`` resumes at
@@ -116,7 +116,7 @@ class AsyncClient(AsyncOperations):
 
     async def live(
         self, subjects: Iterable[str] = ("*",), cursor: int | None = None
-    ) -> AsyncIterator[LiveEvent]:
+    ) -> AsyncGenerator[LiveEvent, None]:
         """As `Client.live`, for asyncio."""
         state = Cursor(subjects, cursor)
         failures = 0

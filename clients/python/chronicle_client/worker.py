@@ -5,8 +5,9 @@ then complete it with the handler's result or fail it with its error.
     worker.run()  # until stopped
 
 A handler takes a `Job` and returns the task's result (any JSON value). Raising
-`TaskFailed(..., retryable=False)` fails the task for good; any other exception fails
-this attempt (the server retries it until ``max_attempts``, then dead-letters it). A task
+`TaskFailed(..., retryable=False)` fails the task for good (state ``failed``); any other
+exception fails this attempt (the server retries it until ``max_attempts``, then
+dead-letters it). A task
 cancelled while it runs shows as ``job.cancelled`` (its next heartbeat is refused); it is
 then neither completed nor failed.
 """
@@ -30,8 +31,8 @@ ERROR_MAX_CHARS = 65536
 
 
 class TaskFailed(Exception):
-    """Raised by a handler to fail its task with this message; ``retryable=False`` sends
-    it to the dead letters at once."""
+    """Raised by a handler to fail its task with this message; ``retryable=False`` fails
+    it for good instead of leaving it to the server's retries."""
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
