@@ -63,4 +63,3 @@ def test_cursors_move_as_in_the_domain(
     assert sdk.transform_selection(selection, op, own) == domain.transform_selection(
         selection, op, own
     )
-
