@@ -212,8 +212,27 @@ def _headers(response: httpx.Response) -> dict[str, str]:
 class SyncTransport(_Core):
     """The blocking client's I/O, over an ``httpx.Client``."""
 
-    def __init__(self, base_url: str, *, http: httpx.Client | None = None, **settings: Any) -> None:
-        super().__init__(base_url, **settings)
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+        read_your_writes: bool = False,
+        retry: Retry | None = None,
+        timeout: float = 30.0,
+        headers: dict[str, str] | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            api_key=api_key,
+            token=token,
+            read_your_writes=read_your_writes,
+            retry=retry,
+            timeout=timeout,
+            headers=headers,
+        )
         self.http = http or httpx.Client(timeout=self.timeout)
         self.http.base_url = httpx.URL(self.base_url)
         self.http.headers.update(self.headers)
@@ -262,9 +281,26 @@ class AsyncTransport(_Core):
     """The asyncio client's I/O, over an ``httpx.AsyncClient``."""
 
     def __init__(
-        self, base_url: str, *, http: httpx.AsyncClient | None = None, **settings: Any
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+        read_your_writes: bool = False,
+        retry: Retry | None = None,
+        timeout: float = 30.0,
+        headers: dict[str, str] | None = None,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(base_url, **settings)
+        super().__init__(
+            base_url,
+            api_key=api_key,
+            token=token,
+            read_your_writes=read_your_writes,
+            retry=retry,
+            timeout=timeout,
+            headers=headers,
+        )
         self.http = http or httpx.AsyncClient(timeout=self.timeout)
         self.http.base_url = httpx.URL(self.base_url)
         self.http.headers.update(self.headers)
