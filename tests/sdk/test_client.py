@@ -139,3 +139,15 @@ def test_problems_map_to_typed_exceptions_with_their_fields(
     with reader, pytest.raises(Forbidden) as forbidden:
         reader.start_conversation(title="No")
     assert forbidden.value.status == 403 and forbidden.value.detail is not None
+
+
+def test_a_user_token_posts_as_its_user(api_url: str, client: Client) -> None:
+    started = client.start_conversation(title="Tokens")
+    minted = client.mint_user_token(
+        user_id="ada", scopes=["messages:write"], conversations=[started.id]
+    )
+    with Client(api_url, token=minted.token) as ada:
+        posted = ada.post_message(started.id, role="user", content="from ada")
+    client.remember(posted.position)
+    [message] = client.list_messages(started.id).items
+    assert (message.author, message.content) == ("ada", "from ada")
