@@ -4,7 +4,7 @@ and others' in step. Pure functions over plain values; no I/O.
 
 A copy of Chronicle's ``domain/text_ot.py`` (apply, compose, transform and the cursor
 transforms, with the checks they make): this package is installed on its own and cannot
-import Chronicle's domain. ``tests/sdk/test_text_ot.py`` checks that both agree on
+import Chronicle's domain. ``tests/integration/sdk/test_text_ot.py`` checks that both agree on
 generated ops; change them together.
 
 An op walks the document from its start, component by component: a retain ``n`` keeps

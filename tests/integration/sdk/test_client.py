@@ -21,7 +21,7 @@ from chronicle_client import (
     ValidationFailed,
 )
 from tests.integration.conftest import KeyFactory
-from tests.sdk.proxy import proxy
+from tests.integration.sdk.proxy import proxy
 
 FAST = Retry(attempts=4, backoff_s=0.05)
 

@@ -10,7 +10,7 @@ import httpx
 from chronicle_client import AsyncClient, Client, LiveEvent, Retry
 from chronicle_client.live import Cursor, Frame
 from tests.integration.conftest import KeyFactory
-from tests.sdk.proxy import proxy
+from tests.integration.sdk.proxy import proxy
 
 FAST = Retry(attempts=4, backoff_s=0.05)
 

@@ -15,7 +15,7 @@ import pytest
 from chronicle_client import AsyncClient, Client
 from chronicle_client.operations import OPERATION_IDS
 
-SDK = Path(__file__).parents[2] / "clients" / "python"
+SDK = Path(__file__).parents[3] / "clients" / "python"
 
 
 @pytest.fixture(scope="module")
