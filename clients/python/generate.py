@@ -80,19 +80,23 @@ def _optional(annotation: str) -> str:
     )
 
 
-def _docstring(text: str, indent: str) -> list[str]:
-    text = " ".join(text.split()).replace("\\", "\\\\").replace('"""', "'''")
-    lines = textwrap.wrap(text, 92 - len(indent)) or [""]
+def _docstring(*paragraphs: str, indent: str) -> list[str]:
+    """A docstring of ``paragraphs``, wrapped, at ``indent``."""
+    lines: list[str] = []
+    for paragraph in paragraphs:
+        text = " ".join(paragraph.split()).replace("\\", "\\\\").replace('"""', "'''")
+        lines += [*([""] if lines else []), *(textwrap.wrap(text, 92 - len(indent)) or [""])]
     if len(lines) == 1:
         return [f'{indent}"""{lines[0]}"""']
-    return [f'{indent}"""{lines[0]}', *(f"{indent}{line}" for line in lines[1:]), f'{indent}"""']
+    body = [f"{indent}{line}" if line else "" for line in lines[1:]]
+    return [f'{indent}"""{lines[0]}', *body, f'{indent}"""']
 
 
 def struct(name: str, schema: dict[str, Any]) -> list[str]:
     """One Struct: required fields without a default, the others with the schema's
     default (or ``None``), none sent when left at it."""
     lines = [f"class {name}(Struct, kw_only=True, omit_defaults=True):"]
-    lines += _docstring(schema.get("description") or f"The `{name}` schema.", "    ")
+    lines += _docstring(schema.get("description") or f"The `{name}` schema.", indent="    ")
     required = set(schema.get("required", []))
     for field, spec in schema.get("properties", {}).items():
         annotation = python_type(spec)
@@ -300,10 +304,8 @@ def method(operation: Operation, asynchronous: bool) -> list[str]:
     lines += [f"        {a}," if a != "*" else "        *," for a in arguments]
     lines.append(f"    ) -> {operation.returns()}:")
     summary = operation.spec.get("summary") or operation.spec["operationId"]
-    lines += _docstring(
-        f"{summary} (`{operation.method} {operation.path}`, {operation.spec['operationId']}).",
-        "        ",
-    )
+    route = f"``{operation.method} {operation.path}`` (``{operation.spec['operationId']}``)"
+    lines += _docstring(summary, route, indent="        ")
     lines.append(f"        call = Call({', '.join(call)})")
     lines.append(f"        return {wait}self.{send}(call{answer})")
     if operation.item is not None:
@@ -321,7 +323,7 @@ def pager(operation: Operation, asynchronous: bool) -> list[str]:
     lines.append("        after: str | None = None,")
     lines.append(f"    ) -> {iterator}[{operation.item}]:")
     lines += _docstring(
-        f"Every item of `{operation.name}`, page after page (from ``after``).", "        "
+        f"Every item of `{operation.name}`, page after page (from ``after``).", indent="        "
     )
     lines.append("        while True:")
     lines.append(f"            call = Call({', '.join(call)})")

@@ -17,6 +17,7 @@ from chronicle_client.errors import (
     ServerError,
     Unauthenticated,
     Unavailable,
+    UnexpectedAnswer,
     ValidationFailed,
 )
 from chronicle_client.live import LiveEvent
@@ -40,5 +41,6 @@ __all__ = [
     "Tagged",
     "Unauthenticated",
     "Unavailable",
+    "UnexpectedAnswer",
     "ValidationFailed",
 ]

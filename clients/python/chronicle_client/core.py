@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from chronicle_client.errors import ConnectionFailed, api_error, retry_after
+from chronicle_client.errors import ConnectionFailed, UnexpectedAnswer, api_error, retry_after
 
 T = TypeVar("T")
 RETRIED_STATUS = 503
@@ -190,9 +190,12 @@ class _Core:
     def _decode(self, call: Call, response: httpx.Response, answer: type[T]) -> T:
         if response.status_code >= 400:
             raise api_error(response.status_code, _headers(response), response.content)
-        if call.method != "GET" and response.content:
-            self.remember(msgspec.json.decode(response.content, type=_Positioned).position)
-        return msgspec.json.decode(response.content, type=answer)
+        try:
+            if call.method != "GET" and response.content:
+                self.remember(msgspec.json.decode(response.content, type=_Positioned).position)
+            return msgspec.json.decode(response.content, type=answer)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise UnexpectedAnswer(f"{call.method} {call.path}: {error}") from error
 
     def _tagged(self, call: Call, response: httpx.Response, answer: type[T]) -> Tagged[T]:
         value = self._decode(call, response, answer)

@@ -34,6 +34,11 @@ class ConnectionFailed(ChronicleError):
     """Chronicle could not be reached (after the retries the client makes)."""
 
 
+class UnexpectedAnswer(ChronicleError):
+    """A success answer that does not decode into the operation's schema (a client older
+    or newer than the server: regenerate it from the server's OpenAPI document)."""
+
+
 class ApiError(ChronicleError):
     """Chronicle answered with a problem: its fields are ``type``, ``title``, ``status``,
     ``detail`` and ``errors``; ``headers`` are the answer's, ``body`` its raw JSON."""

@@ -200,8 +200,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Acknowledge a firing alert, as the caller (`409` unless it is firing). (`POST
-        /v1/alerts/{alert_id}/acknowledge`, acknowledgeAlert).
+        """Acknowledge a firing alert, as the caller (`409` unless it is firing).
+
+        ``POST /v1/alerts/{alert_id}/acknowledge`` (``acknowledgeAlert``)
         """
         call = Call(
             "POST",
@@ -223,8 +224,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Add a participant (``ParticipantJoined``; `409` if it takes part already). (`POST
-        /v1/conversations/{conversation_id}/participants`, addParticipant).
+        """Add a participant (``ParticipantJoined``; `409` if it takes part already).
+
+        ``POST /v1/conversations/{conversation_id}/participants`` (``addParticipant``)
         """
         call = Call(
             "POST",
@@ -247,8 +249,9 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Created:
         """An announcement to every live client of the tenant, users' tokens included
-        (``AnnouncementMade``, category ``announcement``). (`POST /v1/announcements`,
-        announce).
+        (``AnnouncementMade``, category ``announcement``).
+
+        ``POST /v1/announcements`` (``announce``)
         """
         call = Call(
             "POST",
@@ -269,8 +272,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Archive a conversation; later posts are refused with 409. (`POST
-        /v1/conversations/{conversation_id}/archive`, archiveConversation).
+        """Archive a conversation; later posts are refused with 409.
+
+        ``POST /v1/conversations/{conversation_id}/archive`` (``archiveConversation``)
         """
         call = Call(
             "POST",
@@ -291,8 +295,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Archive a document; later ops and renames are refused with 409. (`POST
-        /v1/documents/{document_id}/archive`, archiveDocument).
+        """Archive a document; later ops and renames are refused with 409.
+
+        ``POST /v1/documents/{document_id}/archive`` (``archiveDocument``)
         """
         call = Call(
             "POST",
@@ -313,8 +318,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """The run was cancelled (agent_cancelled). (`POST /v1/runs/{run_id}/cancel`,
-        cancelRun).
+        """The run was cancelled (agent_cancelled).
+
+        ``POST /v1/runs/{run_id}/cancel`` (``cancelRun``)
         """
         call = Call(
             "POST",
@@ -336,7 +342,8 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Cancel a pending or running task (its worker learns it at its next heartbeat).
-        (`POST /v1/tasks/{task_id}/cancel`, cancelTask).
+
+        ``POST /v1/tasks/{task_id}/cancel`` (``cancelTask``)
         """
         call = Call(
             "POST",
@@ -359,7 +366,9 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Claimed | None:
         """Start the best claimable task (higher priority, then older) for this worker; ``204``
-        when none turns up within ``wait_s``. (`POST /v1/tasks/claim`, claimTask).
+        when none turns up within ``wait_s``.
+
+        ``POST /v1/tasks/claim`` (``claimTask``)
         """
         call = Call(
             "POST",
@@ -382,7 +391,9 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> MessageCreated:
         """Complete the run and post its answer to the conversation, atomically
-        (agent_completed) (`POST /v1/runs/{run_id}/complete`, completeRun).
+        (agent_completed)
+
+        ``POST /v1/runs/{run_id}/complete`` (``completeRun``)
         """
         call = Call(
             "POST",
@@ -403,7 +414,10 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """The running attempt succeeded. (`POST /v1/tasks/{task_id}/complete`, completeTask)."""
+        """The running attempt succeeded.
+
+        ``POST /v1/tasks/{task_id}/complete`` (``completeTask``)
+        """
         call = Call(
             "POST",
             f"/v1/tasks/{_segment(task_id)}/complete",
@@ -426,8 +440,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """A started tool call ends, once (tool_completed). (`POST
-        /v1/runs/{run_id}/tools/{call_id}/result`, completeToolCall).
+        """A started tool call ends, once (tool_completed).
+
+        ``POST /v1/runs/{run_id}/tools/{call_id}/result`` (``completeToolCall``)
         """
         call = Call(
             "POST",
@@ -479,8 +494,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Created:
-        """Create a rule on one of the tenant's metrics (an unknown metric is a 400). (`POST
-        /v1/alert-rules`, createAlertRule).
+        """Create a rule on one of the tenant's metrics (an unknown metric is a 400).
+
+        ``POST /v1/alert-rules`` (``createAlertRule``)
         """
         call = Call(
             "POST",
@@ -508,7 +524,10 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> DocumentCreated:
-        """Create a shared text document at revision 0. (`POST /v1/documents`, createDocument)."""
+        """Create a shared text document at revision 0.
+
+        ``POST /v1/documents`` (``createDocument``)
+        """
         call = Call(
             "POST",
             "/v1/documents",
@@ -528,8 +547,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Delete a rule: it opens no alert again and its open alert resolves. (`DELETE
-        /v1/alert-rules/{rule_id}`, deleteAlertRule).
+        """Delete a rule: it opens no alert again and its open alert resolves.
+
+        ``DELETE /v1/alert-rules/{rule_id}`` (``deleteAlertRule``)
         """
         call = Call(
             "DELETE",
@@ -550,8 +570,9 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Delete a webhook (``WebhookDeleted``): nothing more is delivered to it, its
-        deliveries and secret are dropped, and it is `404` from now on. (`DELETE
-        /v1/webhooks/{webhook_id}`, deleteWebhook).
+        deliveries and secret are dropped, and it is `404` from now on.
+
+        ``DELETE /v1/webhooks/{webhook_id}`` (``deleteWebhook``)
         """
         call = Call(
             "DELETE",
@@ -571,8 +592,9 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Disable a webhook (``WebhookDisabled``): events are not delivered to it until it is
-        enabled; `409` if it is disabled already. (`POST /v1/webhooks/{webhook_id}/disable`,
-        disableWebhook).
+        enabled; `409` if it is disabled already.
+
+        ``POST /v1/webhooks/{webhook_id}/disable`` (``disableWebhook``)
         """
         call = Call(
             "POST",
@@ -593,7 +615,9 @@ class Operations(SyncTransport):
     ) -> Changed:
         """Enable a disabled webhook (``WebhookEnabled``), one its tenant disabled or one
         disabled after repeated failure: the deliveries it had waiting go first; `409` if it
-        is enabled. (`POST /v1/webhooks/{webhook_id}/enable`, enableWebhook).
+        is enabled.
+
+        ``POST /v1/webhooks/{webhook_id}/enable`` (``enableWebhook``)
         """
         call = Call(
             "POST",
@@ -615,7 +639,9 @@ class Operations(SyncTransport):
     ) -> Erased:
         """Erase a data subject: its data keys are destroyed, so every value bound to it reads
         as null everywhere (history, search, live replay, exports), and every API process
-        drops its keys within a second (`POST /v1/subjects/{subject}/erase`, eraseSubject).
+        drops its keys within a second
+
+        ``POST /v1/subjects/{subject}/erase`` (``eraseSubject``)
         """
         call = Call(
             "POST",
@@ -631,8 +657,9 @@ class Operations(SyncTransport):
         self,
         subject: str,
     ) -> SubjectExportOut:
-        """Every personal value of the tenant bound to a data subject, with its event. (`GET
-        /v1/subjects/{subject}/export`, exportSubject).
+        """Every personal value of the tenant bound to a data subject, with its event.
+
+        ``GET /v1/subjects/{subject}/export`` (``exportSubject``)
         """
         call = Call("GET", f"/v1/subjects/{_segment(subject)}/export")
         return self._send(call, SubjectExportOut)
@@ -646,7 +673,10 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """The run failed (agent_failed). (`POST /v1/runs/{run_id}/fail`, failRun)."""
+        """The run failed (agent_failed).
+
+        ``POST /v1/runs/{run_id}/fail`` (``failRun``)
+        """
         call = Call(
             "POST",
             f"/v1/runs/{_segment(run_id)}/fail",
@@ -667,8 +697,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """The running attempt failed: retried after a backoff, or dead after the last. (`POST
-        /v1/tasks/{task_id}/fail`, failTask).
+        """The running attempt failed: retried after a backoff, or dead after the last.
+
+        ``POST /v1/tasks/{task_id}/fail`` (``failTask``)
         """
         call = Call(
             "POST",
@@ -687,7 +718,10 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> Tagged[RuleRow]:
-        """One rule, with its version as ETag. (`GET /v1/alert-rules/{rule_id}`, getAlertRule)."""
+        """One rule, with its version as ETag.
+
+        ``GET /v1/alert-rules/{rule_id}`` (``getAlertRule``)
+        """
         call = Call(
             "GET",
             f"/v1/alert-rules/{_segment(rule_id)}",
@@ -703,8 +737,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> Tagged[ConversationRow]:
-        """One conversation, with its version as ETag. (`GET
-        /v1/conversations/{conversation_id}`, getConversation).
+        """One conversation, with its version as ETag.
+
+        ``GET /v1/conversations/{conversation_id}`` (``getConversation``)
         """
         call = Call(
             "GET",
@@ -723,7 +758,9 @@ class Operations(SyncTransport):
     ) -> CurrentMetrics:
         """Each metric's sum (or 95th percentile, null without samples; an operator metric's
         worst sample) over the last 24 hours (from the same minute yesterday) and over the
-        current minute so far. (`GET /v1/metrics`, getCurrentMetrics).
+        current minute so far.
+
+        ``GET /v1/metrics`` (``getCurrentMetrics``)
         """
         call = Call(
             "GET",
@@ -741,7 +778,9 @@ class Operations(SyncTransport):
     ) -> Dashboard:
         """Today's (UTC) totals of every metric and the last hour's series per minute of each
         (for an admin key of ``_system``: of every tenant, and the operator metrics); the
-        task dashboard is at ``tasks``. (`GET /v1/dashboard`, getDashboard).
+        task dashboard is at ``tasks``.
+
+        ``GET /v1/dashboard`` (``getDashboard``)
         """
         call = Call(
             "GET",
@@ -758,8 +797,9 @@ class Operations(SyncTransport):
         revision: int | None = None,
     ) -> Tagged[DocumentState]:
         """The document at its head, or as it was at `revision` (from the log, so an op just
-        answered is in it), with its version as ETag. (`GET /v1/documents/{document_id}`,
-        getDocument).
+        answered is in it), with its version as ETag.
+
+        ``GET /v1/documents/{document_id}`` (``getDocument``)
         """
         call = Call("GET", f"/v1/documents/{_segment(document_id)}", query={"revision": revision})
         return self._send_tagged(call, DocumentState)
@@ -767,7 +807,10 @@ class Operations(SyncTransport):
     def get_liveness(
         self,
     ) -> Liveness:
-        """The process is alive. (`GET /healthz`, getLiveness)."""
+        """The process is alive.
+
+        ``GET /healthz`` (``getLiveness``)
+        """
         call = Call("GET", "/healthz")
         return self._send(call, Liveness)
 
@@ -779,8 +822,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> MessageOut:
-        """One message of a conversation (where a posted message's Location points). (`GET
-        /v1/conversations/{conversation_id}/messages/{message_id}`, getMessage).
+        """One message of a conversation (where a posted message's Location points).
+
+        ``GET /v1/conversations/{conversation_id}/messages/{message_id}`` (``getMessage``)
         """
         call = Call(
             "GET",
@@ -830,7 +874,8 @@ class Operations(SyncTransport):
         most 1440 steps), over all labels unless ``label`` is given; steps without activity
         are 0 (a percentile null; an operator metric's worst sample, null without any).
         Steps of 1 h and 1 d are read from hour buckets (kept longer than minute buckets).
-        (`GET /v1/metrics/history`, getMetricHistory).
+
+        ``GET /v1/metrics/history`` (``getMetricHistory``)
         """
         call = Call(
             "GET",
@@ -850,7 +895,10 @@ class Operations(SyncTransport):
     def get_metrics(
         self,
     ) -> str:
-        """Get (`GET /metrics`, getMetrics)."""
+        """Get
+
+        ``GET /metrics`` (``getMetrics``)
+        """
         call = Call("GET", "/metrics")
         return self._send_text(call)
 
@@ -862,8 +910,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> NotificationRow:
-        """One of a user's notifications (where a sent one's Location points). (`GET
-        /v1/users/{user_id}/notifications/{notification_id}`, getNotification).
+        """One of a user's notifications (where a sent one's Location points).
+
+        ``GET /v1/users/{user_id}/notifications/{notification_id}`` (``getNotification``)
         """
         call = Call(
             "GET",
@@ -877,8 +926,9 @@ class Operations(SyncTransport):
         self,
         conversation_id: str | UUID,
     ) -> Presence:
-        """The users present in the conversation now, across every API process. (`GET
-        /v1/conversations/{conversation_id}/presence`, getPresence).
+        """The users present in the conversation now, across every API process.
+
+        ``GET /v1/conversations/{conversation_id}/presence`` (``getPresence``)
         """
         call = Call("GET", f"/v1/conversations/{_segment(conversation_id)}/presence")
         return self._send(call, Presence)
@@ -887,7 +937,9 @@ class Operations(SyncTransport):
         self,
     ) -> Readiness:
         """200 ``ready`` when PostgreSQL, NATS and Valkey answer and no projection is stopped
-        or has parked events; otherwise 503 ``degraded`` (`GET /readyz`, getReadiness).
+        or has parked events; otherwise 503 ``degraded``
+
+        ``GET /readyz`` (``getReadiness``)
         """
         call = Call("GET", "/readyz")
         return self._send(call, Readiness)
@@ -899,8 +951,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> Tagged[dict[str, Any]]:
-        """Steps in order with timestamps and durations, tool calls, and totals. (`GET
-        /v1/runs/{run_id}`, getRun).
+        """Steps in order with timestamps and durations, tool calls, and totals.
+
+        ``GET /v1/runs/{run_id}`` (``getRun``)
         """
         call = Call(
             "GET",
@@ -918,8 +971,9 @@ class Operations(SyncTransport):
         as_of: str | datetime | None = None,
     ) -> StateOut:
         """The aggregate's state as of a version or a time (latest by default; with both, the
-        version as it stood then), and the events that led there. (`GET
-        /v1/streams/{aggregate_id}/state`, getStreamState).
+        version as it stood then), and the events that led there.
+
+        ``GET /v1/streams/{aggregate_id}/state`` (``getStreamState``)
         """
         call = Call(
             "GET",
@@ -935,8 +989,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> Tagged[dict[str, Any]]:
-        """One task with every attempt (worker, times, outcome). (`GET /v1/tasks/{task_id}`,
-        getTask).
+        """One task with every attempt (worker, times, outcome).
+
+        ``GET /v1/tasks/{task_id}`` (``getTask``)
         """
         call = Call(
             "GET",
@@ -952,8 +1007,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> dict[str, Any]:
-        """Counts by state, queue depth by type, oldest pending age, run time p50/p95. (`GET
-        /v1/dashboard/tasks`, getTaskDashboard).
+        """Counts by state, queue depth by type, oldest pending age, run time p50/p95.
+
+        ``GET /v1/dashboard/tasks`` (``getTaskDashboard``)
         """
         call = Call(
             "GET",
@@ -970,8 +1026,9 @@ class Operations(SyncTransport):
         read_your_writes: bool | None = None,
     ) -> dict[str, Any]:
         """Today's (UTC) agent-run usage of the tenant, by key; its budget and what remains,
-        and how many of its usage events are parked (not counted). (`GET /v1/usage`,
-        getUsage).
+        and how many of its usage events are parked (not counted).
+
+        ``GET /v1/usage`` (``getUsage``)
         """
         call = Call(
             "GET",
@@ -985,8 +1042,9 @@ class Operations(SyncTransport):
         self,
         webhook_id: str | UUID,
     ) -> WebhookOut:
-        """One of the tenant's webhooks (never its secret), from its own events. (`GET
-        /v1/webhooks/{webhook_id}`, getWebhook).
+        """One of the tenant's webhooks (never its secret), from its own events.
+
+        ``GET /v1/webhooks/{webhook_id}`` (``getWebhook``)
         """
         call = Call("GET", f"/v1/webhooks/{_segment(webhook_id)}")
         return self._send(call, WebhookOut)
@@ -1001,8 +1059,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Extend the lease; a cancelled task answers 409 (type task-cancelled). (`POST
-        /v1/tasks/{task_id}/heartbeat`, heartbeatTask).
+        """Extend the lease; a cancelled task answers 409 (type task-cancelled).
+
+        ``POST /v1/tasks/{task_id}/heartbeat`` (``heartbeatTask``)
         """
         call = Call(
             "POST",
@@ -1022,8 +1081,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> RulePage:
-        """The tenant's rules (not deleted), newest first. (`GET /v1/alert-rules`,
-        listAlertRules).
+        """The tenant's rules (not deleted), newest first.
+
+        ``GET /v1/alert-rules`` (``listAlertRules``)
         """
         call = Call(
             "GET",
@@ -1064,7 +1124,10 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> AlertPage:
-        """The tenant's alerts, newest first. (`GET /v1/alerts`, listAlerts)."""
+        """The tenant's alerts, newest first.
+
+        ``GET /v1/alerts`` (``listAlerts``)
+        """
         call = Call(
             "GET",
             "/v1/alerts",
@@ -1116,7 +1179,9 @@ class Operations(SyncTransport):
     ) -> AuditPage:
         """Every command of the tenant, accepted or denied, oldest first: actor (``key:…``),
         key id, action (the command), target, outcome, status, reason, request and trace
-        ids. (`GET /v1/audit`, listAudit).
+        ids.
+
+        ``GET /v1/audit`` (``listAudit``)
         """
         call = Call(
             "GET",
@@ -1180,8 +1245,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> dict[str, Any]:
-        """The conversation's runs, oldest first. (`GET
-        /v1/conversations/{conversation_id}/runs`, listConversationRuns).
+        """The conversation's runs, oldest first.
+
+        ``GET /v1/conversations/{conversation_id}/runs`` (``listConversationRuns``)
         """
         call = Call(
             "GET",
@@ -1222,8 +1288,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> ConversationPage:
-        """The tenant's conversations, newest first. (`GET /v1/conversations`,
-        listConversations).
+        """The tenant's conversations, newest first.
+
+        ``GET /v1/conversations`` (``listConversations``)
         """
         call = Call(
             "GET",
@@ -1263,8 +1330,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> DocumentPage:
-        """The tenant's documents, newest first (each with its length, not its content). (`GET
-        /v1/documents`, listDocuments).
+        """The tenant's documents, newest first (each with its length, not its content).
+
+        ``GET /v1/documents`` (``listDocuments``)
         """
         call = Call(
             "GET",
@@ -1299,8 +1367,9 @@ class Operations(SyncTransport):
     def list_keys(
         self,
     ) -> KeyPage:
-        """The tenant's keys (never their secrets), revoked ones included. (`GET /v1/keys`,
-        listKeys).
+        """The tenant's keys (never their secrets), revoked ones included.
+
+        ``GET /v1/keys`` (``listKeys``)
         """
         call = Call("GET", "/v1/keys")
         return self._send(call, KeyPage)
@@ -1314,8 +1383,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> MessagePage:
-        """The conversation's messages, oldest first. (`GET
-        /v1/conversations/{conversation_id}/messages`, listMessages).
+        """The conversation's messages, oldest first.
+
+        ``GET /v1/conversations/{conversation_id}/messages`` (``listMessages``)
         """
         call = Call(
             "GET",
@@ -1358,8 +1428,9 @@ class Operations(SyncTransport):
         read_your_writes: bool | None = None,
     ) -> NotificationPage:
         """The token's user's notifications, newest first, and how many are unread (for a key,
-        which has no user of its own, none). (`GET /v1/me/notifications`,
-        listMyNotifications).
+        which has no user of its own, none).
+
+        ``GET /v1/me/notifications`` (``listMyNotifications``)
         """
         call = Call(
             "GET",
@@ -1407,8 +1478,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> NotificationPage:
-        """A user's notifications, newest first, and how many are unread. (`GET
-        /v1/users/{user_id}/notifications`, listNotifications).
+        """A user's notifications, newest first, and how many are unread.
+
+        ``GET /v1/users/{user_id}/notifications`` (``listNotifications``)
         """
         call = Call(
             "GET",
@@ -1455,8 +1527,9 @@ class Operations(SyncTransport):
         limit: int | None = None,
     ) -> OperationPage:
         """The document's ops after `from_revision`, oldest first, as applied; `next` is the
-        `from_revision` of the next page. (`GET /v1/documents/{document_id}/operations`,
-        listOperations).
+        `from_revision` of the next page.
+
+        ``GET /v1/documents/{document_id}/operations`` (``listOperations``)
         """
         call = Call(
             "GET",
@@ -1473,7 +1546,8 @@ class Operations(SyncTransport):
         limit: int | None = None,
     ) -> StreamPage:
         """Stored events of one aggregate, oldest first; ``next`` is the next from_version.
-        (`GET /v1/streams/{aggregate_id}/events`, listStreamEvents).
+
+        ``GET /v1/streams/{aggregate_id}/events`` (``listStreamEvents``)
         """
         call = Call(
             "GET",
@@ -1493,8 +1567,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> dict[str, Any]:
-        """The tenant's tasks, newest first, optionally of one state and type. (`GET
-        /v1/tasks`, listTasks).
+        """The tenant's tasks, newest first, optionally of one state and type.
+
+        ``GET /v1/tasks`` (``listTasks``)
         """
         call = Call(
             "GET",
@@ -1552,7 +1627,8 @@ class Operations(SyncTransport):
         read_your_writes: bool | None = None,
     ) -> DeliveryPage:
         """A webhook's deliveries in log order: status, attempts, last error, response code.
-        (`GET /v1/webhooks/{webhook_id}/deliveries`, listWebhookDeliveries).
+
+        ``GET /v1/webhooks/{webhook_id}/deliveries`` (``listWebhookDeliveries``)
         """
         call = Call(
             "GET",
@@ -1599,8 +1675,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> WebhookPage:
-        """The tenant's webhooks, oldest first (as the dispatcher knows them). (`GET
-        /v1/webhooks`, listWebhooks).
+        """The tenant's webhooks, oldest first (as the dispatcher knows them).
+
+        ``GET /v1/webhooks`` (``listWebhooks``)
         """
         call = Call(
             "GET",
@@ -1636,8 +1713,9 @@ class Operations(SyncTransport):
         self,
     ) -> LiveStatsOut:
         """The tenant's live connections now, across every API process (by transport and by
-        user), and the events delivered and resyncs (slow clients dropped) so far. (`GET
-        /v1/live/stats`, liveStats).
+        user), and the events delivered and resyncs (slow clients dropped) so far.
+
+        ``GET /v1/live/stats`` (``liveStats``)
         """
         call = Call("GET", "/v1/live/stats")
         return self._send(call, LiveStatsOut)
@@ -1650,8 +1728,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Mark one of the token's user's unread notifications read. (`POST
-        /v1/me/notifications/{notification_id}/read`, markMyNotificationRead).
+        """Mark one of the token's user's unread notifications read.
+
+        ``POST /v1/me/notifications/{notification_id}/read`` (``markMyNotificationRead``)
         """
         call = Call(
             "POST",
@@ -1671,8 +1750,10 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Mark one of a user's unread notifications read (`409` if it is not one). (`POST
-        /v1/users/{user_id}/notifications/{notification_id}/read`, markNotificationRead).
+        """Mark one of a user's unread notifications read (`409` if it is not one).
+
+        ``POST /v1/users/{user_id}/notifications/{notification_id}/read``
+        (``markNotificationRead``)
         """
         call = Call(
             "POST",
@@ -1697,8 +1778,9 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Minted:
         """A signed token for one user of the tenant (a JWT, at most a day): the user's browser
-        follows `/v1/live` with it, and sees only what it names. (`POST /v1/tokens`,
-        mintUserToken).
+        follows `/v1/live` with it, and sees only what it names.
+
+        ``POST /v1/tokens`` (``mintUserToken``)
         """
         call = Call(
             "POST",
@@ -1724,8 +1806,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Open no alert of the rule before `until` (an open one carries on). (`POST /v1/alert-
-        rules/{rule_id}/mute`, muteAlertRule).
+        """Open no alert of the rule before `until` (an open one carries on).
+
+        ``POST /v1/alert-rules/{rule_id}/mute`` (``muteAlertRule``)
         """
         call = Call(
             "POST",
@@ -1753,8 +1836,9 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> MessageCreated:
         """Post a message; without If-Match it retries by itself on a concurrent write. With a
-        user token: into a conversation the token names, as its user. (`POST
-        /v1/conversations/{conversation_id}/messages`, postMessage).
+        user token: into a conversation the token names, as its user.
+
+        ``POST /v1/conversations/{conversation_id}/messages`` (``postMessage``)
         """
         call = Call(
             "POST",
@@ -1780,8 +1864,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Record a thought (agent_thinking). (`POST /v1/runs/{run_id}/thinking`,
-        recordThought).
+        """Record a thought (agent_thinking).
+
+        ``POST /v1/runs/{run_id}/thinking`` (``recordThought``)
         """
         call = Call(
             "POST",
@@ -1805,7 +1890,8 @@ class Operations(SyncTransport):
     ) -> WebhookCreated:
         """Register a webhook for the event types or patterns (``Task*``, ``*``) it lists.
         Without a ``secret`` Chronicle makes one (``whsec_…``) and answers it this once.
-        (`POST /v1/webhooks`, registerWebhook).
+
+        ``POST /v1/webhooks`` (``registerWebhook``)
         """
         call = Call(
             "POST",
@@ -1826,8 +1912,10 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Remove a participant (``ParticipantLeft``; `409` if it takes no part). (`DELETE
-        /v1/conversations/{conversation_id}/participants/{user_id}`, removeParticipant).
+        """Remove a participant (``ParticipantLeft``; `409` if it takes no part).
+
+        ``DELETE /v1/conversations/{conversation_id}/participants/{user_id}``
+        (``removeParticipant``)
         """
         call = Call(
             "DELETE",
@@ -1848,8 +1936,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Rename a conversation. (`POST /v1/conversations/{conversation_id}/rename`,
-        renameConversation).
+        """Rename a conversation.
+
+        ``POST /v1/conversations/{conversation_id}/rename`` (``renameConversation``)
         """
         call = Call(
             "POST",
@@ -1872,7 +1961,10 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Rename a document. (`POST /v1/documents/{document_id}/rename`, renameDocument)."""
+        """Rename a document.
+
+        ``POST /v1/documents/{document_id}/rename`` (``renameDocument``)
+        """
         call = Call(
             "POST",
             f"/v1/documents/{_segment(document_id)}/rename",
@@ -1894,8 +1986,10 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Deliver one delivery again (``WebhookDeliveryRetried``), from its first attempt;
-        accepted: the dispatcher puts it back in line at the answer's ``position``. (`POST
-        /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry`, retryWebhookDelivery).
+        accepted: the dispatcher puts it back in line at the answer's ``position``.
+
+        ``POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry``
+        (``retryWebhookDelivery``)
         """
         call = Call(
             "POST",
@@ -1916,7 +2010,8 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Revoke one of the tenant's keys; every API process refuses it within a second.
-        (`POST /v1/keys/{key_id}/revoke`, revokeKey).
+
+        ``POST /v1/keys/{key_id}/revoke`` (``revokeKey``)
         """
         call = Call(
             "POST",
@@ -1937,7 +2032,9 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Revoked:
         """Refuse every token of the user issued until now, on every API process within a
-        second. (`POST /v1/users/{user_id}/revoke-tokens`, revokeUserTokens).
+        second.
+
+        ``POST /v1/users/{user_id}/revoke-tokens`` (``revokeUserTokens``)
         """
         call = Call(
             "POST",
@@ -1956,8 +2053,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> KeyRotated:
-        """Sign the tenant's user tokens with a new key from now on (`POST /v1/tokens/rotate-
-        key`, rotateUserTokenKey).
+        """Sign the tenant's user tokens with a new key from now on
+
+        ``POST /v1/tokens/rotate-key`` (``rotateUserTokenKey``)
         """
         call = Call(
             "POST",
@@ -1978,8 +2076,9 @@ class Operations(SyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> SearchPage:
-        """Messages matching ``q`` (words, "phrases", -exclusions, or), best first. (`GET
-        /v1/search/messages`, searchMessages).
+        """Messages matching ``q`` (words, "phrases", -exclusions, or), best first.
+
+        ``GET /v1/search/messages`` (``searchMessages``)
         """
         call = Call(
             "GET",
@@ -2026,8 +2125,9 @@ class Operations(SyncTransport):
         traceparent: str | None = None,
     ) -> Created:
         """Send a notification to one user: delivered live to the user's tokens, kept in the
-        user's list until read. (`POST /v1/users/{user_id}/notifications`,
-        sendNotification).
+        user's list until read.
+
+        ``POST /v1/users/{user_id}/notifications`` (``sendNotification``)
         """
         call = Call(
             "POST",
@@ -2048,8 +2148,9 @@ class Operations(SyncTransport):
         user_id: str,
     ) -> Typing:
         """Tell the conversation's followers that a user is typing (for five seconds, unless
-        sent again): the user a key names, or a user token's own user. (`POST
-        /v1/conversations/{conversation_id}/typing`, sendTyping).
+        sent again): the user a key names, or a user token's own user.
+
+        ``POST /v1/conversations/{conversation_id}/typing`` (``sendTyping``)
         """
         call = Call(
             "POST",
@@ -2067,7 +2168,10 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Created:
-        """Start a conversation. (`POST /v1/conversations`, startConversation)."""
+        """Start a conversation.
+
+        ``POST /v1/conversations`` (``startConversation``)
+        """
         call = Call(
             "POST",
             "/v1/conversations",
@@ -2092,7 +2196,8 @@ class Operations(SyncTransport):
     ) -> Created:
         """Start an agent run in a conversation (agent_started), editing a shared document if
         it names one; ``429 budget-exceeded`` once the tenant has used its daily budget.
-        (`POST /v1/runs`, startRun).
+
+        ``POST /v1/runs`` (``startRun``)
         """
         call = Call(
             "POST",
@@ -2120,8 +2225,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """A tool call starts (tool_executing). (`POST /v1/runs/{run_id}/tools`,
-        startToolCall).
+        """A tool call starts (tool_executing).
+
+        ``POST /v1/runs/{run_id}/tools`` (``startToolCall``)
         """
         call = Call(
             "POST",
@@ -2140,7 +2246,8 @@ class Operations(SyncTransport):
         text: str,
     ) -> Buffered:
         """A token delta: published live, never stored; `complete` stores their concatenation.
-        (`POST /v1/runs/{run_id}/deltas`, streamDelta).
+
+        ``POST /v1/runs/{run_id}/deltas`` (``streamDelta``)
         """
         call = Call("POST", f"/v1/runs/{_segment(run_id)}/deltas", body=Delta(text=text))
         return self._send(call, Buffered)
@@ -2161,7 +2268,9 @@ class Operations(SyncTransport):
     ) -> AppliedOp:
         """Apply an op made on `base_revision`: transformed against every op committed since,
         appended, and answered as applied (`409` for a base ahead of the head or an archived
-        document) (`POST /v1/documents/{document_id}/operations`, submitOperation).
+        document)
+
+        ``POST /v1/documents/{document_id}/operations`` (``submitOperation``)
         """
         call = Call(
             "POST",
@@ -2192,8 +2301,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Created:
-        """Submit a task; it may be claimed from ``run_at`` on (now by default). (`POST
-        /v1/tasks`, submitTask).
+        """Submit a task; it may be claimed from ``run_at`` on (now by default).
+
+        ``POST /v1/tasks`` (``submitTask``)
         """
         call = Call(
             "POST",
@@ -2258,8 +2368,9 @@ class Operations(SyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Replace a rule's name and condition (an open alert carries on under it). (`PUT
-        /v1/alert-rules/{rule_id}`, updateAlertRule).
+        """Replace a rule's name and condition (an open alert carries on under it).
+
+        ``PUT /v1/alert-rules/{rule_id}`` (``updateAlertRule``)
         """
         call = Call(
             "PUT",
@@ -2292,8 +2403,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Acknowledge a firing alert, as the caller (`409` unless it is firing). (`POST
-        /v1/alerts/{alert_id}/acknowledge`, acknowledgeAlert).
+        """Acknowledge a firing alert, as the caller (`409` unless it is firing).
+
+        ``POST /v1/alerts/{alert_id}/acknowledge`` (``acknowledgeAlert``)
         """
         call = Call(
             "POST",
@@ -2315,8 +2427,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Add a participant (``ParticipantJoined``; `409` if it takes part already). (`POST
-        /v1/conversations/{conversation_id}/participants`, addParticipant).
+        """Add a participant (``ParticipantJoined``; `409` if it takes part already).
+
+        ``POST /v1/conversations/{conversation_id}/participants`` (``addParticipant``)
         """
         call = Call(
             "POST",
@@ -2339,8 +2452,9 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Created:
         """An announcement to every live client of the tenant, users' tokens included
-        (``AnnouncementMade``, category ``announcement``). (`POST /v1/announcements`,
-        announce).
+        (``AnnouncementMade``, category ``announcement``).
+
+        ``POST /v1/announcements`` (``announce``)
         """
         call = Call(
             "POST",
@@ -2361,8 +2475,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Archive a conversation; later posts are refused with 409. (`POST
-        /v1/conversations/{conversation_id}/archive`, archiveConversation).
+        """Archive a conversation; later posts are refused with 409.
+
+        ``POST /v1/conversations/{conversation_id}/archive`` (``archiveConversation``)
         """
         call = Call(
             "POST",
@@ -2383,8 +2498,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Archive a document; later ops and renames are refused with 409. (`POST
-        /v1/documents/{document_id}/archive`, archiveDocument).
+        """Archive a document; later ops and renames are refused with 409.
+
+        ``POST /v1/documents/{document_id}/archive`` (``archiveDocument``)
         """
         call = Call(
             "POST",
@@ -2405,8 +2521,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """The run was cancelled (agent_cancelled). (`POST /v1/runs/{run_id}/cancel`,
-        cancelRun).
+        """The run was cancelled (agent_cancelled).
+
+        ``POST /v1/runs/{run_id}/cancel`` (``cancelRun``)
         """
         call = Call(
             "POST",
@@ -2428,7 +2545,8 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Cancel a pending or running task (its worker learns it at its next heartbeat).
-        (`POST /v1/tasks/{task_id}/cancel`, cancelTask).
+
+        ``POST /v1/tasks/{task_id}/cancel`` (``cancelTask``)
         """
         call = Call(
             "POST",
@@ -2451,7 +2569,9 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Claimed | None:
         """Start the best claimable task (higher priority, then older) for this worker; ``204``
-        when none turns up within ``wait_s``. (`POST /v1/tasks/claim`, claimTask).
+        when none turns up within ``wait_s``.
+
+        ``POST /v1/tasks/claim`` (``claimTask``)
         """
         call = Call(
             "POST",
@@ -2474,7 +2594,9 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> MessageCreated:
         """Complete the run and post its answer to the conversation, atomically
-        (agent_completed) (`POST /v1/runs/{run_id}/complete`, completeRun).
+        (agent_completed)
+
+        ``POST /v1/runs/{run_id}/complete`` (``completeRun``)
         """
         call = Call(
             "POST",
@@ -2495,7 +2617,10 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """The running attempt succeeded. (`POST /v1/tasks/{task_id}/complete`, completeTask)."""
+        """The running attempt succeeded.
+
+        ``POST /v1/tasks/{task_id}/complete`` (``completeTask``)
+        """
         call = Call(
             "POST",
             f"/v1/tasks/{_segment(task_id)}/complete",
@@ -2518,8 +2643,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """A started tool call ends, once (tool_completed). (`POST
-        /v1/runs/{run_id}/tools/{call_id}/result`, completeToolCall).
+        """A started tool call ends, once (tool_completed).
+
+        ``POST /v1/runs/{run_id}/tools/{call_id}/result`` (``completeToolCall``)
         """
         call = Call(
             "POST",
@@ -2571,8 +2697,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Created:
-        """Create a rule on one of the tenant's metrics (an unknown metric is a 400). (`POST
-        /v1/alert-rules`, createAlertRule).
+        """Create a rule on one of the tenant's metrics (an unknown metric is a 400).
+
+        ``POST /v1/alert-rules`` (``createAlertRule``)
         """
         call = Call(
             "POST",
@@ -2600,7 +2727,10 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> DocumentCreated:
-        """Create a shared text document at revision 0. (`POST /v1/documents`, createDocument)."""
+        """Create a shared text document at revision 0.
+
+        ``POST /v1/documents`` (``createDocument``)
+        """
         call = Call(
             "POST",
             "/v1/documents",
@@ -2620,8 +2750,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Delete a rule: it opens no alert again and its open alert resolves. (`DELETE
-        /v1/alert-rules/{rule_id}`, deleteAlertRule).
+        """Delete a rule: it opens no alert again and its open alert resolves.
+
+        ``DELETE /v1/alert-rules/{rule_id}`` (``deleteAlertRule``)
         """
         call = Call(
             "DELETE",
@@ -2642,8 +2773,9 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Delete a webhook (``WebhookDeleted``): nothing more is delivered to it, its
-        deliveries and secret are dropped, and it is `404` from now on. (`DELETE
-        /v1/webhooks/{webhook_id}`, deleteWebhook).
+        deliveries and secret are dropped, and it is `404` from now on.
+
+        ``DELETE /v1/webhooks/{webhook_id}`` (``deleteWebhook``)
         """
         call = Call(
             "DELETE",
@@ -2663,8 +2795,9 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Disable a webhook (``WebhookDisabled``): events are not delivered to it until it is
-        enabled; `409` if it is disabled already. (`POST /v1/webhooks/{webhook_id}/disable`,
-        disableWebhook).
+        enabled; `409` if it is disabled already.
+
+        ``POST /v1/webhooks/{webhook_id}/disable`` (``disableWebhook``)
         """
         call = Call(
             "POST",
@@ -2685,7 +2818,9 @@ class AsyncOperations(AsyncTransport):
     ) -> Changed:
         """Enable a disabled webhook (``WebhookEnabled``), one its tenant disabled or one
         disabled after repeated failure: the deliveries it had waiting go first; `409` if it
-        is enabled. (`POST /v1/webhooks/{webhook_id}/enable`, enableWebhook).
+        is enabled.
+
+        ``POST /v1/webhooks/{webhook_id}/enable`` (``enableWebhook``)
         """
         call = Call(
             "POST",
@@ -2707,7 +2842,9 @@ class AsyncOperations(AsyncTransport):
     ) -> Erased:
         """Erase a data subject: its data keys are destroyed, so every value bound to it reads
         as null everywhere (history, search, live replay, exports), and every API process
-        drops its keys within a second (`POST /v1/subjects/{subject}/erase`, eraseSubject).
+        drops its keys within a second
+
+        ``POST /v1/subjects/{subject}/erase`` (``eraseSubject``)
         """
         call = Call(
             "POST",
@@ -2723,8 +2860,9 @@ class AsyncOperations(AsyncTransport):
         self,
         subject: str,
     ) -> SubjectExportOut:
-        """Every personal value of the tenant bound to a data subject, with its event. (`GET
-        /v1/subjects/{subject}/export`, exportSubject).
+        """Every personal value of the tenant bound to a data subject, with its event.
+
+        ``GET /v1/subjects/{subject}/export`` (``exportSubject``)
         """
         call = Call("GET", f"/v1/subjects/{_segment(subject)}/export")
         return await self._send(call, SubjectExportOut)
@@ -2738,7 +2876,10 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """The run failed (agent_failed). (`POST /v1/runs/{run_id}/fail`, failRun)."""
+        """The run failed (agent_failed).
+
+        ``POST /v1/runs/{run_id}/fail`` (``failRun``)
+        """
         call = Call(
             "POST",
             f"/v1/runs/{_segment(run_id)}/fail",
@@ -2759,8 +2900,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """The running attempt failed: retried after a backoff, or dead after the last. (`POST
-        /v1/tasks/{task_id}/fail`, failTask).
+        """The running attempt failed: retried after a backoff, or dead after the last.
+
+        ``POST /v1/tasks/{task_id}/fail`` (``failTask``)
         """
         call = Call(
             "POST",
@@ -2779,7 +2921,10 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> Tagged[RuleRow]:
-        """One rule, with its version as ETag. (`GET /v1/alert-rules/{rule_id}`, getAlertRule)."""
+        """One rule, with its version as ETag.
+
+        ``GET /v1/alert-rules/{rule_id}`` (``getAlertRule``)
+        """
         call = Call(
             "GET",
             f"/v1/alert-rules/{_segment(rule_id)}",
@@ -2795,8 +2940,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> Tagged[ConversationRow]:
-        """One conversation, with its version as ETag. (`GET
-        /v1/conversations/{conversation_id}`, getConversation).
+        """One conversation, with its version as ETag.
+
+        ``GET /v1/conversations/{conversation_id}`` (``getConversation``)
         """
         call = Call(
             "GET",
@@ -2815,7 +2961,9 @@ class AsyncOperations(AsyncTransport):
     ) -> CurrentMetrics:
         """Each metric's sum (or 95th percentile, null without samples; an operator metric's
         worst sample) over the last 24 hours (from the same minute yesterday) and over the
-        current minute so far. (`GET /v1/metrics`, getCurrentMetrics).
+        current minute so far.
+
+        ``GET /v1/metrics`` (``getCurrentMetrics``)
         """
         call = Call(
             "GET",
@@ -2833,7 +2981,9 @@ class AsyncOperations(AsyncTransport):
     ) -> Dashboard:
         """Today's (UTC) totals of every metric and the last hour's series per minute of each
         (for an admin key of ``_system``: of every tenant, and the operator metrics); the
-        task dashboard is at ``tasks``. (`GET /v1/dashboard`, getDashboard).
+        task dashboard is at ``tasks``.
+
+        ``GET /v1/dashboard`` (``getDashboard``)
         """
         call = Call(
             "GET",
@@ -2850,8 +3000,9 @@ class AsyncOperations(AsyncTransport):
         revision: int | None = None,
     ) -> Tagged[DocumentState]:
         """The document at its head, or as it was at `revision` (from the log, so an op just
-        answered is in it), with its version as ETag. (`GET /v1/documents/{document_id}`,
-        getDocument).
+        answered is in it), with its version as ETag.
+
+        ``GET /v1/documents/{document_id}`` (``getDocument``)
         """
         call = Call("GET", f"/v1/documents/{_segment(document_id)}", query={"revision": revision})
         return await self._send_tagged(call, DocumentState)
@@ -2859,7 +3010,10 @@ class AsyncOperations(AsyncTransport):
     async def get_liveness(
         self,
     ) -> Liveness:
-        """The process is alive. (`GET /healthz`, getLiveness)."""
+        """The process is alive.
+
+        ``GET /healthz`` (``getLiveness``)
+        """
         call = Call("GET", "/healthz")
         return await self._send(call, Liveness)
 
@@ -2871,8 +3025,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> MessageOut:
-        """One message of a conversation (where a posted message's Location points). (`GET
-        /v1/conversations/{conversation_id}/messages/{message_id}`, getMessage).
+        """One message of a conversation (where a posted message's Location points).
+
+        ``GET /v1/conversations/{conversation_id}/messages/{message_id}`` (``getMessage``)
         """
         call = Call(
             "GET",
@@ -2922,7 +3077,8 @@ class AsyncOperations(AsyncTransport):
         most 1440 steps), over all labels unless ``label`` is given; steps without activity
         are 0 (a percentile null; an operator metric's worst sample, null without any).
         Steps of 1 h and 1 d are read from hour buckets (kept longer than minute buckets).
-        (`GET /v1/metrics/history`, getMetricHistory).
+
+        ``GET /v1/metrics/history`` (``getMetricHistory``)
         """
         call = Call(
             "GET",
@@ -2942,7 +3098,10 @@ class AsyncOperations(AsyncTransport):
     async def get_metrics(
         self,
     ) -> str:
-        """Get (`GET /metrics`, getMetrics)."""
+        """Get
+
+        ``GET /metrics`` (``getMetrics``)
+        """
         call = Call("GET", "/metrics")
         return await self._send_text(call)
 
@@ -2954,8 +3113,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> NotificationRow:
-        """One of a user's notifications (where a sent one's Location points). (`GET
-        /v1/users/{user_id}/notifications/{notification_id}`, getNotification).
+        """One of a user's notifications (where a sent one's Location points).
+
+        ``GET /v1/users/{user_id}/notifications/{notification_id}`` (``getNotification``)
         """
         call = Call(
             "GET",
@@ -2969,8 +3129,9 @@ class AsyncOperations(AsyncTransport):
         self,
         conversation_id: str | UUID,
     ) -> Presence:
-        """The users present in the conversation now, across every API process. (`GET
-        /v1/conversations/{conversation_id}/presence`, getPresence).
+        """The users present in the conversation now, across every API process.
+
+        ``GET /v1/conversations/{conversation_id}/presence`` (``getPresence``)
         """
         call = Call("GET", f"/v1/conversations/{_segment(conversation_id)}/presence")
         return await self._send(call, Presence)
@@ -2979,7 +3140,9 @@ class AsyncOperations(AsyncTransport):
         self,
     ) -> Readiness:
         """200 ``ready`` when PostgreSQL, NATS and Valkey answer and no projection is stopped
-        or has parked events; otherwise 503 ``degraded`` (`GET /readyz`, getReadiness).
+        or has parked events; otherwise 503 ``degraded``
+
+        ``GET /readyz`` (``getReadiness``)
         """
         call = Call("GET", "/readyz")
         return await self._send(call, Readiness)
@@ -2991,8 +3154,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> Tagged[dict[str, Any]]:
-        """Steps in order with timestamps and durations, tool calls, and totals. (`GET
-        /v1/runs/{run_id}`, getRun).
+        """Steps in order with timestamps and durations, tool calls, and totals.
+
+        ``GET /v1/runs/{run_id}`` (``getRun``)
         """
         call = Call(
             "GET",
@@ -3010,8 +3174,9 @@ class AsyncOperations(AsyncTransport):
         as_of: str | datetime | None = None,
     ) -> StateOut:
         """The aggregate's state as of a version or a time (latest by default; with both, the
-        version as it stood then), and the events that led there. (`GET
-        /v1/streams/{aggregate_id}/state`, getStreamState).
+        version as it stood then), and the events that led there.
+
+        ``GET /v1/streams/{aggregate_id}/state`` (``getStreamState``)
         """
         call = Call(
             "GET",
@@ -3027,8 +3192,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> Tagged[dict[str, Any]]:
-        """One task with every attempt (worker, times, outcome). (`GET /v1/tasks/{task_id}`,
-        getTask).
+        """One task with every attempt (worker, times, outcome).
+
+        ``GET /v1/tasks/{task_id}`` (``getTask``)
         """
         call = Call(
             "GET",
@@ -3044,8 +3210,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> dict[str, Any]:
-        """Counts by state, queue depth by type, oldest pending age, run time p50/p95. (`GET
-        /v1/dashboard/tasks`, getTaskDashboard).
+        """Counts by state, queue depth by type, oldest pending age, run time p50/p95.
+
+        ``GET /v1/dashboard/tasks`` (``getTaskDashboard``)
         """
         call = Call(
             "GET",
@@ -3062,8 +3229,9 @@ class AsyncOperations(AsyncTransport):
         read_your_writes: bool | None = None,
     ) -> dict[str, Any]:
         """Today's (UTC) agent-run usage of the tenant, by key; its budget and what remains,
-        and how many of its usage events are parked (not counted). (`GET /v1/usage`,
-        getUsage).
+        and how many of its usage events are parked (not counted).
+
+        ``GET /v1/usage`` (``getUsage``)
         """
         call = Call(
             "GET",
@@ -3077,8 +3245,9 @@ class AsyncOperations(AsyncTransport):
         self,
         webhook_id: str | UUID,
     ) -> WebhookOut:
-        """One of the tenant's webhooks (never its secret), from its own events. (`GET
-        /v1/webhooks/{webhook_id}`, getWebhook).
+        """One of the tenant's webhooks (never its secret), from its own events.
+
+        ``GET /v1/webhooks/{webhook_id}`` (``getWebhook``)
         """
         call = Call("GET", f"/v1/webhooks/{_segment(webhook_id)}")
         return await self._send(call, WebhookOut)
@@ -3093,8 +3262,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Extend the lease; a cancelled task answers 409 (type task-cancelled). (`POST
-        /v1/tasks/{task_id}/heartbeat`, heartbeatTask).
+        """Extend the lease; a cancelled task answers 409 (type task-cancelled).
+
+        ``POST /v1/tasks/{task_id}/heartbeat`` (``heartbeatTask``)
         """
         call = Call(
             "POST",
@@ -3114,8 +3284,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> RulePage:
-        """The tenant's rules (not deleted), newest first. (`GET /v1/alert-rules`,
-        listAlertRules).
+        """The tenant's rules (not deleted), newest first.
+
+        ``GET /v1/alert-rules`` (``listAlertRules``)
         """
         call = Call(
             "GET",
@@ -3157,7 +3328,10 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> AlertPage:
-        """The tenant's alerts, newest first. (`GET /v1/alerts`, listAlerts)."""
+        """The tenant's alerts, newest first.
+
+        ``GET /v1/alerts`` (``listAlerts``)
+        """
         call = Call(
             "GET",
             "/v1/alerts",
@@ -3210,7 +3384,9 @@ class AsyncOperations(AsyncTransport):
     ) -> AuditPage:
         """Every command of the tenant, accepted or denied, oldest first: actor (``key:…``),
         key id, action (the command), target, outcome, status, reason, request and trace
-        ids. (`GET /v1/audit`, listAudit).
+        ids.
+
+        ``GET /v1/audit`` (``listAudit``)
         """
         call = Call(
             "GET",
@@ -3275,8 +3451,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> dict[str, Any]:
-        """The conversation's runs, oldest first. (`GET
-        /v1/conversations/{conversation_id}/runs`, listConversationRuns).
+        """The conversation's runs, oldest first.
+
+        ``GET /v1/conversations/{conversation_id}/runs`` (``listConversationRuns``)
         """
         call = Call(
             "GET",
@@ -3318,8 +3495,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> ConversationPage:
-        """The tenant's conversations, newest first. (`GET /v1/conversations`,
-        listConversations).
+        """The tenant's conversations, newest first.
+
+        ``GET /v1/conversations`` (``listConversations``)
         """
         call = Call(
             "GET",
@@ -3360,8 +3538,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> DocumentPage:
-        """The tenant's documents, newest first (each with its length, not its content). (`GET
-        /v1/documents`, listDocuments).
+        """The tenant's documents, newest first (each with its length, not its content).
+
+        ``GET /v1/documents`` (``listDocuments``)
         """
         call = Call(
             "GET",
@@ -3397,8 +3576,9 @@ class AsyncOperations(AsyncTransport):
     async def list_keys(
         self,
     ) -> KeyPage:
-        """The tenant's keys (never their secrets), revoked ones included. (`GET /v1/keys`,
-        listKeys).
+        """The tenant's keys (never their secrets), revoked ones included.
+
+        ``GET /v1/keys`` (``listKeys``)
         """
         call = Call("GET", "/v1/keys")
         return await self._send(call, KeyPage)
@@ -3412,8 +3592,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> MessagePage:
-        """The conversation's messages, oldest first. (`GET
-        /v1/conversations/{conversation_id}/messages`, listMessages).
+        """The conversation's messages, oldest first.
+
+        ``GET /v1/conversations/{conversation_id}/messages`` (``listMessages``)
         """
         call = Call(
             "GET",
@@ -3457,8 +3638,9 @@ class AsyncOperations(AsyncTransport):
         read_your_writes: bool | None = None,
     ) -> NotificationPage:
         """The token's user's notifications, newest first, and how many are unread (for a key,
-        which has no user of its own, none). (`GET /v1/me/notifications`,
-        listMyNotifications).
+        which has no user of its own, none).
+
+        ``GET /v1/me/notifications`` (``listMyNotifications``)
         """
         call = Call(
             "GET",
@@ -3507,8 +3689,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> NotificationPage:
-        """A user's notifications, newest first, and how many are unread. (`GET
-        /v1/users/{user_id}/notifications`, listNotifications).
+        """A user's notifications, newest first, and how many are unread.
+
+        ``GET /v1/users/{user_id}/notifications`` (``listNotifications``)
         """
         call = Call(
             "GET",
@@ -3556,8 +3739,9 @@ class AsyncOperations(AsyncTransport):
         limit: int | None = None,
     ) -> OperationPage:
         """The document's ops after `from_revision`, oldest first, as applied; `next` is the
-        `from_revision` of the next page. (`GET /v1/documents/{document_id}/operations`,
-        listOperations).
+        `from_revision` of the next page.
+
+        ``GET /v1/documents/{document_id}/operations`` (``listOperations``)
         """
         call = Call(
             "GET",
@@ -3574,7 +3758,8 @@ class AsyncOperations(AsyncTransport):
         limit: int | None = None,
     ) -> StreamPage:
         """Stored events of one aggregate, oldest first; ``next`` is the next from_version.
-        (`GET /v1/streams/{aggregate_id}/events`, listStreamEvents).
+
+        ``GET /v1/streams/{aggregate_id}/events`` (``listStreamEvents``)
         """
         call = Call(
             "GET",
@@ -3594,8 +3779,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> dict[str, Any]:
-        """The tenant's tasks, newest first, optionally of one state and type. (`GET
-        /v1/tasks`, listTasks).
+        """The tenant's tasks, newest first, optionally of one state and type.
+
+        ``GET /v1/tasks`` (``listTasks``)
         """
         call = Call(
             "GET",
@@ -3654,7 +3840,8 @@ class AsyncOperations(AsyncTransport):
         read_your_writes: bool | None = None,
     ) -> DeliveryPage:
         """A webhook's deliveries in log order: status, attempts, last error, response code.
-        (`GET /v1/webhooks/{webhook_id}/deliveries`, listWebhookDeliveries).
+
+        ``GET /v1/webhooks/{webhook_id}/deliveries`` (``listWebhookDeliveries``)
         """
         call = Call(
             "GET",
@@ -3702,8 +3889,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> WebhookPage:
-        """The tenant's webhooks, oldest first (as the dispatcher knows them). (`GET
-        /v1/webhooks`, listWebhooks).
+        """The tenant's webhooks, oldest first (as the dispatcher knows them).
+
+        ``GET /v1/webhooks`` (``listWebhooks``)
         """
         call = Call(
             "GET",
@@ -3740,8 +3928,9 @@ class AsyncOperations(AsyncTransport):
         self,
     ) -> LiveStatsOut:
         """The tenant's live connections now, across every API process (by transport and by
-        user), and the events delivered and resyncs (slow clients dropped) so far. (`GET
-        /v1/live/stats`, liveStats).
+        user), and the events delivered and resyncs (slow clients dropped) so far.
+
+        ``GET /v1/live/stats`` (``liveStats``)
         """
         call = Call("GET", "/v1/live/stats")
         return await self._send(call, LiveStatsOut)
@@ -3754,8 +3943,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Mark one of the token's user's unread notifications read. (`POST
-        /v1/me/notifications/{notification_id}/read`, markMyNotificationRead).
+        """Mark one of the token's user's unread notifications read.
+
+        ``POST /v1/me/notifications/{notification_id}/read`` (``markMyNotificationRead``)
         """
         call = Call(
             "POST",
@@ -3775,8 +3965,10 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Mark one of a user's unread notifications read (`409` if it is not one). (`POST
-        /v1/users/{user_id}/notifications/{notification_id}/read`, markNotificationRead).
+        """Mark one of a user's unread notifications read (`409` if it is not one).
+
+        ``POST /v1/users/{user_id}/notifications/{notification_id}/read``
+        (``markNotificationRead``)
         """
         call = Call(
             "POST",
@@ -3801,8 +3993,9 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Minted:
         """A signed token for one user of the tenant (a JWT, at most a day): the user's browser
-        follows `/v1/live` with it, and sees only what it names. (`POST /v1/tokens`,
-        mintUserToken).
+        follows `/v1/live` with it, and sees only what it names.
+
+        ``POST /v1/tokens`` (``mintUserToken``)
         """
         call = Call(
             "POST",
@@ -3828,8 +4021,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Open no alert of the rule before `until` (an open one carries on). (`POST /v1/alert-
-        rules/{rule_id}/mute`, muteAlertRule).
+        """Open no alert of the rule before `until` (an open one carries on).
+
+        ``POST /v1/alert-rules/{rule_id}/mute`` (``muteAlertRule``)
         """
         call = Call(
             "POST",
@@ -3857,8 +4051,9 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> MessageCreated:
         """Post a message; without If-Match it retries by itself on a concurrent write. With a
-        user token: into a conversation the token names, as its user. (`POST
-        /v1/conversations/{conversation_id}/messages`, postMessage).
+        user token: into a conversation the token names, as its user.
+
+        ``POST /v1/conversations/{conversation_id}/messages`` (``postMessage``)
         """
         call = Call(
             "POST",
@@ -3884,8 +4079,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Record a thought (agent_thinking). (`POST /v1/runs/{run_id}/thinking`,
-        recordThought).
+        """Record a thought (agent_thinking).
+
+        ``POST /v1/runs/{run_id}/thinking`` (``recordThought``)
         """
         call = Call(
             "POST",
@@ -3909,7 +4105,8 @@ class AsyncOperations(AsyncTransport):
     ) -> WebhookCreated:
         """Register a webhook for the event types or patterns (``Task*``, ``*``) it lists.
         Without a ``secret`` Chronicle makes one (``whsec_…``) and answers it this once.
-        (`POST /v1/webhooks`, registerWebhook).
+
+        ``POST /v1/webhooks`` (``registerWebhook``)
         """
         call = Call(
             "POST",
@@ -3930,8 +4127,10 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Remove a participant (``ParticipantLeft``; `409` if it takes no part). (`DELETE
-        /v1/conversations/{conversation_id}/participants/{user_id}`, removeParticipant).
+        """Remove a participant (``ParticipantLeft``; `409` if it takes no part).
+
+        ``DELETE /v1/conversations/{conversation_id}/participants/{user_id}``
+        (``removeParticipant``)
         """
         call = Call(
             "DELETE",
@@ -3952,8 +4151,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Rename a conversation. (`POST /v1/conversations/{conversation_id}/rename`,
-        renameConversation).
+        """Rename a conversation.
+
+        ``POST /v1/conversations/{conversation_id}/rename`` (``renameConversation``)
         """
         call = Call(
             "POST",
@@ -3976,7 +4176,10 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Rename a document. (`POST /v1/documents/{document_id}/rename`, renameDocument)."""
+        """Rename a document.
+
+        ``POST /v1/documents/{document_id}/rename`` (``renameDocument``)
+        """
         call = Call(
             "POST",
             f"/v1/documents/{_segment(document_id)}/rename",
@@ -3998,8 +4201,10 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Deliver one delivery again (``WebhookDeliveryRetried``), from its first attempt;
-        accepted: the dispatcher puts it back in line at the answer's ``position``. (`POST
-        /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry`, retryWebhookDelivery).
+        accepted: the dispatcher puts it back in line at the answer's ``position``.
+
+        ``POST /v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry``
+        (``retryWebhookDelivery``)
         """
         call = Call(
             "POST",
@@ -4020,7 +4225,8 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Changed:
         """Revoke one of the tenant's keys; every API process refuses it within a second.
-        (`POST /v1/keys/{key_id}/revoke`, revokeKey).
+
+        ``POST /v1/keys/{key_id}/revoke`` (``revokeKey``)
         """
         call = Call(
             "POST",
@@ -4041,7 +4247,9 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Revoked:
         """Refuse every token of the user issued until now, on every API process within a
-        second. (`POST /v1/users/{user_id}/revoke-tokens`, revokeUserTokens).
+        second.
+
+        ``POST /v1/users/{user_id}/revoke-tokens`` (``revokeUserTokens``)
         """
         call = Call(
             "POST",
@@ -4060,8 +4268,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> KeyRotated:
-        """Sign the tenant's user tokens with a new key from now on (`POST /v1/tokens/rotate-
-        key`, rotateUserTokenKey).
+        """Sign the tenant's user tokens with a new key from now on
+
+        ``POST /v1/tokens/rotate-key`` (``rotateUserTokenKey``)
         """
         call = Call(
             "POST",
@@ -4082,8 +4291,9 @@ class AsyncOperations(AsyncTransport):
         min_position: int | None = None,
         read_your_writes: bool | None = None,
     ) -> SearchPage:
-        """Messages matching ``q`` (words, "phrases", -exclusions, or), best first. (`GET
-        /v1/search/messages`, searchMessages).
+        """Messages matching ``q`` (words, "phrases", -exclusions, or), best first.
+
+        ``GET /v1/search/messages`` (``searchMessages``)
         """
         call = Call(
             "GET",
@@ -4131,8 +4341,9 @@ class AsyncOperations(AsyncTransport):
         traceparent: str | None = None,
     ) -> Created:
         """Send a notification to one user: delivered live to the user's tokens, kept in the
-        user's list until read. (`POST /v1/users/{user_id}/notifications`,
-        sendNotification).
+        user's list until read.
+
+        ``POST /v1/users/{user_id}/notifications`` (``sendNotification``)
         """
         call = Call(
             "POST",
@@ -4153,8 +4364,9 @@ class AsyncOperations(AsyncTransport):
         user_id: str,
     ) -> Typing:
         """Tell the conversation's followers that a user is typing (for five seconds, unless
-        sent again): the user a key names, or a user token's own user. (`POST
-        /v1/conversations/{conversation_id}/typing`, sendTyping).
+        sent again): the user a key names, or a user token's own user.
+
+        ``POST /v1/conversations/{conversation_id}/typing`` (``sendTyping``)
         """
         call = Call(
             "POST",
@@ -4172,7 +4384,10 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Created:
-        """Start a conversation. (`POST /v1/conversations`, startConversation)."""
+        """Start a conversation.
+
+        ``POST /v1/conversations`` (``startConversation``)
+        """
         call = Call(
             "POST",
             "/v1/conversations",
@@ -4197,7 +4412,8 @@ class AsyncOperations(AsyncTransport):
     ) -> Created:
         """Start an agent run in a conversation (agent_started), editing a shared document if
         it names one; ``429 budget-exceeded`` once the tenant has used its daily budget.
-        (`POST /v1/runs`, startRun).
+
+        ``POST /v1/runs`` (``startRun``)
         """
         call = Call(
             "POST",
@@ -4225,8 +4441,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """A tool call starts (tool_executing). (`POST /v1/runs/{run_id}/tools`,
-        startToolCall).
+        """A tool call starts (tool_executing).
+
+        ``POST /v1/runs/{run_id}/tools`` (``startToolCall``)
         """
         call = Call(
             "POST",
@@ -4245,7 +4462,8 @@ class AsyncOperations(AsyncTransport):
         text: str,
     ) -> Buffered:
         """A token delta: published live, never stored; `complete` stores their concatenation.
-        (`POST /v1/runs/{run_id}/deltas`, streamDelta).
+
+        ``POST /v1/runs/{run_id}/deltas`` (``streamDelta``)
         """
         call = Call("POST", f"/v1/runs/{_segment(run_id)}/deltas", body=Delta(text=text))
         return await self._send(call, Buffered)
@@ -4266,7 +4484,9 @@ class AsyncOperations(AsyncTransport):
     ) -> AppliedOp:
         """Apply an op made on `base_revision`: transformed against every op committed since,
         appended, and answered as applied (`409` for a base ahead of the head or an archived
-        document) (`POST /v1/documents/{document_id}/operations`, submitOperation).
+        document)
+
+        ``POST /v1/documents/{document_id}/operations`` (``submitOperation``)
         """
         call = Call(
             "POST",
@@ -4297,8 +4517,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Created:
-        """Submit a task; it may be claimed from ``run_at`` on (now by default). (`POST
-        /v1/tasks`, submitTask).
+        """Submit a task; it may be claimed from ``run_at`` on (now by default).
+
+        ``POST /v1/tasks`` (``submitTask``)
         """
         call = Call(
             "POST",
@@ -4363,8 +4584,9 @@ class AsyncOperations(AsyncTransport):
         request_id: str | None = None,
         traceparent: str | None = None,
     ) -> Changed:
-        """Replace a rule's name and condition (an open alert carries on under it). (`PUT
-        /v1/alert-rules/{rule_id}`, updateAlertRule).
+        """Replace a rule's name and condition (an open alert carries on under it).
+
+        ``PUT /v1/alert-rules/{rule_id}`` (``updateAlertRule``)
         """
         call = Call(
             "PUT",
