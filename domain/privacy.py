@@ -80,8 +80,11 @@ class Personal:
         self, fields: Mapping[str, Any], aggregate_id: Any, state: Mapping[str, Any]
     ) -> tuple[str, ...]:
         """The value's subjects, each once, in a stable order."""
-        named = (rule(fields, aggregate_id, state) for rule in self.subjects)
-        return tuple(sorted({name for name in named if name is not None}))
+        if len(self.subjects) == 1:  # most values: no set to make, nothing to sort
+            name = self.subjects[0](fields, aggregate_id, state)
+            return () if name is None else (name,)
+        named = {rule(fields, aggregate_id, state) for rule in self.subjects}
+        return tuple(sorted(name for name in named if name is not None))
 
 
 CONVERSATION = own("conversation")
