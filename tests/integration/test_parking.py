@@ -606,3 +606,41 @@ def test_a_retry_while_the_projector_runs_and_the_aggregate_grows_applies_each_o
     assert parked(dsn, "conversations") == []
     row = rows(dsn, "SELECT message_count, version FROM rm.conversations")[0]
     assert (row["message_count"], row["version"]) == (60, chat.version)
+
+
+def test_a_corrupted_ciphertext_parks_its_event_and_reads_as_unreadable(
+    scratch_container: Container,
+) -> None:
+    """Bytes of a sealed value altered at rest: projections park the event, naming its
+    position and fields, and go on; readers get the fields as null, marked unreadable."""
+    c, dsn = scratch_container, scratch_container.dsn
+    chat = conversation(c, "acme")
+    post(c, chat, "before")
+    broken = post(c, chat, "altered at rest")
+    post(c, chat, "after, in another conversation's order")
+    other = conversation(c, "acme")
+    post(c, other, "elsewhere")
+    with psycopg.connect(dsn) as conn:
+        (state,) = conn.execute(
+            "SELECT state FROM chronicle_events WHERE originator_id = %s AND originator_version"
+            " = 3",
+            (chat.id,),
+        ).fetchone() or (None,)
+        stored = json.loads(bytes(state))
+        ciphertext = stored["_sealed"]["ciphertext"]
+        stored["_sealed"]["ciphertext"] = ("B" if ciphertext[0] != "B" else "C") + ciphertext[1:]
+        conn.execute(
+            "UPDATE chronicle_events SET state = %s WHERE originator_id = %s"
+            " AND originator_version = 3",
+            (json.dumps(stored).encode(), chat.id),
+        )
+
+    catch_up(c, "messages")
+    (first, *behind) = parked(dsn, "messages")
+    assert (first["position"], first["error_class"]) == (broken, "SealBroken")
+    assert f"position {broken}" in first["error"] and "'content', 'author'" in first["error"]
+    assert [p["error_class"] for p in behind] == [None]  # its conversation's next, behind it
+    assert "elsewhere" in contents(dsn) and "before" in contents(dsn)
+    events = c.store.read_stream(chat.id, 1, 10)
+    assert events[2].data["content"] is None
+    assert events[2].data["_privacy"] == {"content": "unreadable", "author": "unreadable"}
