@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import os
 import re
 import threading
@@ -40,6 +41,9 @@ KEY_BYTES = 32
 CHECK_NAME = "master-key-check"  # in chronicle_secrets: a constant sealed by the master key
 CHECK_PLAINTEXT = b"chronicle master key"
 DERIVED_CACHE_MAX = 100_000
+# Keys a process holds in memory (about 0.5 KB each with their bookkeeping); past it, the
+# oldest tenth is forgotten and read again from the table when needed.
+KEYS_CACHE_MAX = 200_000
 CREATE_KEYS = (
     f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (key_id uuid PRIMARY KEY,"
     " tenant_id text NOT NULL, subject text NOT NULL, wrapped bytea NOT NULL,"
@@ -270,7 +274,7 @@ class KeyRing:
     this process has not seen from the table, through ``connect``.
     """
 
-    def __init__(self, master: bytes, connect: Connect) -> None:
+    def __init__(self, master: bytes, connect: Connect, max_keys: int = KEYS_CACHE_MAX) -> None:
         self._master = AESGCM(master)
         self.master_id = master_id(master)
         self._connect = connect
@@ -280,6 +284,7 @@ class KeyRing:
         self._unstored: dict[str, NewKey] = {}
         self._aeads: dict[tuple[str, ...], AESGCM] = {}
         self._lock = threading.Lock()
+        self._max_keys = max_keys
 
     def seal(
         self, tenant_id: str, subjects: Sequence[str], value: Any, aad: bytes, used: set[str]
@@ -383,10 +388,26 @@ class KeyRing:
             for ids in [ids for ids in self._aeads if not gone.isdisjoint(ids)]:
                 del self._aeads[ids]
 
+    def _make_room(self) -> None:
+        """Forget the oldest tenth of the cached keys once the cache is full (never one not
+        stored yet): they are read again from the table when a value needs them, and a
+        subject whose key this process made gets a new one with its next value."""
+        if len(self._keys) < self._max_keys:
+            return
+        with self._lock:
+            oldest = itertools.islice(self._keys, max(1, self._max_keys // 10))
+            for key_id in [k for k in oldest if k not in self._unstored]:
+                del self._keys[key_id]
+                owner = self._owners.pop(key_id, None)
+                if owner is not None and self._current.get(owner) == key_id:
+                    del self._current[owner]
+            self._aeads.clear()  # ciphers of the forgotten keys among them; made again
+
     def _key_id(self, tenant_id: str, subject: str) -> str:
         key_id = self._current.get((tenant_id, subject))
         if key_id is not None:
             return key_id
+        self._make_room()
         drawn = RANDOM.take(KEY_BYTES + NONCE_BYTES + 10)  # a key is made per subject
         key, nonce = drawn[:KEY_BYTES], drawn[KEY_BYTES : KEY_BYTES + NONCE_BYTES]
         made = time_ordered_id(drawn[KEY_BYTES + NONCE_BYTES :])
@@ -423,6 +444,7 @@ class KeyRing:
     def _load(self, ids: list[str]) -> None:
         if not all(type(key_id) is str and KEY_ID.fullmatch(key_id) for key_id in ids):
             raise SealBroken("names a key id that is not one")
+        self._make_room()
         try:
             with self._connect() as cursor:
                 rows = cursor.execute(SELECT_KEYS, (ids,)).fetchall()

@@ -144,3 +144,21 @@ def test_a_master_key_reads_in_either_base64_alphabet() -> None:
     raw = b"\xfb" * 32
     assert parse_master_key(base64.b64encode(raw).decode()) == raw
     assert parse_master_key(base64.urlsafe_b64encode(raw).decode()) == raw
+
+
+def test_a_full_cache_forgets_its_oldest_stored_keys_and_reads_them_again() -> None:
+    table = Table()
+    keys = KeyRing(MASTER, table.cursor, max_keys=20)  # type: ignore[arg-type]
+    sealed, used = [], set[str]()
+    for n in range(15):  # stored
+        sealed.append(keys.seal("acme", [f"user:{n}"], n, b"here", used))
+    stored(table, keys, used)
+    unstored = set[str]()
+    for n in range(15, 60):  # made past the cache's size, some not stored yet
+        sealed.append(keys.seal("acme", [f"user:{n}"], n, b"here", unstored))
+    assert len(keys._keys) <= 20 + len(keys.unstored(unstored))  # never an unstored one lost
+    stored(table, keys, unstored)
+    assert [keys.open(value, b"here") for value in sealed] == list(range(60))
+    again = keys.seal("acme", ["user:0"], "new", b"here", used := set())
+    assert keys.unstored(used)  # user:0's key was forgotten here: its next value, a new key
+    assert keys.open(again, b"here") == "new"
