@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports unit integration e2e fuzz bench clean
+.PHONY: run test lint typecheck imports unit integration e2e fuzz bench demo clean
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ fuzz: $(STAMP)  # longer and unseeded than the fuzz run in `make test`
 
 bench: $(STAMP)
 	$(BIN)/chronicle bench
+
+demo: $(STAMP)  # against the Chronicle `make run` started (in another terminal)
+	$(BIN)/chronicle demo
 
 clean:
 	rm -rf $(VENV) .chronicle .mypy_cache .pytest_cache .ruff_cache

@@ -16,6 +16,7 @@ from api.cli import (
     audit,
     bench,
     budget,
+    demo,
     events,
     keys,
     metrics,
@@ -40,6 +41,7 @@ app = typer.Typer(
 app.add_typer(processes.commands)
 app.add_typer(bench.commands)
 app.add_typer(events.commands)
+app.add_typer(demo.commands)
 app.add_typer(keys.group, name="keys")
 app.add_typer(users.tokens, name="tokens")
 app.add_typer(users.users, name="users")
