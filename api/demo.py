@@ -21,6 +21,7 @@ from typing import Any
 PEOPLE = ("ada", "ben", "chloe", "dev")
 AGENT, MODEL = "concierge", "openai/gpt-4o-mini"
 TASK_TYPE, FLAKY_TYPE = "demo.email", "demo.webhook"
+ALERT_RULE = "assistant runs failing"
 TOPICS = {
     "Order #4411 is late": [
         "My order #4411 was due on Monday and it still hasn't shipped.",
@@ -84,15 +85,17 @@ async def run_demo(
             created = await chronicle.start_conversation(title=title, participants=list(PEOPLE))
             conversations[title] = str(created.id)
             tally.add("conversations")
-        await chronicle.create_alert_rule(
-            name="assistant runs failing",
-            metric="runs_failed",
-            op=">=",
-            threshold=1,
-            window_s=300,
-            severity="warning",
-        )
-        tally.add("alert rules")
+        rules = [rule async for rule in chronicle.iter_list_alert_rules()]
+        if all(rule.name != ALERT_RULE for rule in rules):  # one, however many demos
+            await chronicle.create_alert_rule(
+                name=ALERT_RULE,
+                metric="runs_failed",
+                op=">=",
+                threshold=1,
+                window_s=300,
+                severity="warning",
+            )
+            tally.add("alert rules")
         say(f"demo: {len(conversations)} conversations, an alert rule; running {seconds:.0f}s")
         activities = [
             _chatting(chronicle, conversations, rng, tally, deadline),
@@ -154,7 +157,7 @@ async def _answer(
     tally: Tally,
 ) -> None:
     """An agent run answering a message: thoughts, a tool call, streamed tokens, usage;
-    every fifth run fails (the provider's rate limit)."""
+    the second of every five fails (the provider's rate limit)."""
     run = await chronicle.start_run(
         conversation_id=cid, agent=AGENT, model=MODEL, input_message_id=message_id
     )
@@ -167,7 +170,7 @@ async def _answer(
     await asyncio.sleep(took)
     await chronicle.complete_tool_call(run_id, call_id, duration_ms=int(took * 1000), result=result)
     tally.add("tool calls")
-    if turn % 5 == 4:
+    if turn % 5 == 1:  # the second run of each five: the alert fires early
         await chronicle.fail_run(run_id, error="provider rate limit (429), gave up after 3 tries")
         tally.add("runs failed")
         return
