@@ -59,6 +59,7 @@ from infrastructure.relay import Relay
 from infrastructure.request_latency import LATENCIES
 from infrastructure.samplers import ProcessSampler, SystemSampler
 from infrastructure.scheduler import Scheduler
+from infrastructure.secrets import stored_secret
 from infrastructure.settings import Settings
 from infrastructure.signals import Signals
 from infrastructure.subject_values import PostgresPersonalValues
@@ -135,6 +136,7 @@ class Container:
     events: EventLog
     subject_exports: SubjectExports
     projections: dict[str, Projection]
+    console_secret: bytes  # signs the web console's session cookies
     connections: Connections | None = None  # an API process's, once `connect`ed
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -184,6 +186,7 @@ class Container:
             events=events,
             subject_exports=SubjectExports(PostgresPersonalValues(events.pool, store.personal)),
             projections=PROJECTIONS,
+            console_secret=stored_secret(settings.database_url, "console-sessions"),
         )
 
     @property

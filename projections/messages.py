@@ -138,6 +138,18 @@ def message_history(
     return page, (page[-1].position if len(rows) > limit else None)
 
 
+def latest_messages(
+    conn: Connection[dict[str, Any]], tenant_id: str, conversation_id: UUID, limit: int
+) -> list[MessageRow]:
+    """The conversation's last ``limit`` messages, oldest first."""
+    rows = conn.execute(
+        f"SELECT {COLUMNS} FROM {READ_SCHEMA}.messages"
+        " WHERE tenant_id = %s AND conversation_id = %s ORDER BY position DESC LIMIT %s",
+        (tenant_id, conversation_id, limit),
+    ).fetchall()
+    return [message_row(r) for r in reversed(rows)]
+
+
 def get_message(
     conn: Connection[dict[str, Any]], tenant_id: str, conversation_id: UUID, message_id: UUID
 ) -> MessageRow | None:

@@ -22,6 +22,7 @@ from api.http.alerts import AlertRulesController, AlertsController
 from api.http.audit import AuditController
 from api.http.auth import authentication_middleware
 from api.http.bodies import ChronicleRequest
+from api.http.console import console_router, template_config
 from api.http.contract import contract_renderers, docs_assets
 from api.http.conversations import ConversationsController
 from api.http.denials import DenialAuditMiddleware
@@ -117,6 +118,7 @@ def create_app(settings: Settings) -> Litestar:
             WebhooksController,
             SubjectsController,
             SubjectExportController,
+            console_router(),
         ],
         lifespan=[lifespan],
         on_shutdown=[forget_this_process],
@@ -137,6 +139,7 @@ def create_app(settings: Settings) -> Litestar:
             RateLimitMiddleware(),
         ],
         plugins=[problem_details_plugin()],
+        template_config=template_config(),
         logging_config=None,  # infrastructure/logs.py configures logging; problems.py logs errors
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=[]),

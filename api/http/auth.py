@@ -20,7 +20,8 @@ from api.http.commands import command_of
 from application.context import Principal
 from application.errors import Unauthenticated
 
-PUBLIC_PATHS = ["^/healthz", "^/readyz", "^/schema", "^/metrics"]
+# The console authenticates by its own session cookie (api/http/console/viewer.py).
+PUBLIC_PATHS = ["^/healthz", "^/readyz", "^/schema", "^/metrics", "^/console"]
 
 
 TOKEN_COOKIE = "chronicle_token"  # noqa: S105 - a cookie's name, not a secret

@@ -247,20 +247,29 @@ class OverviewController(Controller):
         """Today's (UTC) totals of every metric and the last hour's series per minute of
         each (for an admin key of ``_system``: of every tenant, and the operator metrics);
         the task dashboard is at ``tasks``."""
-        view, now = await view_of(request.user, budgets), datetime.now(UTC)
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        end, names = minute_of(now) + timedelta(minutes=1), _visible(view)
-
-        def figures(conn: Conn) -> tuple[Figures, Serieses]:
-            today = view.totals(conn, names, midnight, end)
-            hour = view.series(conn, names, None, end - timedelta(hours=1), end, STEPS["1m"])
-            return today, hour
-
-        (today, hour), headers = await read_models.query(("metrics",), figures, min_position)
-        body = Dashboard(
-            midnight.date().isoformat(),
-            today,
-            {name: _points(series) for name, series in hour.items()},
-            "/v1/dashboard/tasks",
-        )
+        body, headers = await dashboard_of(request.user, read_models, budgets, min_position)
         return Response(body, headers=headers)
+
+
+async def dashboard_of(
+    principal: Principal, read_models: ReadModels, budgets: Budgets, min_position: int | None
+) -> tuple[Dashboard, dict[str, str]]:
+    """The dashboard a principal sees (also the web console's overview), and the headers
+    saying how far its snapshot goes."""
+    view, now = await view_of(principal, budgets), datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    end, names = minute_of(now) + timedelta(minutes=1), _visible(view)
+
+    def figures(conn: Conn) -> tuple[Figures, Serieses]:
+        today = view.totals(conn, names, midnight, end)
+        hour = view.series(conn, names, None, end - timedelta(hours=1), end, STEPS["1m"])
+        return today, hour
+
+    (today, hour), headers = await read_models.query(("metrics",), figures, min_position)
+    body = Dashboard(
+        midnight.date().isoformat(),
+        today,
+        {name: _points(series) for name, series in hour.items()},
+        "/v1/dashboard/tasks",
+    )
+    return body, headers
