@@ -215,3 +215,38 @@ async def test_each_page_renders_for_a_signed_in_key(
     answer = await console.goto(f"{api_url}{path}")
     assert answer is not None and answer.status == 200
     await expect(console.locator("main h1")).to_be_visible()
+
+
+async def test_a_run_shows_its_timeline_follows_it_live_and_replays(
+    console: Page, api: httpx.AsyncClient, api_url: str
+) -> None:
+    conversation = await start(api)
+    body = {"conversation_id": conversation["id"], "agent": "planner", "model": "m-1"}
+    run_id = ok(await api.post("/v1/runs", json=body), 201)["id"]
+    runs = f"/v1/runs/{run_id}"
+    await api.post(f"{runs}/thinking", json={"text": "look the order up"})
+    call = {"call_id": "c1", "tool": "orders.lookup", "arguments": {"order": 42}}
+    ok(await api.post(f"{runs}/tools", json=call))
+    ok(await api.post(f"{runs}/tools/c1/result", json={"duration_ms": 120, "result": "shipped"}))
+    shown = ok(await api.post(f"{runs}/thinking", json={"text": "answer"}))
+    ok(await api.get(runs, params={"min_position": shown["position"]}))
+    await console.goto(f"{api_url}/console/runs/{run_id}")
+    steps = console.locator("[data-steps] > li")
+    await expect(steps).to_have_count(5)
+    await expect(steps.nth(2)).to_contain_text('orders.lookup({"order":42})')
+    await expect(console.get_by_role("cell", name="orders.lookup")).to_be_visible()
+    await expect(console.get_by_text("Following live.")).to_be_visible()
+    usage = {"input_tokens": 1200, "output_tokens": 345, "cost_usd": 0.0123}
+    completed = {"content": "It has shipped.", "usage": usage}
+    ok(await api.post(f"{runs}/complete", json=completed))
+    await expect(steps).to_have_count(6)  # arrived live
+    await expect(console.get_by_label("Totals")).to_contain_text("1,200")
+    await expect(console.get_by_label("Totals")).to_contain_text("completed")
+
+    await console.get_by_role("button", name="Next step").click()
+    await expect(steps.locator("visible=true")).to_have_count(1)
+    await expect(console.get_by_text("Step 1 of 6")).to_be_visible()
+    await console.get_by_role("button", name="Replay").click()
+    await expect(console.get_by_text("Step 2 of 6")).to_be_visible()
+    await expect(console.get_by_text("Replay done.")).to_be_visible()
+    await expect(steps.locator("visible=true")).to_have_count(6)

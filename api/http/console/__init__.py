@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 from api.http.console.actions import ActionsController
 from api.http.console.pages import PagesController
 from api.http.console.render import STATIC, page, template_config
+from api.http.console.runs import RunsController
 from api.http.console.signin import SignInController
 from api.http.console.streams import StreamsController
 from api.http.console.viewer import (
@@ -62,6 +63,7 @@ def console_router() -> Router:
             PagesController,
             ActionsController,
             StreamsController,
+            RunsController,
             create_static_files_router(
                 path="/console/static", directories=[STATIC], include_in_schema=False
             ),

@@ -7,7 +7,7 @@ signed-in key's tenant; a page's scope is its route's ``opt["scope"]``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, get
@@ -27,8 +27,9 @@ from infrastructure.live_hub import Filter, InvalidFilter
 from infrastructure.read_models import Conn
 from projections.alerts import list_alerts
 from projections.audit import AuditQuery, audit_entries
-from projections.conversations import get_conversation, list_conversations
+from projections.conversations import ConversationRow, get_conversation, list_conversations
 from projections.messages import MessageRow, latest_messages
+from projections.runs import conversation_runs
 
 PAGE_SIZE = 50
 HISTORY_LIMIT = 500
@@ -119,24 +120,27 @@ class PagesController(Controller):
         stream, which resumes after the last message shown (or the snapshot's position)."""
         tenant = viewer.principal.tenant_id
 
-        def read(conn: Conn) -> tuple[object, list[MessageRow]] | None:
+        def read(conn: Conn) -> tuple[ConversationRow, list[MessageRow], list[Any]] | None:
             found = get_conversation(conn, tenant, conversation_id)
             if found is None:
                 return None
-            return found, latest_messages(conn, tenant, conversation_id, HISTORY_LIMIT)
+            messages = latest_messages(conn, tenant, conversation_id, HISTORY_LIMIT)
+            runs, _ = conversation_runs(conn, tenant, conversation_id, None, PAGE_SIZE)
+            return found, messages, runs
 
         found, headers = await read_models.query(("conversations", "messages"), read, None)
         if found is None:
             raise NotFound(f"conversation {conversation_id} not found")
-        conversation, messages = found
+        conversation, messages, runs = found
         position = int(headers[POSITION_HEADER])
         after = max([position, *(m.position for m in messages)])
         return page(
             viewer,
             "conversation.html",
-            getattr(conversation, "title", None) or "Conversation",
+            conversation.title or "Conversation",
             conversation=conversation,
             messages=messages,
+            runs=runs,
             after=after,
         )
 
