@@ -15,6 +15,7 @@ from playwright.async_api import Browser, Dialog, Page, expect
 
 from api.bootstrap import Container
 from domain.identity import SCOPES
+from domain.tenancy import SYSTEM_TENANT
 from tests.browser.conftest import sign_in
 from tests.integration.conftest import KeyFactory
 
@@ -250,3 +251,50 @@ async def test_a_run_shows_its_timeline_follows_it_live_and_replays(
     await expect(console.get_by_text("Step 2 of 6")).to_be_visible()
     await expect(console.get_by_text("Replay done.")).to_be_visible()
     await expect(steps.locator("visible=true")).to_have_count(6)
+
+
+async def test_an_operator_retries_and_rebuilds_a_projection_from_the_page(
+    browser: Browser, api_url: str, issue_key: KeyFactory
+) -> None:
+    context = await browser.new_context()
+    try:
+        page = await sign_in(context, api_url, issue_key(SYSTEM_TENANT))
+        await (
+            page.get_by_role("navigation", name="Console")
+            .get_by_role("link", name="Projections")
+            .click()
+        )
+        row = page.locator("#projection-alerts")
+        await expect(row).to_contain_text("alerts")
+        await row.get_by_role("button", name="Retry the parked events of alerts").click()
+        await expect(page.get_by_role("status")).to_have_text("Nothing is parked for alerts.")
+        await page.locator("#projection-alerts").get_by_role("button", name="Rebuild").click()
+        await expect(page.get_by_role("status")).to_have_text("Rebuilding alerts.")
+        for _ in range(250):
+            await page.goto(f"{api_url}/console/audit?action=projections.rebuild")
+            if await page.locator("tbody td", has_text="projections.rebuild").count():
+                break
+            await asyncio.sleep(0.1)
+        await expect(page.locator("tbody tr").first).to_contain_text("projections.rebuild")
+        await page.goto(f"{api_url}/console/projections")
+        await expect(page.locator("#projection-alerts")).not_to_contain_text("rebuilding")
+    finally:
+        await context.close()
+
+
+async def test_a_tenants_admin_sees_projections_but_may_not_repair_them(
+    browser: Browser, api_url: str, issue_key: KeyFactory
+) -> None:
+    context = await browser.new_context()
+    try:
+        page = await sign_in(context, api_url, issue_key())
+        await page.goto(f"{api_url}/console/projections")
+        await expect(page.locator("#projection-messages")).to_be_visible()
+        await expect(page.get_by_role("button", name="Rebuild")).to_have_count(0)
+        answer = await page.request.post(
+            f"{api_url}/console/projections/messages/rebuild",
+            form={"csrf_token": await page.locator("[name=csrf_token]").first.input_value()},
+        )
+        assert answer.status == 403 and "_system" in await answer.text()
+    finally:
+        await context.close()

@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 
 from api.http.console.actions import ActionsController
 from api.http.console.pages import PagesController
+from api.http.console.projections import ProjectionsController
 from api.http.console.render import STATIC, page, template_config
 from api.http.console.runs import RunsController
 from api.http.console.signin import SignInController
@@ -41,8 +42,7 @@ def _not_signed_in(request: Request[Any, Any, Any], _: Exception) -> Response[An
 
 def _not_allowed(_: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     assert isinstance(error, NotAllowed)
-    reason = f"This key does not hold the “{error.scope}” scope this page needs."
-    return page(error.viewer, "refused.html", "Not allowed", status_code=403, reason=reason)
+    return page(error.viewer, "refused.html", "Not allowed", status_code=403, reason=error.reason)
 
 
 def _csrf_refused(_: Request[Any, Any, Any], __: Exception) -> Response[Any]:
@@ -64,6 +64,7 @@ def console_router() -> Router:
             ActionsController,
             StreamsController,
             RunsController,
+            ProjectionsController,
             create_static_files_router(
                 path="/console/static", directories=[STATIC], include_in_schema=False
             ),

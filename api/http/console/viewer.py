@@ -35,6 +35,7 @@ NAV = (
     NavItem("/console/tasks", "Tasks", "read"),
     NavItem("/console/alerts", "Alerts", "read"),
     NavItem("/console/audit", "Audit", "audit:read"),
+    NavItem("/console/projections", "Projections", "admin"),
 )
 
 
@@ -43,11 +44,11 @@ class NotSignedIn(Exception):
 
 
 class NotAllowed(Exception):
-    """The session's key lacks the scope a page or an action needs."""
+    """The session's key may not see a page or take an action (``reason`` says why)."""
 
-    def __init__(self, scope: str, viewer: Viewer) -> None:
-        super().__init__(f"this page needs the '{scope}' scope")
-        self.scope = scope
+    def __init__(self, reason: str, viewer: Viewer) -> None:
+        super().__init__(reason)
+        self.reason = reason
         self.viewer = viewer
 
 
@@ -68,7 +69,7 @@ class Viewer:
 
     def require(self, scope: str) -> None:
         if not self.can(scope):
-            raise NotAllowed(scope, self)
+            raise NotAllowed(f"This key does not hold the “{scope}” scope this page needs.", self)
 
     @property
     def nav(self) -> list[NavItem]:
