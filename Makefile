@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports unit integration e2e fuzz bench demo clean
+.PHONY: run test lint typecheck imports unit integration e2e fuzz bench demo screenshots clean
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,9 @@ bench: $(STAMP)
 
 demo: $(STAMP)  # against the Chronicle `make run` started (in another terminal)
 	$(BIN)/chronicle demo
+
+screenshots: $(STAMP)  # each console page, from a fresh Chronicle with some activity
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) .chronicle .mypy_cache .pytest_cache .ruff_cache

@@ -119,6 +119,7 @@ def run_up(settings: Settings, console: Console) -> None:
                 f"\n[bold green]Chronicle is up[/bold green] in {time.monotonic() - began:.1f}s\n"
                 f"  API:        {base}/v1\n"
                 f"  API docs:   {base}/schema\n"
+                f"  Console:    {base}/console (sign in with the API key)\n"
                 f"  Readiness:  {base}/readyz\n"
                 f"  Data:       {data_dir}\n"
                 f"  Tenant:     {DEV_TENANT}\n"
