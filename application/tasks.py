@@ -156,6 +156,11 @@ class Tasks:
     async def cancel(self, context: CommandContext, task_id: UUID, reason: str) -> CommandResult:
         return await self._act(context, task_id, lambda task: task.cancel(reason))
 
+    async def retry(self, context: CommandContext, task_id: UUID) -> CommandResult:
+        """A dead letter, pending again with one more attempt (`TaskStateConflict` if the
+        task is not dead)."""
+        return await self._act(context, task_id, lambda task: task.retry(now()))
+
     async def time_out(self, context: CommandContext, task_id: UUID) -> CommandResult | None:
         """Time out an expired lease; ``None`` when the task moved on meanwhile."""
         try:

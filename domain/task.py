@@ -181,6 +181,18 @@ class Task(TimeOrderedAggregate, TenantOwned):
         self.state = CANCELLED
         self.cancel_reason = reason
 
+    def retry(self, now: datetime) -> None:
+        """A dead letter given one more attempt, from ``now`` (after its cause is fixed)."""
+        if self.state != DEAD:
+            raise TaskStateConflict(f"task {self.id} is {self.state}; only a dead task is retried")
+        self._requeued(self.attempt + 1, now)
+
+    @event("TaskRequeued")
+    def _requeued(self, max_attempts: int, run_at: datetime) -> None:
+        self.state = PENDING
+        self.max_attempts = max_attempts
+        self.run_at = run_at
+
     def _attempts_left(self) -> bool:
         return self.attempt < self.max_attempts
 

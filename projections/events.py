@@ -202,6 +202,11 @@ class TaskCancelled(Event, frozen=True):
     reason: str
 
 
+class TaskRequeued(Event, frozen=True):
+    max_attempts: int
+    run_at: datetime
+
+
 # Audit
 
 
@@ -367,6 +372,7 @@ FOLLOWED: dict[type[Aggregate], tuple[type[Event], ...]] = {
         TaskTimedOut,
         TaskDeadLettered,
         TaskCancelled,
+        TaskRequeued,
     ),
     AccessDenial: (AccessDenied,),
     ApiKey: (RateLimitExceeded,),

@@ -20,6 +20,7 @@ from projections.events import (
     TaskDeadLettered,
     TaskFailed,
     TaskProgressed,
+    TaskRequeued,
     TaskStarted,
     TaskSubmitted,
     TaskSucceeded,
@@ -49,6 +50,7 @@ class TasksProjection:
         TaskTimedOut,
         TaskCancelled,
         TaskDeadLettered,
+        TaskRequeued,
     )
 
     def ddl(self) -> Iterable[str]:
@@ -172,6 +174,17 @@ class TasksProjection:
                     version=version,
                 )
                 yield self._attempt_ended(task, None, at, "cancelled", reason)
+            case TaskRequeued(max_attempts=max_attempts, run_at=run_at):
+                yield Statement.update(
+                    T,
+                    this,
+                    state="pending",
+                    max_attempts=max_attempts,
+                    run_at=run_at,
+                    finished_at=None,
+                    updated_at=at,
+                    version=version,
+                )
 
     @staticmethod
     def _given_back(event: Event, state: str, retry_at: datetime | None, error: str) -> Statement:

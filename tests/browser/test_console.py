@@ -298,3 +298,25 @@ async def test_a_tenants_admin_sees_projections_but_may_not_repair_them(
         assert answer.status == 403 and "_system" in await answer.text()
     finally:
         await context.close()
+
+
+async def test_a_dead_lettered_task_is_retried_from_the_page(
+    console: Page, api: httpx.AsyncClient, api_url: str
+) -> None:
+    kind = f"dead-{uuid.uuid4().hex[:8]}"
+    task = ok(await api.post("/v1/tasks", json={"type": kind, "max_attempts": 1}), 201)
+    claim = {"worker_id": "w1", "types": [kind], "wait_s": 5}
+    assert ok(await api.post("/v1/tasks/claim", json=claim))["task"]["id"] == task["id"]
+    failed = ok(await api.post(f"/v1/tasks/{task['id']}/fail", json={"error": "receiver 502"}))
+    ok(await api.get(f"/v1/tasks/{task['id']}", params={"min_position": failed["position"]}))
+    await console.goto(f"{api_url}/console/tasks")
+    row = console.locator(f"#dead-{task['id']}")
+    await expect(row).to_contain_text("receiver 502")
+    await row.get_by_role("button", name="Retry").click()
+    await expect(console).to_have_url(f"{api_url}/console/tasks")
+    again = ok(await api.post("/v1/tasks/claim", json=claim | {"worker_id": "w2"}))
+    assert (again["task"]["id"], again["attempt"]) == (task["id"], 2)
+    ok(await api.get(f"/v1/tasks/{task['id']}", params={"min_position": again["position"]}))
+    await console.goto(f"{api_url}/console/tasks")
+    await expect(console.locator(f"#dead-{task['id']}")).to_have_count(0)
+    await expect(console.locator(f"#task-{task['id']}")).to_contain_text("running")

@@ -27,6 +27,8 @@ from projections.alerts import AlertRow, list_alerts
 from projections.tasks import list_tasks, task_dashboard
 
 NOTE_MAX_CHARS = 500
+DEAD_SHOWN = 20
+Page = tuple[list[dict[str, Any]], int | None]
 TaskStateFilter = Annotated[
     str | None,
     QueryParameter(name="state", pattern=r"^(|pending|running|succeeded|failed|cancelled|dead)$"),
@@ -62,20 +64,21 @@ class ActionsController(Controller):
         after: Cursor = None,
         error: Annotated[str | None, QueryParameter(max_length=500)] = None,
     ) -> Template:
-        """Counts by state, queue depth by type, and the tasks (dead letters first)."""
+        """Counts by state, queue depth by type, the dead letters, and the tasks."""
         tenant, cursor = viewer.principal.tenant_id, parse_cursor(after)
 
-        def read(conn: Conn) -> tuple[dict[str, Any], tuple[list[dict[str, Any]], int | None]]:
-            return task_dashboard(conn, tenant), list_tasks(
-                conn, tenant, shown_state or None, None, cursor, PAGE_SIZE
-            )
+        def read(conn: Conn) -> tuple[dict[str, Any], list[dict[str, Any]], Page]:
+            dead, _ = list_tasks(conn, tenant, "dead", None, None, DEAD_SHOWN)
+            listed = list_tasks(conn, tenant, shown_state or None, None, cursor, PAGE_SIZE)
+            return task_dashboard(conn, tenant), dead, listed
 
-        (figures, (rows, next_cursor)), _ = await read_models.query(("tasks",), read, None)
+        (figures, dead, (rows, next_cursor)), _ = await read_models.query(("tasks",), read, None)
         return page(
             viewer,
             "tasks.html",
             "Tasks",
             figures=figures,
+            dead=dead,
             rows=rows,
             next=next_cursor,
             state=shown_state or "",
@@ -96,6 +99,17 @@ class ActionsController(Controller):
         reason = _form_text(form, "reason", NOTE_MAX_CHARS) or "cancelled from the console"
         refused = await _outcome(tasks.cancel(context, task_id, reason))
         return _back("/console/tasks", refused)
+
+    @post("/tasks/{task_id:uuid}/retry", opt={SCOPE: "commands:write"}, status_code=303)
+    async def retry_task(
+        self,
+        viewer: NamedDependency[Viewer],
+        tasks: NamedDependency[Tasks],
+        task_id: FromPath[UUID],
+    ) -> Redirect:
+        """Give a dead letter one more attempt, now (``task.retry``)."""
+        context = CommandContext.for_principal(viewer.principal, "task.retry")
+        return _back("/console/tasks", await _outcome(tasks.retry(context, task_id)))
 
     @get("/alerts", opt={SCOPE: "read"})
     async def alerts(

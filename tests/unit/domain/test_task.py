@@ -59,6 +59,37 @@ def test_the_last_failed_attempt_is_dead_lettered() -> None:
     assert names(t)[-2:] == ["TaskFailed", "TaskDeadLettered"]
 
 
+def test_a_dead_letter_is_retried_with_one_more_attempt_and_can_die_again() -> None:
+    t = task(max_attempts=1, backoff_s=0)
+    t.start("w", T0)
+    t.fail("boom", True, T0, 1.0)
+    later = T0 + timedelta(minutes=5)
+    t.retry(later)
+    assert (t.state, t.attempt, t.max_attempts, t.run_at) == ("pending", 1, 2, later)
+    assert not t.claimable(T0) and t.claimable(later)
+    t.start("w", later)
+    assert t.attempt == 2
+    t.fail("boom again", True, later, 1.0)
+    assert t.state == "dead"
+    assert names(t)[-4:] == ["TaskRequeued", "TaskStarted", "TaskFailed", "TaskDeadLettered"]
+
+
+@pytest.mark.parametrize("state", ["pending", "running", "succeeded", "failed", "cancelled"])
+def test_only_a_dead_task_is_retried(state: str) -> None:
+    t = task(max_attempts=3)
+    if state != "pending":
+        t.start("w", T0)
+    if state == "succeeded":
+        t.succeed(None)
+    elif state == "failed":
+        t.fail("bad input", False, T0, 1.0)
+    elif state == "cancelled":
+        t.cancel("no longer needed")
+    assert t.state == state
+    with pytest.raises(TaskStateConflict):
+        t.retry(T0)
+
+
 def test_a_non_retryable_failure_is_final() -> None:
     t = task()
     t.start("w", T0)

@@ -54,6 +54,7 @@ def every_followed_event() -> list[Any]:
     retried = Task.submit("acme", "resize", None, 0, 1, 0.5, NOW, 0)
     retried.start("w1", NOW)
     retried.time_out(NOW + timedelta(hours=1), 1.0)  # out of attempts: dead-lettered too
+    retried.retry(NOW + timedelta(hours=2))  # and given one more attempt
     flaky = Task.submit("acme", "resize", None, 0, 3, 30, NOW, 2)
     flaky.start("w1", NOW)
     flaky.fail("flaky", True, NOW, 0.5)
