@@ -65,6 +65,21 @@ async def test_signing_in_shows_the_overview(console: Page, api_url: str) -> Non
     await expect(console.get_by_role("cell", name="messages", exact=True).first).to_be_visible()
 
 
+async def test_the_overview_follows_the_tenants_activity(
+    console: Page, api: httpx.AsyncClient, api_url: str
+) -> None:
+    conversation = await start(api)
+    posted = await post(api, conversation["id"], "counted")
+    ok(await api.get("/v1/metrics", params={"min_position": posted["position"]}))
+    await console.goto(f"{api_url}/console")
+    messages = console.locator(".tile", has_text="Messages").locator(".value")
+    before = int((await messages.inner_text()).replace(",", ""))
+    await expect(console.get_by_text("Following live.")).to_be_visible()
+    for _ in range(3):
+        await post(api, conversation["id"], "counted too")
+    await expect(messages).to_have_text(f"{before + 3:,}", timeout=5000)
+
+
 async def test_a_message_posted_over_the_api_appears_within_a_second(
     console: Page, api: httpx.AsyncClient, api_url: str
 ) -> None:

@@ -49,6 +49,33 @@ TILES = (
 )
 
 
+async def overview_of(
+    viewer: Viewer,
+    container: Container,
+    read_models: ReadModels,
+    budgets: Budgets,
+    min_position: int | None,
+) -> dict[str, Any]:
+    """What the overview shows: today's totals and the last hour of each (the dashboard
+    of ``/v1/dashboard``), the alerts firing, and each projection's state."""
+    dashboard, _ = await dashboard_of(viewer.principal, read_models, budgets, min_position)
+    tenant = viewer.principal.tenant_id
+    (firing, _), _ = await read_models.query(
+        ("alerts",), lambda conn: list_alerts(conn, tenant, "firing", None, PAGE_SIZE), None
+    )
+    tiles = [
+        (label, dashboard.today[name], [p.value for p in dashboard.last_hour[name]])
+        for name, label in TILES
+        if name in dashboard.today
+    ]
+    return {
+        "day": dashboard.day,
+        "tiles": tiles,
+        "firing": firing,
+        "projections": await projection_statuses(container) or [],
+    }
+
+
 def _time(field: str, raw: str | None, errors: list[str]) -> datetime | None:
     """A time from a form field (``datetime-local`` gives none of its offset: UTC)."""
     if not raw:
@@ -72,26 +99,10 @@ class PagesController(Controller):
         read_models: NamedDependency[ReadModels],
         budgets: NamedDependency[Budgets],
     ) -> Template:
-        """Today's totals with the last hour's curve, alerts firing, projection lag."""
-        dashboard, _ = await dashboard_of(viewer.principal, read_models, budgets, None)
-        tenant = viewer.principal.tenant_id
-        (firing, _), _ = await read_models.query(
-            ("alerts",), lambda conn: list_alerts(conn, tenant, "firing", None, PAGE_SIZE), None
-        )
-        tiles = [
-            (label, dashboard.today[name], [p.value for p in dashboard.last_hour[name]])
-            for name, label in TILES
-            if name in dashboard.today
-        ]
-        return page(
-            viewer,
-            "overview.html",
-            "Overview",
-            day=dashboard.day,
-            tiles=tiles,
-            firing=firing,
-            projections=await projection_statuses(container) or [],
-        )
+        """Today's totals with the last hour's curve, alerts firing, projection lag; kept
+        up to date by its stream."""
+        context = await overview_of(viewer, container, read_models, budgets, None)
+        return page(viewer, "overview.html", "Overview", **context)
 
     @get("/conversations", opt={SCOPE: "read"})
     async def conversations(

@@ -7,6 +7,7 @@ and resumes after ``Last-Event-ID`` when the browser reconnects.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Annotated, Any
@@ -19,12 +20,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEventMessage
 
-from api.http.console.pages import Text, filters_of
+from api.bootstrap import Container
+from api.http.console.pages import Text, filters_of, overview_of
 from api.http.console.render import fragment
 from api.http.console.viewer import SCOPE, Viewer
 from api.http.event_stream import EventStream
 from api.http.reads import ReadModels
 from api.http.subscriptions import KEEPALIVE_SECONDS, check_cursor, hold, let_go, parse_filters
+from application.budgets import Budgets
 from domain.values import INT64_MAX
 from infrastructure.live_hub import Filter, LiveEvent, LiveHub, Resync, follow
 from infrastructure.live_limits import LiveLimits
@@ -33,6 +36,7 @@ from infrastructure.signals import Signals
 from projections.messages import MessageRow, message_history
 
 BATCH = 200
+BUSY_SECONDS, QUIET_SECONDS, IDLE_SECONDS = 1.0, 1.0, 10.0  # the overview's refreshes
 DATA_SHOWN_CHARS = 2000
 After = Annotated[int | None, QueryParameter(ge=0, le=INT64_MAX)]
 LastEventId = Annotated[str | None, HeaderParameter(name="Last-Event-ID", pattern=r"^[0-9]{0,18}$")]
@@ -80,6 +84,42 @@ def _newer(tenant: str, conversation_id: UUID, after: int | None, conn: Conn) ->
 
 class StreamsController(Controller):
     path = "/console"
+
+    @get("/overview/stream", opt={SCOPE: "read"})
+    async def overview(
+        self,
+        request: Request[Any, Any, Any],
+        viewer: NamedDependency[Viewer],
+        container: NamedDependency[Container],
+        hub: NamedDependency[LiveHub],
+        read_models: NamedDependency[ReadModels],
+        budgets: NamedDependency[Budgets],
+        live_limits: NamedDependency[LiveLimits],
+        signals: NamedDependency[Signals],
+    ) -> EventStream:
+        """The overview again, whole: at most each second while the tenant's events arrive
+        (once the read models show them), and every ten seconds anyway (for the lag)."""
+        tenant = viewer.principal.tenant_id
+
+        async def frames() -> AsyncIterator[ServerSentEventMessage]:
+            items = follow(hub, tenant, (), None, buffer=hub.buffer, keepalive=QUIET_SECONDS)
+            shown_at, seen = time.monotonic(), None
+            async for item in items:
+                if isinstance(item, Resync):
+                    return  # the browser reconnects, from now
+                if isinstance(item, LiveEvent) and not item.ephemeral:
+                    seen = item.position
+                waited = time.monotonic() - shown_at
+                if (seen is not None and waited >= BUSY_SECONDS) or waited >= IDLE_SECONDS:
+                    context = await overview_of(viewer, container, read_models, budgets, seen)
+                    shown_at, seen = time.monotonic(), None
+                    yield ServerSentEventMessage(
+                        event="replace", data=fragment("_overview.html", **context)
+                    )
+                elif item is None:
+                    yield KEEPALIVE
+
+        return await _streamed(request, viewer, frames(), live_limits, signals)
 
     @get("/conversations/{conversation_id:uuid}/stream", opt={SCOPE: "read"})
     async def conversation(
