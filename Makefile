@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck imports unit integration e2e fuzz bench demo screenshots clean
+.PHONY: run test lint typecheck imports unit integration e2e browser fuzz bench demo screenshots clean
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+browser: $(STAMP)  # the console in Debian's Chromium (installed with apt when missing)
+	$(BIN)/pytest tests/browser
 
 fuzz: $(STAMP)  # longer and unseeded than the fuzz run in `make test`
 	$(BIN)/python -m tests.fuzz --max-examples 500

@@ -14,6 +14,7 @@ import httpx
 
 from api.bootstrap import Container
 from api.http.console.sessions import COOKIE, Claims, Signer
+from api.http.console.streams import KEEPALIVE_SECONDS
 from tests.integration.conftest import KeyFactory
 from tests.integration.test_audit import bearer, key_id_of
 
@@ -132,6 +133,25 @@ async def test_a_revoked_key_stops_its_session_within_a_second(
         while (await http.get("/console")).status_code == 200:
             assert time.monotonic() - began < 1.0
             await asyncio.sleep(0.02)
+
+
+async def test_a_revoked_keys_open_stream_ends(api_url: str, issue_key: KeyFactory) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    admin, doomed = issue_key(tenant, ("admin",)), issue_key(tenant, ("live:read",))
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        await sign_in(http, doomed)
+        async with http.stream("GET", "/console/live/stream") as stream:
+            assert stream.status_code == 200
+            revoked = await http.post(
+                f"/v1/keys/{key_id_of(doomed)}/revoke", json={"reason": "x"}, headers=bearer(admin)
+            )
+            assert revoked.status_code == 200, revoked.text
+            began = time.monotonic()
+            async with asyncio.timeout(KEEPALIVE_SECONDS + 3):
+                async for _ in stream.aiter_bytes():
+                    pass  # keep-alives until the session is found gone
+            assert time.monotonic() - began <= KEEPALIVE_SECONDS + 2
+        assert (await http.get("/console/live/stream")).status_code == 401
 
 
 async def test_the_console_is_not_in_the_openapi_document(api_url: str) -> None:

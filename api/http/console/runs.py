@@ -17,11 +17,17 @@ from litestar.params import FromPath
 from litestar.response import ServerSentEventMessage, Template
 
 from api.http.console.render import fragment, page
-from api.http.console.streams import KEEPALIVE, After, LastEventId, _streamed
+from api.http.console.streams import (
+    KEEPALIVE,
+    KEEPALIVE_SECONDS,
+    After,
+    LastEventId,
+    streamed,
+)
 from api.http.console.viewer import SCOPE, Viewer
 from api.http.event_stream import EventStream
 from api.http.reads import POSITION_HEADER, ReadModels
-from api.http.subscriptions import KEEPALIVE_SECONDS, check_cursor
+from api.http.subscriptions import check_cursor
 from application.errors import NotFound
 from infrastructure.live_hub import Filter, LiveEvent, LiveHub, follow
 from infrastructure.live_limits import LiveLimits
@@ -142,4 +148,4 @@ class RunsController(Controller):
                     html = fragment("_timeline.html", **timeline_context(found))
                     yield ServerSentEventMessage(event="replace", id=str(item.position), data=html)
 
-        return await _streamed(request, viewer, frames(), live_limits, signals)
+        return await streamed(request, viewer, frames(), live_limits, signals)

@@ -7,6 +7,7 @@ and resumes after ``Last-Event-ID`` when the browser reconnects.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from functools import partial
@@ -23,10 +24,10 @@ from litestar.response import ServerSentEventMessage
 from api.bootstrap import Container
 from api.http.console.pages import Text, filters_of, overview_of
 from api.http.console.render import fragment
-from api.http.console.viewer import SCOPE, Viewer
+from api.http.console.viewer import SCOPE, NotSignedIn, Viewer, provide_sessions, signed_in
 from api.http.event_stream import EventStream
 from api.http.reads import ReadModels
-from api.http.subscriptions import KEEPALIVE_SECONDS, check_cursor, hold, let_go, parse_filters
+from api.http.subscriptions import check_cursor, hold, let_go, parse_filters
 from application.budgets import Budgets
 from domain.values import INT64_MAX
 from infrastructure.live_hub import Filter, LiveEvent, LiveHub, Resync, follow
@@ -36,6 +37,8 @@ from infrastructure.signals import Signals
 from projections.messages import MessageRow, message_history
 
 BATCH = 200
+KEEPALIVE_SECONDS = 5.0  # also how soon a quiet stream of a revoked key ends
+RECHECK_SECONDS = 1.0
 BUSY_SECONDS, QUIET_SECONDS, IDLE_SECONDS = 1.0, 1.0, 10.0  # the overview's refreshes
 DATA_SHOWN_CHARS = 2000
 After = Annotated[int | None, QueryParameter(ge=0, le=INT64_MAX)]
@@ -62,17 +65,36 @@ def tail_row(event: LiveEvent) -> str:
     return fragment("_event.html", event=event, cloud=cloud, data=data)
 
 
-async def _streamed(
+async def streamed(
     request: Request[Any, Any, Any],
     viewer: Viewer,
     frames: AsyncIterator[ServerSentEventMessage],
     live_limits: LiveLimits,
     signals: Signals,
 ) -> EventStream:
+    """``frames`` as a live stream held under the live caps, ending once its session no
+    longer holds (signed out, expired, or its key revoked: checked at most each second,
+    at each frame; a quiet stream sends a keep-alive every `KEEPALIVE_SECONDS`)."""
     principal = viewer.principal
     held, _ = await hold(live_limits, signals, principal, "sse")
+    container: Container = request.app.state.container
+    assert container.connections is not None
+    sessions = provide_sessions(container, container.connections)
+
+    async def checked() -> AsyncIterator[ServerSentEventMessage]:
+        checked_at = time.monotonic()
+        async with contextlib.aclosing(frames):  # type: ignore[type-var]
+            async for frame in frames:
+                if time.monotonic() - checked_at >= RECHECK_SECONDS:
+                    try:
+                        await signed_in(request, sessions)
+                    except NotSignedIn:
+                        return
+                    checked_at = time.monotonic()
+                yield frame
+
     return EventStream(
-        frames,
+        checked(),
         headers={"Cache-Control": "no-store"},
         background=BackgroundTask(let_go, live_limits, signals, principal, held),
     )
@@ -119,7 +141,7 @@ class StreamsController(Controller):
                 elif item is None:
                     yield KEEPALIVE
 
-        return await _streamed(request, viewer, frames(), live_limits, signals)
+        return await streamed(request, viewer, frames(), live_limits, signals)
 
     @get("/conversations/{conversation_id:uuid}/stream", opt={SCOPE: "read"})
     async def conversation(
@@ -158,7 +180,7 @@ class StreamsController(Controller):
                     html = fragment("_messages.html", messages=rows)
                     yield ServerSentEventMessage(event="append", id=str(shown), data=html)
 
-        return await _streamed(request, viewer, frames(), live_limits, signals)
+        return await streamed(request, viewer, frames(), live_limits, signals)
 
     @get("/live/stream", opt={SCOPE: "live:read"})
     async def tail(
@@ -193,4 +215,4 @@ class StreamsController(Controller):
                         event="prepend", id=str(item.position), data=tail_row(item)
                     )
 
-        return await _streamed(request, viewer, frames(), live_limits, signals)
+        return await streamed(request, viewer, frames(), live_limits, signals)

@@ -18,7 +18,14 @@ function follow(target) {
     }
   };
   source.addEventListener("open", () => say("Following live."));
-  source.addEventListener("error", () => say("Reconnecting…"));
+  source.addEventListener("error", () => {
+    if (source.readyState !== EventSource.CLOSED) return say("Reconnecting…");
+    // Refused for good: signed out (or the key revoked) goes to the sign-in form.
+    say("The live stream was refused; reload the page to try again.");
+    fetch(window.location.href).then((page) => {
+      if (new URL(page.url).pathname === "/console/login") window.location.assign(page.url);
+    });
+  });
   source.addEventListener("append", (event) => {
     target.insertAdjacentHTML("beforeend", event.data);
     trim(true);
