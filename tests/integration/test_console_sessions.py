@@ -154,6 +154,22 @@ async def test_a_revoked_keys_open_stream_ends(api_url: str, issue_key: KeyFacto
         assert (await http.get("/console/live/stream")).status_code == 401
 
 
+async def test_another_tenants_conversation_is_not_found(
+    api_url: str, issue_key: KeyFactory
+) -> None:
+    theirs = issue_key()
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        created = await http.post(
+            "/v1/conversations", json={"title": "theirs"}, headers=bearer(theirs)
+        )
+        assert created.status_code == 201
+        await sign_in(http, issue_key())
+        for conversation in (created.json()["id"], uuid.uuid4()):
+            page = await http.get(f"/console/conversations/{conversation}")
+            assert page.status_code == 404 and "theirs" not in page.text
+            assert page.headers["content-type"].startswith("text/html")
+
+
 async def test_the_console_is_not_in_the_openapi_document(api_url: str) -> None:
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
         schema = (await http.get("/schema/openapi.json")).json()

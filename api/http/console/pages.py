@@ -34,6 +34,9 @@ from projections.runs import conversation_runs
 PAGE_SIZE = 50
 HISTORY_LIMIT = 500
 Text = Annotated[str | None, QueryParameter(max_length=200, pattern=r"^[^\x00]*$")]
+EventType = Annotated[
+    str | None, QueryParameter(name="type", max_length=200, pattern=r"^[^\x00]*$")
+]
 Cursor = Annotated[str | None, QueryParameter(max_length=18, pattern=r"^[0-9]*$")]
 # Tiles of the overview: (metric, label); a metric the viewer does not see is left out.
 TILES = (
@@ -157,12 +160,15 @@ class PagesController(Controller):
 
     @get("/live", opt={SCOPE: "live:read"})
     async def live(
-        self, viewer: NamedDependency[Viewer], subjects: Text = None, type: Text = None
+        self,
+        viewer: NamedDependency[Viewer],
+        subjects: Text = None,
+        event_type: EventType = None,
     ) -> Template:
         """The event tail, from now, filtered by subject and type, following live."""
         error = None
         try:
-            for text in filters_of(subjects, type):
+            for text in filters_of(subjects, event_type):
                 Filter.parse(text)
         except InvalidFilter as invalid:
             error = str(invalid)
@@ -171,7 +177,7 @@ class PagesController(Controller):
             "live.html",
             "Live",
             subjects=subjects or "",
-            type=type or "",
+            type=event_type or "",
             error=error,
             status_code=200 if error is None else 400,
         )
@@ -216,19 +222,19 @@ class PagesController(Controller):
         )
 
 
-def filters_of(subjects: str | None, type: str | None) -> list[str]:
+def filters_of(subjects: str | None, event_type: str | None) -> list[str]:
     """The live filters of the tail's form: each subject, narrowed to the type if given."""
     wanted = [s.strip() for s in (subjects or "").split(",") if s.strip()]
-    if not type:
+    if not event_type:
         return wanted
     if not wanted:
-        return [type.strip()]
-    return [_with_type(s, type.strip()) for s in wanted]
+        return [event_type.strip()]
+    return [_with_type(s, event_type.strip()) for s in wanted]
 
 
-def _with_type(subject: str, type: str) -> str:
+def _with_type(subject: str, event_type: str) -> str:
     parts = subject.split(".")
     if parts[0] not in ("conversation", "run", "task", "document", "audit", "alert"):
         return subject  # an event type already
     parts += ["*"] * (2 - len(parts))
-    return ".".join([*parts[:2], type])
+    return ".".join([*parts[:2], event_type])

@@ -22,7 +22,7 @@ from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEventMessage
 
 from api.bootstrap import Container
-from api.http.console.pages import Text, filters_of, overview_of
+from api.http.console.pages import EventType, Text, filters_of, overview_of
 from api.http.console.render import fragment
 from api.http.console.viewer import SCOPE, NotSignedIn, Viewer, provide_sessions, signed_in
 from api.http.event_stream import EventStream
@@ -191,12 +191,12 @@ class StreamsController(Controller):
         live_limits: NamedDependency[LiveLimits],
         signals: NamedDependency[Signals],
         subjects: Text = None,
-        type: Text = None,
+        event_type: EventType = None,
         last_event_id: LastEventId = None,
     ) -> EventStream:
         """Events of the tenant from now (or after ``Last-Event-ID``), as table rows to
         put on top, filtered as the live page's form says."""
-        filters = parse_filters(filters_of(subjects, type))
+        filters = parse_filters(filters_of(subjects, event_type))
         start = int(last_event_id) if last_event_id else None
         await check_cursor(hub, start, "Last-Event-ID", "header")
         tenant = viewer.principal.tenant_id
