@@ -39,7 +39,7 @@ e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
 browser: $(STAMP)  # the console in Debian's Chromium (installed with apt when missing)
-	$(BIN)/pytest tests/browser
+	$(BIN)/pytest tests/integration/browser
 
 fuzz: $(STAMP)  # longer and unseeded than the fuzz run in `make test`
 	$(BIN)/python -m tests.fuzz --max-examples 500
@@ -51,7 +51,7 @@ demo: $(STAMP)  # against the Chronicle `make run` started (in another terminal)
 	$(BIN)/chronicle demo
 
 screenshots: $(STAMP)  # each console page, from a fresh Chronicle with some activity
-	$(BIN)/python -m tests.browser.screenshots docs/screenshots
+	$(BIN)/python -m tests.integration.browser.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) .chronicle .mypy_cache .pytest_cache .ruff_cache

@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Dialog, Page, expect
 from api.bootstrap import Container
 from domain.identity import SCOPES
 from domain.tenancy import SYSTEM_TENANT
-from tests.browser.conftest import sign_in
+from tests.integration.browser.conftest import sign_in
 from tests.integration.conftest import KeyFactory
 
 SCRIPT = "<script>alert(1)</script>"

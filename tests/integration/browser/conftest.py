@@ -1,5 +1,6 @@
 """Browser fixtures: Debian's Chromium driven by Playwright, one browser for the session,
-against the integration fixtures' real API (`api_url`, `issue_key`).
+against the integration fixtures' real API (`api_url`, `issue_key`): the tests live under
+`tests/integration/` so that a worker running both shares one API and its followers.
 
 Playwright's own browser download is not reachable, so the session installs Debian's
 ``chromium`` with apt when it is missing (as root; elsewhere it says what to run).
@@ -16,17 +17,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.integration.conftest import (  # the integration fixtures, shared here
-    KeyFactory,
-    api_url,
-    container,
-    issue_key,
-    projecting,
-    relaying,
-    scheduling,
-)
-
-__all__ = ["api_url", "container", "issue_key", "projecting", "relaying", "scheduling"]
+from tests.integration.conftest import KeyFactory
 
 CHROMIUM = "/usr/bin/chromium"
 APT = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

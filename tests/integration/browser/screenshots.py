@@ -2,7 +2,7 @@
 conversation with an agent run, tasks with a dead letter, an alert firing), and a
 screenshot of each console page, written to ``docs/screenshots/``.
 
-Run: ``python -m tests.browser.screenshots [directory]``.
+Run: ``python -m tests.integration.browser.screenshots [directory]``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from infrastructure.embedded import EmbeddedServers
 from infrastructure.relay import RelayThread
 from infrastructure.settings import Settings
 from infrastructure.subject_keys import new_master_key
-from tests.browser.conftest import chromium
+from tests.integration.browser.conftest import chromium
 from tests.integration.conftest import serving
 
 VIEWPORT: ViewportSize = {"width": 1366, "height": 860}
