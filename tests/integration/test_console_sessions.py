@@ -6,11 +6,15 @@ the OpenAPI document."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
 
 import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from api.bootstrap import Container
 from api.http.console.sessions import COOKIE, Claims, Signer
@@ -168,6 +172,32 @@ async def test_another_tenants_conversation_is_not_found(
             page = await http.get(f"/console/conversations/{conversation}")
             assert page.status_code == 404 and "theirs" not in page.text
             assert page.headers["content-type"].startswith("text/html")
+
+
+async def test_the_co_editing_socket_takes_only_its_own_sites_signed_in_pages(
+    api_url: str, issue_key: KeyFactory
+) -> None:
+    key = issue_key()
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        created = await http.post("/v1/documents", json={"title": "t"}, headers=bearer(key))
+        assert created.status_code == 201
+        await sign_in(http, key)
+        cookie = f"{COOKIE}={http.cookies[COOKIE]}"
+    url = api_url.replace("http", "ws", 1) + f"/console/documents/{created.json()['id']}/ws"
+    host = api_url.split("://", 1)[1]
+    for headers in (
+        {"Origin": api_url},  # no session
+        {"Origin": "http://elsewhere.example", "Cookie": cookie},  # another site's page
+        {"Origin": api_url, "Cookie": f"{COOKIE}=forged.cookie"},
+    ):
+        with pytest.raises(InvalidStatus):
+            async with connect(url, additional_headers=headers, origin=None):
+                pass
+    async with connect(
+        url, additional_headers={"Cookie": cookie, "Origin": f"http://{host}"}
+    ) as ws:
+        welcome = json.loads(await ws.recv())
+        assert welcome["type"] == "welcome" and welcome["title"] == "t"
 
 
 async def test_the_console_is_not_in_the_openapi_document(api_url: str) -> None:

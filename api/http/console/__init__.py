@@ -15,6 +15,7 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from api.http.console.actions import ActionsController
+from api.http.console.documents import DocumentsController, console_document_socket
 from api.http.console.pages import PagesController
 from api.http.console.projections import ProjectionsController
 from api.http.console.render import STATIC, page, template_config
@@ -65,6 +66,8 @@ def console_router() -> Router:
             StreamsController,
             RunsController,
             ProjectionsController,
+            DocumentsController,
+            console_document_socket,
             create_static_files_router(
                 path="/console/static", directories=[STATIC], include_in_schema=False
             ),

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 
 from api.bootstrap import Connections, Container
@@ -82,7 +83,7 @@ def provide_sessions(
     return Sessions(Signer(container.console_secret), connections.redis)
 
 
-async def signed_in(request: Request[Any, Any, Any], sessions: Sessions) -> Viewer:
+async def signed_in(request: ASGIConnection[Any, Any, Any, Any], sessions: Sessions) -> Viewer:
     """The viewer of a request's session; `NotSignedIn` when there is none that holds."""
     claims = sessions.signer.open(request.cookies.get(COOKIE, ""))
     if claims is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, ViewportSize, async_playwright
+from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 from api.bootstrap import Container
 from application.context import CommandContext
@@ -99,6 +99,35 @@ async def shoot(page: Page, url: str, path: Path) -> None:
     print(f"wrote {path}")
 
 
+async def co_editing(
+    browser: Browser, page: Page, api: httpx.AsyncClient, url: str, key: str, out: Path
+) -> None:
+    """The co-editor, with a second editor (another page) typing beside this one."""
+    body = {"title": "Release notes", "content": "Release 1.4\n\n- faster claims\n"}
+    document = ok(await api.post("/v1/documents", json=body))["id"]
+    context = await browser.new_context(viewport=VIEWPORT)
+    other = await context.new_page()
+    await other.goto(f"{url}/console/login")
+    await other.get_by_label("API key").fill(key)
+    await other.get_by_role("button", name="Sign in").click()
+    await other.wait_for_url(f"{url}/console")
+    for editor in (page, other):
+        await editor.goto(f"{url}/console/documents/{document}")
+        await editor.get_by_text("Editing live.").wait_for()
+    await other.get_by_label("Text", exact=True).click()
+    await other.keyboard.press("Control+End")
+    await other.keyboard.type("- the web console\n")
+    await page.get_by_label("Text", exact=True).click()
+    await page.keyboard.press("Control+Home")
+    await page.keyboard.press("End")
+    await page.keyboard.type(" (draft)")
+    await page.locator("[data-mirror] .caret").wait_for()
+    await asyncio.sleep(0.3)
+    await page.screenshot(path=out / "document.png")
+    print(f"wrote {out / 'document.png'}")
+    await context.close()
+
+
 async def screenshots(url: str, key: str, container: Container, out: Path) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as api:
@@ -131,6 +160,7 @@ async def screenshots(url: str, key: str, container: Container, out: Path) -> No
                 }
                 for name, path in pages.items():
                     await shoot(page, f"{url}{path}", out / f"{name}.png")
+                await co_editing(browser, page, api, url, key, out)
                 await page.goto(f"{url}/console/live")
                 await page.get_by_text("Following live.").wait_for()
                 cid = ids["conversation"]

@@ -335,3 +335,43 @@ async def test_a_dead_lettered_task_is_retried_from_the_page(
     await console.goto(f"{api_url}/console/tasks")
     await expect(console.locator(f"#dead-{task['id']}")).to_have_count(0)
     await expect(console.locator(f"#task-{task['id']}")).to_contain_text("running")
+
+
+async def test_two_pages_co_editing_a_document_converge_and_show_each_others_cursor(
+    console: Page, browser: Browser, api: httpx.AsyncClient, api_url: str, console_key: str
+) -> None:
+    created = ok(await api.post("/v1/documents", json={"title": "Plan", "content": "plan:"}), 201)
+    url = f"{api_url}/console/documents/{created['id']}"
+    context = await browser.new_context()
+    try:
+        other = await sign_in(context, api_url, console_key)
+        pages = (console, other)
+        for page in pages:
+            await page.goto(url)
+            await expect(page.get_by_text("Editing live.")).to_be_visible()
+        first, second = (page.get_by_label("Text", exact=True) for page in pages)
+        await first.click()
+        await console.keyboard.press("End")
+        await console.keyboard.type(" one")
+        await expect(second).to_have_value("plan: one")
+        await second.click()
+        await other.keyboard.press("Home")
+        await other.keyboard.type("# ")
+        await expect(first).to_have_value("# plan: one")
+        # Both type at once: each sees the other's letters, and both end the same.
+        await console.keyboard.type(" two")  # at the end, where its caret was
+        await other.keyboard.type("Big ")  # after "# "
+        await expect(first).to_have_value("# Big plan: one two")
+        await expect(second).to_have_value("# Big plan: one two")
+        # Typing over each other, keystroke against keystroke: still one text.
+        await asyncio.gather(console.keyboard.type("abcdefgh"), other.keyboard.type("12345678"))
+        await expect(first).to_have_value("# Big 12345678plan: one twoabcdefgh")
+        await expect(second).to_have_value("# Big 12345678plan: one twoabcdefgh")
+        for page in pages:  # each shows the other's caret, and only that
+            await expect(page.locator("[data-mirror] .caret")).to_have_count(1)
+        await expect(console.locator("[data-editors] li")).to_have_count(1)
+        document = ok(await api.get(f"/v1/documents/{created['id']}"))
+        assert document["content"] == "# Big 12345678plan: one twoabcdefgh"
+    finally:
+        await context.close()
+    await expect(console.locator("[data-mirror] .caret")).to_have_count(0)  # the other left
