@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
+APT := DEBIAN_FRONTEND=noninteractive apt-get -q
 
 .PHONY: run test lint typecheck imports unit integration e2e browser fuzz bench demo screenshots clean
 
@@ -16,7 +18,14 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml
 run: $(STAMP)
 	$(BIN)/chronicle up
 
-test: lint typecheck imports
+# Debian's Chromium for the console's browser tests (Playwright's own download is not
+# reachable): installed before the tests, so no test's time limit includes it.
+$(CHROMIUM):
+	@[ "$$(id -u)" = 0 ] || { echo "Chromium is missing: sudo apt-get install -y chromium"; exit 1; }
+	$(APT) update >/dev/null
+	$(APT) install -y chromium >/dev/null
+
+test: lint typecheck imports $(CHROMIUM)
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -38,7 +47,7 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
-browser: $(STAMP)  # the console in Debian's Chromium (installed with apt when missing)
+browser: $(STAMP) $(CHROMIUM)  # the console in Debian's Chromium
 	$(BIN)/pytest tests/integration/browser
 
 fuzz: $(STAMP)  # longer and unseeded than the fuzz run in `make test`
@@ -50,7 +59,7 @@ bench: $(STAMP)
 demo: $(STAMP)  # against the Chronicle `make run` started (in another terminal)
 	$(BIN)/chronicle demo
 
-screenshots: $(STAMP)  # each console page, from a fresh Chronicle with some activity
+screenshots: $(STAMP) $(CHROMIUM)  # each console page, from a fresh Chronicle with some activity
 	$(BIN)/python -m tests.integration.browser.screenshots docs/screenshots
 
 clean:
