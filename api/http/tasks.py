@@ -248,6 +248,24 @@ class TasksController(Controller):
         result = await tasks.cancel(context, task_id, data.reason)
         return answer(Changed.of(result), result)
 
+    @post(
+        "/{task_id:uuid}/retry",
+        guards=WRITE,
+        status_code=200,
+        operation_id="retryTask",
+        opt={"command": "task.retry"},
+    )
+    async def retry(
+        self,
+        task_id: FromPath[UUID],
+        context: NamedDependency[CommandContext],
+        tasks: NamedDependency[Tasks],
+    ) -> Response[Changed]:
+        """Give a dead letter one more attempt, claimable now (`TaskRequeued`); `409` for a
+        task that is not dead."""
+        result = await tasks.retry(context, task_id)
+        return answer(Changed.of(result), result)
+
     @get("/", guards=READ, operation_id="listTasks", opt=READ_MODEL)
     async def list(
         self,

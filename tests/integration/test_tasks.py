@@ -360,3 +360,19 @@ async def test_a_claim_is_remembered_outside_the_read_model_until_the_projector_
         assert again is not None and again.attempt == 2
     finally:
         container.close()
+
+
+async def test_a_dead_letter_is_retried_with_one_more_attempt(client: httpx.AsyncClient) -> None:
+    k = kind()
+    task = await submit(client, k, max_attempts=1)
+    assert_problem(await client.post(f"/v1/tasks/{task['id']}/retry"), 409)  # not dead yet
+    assert await claim(client, k) is not None
+    failed = await client.post(f"/v1/tasks/{task['id']}/fail", json={"error": "down"})
+    assert (await task_view(client, task["id"], failed.json()["position"]))["state"] == "dead"
+    retried = await client.post(f"/v1/tasks/{task['id']}/retry")
+    assert retried.status_code == 200, retried.text
+    view = await task_view(client, task["id"], retried.json()["position"])
+    assert (view["state"], view["max_attempts"]) == ("pending", 2)
+    again = await claim(client, k)
+    assert again is not None and again["attempt"] == 2
+    assert_problem(await client.post(f"/v1/tasks/{uuid.uuid4()}/retry"), 404)

@@ -170,6 +170,7 @@ OPERATION_IDS = frozenset(
         "removeParticipant",
         "renameConversation",
         "renameDocument",
+        "retryTask",
         "retryWebhookDelivery",
         "revokeKey",
         "revokeUserTokens",
@@ -1971,6 +1972,28 @@ class Operations(SyncTransport):
             body=RenameDocument(title=title),
             headers={"X-Request-ID": request_id, "traceparent": traceparent},
             if_match=if_match,
+            idempotency_key=idempotency_key,
+            command=True,
+        )
+        return self._send(call, Changed)
+
+    def retry_task(
+        self,
+        task_id: str | UUID,
+        *,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> Changed:
+        """Give a dead letter one more attempt, claimable now (`TaskRequeued`); `409` for a
+        task that is not dead.
+
+        ``POST /v1/tasks/{task_id}/retry`` (``retryTask``)
+        """
+        call = Call(
+            "POST",
+            f"/v1/tasks/{_segment(task_id)}/retry",
+            headers={"X-Request-ID": request_id, "traceparent": traceparent},
             idempotency_key=idempotency_key,
             command=True,
         )
@@ -4186,6 +4209,28 @@ class AsyncOperations(AsyncTransport):
             body=RenameDocument(title=title),
             headers={"X-Request-ID": request_id, "traceparent": traceparent},
             if_match=if_match,
+            idempotency_key=idempotency_key,
+            command=True,
+        )
+        return await self._send(call, Changed)
+
+    async def retry_task(
+        self,
+        task_id: str | UUID,
+        *,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> Changed:
+        """Give a dead letter one more attempt, claimable now (`TaskRequeued`); `409` for a
+        task that is not dead.
+
+        ``POST /v1/tasks/{task_id}/retry`` (``retryTask``)
+        """
+        call = Call(
+            "POST",
+            f"/v1/tasks/{_segment(task_id)}/retry",
+            headers={"X-Request-ID": request_id, "traceparent": traceparent},
             idempotency_key=idempotency_key,
             command=True,
         )
